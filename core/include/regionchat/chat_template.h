@@ -1,0 +1,43 @@
+// Conversation templates (LLaVA's vicuna_v1 and llama_2) rendered to pieces of a prompt.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rc {
+
+struct ChatMessage {
+    enum class Role { User, Assistant };
+    Role role = Role::User;
+    std::string text;  ///< may contain "<image>" markers
+};
+
+/// A piece of a rendered prompt. Text is tokenized; Bos/Eos are the tokenizer's ids.
+/// "<image>" stays inside text; the engine splits on it.
+struct PromptPiece {
+    enum class Kind { Text, Bos, Eos };
+    Kind kind = Kind::Text;
+    std::string text;
+    bool is_answer = false;  ///< part of an assistant message (its text and its Eos): the
+                             ///< tokens trained on and scored for perplexity
+};
+
+class ChatTemplate {
+public:
+    virtual ~ChatTemplate() = default;
+    virtual std::string name() const = 0;
+    /// Renders a conversation. When the last message is from the user, the prompt ends ready
+    /// for the assistant's answer ("... ASSISTANT:"). Starts with Bos.
+    virtual std::vector<PromptPiece> render(const std::vector<ChatMessage>& messages) const = 0;
+};
+
+/// "vicuna_v1" or "llama_2"; nullptr for an unknown name. `system` replaces the template's
+/// default system message when not empty.
+std::unique_ptr<ChatTemplate> make_chat_template(const std::string& name,
+                                                 const std::string& system = {});
+
+/// Concatenates pieces into display text ("<s>", "</s>" for Bos/Eos); for logs and tests.
+std::string pieces_to_string(const std::vector<PromptPiece>& pieces);
+
+}  // namespace rc

@@ -1,0 +1,69 @@
+// config.json of the Hugging Face `llava` layout, read into plain structs with defaults.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace rc {
+
+/// CLIP vision tower (Hugging Face CLIPVisionConfig).
+struct VisionConfig {
+    int hidden_size = 1024;
+    int intermediate_size = 4096;
+    int num_hidden_layers = 24;
+    int num_attention_heads = 16;
+    int image_size = 336;
+    int patch_size = 14;
+    int num_channels = 3;
+    double layer_norm_eps = 1e-5;
+    std::string hidden_act = "quick_gelu";  ///< "quick_gelu" or "gelu"
+};
+
+/// LLaMA decoder (Hugging Face LlamaConfig).
+struct TextConfig {
+    int vocab_size = 32064;
+    int hidden_size = 4096;
+    int intermediate_size = 11008;
+    int num_hidden_layers = 32;
+    int num_attention_heads = 32;
+    int num_key_value_heads = 32;
+    int max_position_embeddings = 4096;
+    double rms_norm_eps = 1e-5;
+    double rope_theta = 10000.0;
+    std::string hidden_act = "silu";
+    bool tie_word_embeddings = false;
+    int bos_token_id = 1;
+    int eos_token_id = 2;
+    int pad_token_id = -1;  ///< -1: none
+};
+
+/// The whole model: vision tower, projector and language model.
+struct ModelConfig {
+    VisionConfig vision;
+    TextConfig text;
+    std::string projector_type = "mlp2x_gelu";  ///< "mlp2x_gelu" or "linear"
+    std::string projector_hidden_act = "gelu";
+    int vision_feature_layer = -2;                         ///< index into CLIP hidden states
+    std::string vision_feature_select_strategy = "default";  ///< "default" drops CLS, "full" keeps
+    int image_token_index = 32000;
+    // RegionChat extensions (optional keys under "regionchat"); defaults suit LLaVA-1.5.
+    std::string chat_template = "vicuna_v1";  ///< "vicuna_v1" or "llama_2"
+    std::string region_format = "dualfocus";  ///< see region_format.h
+    std::string image_aspect = "pad";         ///< "pad" to square with the mean colour, or "resize"
+
+    /// Keys present in the file that we do not know; each is a readable warning.
+    std::vector<std::string> warnings;
+
+    /// Number of image tokens one image becomes.
+    int image_tokens() const;
+};
+
+/// Reads `<dir>/config.json` (or a path to a .json file). Throws rc::Error naming the file and
+/// the key when a required key is missing or has the wrong type.
+ModelConfig load_model_config(const std::string& dir_or_file);
+/// Parses config JSON text; `source` names it in messages.
+ModelConfig parse_model_config(const std::string& json_text, const std::string& source);
+/// Writes the config in the Hugging Face `llava` layout (round-trips through parse).
+std::string model_config_to_json(const ModelConfig& config);
+
+}  // namespace rc

@@ -1,0 +1,41 @@
+// SentencePiece tokenizer with LLaMA's BOS/EOS handling.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
+
+namespace rc {
+
+class Tokenizer {
+public:
+    /// Loads `tokenizer.model`. Throws rc::Error naming the file when it is missing or bad.
+    static std::unique_ptr<Tokenizer> load(const std::string& path);
+    ~Tokenizer();
+
+    /// Token ids of `text` (SentencePiece adds the leading-space piece), optionally after BOS.
+    std::vector<int> encode(const std::string& text, bool add_bos = false) const;
+    /// Text of ids; BOS/EOS and out-of-range ids are skipped.
+    std::string decode(const std::vector<int>& ids) const;
+    int bos_id() const { return bos_; }
+    int eos_id() const { return eos_; }
+    int vocab_size() const;
+
+    /// Trains a small BPE/unigram model on `sentences` into `model_path` (tests, training).
+    /// Ids: unk 0, bos 1, eos 2, no pad, as LLaMA.
+    static void train(const std::vector<std::string>& sentences, const std::string& model_path,
+                      int vocab_size, const std::vector<std::string>& user_symbols = {});
+
+private:
+    Tokenizer() = default;
+    std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+    int bos_ = 1;
+    int eos_ = 2;
+};
+
+}  // namespace rc
