@@ -1,1 +1,162 @@
-// placeholder
+#include "cli/cli_common.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "regionchat/error.h"
+
+namespace rc::cli {
+
+namespace fs = std::filesystem;
+
+std::string Args::get(const std::string& name, const std::string& fallback) const {
+    auto it = options.find(name);
+    return it == options.end() ? fallback : it->second.back();
+}
+
+std::string Args::require(const std::string& name) const {
+    if (!has(name)) throw UsageError("--" + name + " is required");
+    return get(name);
+}
+
+int Args::get_int(const std::string& name, int fallback, int min, int max) const {
+    if (!has(name)) return fallback;
+    const std::string v = get(name);
+    char* end = nullptr;
+    const long x = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || x < min || x > max)
+        throw UsageError("--" + name + " must be a whole number from " + std::to_string(min) +
+                         " to " + std::to_string(max) + ", not '" + v + "'");
+    return static_cast<int>(x);
+}
+
+double Args::get_double(const std::string& name, double fallback, double min, double max) const {
+    if (!has(name)) return fallback;
+    const std::string v = get(name);
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(x) || x < min || x > max)
+        throw UsageError("--" + name + " must be a number from " + std::to_string(min) + " to " +
+                         std::to_string(max) + ", not '" + v + "'");
+    return x;
+}
+
+Args parse_args(int argc, char** argv, int first, const std::set<std::string>& valued,
+                const std::set<std::string>& switches) {
+    Args a;
+    for (int i = first; i < argc; ++i) {
+        std::string s = argv[i];
+        if (s.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + s + "'");
+        std::string name = s.substr(2), value;
+        const size_t eq = name.find('=');
+        const bool inline_value = eq != std::string::npos;
+        if (inline_value) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+        }
+        if (switches.count(name)) {
+            if (inline_value) throw UsageError("--" + name + " takes no value");
+            a.flags.insert(name);
+        } else if (valued.count(name)) {
+            if (!inline_value) {
+                if (i + 1 >= argc) throw UsageError("--" + name + " needs a value");
+                value = argv[++i];
+            }
+            a.options[name].push_back(value);
+        } else {
+            throw UsageError("unknown option --" + name);
+        }
+    }
+    return a;
+}
+
+std::string resolve_model_dir(const Args& args) {
+    if (args.has("model")) return args.get("model");
+    if (const char* env = std::getenv("REGIONCHAT_MODEL"); env && *env) return env;
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const fs::path installed = exe.parent_path() / "../share/regionchat/models/shapes-tiny";
+        if (fs::exists(installed / "config.json", ec)) return fs::weakly_canonical(installed, ec).string();
+    }
+    return REGIONCHAT_DEFAULT_MODEL_DIR;
+}
+
+std::shared_ptr<Model> load_model(const Args& args) {
+    LoadParams p;
+    p.model_dir = resolve_model_dir(args);
+    p.device = args.get("device", "auto");
+    p.dtype = args.get("dtype", "auto");
+    p.threads = args.get_int("threads", 0, 0, 256);
+    const bool tty = isatty(STDERR_FILENO);
+    if (tty) {
+        p.progress = [](const LoadProgress& lp) {
+            std::fprintf(stderr, "\rloading model: %zu/%zu tensors, %.1f MiB", lp.tensors_done,
+                         lp.tensors_total, lp.bytes_done / 1048576.0);
+            return true;
+        };
+    }
+    auto model = Model::load(p);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    return model;
+}
+
+Box parse_box(const std::string& text) {
+    double v[4];
+    const char* s = text.c_str();
+    for (int i = 0; i < 4; ++i) {
+        char* end = nullptr;
+        v[i] = std::strtod(s, &end);
+        if (end == s || !std::isfinite(v[i]))
+            throw UsageError("--box takes X0,Y0,X1,Y1 in pixels, not '" + text + "'");
+        s = end;
+        if (i < 3) {
+            if (*s != ',') throw UsageError("--box takes X0,Y0,X1,Y1 in pixels, not '" + text + "'");
+            ++s;
+        }
+    }
+    if (*s != '\0') throw UsageError("--box takes X0,Y0,X1,Y1 in pixels, not '" + text + "'");
+    return Box{v[0], v[1], v[2], v[3]}.normalized();
+}
+
+std::string fill_regions(const std::string& question, const std::vector<Box>& boxes,
+                         ImageSize size, const RegionFormat& format) {
+    size_t placeholders = 0;
+    for (size_t p = question.find("<region>"); p != std::string::npos; p = question.find("<region>", p + 8))
+        ++placeholders;
+    if (placeholders != boxes.size())
+        throw UsageError("the question has " + std::to_string(placeholders) +
+                         " <region> placeholder(s) but " + std::to_string(boxes.size()) +
+                         " box(es) were given");
+    std::vector<Box> clipped;
+    for (const auto& b : boxes) {
+        Box c = b.clipped(size.width, size.height);
+        if (c.area() <= 0)
+            throw UsageError("a box lies outside the " + std::to_string(size.width) + "x" +
+                             std::to_string(size.height) + " image");
+        clipped.push_back(c);
+    }
+    return fill_region_placeholders(question, clipped, size, format);
+}
+
+GenerateParams generate_params(const Args& args) {
+    GenerateParams g;
+    g.max_new_tokens = args.get_int("max-new-tokens", 128, 1, 4096);
+    g.sampling.temperature = static_cast<float>(args.get_double("temperature", 0.0, 0.0, 10.0));
+    g.sampling.top_p = static_cast<float>(args.get_double("top-p", 1.0, 1e-6, 1.0));
+    g.sampling.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, 2147483647));
+    return g;
+}
+
+double now_ms() {
+    return std::chrono::duration<double, std::milli>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace rc::cli

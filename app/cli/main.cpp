@@ -1,1 +1,47 @@
-// placeholder
+// regionchat-cli: the runtime from the command line (ask, batch).
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "regionchat/error.h"
+
+namespace {
+
+const char* kUsage =
+    "usage:\n"
+    "  regionchat-cli ask [--model DIR] --image FILE [--box X0,Y0,X1,Y1]... --question TEXT\n"
+    "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype auto|fp32|fp16|bf16]\n"
+    "                     [--threads N] [--temperature T] [--top-p P] [--seed S]\n"
+    "  regionchat-cli batch --input cases.jsonl --output results.jsonl [--model DIR] [same options]\n"
+    "\n"
+    "<region> placeholders in the question are filled, in order, by the --box values (pixels\n"
+    "of the original image), written in the model's region format. --model defaults to the\n"
+    "embedded model (or $REGIONCHAT_MODEL).\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+        !std::strcmp(argv[1], "help")) {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string command = argv[1];
+    try {
+        if (command == "ask") return rc::cli::run_ask(argc, argv);
+        if (command == "batch") return rc::cli::run_batch(argc, argv);
+        std::fprintf(stderr, "regionchat-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
+        return 2;
+    } catch (const rc::cli::UsageError& e) {
+        std::fprintf(stderr, "regionchat-cli %s: %s (see regionchat-cli --help)\n", command.c_str(), e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        // rc::Error and anything LibTorch/OpenCV throw: one readable line, no stack.
+        std::string msg = e.what();
+        if (const size_t nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
+        std::fprintf(stderr, "regionchat-cli: error: %s\n", msg.c_str());
+        return 1;
+    }
+}

@@ -1,1 +1,151 @@
-// placeholder
+#include <chrono>
+#include <filesystem>
+
+#include "engine/model_impl.h"
+#include "model/tensor_io.h"
+#include "regionchat/error.h"
+#include "regionchat/safetensors.h"
+
+namespace rc {
+
+namespace fs = std::filesystem;
+
+int64_t count_parameters(const ModelConfig& c) {
+    const int64_t D = c.vision.hidden_size, I = c.vision.intermediate_size;
+    const int64_t P = c.vision.patch_size, C = c.vision.num_channels;
+    const int64_t side = c.vision.image_size / P;
+    int64_t n = D + D * C * P * P + (side * side + 1) * D + 4 * D;  // embeddings, two norms
+    n += int64_t(c.vision.num_hidden_layers) * (4 * (D * D + D) + 4 * D + (D * I + I) + (I * D + D));
+    const int64_t H = c.text.hidden_size, TI = c.text.intermediate_size, V = c.text.vocab_size;
+    const int64_t kv = int64_t(c.text.num_key_value_heads) * (H / c.text.num_attention_heads);
+    n += D * H + H;
+    if (c.projector_type != "linear") n += H * H + H;
+    n += V * H + H;
+    n += int64_t(c.text.num_hidden_layers) * (2 * H * H + 2 * H * kv + 3 * H * TI + 2 * H);
+    if (!c.text.tie_word_embeddings) n += V * H;
+    return n;
+}
+
+torch::Device resolve_device(const std::string& name) {
+    if (name.empty() || name == "auto")
+        return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    if (name == "cpu") return torch::Device(torch::kCPU);
+    if (name.rfind("cuda", 0) == 0) {
+        if (!torch::cuda::is_available())
+            throw Error("device '" + name + "' asked for, but this LibTorch build has no CUDA or "
+                        "no GPU is visible; use --device cpu");
+        int index = 0;
+        if (name.size() > 5 && name[4] == ':') {
+            try {
+                index = std::stoi(name.substr(5));
+            } catch (...) {
+                throw Error("bad device '" + name + "'");
+            }
+        }
+        if (index < 0 || index >= static_cast<int>(torch::cuda::device_count()))
+            throw Error("no CUDA device " + std::to_string(index));
+        return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+    }
+    throw Error("unknown device '" + name + "' (use auto, cpu, cuda or cuda:N)");
+}
+
+torch::Dtype resolve_dtype(const std::string& name, const torch::Device& device) {
+    if (name.empty() || name == "auto") return device.is_cuda() ? torch::kFloat16 : torch::kFloat32;
+    if (name == "fp32" || name == "float32") return torch::kFloat32;
+    if (name == "fp16" || name == "float16") return torch::kFloat16;
+    if (name == "bf16" || name == "bfloat16") return torch::kBFloat16;
+    throw Error("unknown dtype '" + name + "' (use auto, fp32, fp16 or bf16)");
+}
+
+std::string dtype_label(torch::Dtype t) {
+    if (t == torch::kFloat16) return "fp16";
+    if (t == torch::kBFloat16) return "bf16";
+    return "fp32";
+}
+
+torch::Tensor Model::Impl::encode_image(const cv::Mat& bgr) {
+    torch::NoGradGuard no_grad;
+    auto pixels = preprocess_image(bgr, preprocess).unsqueeze(0).to(device, dtype);
+    return net->encode_images(pixels).squeeze(0);
+}
+
+Model::Model() : impl_(std::make_unique<Impl>()) {}
+Model::~Model() = default;
+
+const ModelInfo& Model::info() const { return impl_->info; }
+const ModelConfig& Model::config() const { return impl_->config; }
+const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
+const ChatTemplate& Model::chat_template() const { return *impl_->chat_template; }
+const RegionFormat& Model::region_format() const { return *impl_->region_format; }
+
+std::shared_ptr<Model> Model::load(const LoadParams& params) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const fs::path dir(params.model_dir);
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw Error("model folder '" + dir.string() + "' does not exist");
+    if (!fs::exists(dir / "config.json", ec))
+        throw Error("'" + dir.string() + "' is not a model folder: it has no config.json");
+    if (!fs::exists(dir / "tokenizer.model", ec))
+        throw Error("model folder '" + dir.string() + "' has no tokenizer.model");
+
+    std::shared_ptr<Model> model(new Model());
+    Impl& m = *model->impl_;
+    m.config = load_model_config(dir.string());
+    m.info.dir = dir.string();
+    m.info.layout = "hf-llava";
+    m.info.warnings = m.config.warnings;
+
+    m.tokenizer = Tokenizer::load((dir / "tokenizer.model").string());
+    if (m.tokenizer->vocab_size() > m.config.text.vocab_size)
+        throw Error((dir / "tokenizer.model").string() + " has " +
+                    std::to_string(m.tokenizer->vocab_size()) + " tokens but the model embeds only " +
+                    std::to_string(m.config.text.vocab_size));
+    m.chat_template = make_chat_template(m.config.chat_template);
+    if (!m.chat_template) throw Error("unknown chat template '" + m.config.chat_template + "'");
+    m.preprocess.size = m.config.vision.image_size;
+    m.preprocess.pad_to_square = m.config.image_aspect == "pad";
+    m.region_format = make_region_format(m.config.region_format, m.preprocess.pad_to_square);
+    if (!m.region_format) throw Error("unknown region format '" + m.config.region_format + "'");
+
+    auto archive = SafetensorsArchive::open(dir.string());
+    // Check the checkpoint against the config before building anything from the config.
+    const int64_t expected = count_parameters(m.config);
+    int64_t stored = 0;
+    for (const auto& name : archive->names()) stored += archive->find(name)->numel();
+    if (expected > stored)
+        throw Error("config.json describes " + std::to_string(expected) +
+                    " parameters but the checkpoint in '" + dir.string() + "' holds only " +
+                    std::to_string(stored));
+
+    if (params.threads > 0) torch::set_num_threads(params.threads);
+    m.device = resolve_device(params.device);
+    m.dtype = resolve_dtype(params.dtype, m.device);
+    {
+        torch::NoGradGuard no_grad;
+        m.net = Llava(m.config);
+        m.net->to(m.device, m.dtype);
+        m.net->eval();
+    }
+    LoadProgress lp;
+    lp.bytes_total = archive->total_bytes();
+    auto report = load_state(*m.net, *archive, llava_key_candidates,
+                             [&](size_t done, size_t total, uint64_t bytes) {
+                                 lp.tensors_done = done;
+                                 lp.tensors_total = total;
+                                 lp.bytes_done = bytes;
+                                 return params.progress ? params.progress(lp) : true;
+                             });
+    for (const auto& u : report.unused)
+        if (u.find("position_ids") == std::string::npos)
+            m.info.warnings.push_back("checkpoint tensor '" + u + "' is not used");
+    m.info.parameters = 0;
+    for (const auto& p : m.net->parameters()) m.info.parameters += p.numel();
+    m.info.weight_bytes = report.bytes_loaded;
+    m.info.device = m.device.str();
+    m.info.dtype = dtype_label(m.dtype);
+    m.info.load_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return model;
+}
+
+}  // namespace rc

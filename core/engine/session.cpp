@@ -1,1 +1,373 @@
-// placeholder
+#include <chrono>
+#include <list>
+
+#include "engine/model_impl.h"
+#include "regionchat/error.h"
+
+namespace rc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+const std::string kImageMarker = "<image>";
+
+size_t count_markers(const std::string& text) {
+    size_t n = 0;
+    for (size_t p = text.find(kImageMarker); p != std::string::npos;
+         p = text.find(kImageMarker, p + kImageMarker.size()))
+        ++n;
+    return n;
+}
+
+// FNV-1a over the pixels and the size: the key of the image-feature cache.
+uint64_t image_hash(const cv::Mat& bgr) {
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&](uint64_t v) {
+        h ^= v;
+        h *= 1099511628211ull;
+    };
+    mix(static_cast<uint64_t>(bgr.cols));
+    mix(static_cast<uint64_t>(bgr.rows));
+    for (int y = 0; y < bgr.rows; ++y) {
+        const uint8_t* row = bgr.ptr<uint8_t>(y);
+        const size_t n = static_cast<size_t>(bgr.cols) * bgr.elemSize();
+        for (size_t i = 0; i < n; ++i) mix(row[i]);
+    }
+    return h;
+}
+
+// A rendered conversation: one key per position. Text positions hold the token id; the
+// positions of image k hold -(k + 1), so a prefix compare also compares images.
+struct Sequence {
+    std::vector<int64_t> keys;
+    std::vector<uint8_t> is_answer;
+    struct Span {
+        int64_t start;
+        int image;
+    };
+    std::vector<Span> images;
+};
+
+}  // namespace
+
+size_t utf8_complete_prefix(const std::string& s) {
+    size_t n = s.size();
+    // Walk back over at most 3 continuation bytes to the lead byte of the last character.
+    size_t i = n;
+    int back = 0;
+    while (i > 0 && back < 4 && (static_cast<uint8_t>(s[i - 1]) & 0xC0) == 0x80) {
+        --i;
+        ++back;
+    }
+    if (i == 0) return back ? 0 : n;
+    const uint8_t lead = static_cast<uint8_t>(s[i - 1]);
+    int need = 0;
+    if (lead < 0x80) need = 0;
+    else if ((lead & 0xE0) == 0xC0) need = 1;
+    else if ((lead & 0xF0) == 0xE0) need = 2;
+    else if ((lead & 0xF8) == 0xF0) need = 3;
+    else return n;  // not a lead byte: malformed, pass through as is
+    if (back == 0 && need == 0) return n;
+    return back >= need ? n : i - 1;
+}
+
+struct Session::Impl {
+    std::shared_ptr<Model> model;
+    Model::Impl& m;
+    std::vector<ChatMessage> messages;
+    struct ImageSlot {
+        uint64_t hash;
+        ImageSize size;
+    };
+    std::vector<ImageSlot> images;
+    std::vector<int64_t> cached_keys;  // what the KV cache holds, position by position
+    KvCache cache;
+    // Small LRU of projected image features (a follow-up question does not re-encode).
+    std::list<std::pair<uint64_t, torch::Tensor>> features;
+    static constexpr size_t kFeatureCacheSize = 8;
+
+    explicit Impl(std::shared_ptr<Model> mdl)
+        : model(std::move(mdl)), m(model->impl()), cache(m.net->language_model->make_cache()) {}
+
+    torch::Tensor features_for(uint64_t hash) {
+        for (auto it = features.begin(); it != features.end(); ++it)
+            if (it->first == hash) {
+                features.splice(features.begin(), features, it);
+                return it->second;
+            }
+        return {};
+    }
+
+    // Adds images to the tentative list, encoding those not cached. Returns encode ms.
+    double add_images(const std::vector<cv::Mat>& input, std::vector<ImageSlot>& slots) {
+        double ms = 0;
+        for (const auto& raw : input) {
+            cv::Mat bgr = to_bgr8(raw);
+            const uint64_t h = image_hash(bgr);
+            if (!features_for(h).defined()) {
+                const auto t = Clock::now();
+                auto f = m.encode_image(bgr);
+                ms += ms_since(t);
+                features.emplace_front(h, f);
+                if (features.size() > kFeatureCacheSize) features.pop_back();
+            }
+            slots.push_back({h, {bgr.cols, bgr.rows}});
+        }
+        return ms;
+    }
+
+    Sequence build(const std::vector<ChatMessage>& msgs, size_t image_count) const {
+        Sequence seq;
+        const int64_t n_img = m.config.image_tokens();
+        size_t next_image = 0;
+        auto push = [&](int64_t key, bool answer) {
+            seq.keys.push_back(key);
+            seq.is_answer.push_back(answer);
+        };
+        for (const auto& piece : m.chat_template->render(msgs)) {
+            if (piece.kind == PromptPiece::Kind::Bos) {
+                push(m.tokenizer->bos_id(), piece.is_answer);
+                continue;
+            }
+            if (piece.kind == PromptPiece::Kind::Eos) {
+                push(m.tokenizer->eos_id(), piece.is_answer);
+                continue;
+            }
+            // As LLaVA's tokenizer_image_token: text chunks between markers are tokenized
+            // one by one, each image becomes image_tokens() positions.
+            size_t from = 0;
+            while (true) {
+                const size_t at = piece.text.find(kImageMarker, from);
+                const std::string chunk = piece.text.substr(
+                    from, at == std::string::npos ? std::string::npos : at - from);
+                if (!chunk.empty())
+                    for (int id : m.tokenizer->encode(chunk)) push(id, piece.is_answer);
+                if (at == std::string::npos) break;
+                if (next_image >= image_count)
+                    throw Error("the conversation has more <image> markers than images");
+                seq.images.push_back({static_cast<int64_t>(seq.keys.size()),
+                                      static_cast<int>(next_image)});
+                for (int64_t i = 0; i < n_img; ++i)
+                    push(-static_cast<int64_t>(next_image) - 1, false);
+                ++next_image;
+                from = at + kImageMarker.size();
+            }
+        }
+        return seq;
+    }
+
+    // Embeddings [1, b-a, D] of positions [a, b) of `seq`.
+    torch::Tensor embed_range(const Sequence& seq, int64_t a, int64_t b,
+                              const std::vector<ImageSlot>& slots) {
+        std::vector<int64_t> ids(seq.keys.begin() + a, seq.keys.begin() + b);
+        for (auto& id : ids) id = std::max<int64_t>(id, 0);
+        auto idt = torch::tensor(ids, torch::kInt64).to(m.device).unsqueeze(0);
+        auto emb = m.net->language_model->embed(idt);
+        const int64_t n_img = m.config.image_tokens();
+        for (const auto& span : seq.images) {
+            const int64_t s = std::max(span.start, a), e = std::min(span.start + n_img, b);
+            if (s >= e) continue;
+            auto f = features_for(slots[span.image].hash);
+            if (!f.defined())  // evicted by a long conversation with many images
+                throw Error("image features were evicted; start a new conversation");
+            emb[0].narrow(0, s - a, e - s).copy_(f.narrow(0, s - span.start, e - s));
+        }
+        return emb;
+    }
+
+    // Keeps the cached prefix shared with `seq` (at most `limit` positions) and returns its length.
+    int64_t reuse_prefix(const Sequence& seq, int64_t limit) {
+        int64_t common = 0;
+        const int64_t n = std::min<int64_t>(cached_keys.size(), seq.keys.size());
+        while (common < n && cached_keys[common] == seq.keys[common]) ++common;
+        common = std::min(common, limit);
+        cache.truncate(common);
+        cached_keys.resize(common);
+        return common;
+    }
+
+    // Runs positions [a, b) through the decoder with the cache; returns hidden [1, b-a, D].
+    torch::Tensor prefill(const Sequence& seq, int64_t a, int64_t b,
+                          const std::vector<ImageSlot>& slots, const GenerateParams* params,
+                          bool* aborted) {
+        constexpr int64_t kChunk = 512;
+        std::vector<torch::Tensor> hidden;
+        for (int64_t s = a; s < b; s += kChunk) {
+            if (params && params->should_abort && params->should_abort()) {
+                *aborted = true;
+                break;
+            }
+            const int64_t e = std::min(b, s + kChunk);
+            hidden.push_back(m.net->language_model->forward(embed_range(seq, s, e, slots), s, &cache));
+            cached_keys.insert(cached_keys.end(), seq.keys.begin() + s, seq.keys.begin() + e);
+        }
+        return hidden.empty() ? torch::Tensor() : torch::cat(hidden, 1);
+    }
+
+    void check_images(const std::string& text, const std::vector<cv::Mat>& imgs,
+                      std::string* out_text) {
+        const size_t markers = count_markers(text);
+        *out_text = text;
+        if (markers == 0 && !imgs.empty()) {
+            std::string prefix;
+            for (size_t i = 0; i < imgs.size(); ++i) prefix += kImageMarker + "\n";
+            *out_text = prefix + text;
+        } else if (markers != imgs.size()) {
+            throw Error("the question has " + std::to_string(markers) + " <image> markers but " +
+                        std::to_string(imgs.size()) + " images were given");
+        }
+    }
+};
+
+Session::Session(std::shared_ptr<Model> model) : impl_(std::make_unique<Impl>(std::move(model))) {}
+Session::~Session() = default;
+
+Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
+                   const GenerateParams& params) {
+    Impl& s = *impl_;
+    Model::Impl& m = s.m;
+    torch::NoGradGuard no_grad;
+    const auto t0 = Clock::now();
+    Reply reply;
+
+    std::string user_text;
+    s.check_images(text, imgs, &user_text);
+    std::vector<Impl::ImageSlot> slots = s.images;
+    reply.timings.image_encode_ms = s.add_images(imgs, slots);
+
+    std::vector<ChatMessage> msgs = s.messages;
+    msgs.push_back({ChatMessage::Role::User, user_text});
+    Sequence seq = s.build(msgs, slots.size());
+    const int64_t len = static_cast<int64_t>(seq.keys.size());
+    const int64_t max_pos = m.config.text.max_position_embeddings;
+    if (len >= max_pos)
+        throw Error("the conversation is " + std::to_string(len) + " tokens long; the model allows " +
+                    std::to_string(max_pos) + ". Start a new conversation.");
+    reply.timings.prompt_tokens = static_cast<int>(len);
+
+    const int64_t keep = s.reuse_prefix(seq, len - 1);
+    reply.timings.reused_tokens = static_cast<int>(keep);
+    const auto tp = Clock::now();
+    bool aborted = false;
+    auto hidden = s.prefill(seq, keep, len, slots, &params, &aborted);
+    reply.timings.prefill_ms = ms_since(tp);
+
+    std::vector<int> generated;
+    size_t emitted = 0;
+    std::string answer;
+    Sampler sampler(params.sampling);
+    const int64_t budget = std::min<int64_t>(params.max_new_tokens, max_pos - len);
+    Clock::time_point first_token_at;
+    reply.stop_reason = "length";
+    torch::Tensor logits;
+    if (!aborted) logits = m.net->language_model->logits(hidden.select(1, hidden.size(1) - 1));
+    while (!aborted) {
+        if (params.should_abort && params.should_abort()) {
+            aborted = true;
+            break;
+        }
+        if (static_cast<int64_t>(generated.size()) >= budget) break;
+        auto row = logits.reshape({-1}).to(torch::kCPU, torch::kFloat32).contiguous();
+        const int token = sampler.sample(row.data_ptr<float>(), static_cast<size_t>(row.numel()));
+        if (generated.empty()) {
+            first_token_at = Clock::now();
+            reply.timings.first_token_ms = ms_since(t0);
+        }
+        if (token == m.tokenizer->eos_id()) {
+            reply.stop_reason = "eos";
+            break;
+        }
+        generated.push_back(token);
+        answer = m.tokenizer->decode(generated);
+        const size_t complete = utf8_complete_prefix(answer);
+        if (complete > emitted) {
+            if (params.on_token) params.on_token(answer.substr(emitted, complete - emitted));
+            emitted = complete;
+        }
+        if (static_cast<int64_t>(generated.size()) >= budget) break;  // no need to feed it
+        const int64_t pos = s.cache.length();
+        auto emb = m.net->language_model->embed(
+            torch::tensor({static_cast<int64_t>(token)}, torch::kInt64).to(m.device).unsqueeze(0));
+        auto h = m.net->language_model->forward(emb, pos, &s.cache);
+        s.cached_keys.push_back(token);
+        logits = m.net->language_model->logits(h.select(1, 0));
+    }
+    if (aborted) reply.stop_reason = "abort";
+    if (emitted < answer.size() && params.on_token) params.on_token(answer.substr(emitted));
+
+    s.images = std::move(slots);
+    msgs.push_back({ChatMessage::Role::Assistant, answer});
+    s.messages = std::move(msgs);
+
+    reply.text = answer;
+    const ImageSize first = first_image_size();
+    if (first.width > 0) reply.boxes = m.region_format->parse(answer, first);
+    reply.timings.generated_tokens = static_cast<int>(generated.size());
+    reply.timings.total_ms = ms_since(t0);
+    if (generated.size() > 1) {
+        const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - first_token_at).count();
+        if (decode_ms > 0) reply.timings.tokens_per_s = (generated.size() - 1) * 1000.0 / decode_ms;
+    }
+    return reply;
+}
+
+double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& imgs,
+                           const std::string& answer) {
+    Impl& s = *impl_;
+    torch::NoGradGuard no_grad;
+    std::string user_text;
+    s.check_images(text, imgs, &user_text);
+    std::vector<Impl::ImageSlot> slots = s.images;
+    s.add_images(imgs, slots);
+    std::vector<ChatMessage> msgs = s.messages;
+    msgs.push_back({ChatMessage::Role::User, user_text});
+    msgs.push_back({ChatMessage::Role::Assistant, answer});
+    Sequence seq = s.build(msgs, slots.size());
+    const int64_t len = static_cast<int64_t>(seq.keys.size());
+    if (len > s.m.config.text.max_position_embeddings)
+        throw Error("the conversation is too long to score");
+    // The last answer: the trailing run of answer positions.
+    int64_t first = len;
+    while (first > 0 && seq.is_answer[first - 1]) --first;
+    if (first == len || first == 0) throw Error("nothing to score");
+    const int64_t keep = s.reuse_prefix(seq, first - 1);
+    bool aborted = false;
+    auto hidden = s.prefill(seq, keep, len, slots, nullptr, &aborted);
+    // hidden[i] predicts position keep + i + 1; we need predictions of [first, len).
+    auto h = hidden.narrow(1, first - 1 - keep, len - first);
+    auto logp = torch::log_softmax(s.m.net->language_model->logits(h).to(torch::kFloat32), -1);
+    auto targets = torch::tensor(std::vector<int64_t>(seq.keys.begin() + first, seq.keys.end()),
+                                 torch::kInt64)
+                       .to(logp.device())
+                       .view({1, -1, 1});
+    return -logp.gather(-1, targets).mean().item<double>();
+}
+
+void Session::reset() {
+    impl_->messages.clear();
+    impl_->images.clear();
+    impl_->cached_keys.clear();
+    impl_->cache.clear();
+}
+
+void Session::drop_cache() {
+    impl_->cached_keys.clear();
+    impl_->cache.clear();
+}
+
+const std::vector<ChatMessage>& Session::messages() const { return impl_->messages; }
+
+ImageSize Session::first_image_size() const {
+    return impl_->images.empty() ? ImageSize{} : impl_->images.front().size;
+}
+
+int64_t Session::cached_tokens() const { return impl_->cache.length(); }
+
+Model& Session::model() { return *impl_->model; }
+
+}  // namespace rc

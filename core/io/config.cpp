@@ -1,1 +1,415 @@
-// placeholder
+// config.json of the Hugging Face `llava` layout. Missing keys take the Hugging Face class
+// defaults (llava-hf configs omit most of them), wrong types and unsupported features throw
+// rc::Error naming the key, unknown keys become warnings.
+#include "regionchat/config.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "regionchat/error.h"
+
+namespace rc {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// Keys every Hugging Face PretrainedConfig may carry (older llava-hf configs dump all of them
+// into text_config/vision_config); none changes the network we build.
+const std::set<std::string> kCommonHfKeys = {"_name_or_path",
+                                             "_commit_hash",
+                                             "_attn_implementation_autoset",
+                                             "add_cross_attention",
+                                             "architectures",
+                                             "bad_words_ids",
+                                             "begin_suppress_tokens",
+                                             "chunk_size_feed_forward",
+                                             "cross_attention_hidden_size",
+                                             "decoder_start_token_id",
+                                             "diversity_penalty",
+                                             "do_sample",
+                                             "early_stopping",
+                                             "encoder_no_repeat_ngram_size",
+                                             "exponential_decay_length_penalty",
+                                             "finetuning_task",
+                                             "forced_bos_token_id",
+                                             "forced_eos_token_id",
+                                             "id2label",
+                                             "initializer_factor",
+                                             "initializer_range",
+                                             "is_decoder",
+                                             "is_encoder_decoder",
+                                             "label2id",
+                                             "length_penalty",
+                                             "max_length",
+                                             "min_length",
+                                             "no_repeat_ngram_size",
+                                             "num_beam_groups",
+                                             "num_beams",
+                                             "num_return_sequences",
+                                             "output_attentions",
+                                             "output_hidden_states",
+                                             "output_scores",
+                                             "prefix",
+                                             "problem_type",
+                                             "pruned_heads",
+                                             "remove_invalid_values",
+                                             "repetition_penalty",
+                                             "return_dict",
+                                             "return_dict_in_generate",
+                                             "sep_token_id",
+                                             "suppress_tokens",
+                                             "task_specific_params",
+                                             "temperature",
+                                             "tf_legacy_loss",
+                                             "tie_encoder_decoder",
+                                             "tokenizer_class",
+                                             "top_k",
+                                             "top_p",
+                                             "torch_dtype",
+                                             "torchscript",
+                                             "transformers_version",
+                                             "typical_p",
+                                             "use_bfloat16",
+                                             "use_cache",
+                                             "attention_dropout",
+                                             "dropout",
+                                             "pretraining_tp",
+                                             "bos_token_id",
+                                             "eos_token_id",
+                                             "pad_token_id"};
+const std::set<std::string> kTopHarmless = {"ignore_index",        "image_seq_length",
+                                            "tie_word_embeddings", "vocab_size",
+                                            "text_model_id",       "vision_model_id"};
+const std::set<std::string> kVisionHarmless = {"projection_dim", "vocab_size", "hidden_dropout"};
+const std::set<std::string> kTextHarmless = {};
+
+// One JSON object of the config: typed getters that remember which keys were read and name
+// the key path ("text_config.hidden_size") in every message.
+class Section {
+public:
+    Section(const json& obj, std::string source, std::string prefix)
+        : obj_(obj), source_(std::move(source)), prefix_(std::move(prefix)) {}
+
+    [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+        throw Error(source_ + ": " + prefix_ + key + " " + what);
+    }
+    std::string key_path(const std::string& key) const { return prefix_ + key; }
+
+    /// The value or nullptr; marks the key as known either way.
+    const json* find(const std::string& key) {
+        used_.insert(key);
+        const auto it = obj_.find(key);
+        return it == obj_.end() ? nullptr : &*it;
+    }
+    bool present(const std::string& key) {
+        const json* v = find(key);
+        return v && !v->is_null();
+    }
+
+    /// `null_value` is what an explicit null means (token ids); otherwise null is a type error.
+    int integer(const std::string& key, int def, const int* null_value = nullptr) {
+        const json* v = find(key);
+        if (!v) return def;
+        if (v->is_null() && null_value) return *null_value;
+        if (!v->is_number_integer()) fail(key, "must be an integer");
+        if (v->is_number_unsigned() ? v->get<uint64_t>() > uint64_t(std::numeric_limits<int>::max())
+                                    : (v->get<int64_t>() > std::numeric_limits<int>::max() ||
+                                       v->get<int64_t>() < std::numeric_limits<int>::min()))
+            fail(key, "is out of range (" + v->dump() + ")");
+        return v->get<int>();
+    }
+    double number(const std::string& key, double def) {
+        const json* v = find(key);
+        if (!v) return def;
+        if (!v->is_number()) fail(key, "must be a number");
+        return v->get<double>();
+    }
+    bool boolean(const std::string& key, bool def) {
+        const json* v = find(key);
+        if (!v) return def;
+        if (!v->is_boolean()) fail(key, "must be true or false");
+        return v->get<bool>();
+    }
+    std::string string(const std::string& key, const std::string& def) {
+        const json* v = find(key);
+        if (!v) return def;
+        if (!v->is_string()) fail(key, "must be a string");
+        return v->get<std::string>();
+    }
+    /// A string that must be one of `allowed`.
+    std::string choice(const std::string& key, const std::string& def,
+                       const std::vector<std::string>& allowed) {
+        const std::string s = string(key, def);
+        for (const std::string& a : allowed)
+            if (s == a) return s;
+        std::string list;
+        for (const std::string& a : allowed) list += (list.empty() ? "'" : ", '") + a + "'";
+        fail(key, "must be one of " + list + " (got '" + s + "')");
+    }
+    const json* object(const std::string& key, bool required) {
+        const json* v = find(key);
+        if (!v) {
+            if (required) throw Error(source_ + ": missing key '" + key_path(key) + "'");
+            return nullptr;
+        }
+        if (!v->is_object()) fail(key, "must be an object");
+        return v;
+    }
+    void range(const std::string& key, int value, int lo, int hi) const {
+        if (value < lo || value > hi)
+            fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                          " (got " + std::to_string(value) + ")");
+    }
+    void positive(const std::string& key, double value) const {
+        if (!(value > 0) || !std::isfinite(value))
+            fail(key, "must be a positive number (got " + json(value).dump() + ")");
+    }
+    void warn_unknown(const std::set<std::string>& harmless,
+                      std::vector<std::string>* warnings) const {
+        for (auto it = obj_.begin(); it != obj_.end(); ++it)
+            if (!used_.count(it.key()) && !harmless.count(it.key()) &&
+                !kCommonHfKeys.count(it.key()))
+                warnings->push_back(source_ + ": unknown key '" + key_path(it.key()) + "' ignored");
+    }
+
+private:
+    const json& obj_;
+    std::string source_;
+    std::string prefix_;
+    std::set<std::string> used_;
+};
+
+void read_vision(Section s, VisionConfig* v, std::vector<std::string>* warnings) {
+    // CLIPVisionConfig defaults.
+    const std::string type = s.string("model_type", "clip_vision_model");
+    if (type != "clip_vision_model")
+        s.fail("model_type", "'" + type + "' is not supported (expected 'clip_vision_model')");
+    v->hidden_size = s.integer("hidden_size", 768);
+    v->intermediate_size = s.integer("intermediate_size", 3072);
+    v->num_hidden_layers = s.integer("num_hidden_layers", 12);
+    v->num_attention_heads = s.integer("num_attention_heads", 12);
+    v->image_size = s.integer("image_size", 224);
+    v->patch_size = s.integer("patch_size", 32);
+    v->num_channels = s.integer("num_channels", 3);
+    v->layer_norm_eps = s.number("layer_norm_eps", 1e-5);
+    v->hidden_act = s.choice("hidden_act", "quick_gelu", {"quick_gelu", "gelu"});
+
+    s.range("hidden_size", v->hidden_size, 1, 65536);
+    s.range("intermediate_size", v->intermediate_size, 1, 1 << 20);
+    s.range("num_hidden_layers", v->num_hidden_layers, 1, 1024);
+    s.range("num_attention_heads", v->num_attention_heads, 1, v->hidden_size);
+    s.range("image_size", v->image_size, 1, 4096);
+    s.range("patch_size", v->patch_size, 1, v->image_size);
+    s.range("num_channels", v->num_channels, 1, 64);
+    s.positive("layer_norm_eps", v->layer_norm_eps);
+    if (v->hidden_size % v->num_attention_heads != 0)
+        s.fail("hidden_size", std::to_string(v->hidden_size) + " is not divisible by " +
+                                  s.key_path("num_attention_heads") + " " +
+                                  std::to_string(v->num_attention_heads));
+    if (v->image_size % v->patch_size != 0)
+        s.fail("image_size", std::to_string(v->image_size) + " is not divisible by " +
+                                 s.key_path("patch_size") + " " + std::to_string(v->patch_size));
+    s.warn_unknown(kVisionHarmless, warnings);
+}
+
+void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings) {
+    // LlamaConfig defaults.
+    const std::string type = s.string("model_type", "llama");
+    if (type != "llama") s.fail("model_type", "'" + type + "' is not supported (expected 'llama')");
+    if (s.present("rope_scaling")) s.fail("rope_scaling", "is not supported yet (must be null)");
+    t->vocab_size = s.integer("vocab_size", 32000);
+    t->hidden_size = s.integer("hidden_size", 4096);
+    t->intermediate_size = s.integer("intermediate_size", 11008);
+    t->num_hidden_layers = s.integer("num_hidden_layers", 32);
+    t->num_attention_heads = s.integer("num_attention_heads", 32);
+    const int heads = t->num_attention_heads;
+    t->num_key_value_heads = s.integer("num_key_value_heads", heads, &heads);
+    t->max_position_embeddings = s.integer("max_position_embeddings", 2048);
+    t->rms_norm_eps = s.number("rms_norm_eps", 1e-6);
+    t->rope_theta = s.number("rope_theta", 10000.0);
+    t->hidden_act = s.choice("hidden_act", "silu", {"silu"});
+    t->tie_word_embeddings = s.boolean("tie_word_embeddings", false);
+    const int none = -1;
+    t->bos_token_id = s.integer("bos_token_id", 1, &none);
+    t->eos_token_id = s.integer("eos_token_id", 2, &none);
+    t->pad_token_id = s.integer("pad_token_id", -1, &none);
+    // Features our LLaMA does not implement: accepted only at their neutral values.
+    if (s.boolean("attention_bias", false)) s.fail("attention_bias", "true is not supported");
+    if (s.boolean("mlp_bias", false)) s.fail("mlp_bias", "true is not supported");
+
+    s.range("vocab_size", t->vocab_size, 1, 1000000);
+    s.range("hidden_size", t->hidden_size, 1, 65536);
+    s.range("intermediate_size", t->intermediate_size, 1, 1 << 20);
+    s.range("num_hidden_layers", t->num_hidden_layers, 1, 1024);
+    s.range("num_attention_heads", t->num_attention_heads, 1, t->hidden_size);
+    s.range("num_key_value_heads", t->num_key_value_heads, 1, t->num_attention_heads);
+    s.range("max_position_embeddings", t->max_position_embeddings, 1, 1 << 24);
+    s.positive("rms_norm_eps", t->rms_norm_eps);
+    s.positive("rope_theta", t->rope_theta);
+    s.range("bos_token_id", t->bos_token_id, -1, std::numeric_limits<int>::max());
+    s.range("eos_token_id", t->eos_token_id, -1, std::numeric_limits<int>::max());
+    s.range("pad_token_id", t->pad_token_id, -1, std::numeric_limits<int>::max());
+    if (t->hidden_size % t->num_attention_heads != 0)
+        s.fail("hidden_size", std::to_string(t->hidden_size) + " is not divisible by " +
+                                  s.key_path("num_attention_heads") + " " +
+                                  std::to_string(t->num_attention_heads));
+    if (t->num_attention_heads % t->num_key_value_heads != 0)
+        s.fail("num_attention_heads", std::to_string(t->num_attention_heads) +
+                                          " is not divisible by " +
+                                          s.key_path("num_key_value_heads") + " " +
+                                          std::to_string(t->num_key_value_heads));
+    const int head_dim = t->hidden_size / t->num_attention_heads;
+    if (head_dim % 2 != 0)  // rotary embeddings rotate pairs of channels
+        s.fail("hidden_size", "/ num_attention_heads = " + std::to_string(head_dim) +
+                                  " must be even for rotary embeddings");
+    const int no_head_dim = 0;
+    const int given_head_dim = s.integer("head_dim", head_dim, &no_head_dim);
+    if (given_head_dim != 0 && given_head_dim != head_dim)
+        s.fail("head_dim", std::to_string(given_head_dim) +
+                               " differs from hidden_size / "
+                               "num_attention_heads (" +
+                               std::to_string(head_dim) + "); not supported");
+    s.warn_unknown(kTextHarmless, warnings);
+}
+
+}  // namespace
+
+int ModelConfig::image_tokens() const {
+    if (vision.patch_size <= 0) return 0;
+    const int side = vision.image_size / vision.patch_size;
+    return side * side + (vision_feature_select_strategy == "full" ? 1 : 0);
+}
+
+ModelConfig parse_model_config(const std::string& json_text, const std::string& source) {
+    json root;
+    try {
+        root = json::parse(json_text);
+    } catch (const json::exception& e) {
+        std::string what = e.what();
+        const size_t p = what.find("] ");  // drop nlohmann's "[json.exception...] " prefix
+        throw Error(source +
+                    ": invalid JSON: " + (p == std::string::npos ? what : what.substr(p + 2)));
+    }
+    if (!root.is_object()) throw Error(source + ": must be a JSON object");
+
+    ModelConfig c;
+    Section top(root, source, "");
+    const std::string type = top.string("model_type", "llava");
+    if (type != "llava")
+        top.fail("model_type", "'" + type + "' is not supported (expected 'llava')");
+    const json* vision = top.object("vision_config", true);
+    const json* text = top.object("text_config", true);
+    read_vision(Section(*vision, source, "vision_config."), &c.vision, &c.warnings);
+    read_text(Section(*text, source, "text_config."), &c.text, &c.warnings);
+
+    c.projector_hidden_act = top.choice("projector_hidden_act", "gelu", {"gelu"});
+    c.vision_feature_layer = top.integer("vision_feature_layer", -2);
+    c.vision_feature_select_strategy =
+        top.choice("vision_feature_select_strategy", "default", {"default", "full"});
+    c.image_token_index = top.integer("image_token_index", 32000);
+    c.projector_type = top.choice("mm_projector_type", "mlp2x_gelu", {"linear", "mlp2x_gelu"});
+    // Our projector always has biases; a bias-free one would load wrong weights silently.
+    if (!top.boolean("multimodal_projector_bias", true))
+        top.fail("multimodal_projector_bias", "false is not supported");
+
+    // CLIP has num_hidden_layers + 1 hidden states (embeddings first), indexed from either end.
+    const int states = c.vision.num_hidden_layers + 1;
+    if (c.vision_feature_layer < -states || c.vision_feature_layer >= states)
+        top.fail("vision_feature_layer",
+                 std::to_string(c.vision_feature_layer) + " is outside the " +
+                     std::to_string(states) + " hidden states of " +
+                     std::to_string(c.vision.num_hidden_layers) + " vision layers");
+
+    if (const json* rc = top.object("regionchat", false)) {
+        Section s(*rc, source, "regionchat.");
+        c.chat_template = s.choice("chat_template", c.chat_template, {"vicuna_v1", "llama_2"});
+        c.region_format =
+            s.choice("region_format", c.region_format, {"dualfocus", "pink", "pixels"});
+        c.image_aspect = s.choice("image_aspect", c.image_aspect, {"pad", "resize"});
+        if (root.contains("mm_projector_type") && s.present("projector_type") &&
+            s.string("projector_type", "") != c.projector_type)
+            s.fail("projector_type", "'" + s.string("projector_type", "") +
+                                         "' conflicts with mm_projector_type '" + c.projector_type +
+                                         "'");
+        c.projector_type = s.choice("projector_type", c.projector_type, {"linear", "mlp2x_gelu"});
+        s.warn_unknown({}, &c.warnings);
+    }
+    top.warn_unknown(kTopHarmless, &c.warnings);
+    return c;
+}
+
+ModelConfig load_model_config(const std::string& dir_or_file) {
+    std::error_code ec;
+    fs::path path(dir_or_file);
+    if (fs::is_directory(path, ec)) path /= "config.json";
+    const std::string name = path.string();
+    const uintmax_t size = fs::file_size(path, ec);
+    if (ec) throw Error(name + ": cannot read: " + ec.message());
+    if (size > (16u << 20)) throw Error(name + ": file is too large for a config");
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in && !in.eof()) throw Error(name + ": cannot read");
+    return parse_model_config(text.str(), name);
+}
+
+std::string model_config_to_json(const ModelConfig& c) {
+    using ojson = nlohmann::ordered_json;
+    auto token = [](int id) { return id < 0 ? ojson(nullptr) : ojson(id); };
+    const TextConfig& t = c.text;
+    const VisionConfig& v = c.vision;
+    ojson text = {{"model_type", "llama"},
+                  {"vocab_size", t.vocab_size},
+                  {"hidden_size", t.hidden_size},
+                  {"intermediate_size", t.intermediate_size},
+                  {"num_hidden_layers", t.num_hidden_layers},
+                  {"num_attention_heads", t.num_attention_heads},
+                  {"num_key_value_heads", t.num_key_value_heads},
+                  {"max_position_embeddings", t.max_position_embeddings},
+                  {"rms_norm_eps", t.rms_norm_eps},
+                  {"rope_theta", t.rope_theta},
+                  {"rope_scaling", nullptr},
+                  {"hidden_act", t.hidden_act},
+                  {"attention_bias", false},
+                  {"mlp_bias", false},
+                  {"tie_word_embeddings", t.tie_word_embeddings},
+                  {"bos_token_id", token(t.bos_token_id)},
+                  {"eos_token_id", token(t.eos_token_id)},
+                  {"pad_token_id", token(t.pad_token_id)}};
+    ojson vision = {{"model_type", "clip_vision_model"},
+                    {"hidden_size", v.hidden_size},
+                    {"intermediate_size", v.intermediate_size},
+                    {"num_hidden_layers", v.num_hidden_layers},
+                    {"num_attention_heads", v.num_attention_heads},
+                    {"image_size", v.image_size},
+                    {"patch_size", v.patch_size},
+                    {"num_channels", v.num_channels},
+                    {"layer_norm_eps", v.layer_norm_eps},
+                    {"hidden_act", v.hidden_act}};
+    ojson root = ojson::object();
+    root["architectures"] = ojson::array({"LlavaForConditionalGeneration"});
+    root["model_type"] = "llava";
+    root["image_token_index"] = c.image_token_index;
+    root["projector_hidden_act"] = c.projector_hidden_act;
+    root["vision_feature_layer"] = c.vision_feature_layer;
+    root["vision_feature_select_strategy"] = c.vision_feature_select_strategy;
+    root["tie_word_embeddings"] = t.tie_word_embeddings;
+    root["vocab_size"] = t.vocab_size;
+    root["text_config"] = std::move(text);
+    root["vision_config"] = std::move(vision);
+    root["regionchat"] = {{"chat_template", c.chat_template},
+                          {"region_format", c.region_format},
+                          {"image_aspect", c.image_aspect},
+                          {"projector_type", c.projector_type}};
+    return root.dump(2) + "\n";
+}
+
+}  // namespace rc

@@ -1,1 +1,34 @@
-// placeholder
+#include "model/kv_cache.h"
+
+namespace rc {
+
+KvCache::KvCache(int layers, int64_t kv_heads, int64_t head_dim, torch::TensorOptions options)
+    : keys_(layers), values_(layers), kv_heads_(kv_heads), head_dim_(head_dim), options_(options) {}
+
+void KvCache::reserve(int64_t needed) {
+    if (needed <= capacity_) return;
+    const int64_t cap = std::max<int64_t>({needed, capacity_ * 2, 256});
+    for (size_t l = 0; l < keys_.size(); ++l) {
+        auto k = torch::empty({1, kv_heads_, cap, head_dim_}, options_);
+        auto v = torch::empty({1, kv_heads_, cap, head_dim_}, options_);
+        if (capacity_ > 0 && length_ > 0) {
+            k.narrow(2, 0, length_).copy_(keys_[l].narrow(2, 0, length_));
+            v.narrow(2, 0, length_).copy_(values_[l].narrow(2, 0, length_));
+        }
+        keys_[l] = k;
+        values_[l] = v;
+    }
+    capacity_ = cap;
+}
+
+std::pair<torch::Tensor, torch::Tensor> KvCache::update(int layer, const torch::Tensor& k,
+                                                        const torch::Tensor& v, int64_t pos) {
+    const int64_t T = k.size(2);
+    // Only layer 0 grows storage: every layer sees the same positions in one forward.
+    if (layer == 0) reserve(pos + T);
+    keys_[layer].narrow(2, pos, T).copy_(k);
+    values_[layer].narrow(2, pos, T).copy_(v);
+    return {keys_[layer].narrow(2, 0, pos + T), values_[layer].narrow(2, 0, pos + T)};
+}
+
+}  // namespace rc

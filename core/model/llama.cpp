@@ -1,1 +1,151 @@
-// placeholder
+#include "model/llama.h"
+
+#include "model/attention.h"
+
+namespace rc {
+
+namespace nn = torch::nn;
+
+RmsNormImpl::RmsNormImpl(int64_t dim, double eps_) : eps(eps_) {
+    weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+    // As Hugging Face: normalise in fp32, cast back, then scale.
+    auto h = x.to(torch::kFloat32);
+    h = h * torch::rsqrt(h.pow(2).mean(-1, true) + eps);
+    return weight * h.to(x.scalar_type());
+}
+
+std::pair<torch::Tensor, torch::Tensor> Rope::table(int64_t pos, int64_t T,
+                                                    const torch::Tensor& like) {
+    const int64_t needed = pos + T;
+    if (!cos_.defined() || cos_.size(0) < needed || cos_.device() != like.device()) {
+        const int64_t n = std::max<int64_t>(needed, cos_.defined() ? cos_.size(0) * 2 : 512);
+        auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(like.device());
+        auto inv_freq =
+            1.0 / torch::pow(theta_, torch::arange(0, head_dim_, 2, opts.dtype(torch::kFloat64))
+                                         .to(torch::kFloat32)
+                                         .div(static_cast<double>(head_dim_)));
+        auto freqs = torch::outer(torch::arange(n, opts), inv_freq.to(opts));
+        auto emb = torch::cat({freqs, freqs}, -1);
+        cos_ = emb.cos();
+        sin_ = emb.sin();
+    }
+    return {cos_.narrow(0, pos, T).to(like.scalar_type()),
+            sin_.narrow(0, pos, T).to(like.scalar_type())};
+}
+
+namespace {
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+    const int64_t h = x.size(-1) / 2;
+    return torch::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1);
+}
+
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+    return x * cos + rotate_half(x) * sin;
+}
+
+}  // namespace
+
+LlamaAttentionImpl::LlamaAttentionImpl(const TextConfig& c)
+    : heads(c.num_attention_heads),
+      kv_heads(c.num_key_value_heads),
+      head_dim(c.hidden_size / c.num_attention_heads) {
+    const int64_t d = c.hidden_size;
+    auto lin = [](int64_t i, int64_t o) { return nn::Linear(nn::LinearOptions(i, o).bias(false)); };
+    q_proj = register_module("q_proj", lin(d, heads * head_dim));
+    k_proj = register_module("k_proj", lin(d, kv_heads * head_dim));
+    v_proj = register_module("v_proj", lin(d, kv_heads * head_dim));
+    o_proj = register_module("o_proj", lin(heads * head_dim, d));
+}
+
+torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                          const torch::Tensor& sin, int64_t pos, KvCache* cache,
+                                          int layer) {
+    const int64_t B = x.size(0), T = x.size(1);
+    auto q = q_proj(x).view({B, T, heads, head_dim}).transpose(1, 2);
+    auto k = k_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);
+    auto v = v_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);
+    q = apply_rope(q, cos, sin);
+    k = apply_rope(k, cos, sin);
+    if (cache) std::tie(k, v) = cache->update(layer, k, v, pos);
+    if (kv_heads != heads) {
+        k = k.repeat_interleave(heads / kv_heads, 1);
+        v = v.repeat_interleave(heads / kv_heads, 1);
+    }
+    auto out = attention(q, k, v, cache ? pos : 0);
+    return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
+}
+
+LlamaMlpImpl::LlamaMlpImpl(const TextConfig& c) {
+    auto lin = [](int64_t i, int64_t o) { return nn::Linear(nn::LinearOptions(i, o).bias(false)); };
+    gate_proj = register_module("gate_proj", lin(c.hidden_size, c.intermediate_size));
+    up_proj = register_module("up_proj", lin(c.hidden_size, c.intermediate_size));
+    down_proj = register_module("down_proj", lin(c.intermediate_size, c.hidden_size));
+}
+
+torch::Tensor LlamaMlpImpl::forward(const torch::Tensor& x) {
+    return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const TextConfig& c) {
+    self_attn = register_module("self_attn", LlamaAttention(c));
+    mlp = register_module("mlp", LlamaMlp(c));
+    input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+    post_attention_layernorm =
+        register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+torch::Tensor LlamaDecoderLayerImpl::forward(torch::Tensor x, const torch::Tensor& cos,
+                                             const torch::Tensor& sin, int64_t pos,
+                                             KvCache* cache, int layer) {
+    x = x + self_attn(input_layernorm(x), cos, sin, pos, cache, layer);
+    return x + mlp(post_attention_layernorm(x));
+}
+
+LlamaModelImpl::LlamaModelImpl(const TextConfig& c) {
+    embed_tokens = register_module("embed_tokens", nn::Embedding(c.vocab_size, c.hidden_size));
+    layers = register_module("layers", nn::ModuleList());
+    for (int i = 0; i < c.num_hidden_layers; ++i) layers->push_back(LlamaDecoderLayer(c));
+    norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const TextConfig& c)
+    : config(c), rope(c.hidden_size / c.num_attention_heads, c.rope_theta) {
+    model = register_module("model", LlamaModel(c));
+    // Tied embeddings share the table; it is still registered once (as embed_tokens).
+    if (!c.tie_word_embeddings) {
+        lm_head = register_module(
+            "lm_head", nn::Linear(nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+    }
+}
+
+torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) {
+    return model->embed_tokens(ids);
+}
+
+torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& embeds, int64_t pos,
+                                            KvCache* cache) {
+    auto x = embeds;
+    auto [cos, sin] = rope.table(pos, x.size(1), x);
+    auto& layers = *model->layers;
+    for (size_t i = 0; i < layers.size(); ++i)
+        x = layers[i]->as<LlamaDecoderLayer>()->forward(x, cos, sin, pos, cache, static_cast<int>(i));
+    if (cache) cache->set_length(pos + embeds.size(1));
+    return model->norm(x);
+}
+
+torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
+    if (lm_head) return lm_head(hidden);
+    return torch::matmul(hidden, model->embed_tokens->weight.t());
+}
+
+KvCache LlamaForCausalLMImpl::make_cache() const {
+    const auto& w = model->embed_tokens->weight;
+    return KvCache(config.num_hidden_layers, config.num_key_value_heads,
+                   config.hidden_size / config.num_attention_heads, w.options());
+}
+
+}  // namespace rc

@@ -1,1 +1,175 @@
-// placeholder
+// SentencePiece wrapper: loading, LLaMA-style BOS/EOS, and in-memory training for tests.
+#include "regionchat/tokenizer.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "regionchat/error.h"
+#include "text/spm_plugin.h"
+
+namespace rc {
+
+namespace {
+
+// Finds and opens the SentencePiece plugin once per process (see spm_plugin.h for why).
+const spm::Api& api() {
+    static const spm::Api* table = nullptr;
+    static std::string failure;
+    static std::once_flag once;
+    std::call_once(once, [] {
+        namespace fs = std::filesystem;
+        std::vector<std::string> candidates;
+        if (const char* env = std::getenv("REGIONCHAT_SPM_PLUGIN"); env && *env) candidates.push_back(env);
+        std::error_code ec;
+        const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+        if (!ec) {
+            candidates.push_back((exe.parent_path() / "libregionchat_spm.so").string());
+            candidates.push_back((exe.parent_path() / "../lib/regionchat/libregionchat_spm.so").string());
+        }
+        candidates.push_back(REGIONCHAT_SPM_PLUGIN_PATH);
+        for (const auto& path : candidates) {
+            if (!fs::exists(path, ec)) continue;
+            void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+            if (!lib) {
+                failure = dlerror();
+                continue;
+            }
+            auto fn = reinterpret_cast<const spm::Api* (*)()>(dlsym(lib, "regionchat_spm_api"));
+            if (fn && fn()->version == spm::kApiVersion) {
+                table = fn();
+                return;
+            }
+            failure = path + " is not a compatible RegionChat SentencePiece plugin";
+        }
+        if (failure.empty()) failure = "libregionchat_spm.so was not found next to the program";
+    });
+    if (!table) throw Error("cannot load the tokenizer library: " + failure);
+    return *table;
+}
+
+// SentencePiece's user_defined_symbols flag is comma separated.
+std::string join_symbols(const std::vector<std::string>& symbols) {
+    std::string joined;
+    for (const std::string& s : symbols) {
+        if (s.find(',') != std::string::npos)
+            throw Error("tokenizer training: user symbol contains a comma: " + s);
+        if (s.empty()) continue;
+        if (!joined.empty()) joined += ',';
+        joined += s;
+    }
+    return joined;
+}
+
+}  // namespace
+
+Tokenizer::~Tokenizer() {
+    if (handle_) api().destroy(handle_);
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
+    {
+        std::ifstream probe(path, std::ios::binary);
+        if (!probe) throw Error("cannot open tokenizer model: " + path);
+    }
+    const spm::Api& sp = api();
+    std::unique_ptr<Tokenizer> tok(new Tokenizer());
+    std::string error;
+    tok->handle_ = sp.load(path, &error);
+    if (!tok->handle_) throw Error("invalid tokenizer model " + path + ": " + error);
+    tok->size_ = sp.piece_size(tok->handle_);
+    if (tok->size_ <= 0) throw Error("tokenizer model has no pieces: " + path);
+
+    // Prefer the model's own control ids; fall back to the LLaMA pieces if they are unset.
+    tok->bos_ = sp.bos_id(tok->handle_);
+    tok->eos_ = sp.eos_id(tok->handle_);
+    if (tok->bos_ < 0) tok->bos_ = sp.piece_to_id(tok->handle_, "<s>");
+    if (tok->eos_ < 0) tok->eos_ = sp.piece_to_id(tok->handle_, "</s>");
+    return tok;
+}
+
+std::vector<int> Tokenizer::encode(const std::string& text, bool add_bos) const {
+    std::vector<int> ids;
+    std::string error;
+    if (!api().encode(handle_, text, &ids, &error)) throw Error("tokenizer encode failed: " + error);
+    if (add_bos) ids.insert(ids.begin(), bos_);
+    return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<int>& ids) const {
+    const int size = size_;
+    std::vector<int> kept;
+    kept.reserve(ids.size());
+    for (int id : ids) {
+        if (id < 0 || id >= size || id == bos_ || id == eos_) continue;
+        kept.push_back(id);
+    }
+    std::string text;
+    if (!api().decode(handle_, kept, &text)) return {};
+    return text;
+}
+
+int Tokenizer::vocab_size() const {
+    return size_;
+}
+
+void Tokenizer::train(const std::vector<std::string>& sentences, const std::string& model_path,
+                      int vocab_size, const std::vector<std::string>& user_symbols) {
+    if (sentences.empty()) throw Error("tokenizer training: no sentences for " + model_path);
+    if (vocab_size <= 0) throw Error("tokenizer training: vocab_size must be positive");
+
+    // Like LLaMA's tokenizer: BPE, byte fallback, split digits, unk/bos/eos 0/1/2, no pad. Unlike
+    // it, the default nmt_nfkc normalizer stays (extra whitespace removed, "\n" becomes a space),
+    // so " A1" encodes like "A1", which the chat templates' answer pieces rely on. One thread and
+    // no sampling keep the result deterministic.
+    std::unordered_map<std::string, std::string> args = {
+        {"model_type", "bpe"},
+        {"vocab_size", std::to_string(vocab_size)},
+        {"unk_id", "0"},
+        {"bos_id", "1"},
+        {"eos_id", "2"},
+        {"pad_id", "-1"},
+        {"byte_fallback", "true"},
+        {"split_digits", "true"},
+        {"character_coverage", "1.0"},
+        {"hard_vocab_limit", "false"},
+        {"add_dummy_prefix", "true"},
+        {"num_threads", "1"},
+        {"shuffle_input_sentence", "false"},
+        {"input_sentence_size", "0"},
+        {"minloglevel", "2"},
+    };
+    const std::string symbols = join_symbols(user_symbols);
+    if (!symbols.empty()) args["user_defined_symbols"] = symbols;
+
+    // With byte fallback 259 ids are taken before any character, so a small vocab_size (300) can
+    // be smaller than the characters of the corpus; SentencePiece then refuses to train. Rather
+    // than exceed the requested size (callers size embeddings by it), drop the rarest characters
+    // by lowering the coverage step by step: they still encode, through byte pieces.
+    static const char* const kCoverages[] = {"1.0",   "0.9999", "0.9995", "0.999", "0.998",
+                                             "0.995", "0.99",   "0.98",   "0.95",  "0.9",
+                                             "0.8",   "0.6",    "0.4"};
+    const spm::Api& sp = api();
+    std::string serialized, error;
+    bool ok = false;
+    for (const char* coverage : kCoverages) {
+        args["character_coverage"] = coverage;
+        error.clear();
+        ok = sp.train(args, sentences, &serialized, &error);
+        if (ok || error.find("required_chars") == std::string::npos) break;
+    }
+    if (!ok) throw Error("tokenizer training failed for " + model_path + ": " + error);
+
+    std::ofstream out(model_path, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot write tokenizer model: " + model_path);
+    out.write(serialized.data(), static_cast<std::streamsize>(serialized.size()));
+    if (!out) throw Error("cannot write tokenizer model: " + model_path);
+}
+
+}  // namespace rc

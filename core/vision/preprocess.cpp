@@ -1,1 +1,61 @@
-// placeholder
+#include "regionchat/preprocess.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include "regionchat/error.h"
+
+namespace rc {
+
+cv::Mat to_bgr8(const cv::Mat& image) {
+    if (image.empty()) throw Error("image is empty");
+    cv::Mat m = image;
+    if (m.depth() == CV_16U) {
+        m.convertTo(m, CV_8U, 1.0 / 257.0);
+    } else if (m.depth() == CV_32F || m.depth() == CV_64F) {
+        m.convertTo(m, CV_8U, 255.0);
+    } else if (m.depth() != CV_8U) {
+        throw Error("unsupported image pixel type");
+    }
+    cv::Mat out;
+    switch (m.channels()) {
+        case 1: cv::cvtColor(m, out, cv::COLOR_GRAY2BGR); break;
+        case 3: out = m.clone(); break;
+        case 4: cv::cvtColor(m, out, cv::COLOR_BGRA2BGR); break;
+        default: throw Error("unsupported image with " + std::to_string(m.channels()) + " channels");
+    }
+    return out;
+}
+
+cv::Mat expand_to_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01) {
+    const int w = bgr.cols, h = bgr.rows;
+    if (w == h) return bgr.clone();
+    const int side = std::max(w, h);
+    // LLaVA fills with tuple(int(x * 255) for x in image_mean): truncation, not rounding.
+    cv::Scalar fill(static_cast<int>(fill_rgb01[2] * 255), static_cast<int>(fill_rgb01[1] * 255),
+                    static_cast<int>(fill_rgb01[0] * 255));
+    cv::Mat out(side, side, bgr.type(), fill);
+    bgr.copyTo(out(cv::Rect((side - w) / 2, (side - h) / 2, w, h)));
+    return out;
+}
+
+torch::Tensor preprocess_image(const cv::Mat& image, const PreprocessOptions& o) {
+    if (o.size <= 0 || o.size > 4096) throw Error("bad preprocessing size");
+    cv::Mat bgr = to_bgr8(image);
+    if (o.pad_to_square) bgr = expand_to_square(bgr, o.mean);
+    cv::Mat resized;
+    const bool shrinking = bgr.cols > o.size || bgr.rows > o.size;
+    cv::resize(bgr, resized, cv::Size(o.size, o.size), 0, 0,
+               shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
+    cv::Mat rgb;
+    cv::cvtColor(resized, rgb, cv::COLOR_BGR2RGB);
+    cv::Mat f;
+    rgb.convertTo(f, CV_32FC3, 1.0 / 255.0);
+    // from_blob on the local Mat, then clone: the tensor must own its memory.
+    auto t = torch::from_blob(f.data, {o.size, o.size, 3}, torch::kFloat32).clone();
+    t = t.permute({2, 0, 1});
+    auto mean = torch::tensor({o.mean[0], o.mean[1], o.mean[2]}).view({3, 1, 1});
+    auto stdv = torch::tensor({o.std[0], o.std[1], o.std[2]}).view({3, 1, 1});
+    return ((t - mean) / stdv).contiguous();
+}
+
+}  // namespace rc

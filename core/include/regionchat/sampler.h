@@ -29,7 +29,8 @@ private:
     std::vector<std::pair<float, int>> scratch_;
 };
 
-/// Index of the largest finite value (first on ties); 0 when none is finite.
+/// Index of the largest non-NaN value (first on ties; -inf and +inf compare as usual); 0 when
+/// every value is NaN or n is 0.
 int argmax(const float* logits, size_t n);
 
 }  // namespace rc

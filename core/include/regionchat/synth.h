@@ -50,6 +50,8 @@ struct Scene {
 
 /// Generates the scene for `seed`; the same seed always gives the same scene.
 Scene generate_scene(uint64_t seed, const SceneOptions& options = {});
+/// The scene image's width and height.
+ImageSize scene_size(const Scene& scene);
 
 /// Task kinds, named as in the model card.
 enum class Task {
@@ -69,10 +71,10 @@ const char* task_name(Task t);
 struct Turn {
     Task task = Task::RegionDescription;
     std::string question;
-    std::string answer;     ///< exact expected text (a box answer is in the DualFocus format)
-    int image = -1;         ///< image the user message carries: -1 none, 0 scene, 1 crop
+    std::string answer;  ///< exact expected text (a box answer is in the DualFocus format)
+    int image = -1;      ///< image the user message carries: -1 none, 0 scene, 1 crop
     bool answer_is_box = false;
-    Box answer_box;         ///< pixels of the scene, when answer_is_box
+    Box answer_box;  ///< pixels of the scene, when answer_is_box
 };
 
 /// A training/eval conversation on one scene: the first turn carries the scene image;
@@ -86,5 +88,13 @@ struct Sample {
 /// Makes samples for a scene: each task that applies, with turns formatted exactly as the
 /// model card lists. Deterministic in `seed`.
 std::vector<Sample> make_samples(const Scene& scene, uint64_t seed);
+
+/// A box (pixels of an image of `size`) in the DualFocus text format, e.g.
+/// "[0.12, 0.40, 0.55, 0.93]" (what "<region>" is replaced by and box answers look like).
+std::string box_text(const Box& box, ImageSize size);
+/// The DualFocus box-pass message for `question` (no "<image>" marker).
+std::string dual_focus_box_question(const std::string& question);
+/// The DualFocus micro-pass message for `question` (no "<image>" marker).
+std::string dual_focus_micro_question(const std::string& question);
 
 }  // namespace rc::synth

@@ -1,14 +1,11 @@
-// SentencePiece tokenizer with LLaMA's BOS/EOS handling.
+// SentencePiece tokenizer with LLaMA's BOS/EOS handling. SentencePiece itself runs in a
+// plugin library (see core/text/spm_plugin.h); Tokenizer is not copyable.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
 
 namespace rc {
 
@@ -33,7 +30,8 @@ public:
 
 private:
     Tokenizer() = default;
-    std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+    void* handle_ = nullptr;  // a SentencePieceProcessor inside the plugin (spm_plugin.h)
+    int size_ = 0;
     int bos_ = 1;
     int eos_ = 2;
 };

@@ -1,0 +1,57 @@
+// Shared pieces of regionchat-cli: argument parsing, model location, loading with progress.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "regionchat/engine.h"
+#include "regionchat/region_format.h"
+
+namespace rc::cli {
+
+/// Thrown for a bad command line; main prints it with the usage hint and exits 2.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Parsed `--name value` options (repeatable) and `--flag` switches.
+struct Args {
+    std::map<std::string, std::vector<std::string>> options;
+    std::set<std::string> flags;
+
+    bool has(const std::string& name) const { return options.count(name) > 0; }
+    /// The last value of an option, or `fallback`.
+    std::string get(const std::string& name, const std::string& fallback = {}) const;
+    /// The value, or UsageError "--name is required".
+    std::string require(const std::string& name) const;
+    int get_int(const std::string& name, int fallback, int min, int max) const;
+    double get_double(const std::string& name, double fallback, double min, double max) const;
+};
+
+/// Parses argv[first..]; `valued` options take a value, `switches` do not. Unknown → UsageError.
+Args parse_args(int argc, char** argv, int first, const std::set<std::string>& valued,
+                const std::set<std::string>& switches);
+
+/// --model, else $REGIONCHAT_MODEL, else the installed or source-tree embedded model.
+std::string resolve_model_dir(const Args& args);
+
+/// Loads the model named by the args (--model, --device, --dtype, --threads); shows a
+/// progress line on stderr when it is a terminal.
+std::shared_ptr<Model> load_model(const Args& args);
+
+/// "X0,Y0,X1,Y1" in pixels → Box; UsageError when malformed.
+Box parse_box(const std::string& text);
+
+/// Fills `<region>` placeholders; UsageError when the counts do not match.
+std::string fill_regions(const std::string& question, const std::vector<Box>& boxes,
+                         ImageSize size, const RegionFormat& format);
+
+/// Sampling options (--temperature, --top-p, --seed) and --max-new-tokens.
+GenerateParams generate_params(const Args& args);
+
+double now_ms();
+
+}  // namespace rc::cli

@@ -1,0 +1,9 @@
+// The subcommands of regionchat-cli; each returns the process exit code.
+#pragma once
+
+namespace rc::cli {
+
+int run_ask(int argc, char** argv);
+int run_batch(int argc, char** argv);
+
+}  // namespace rc::cli

@@ -1,0 +1,140 @@
+// The runtime's public API (torch-free, so ui/ headers may include it): load a model, hold
+// a conversation about images with streaming, cancellation and KV-cache reuse across turns.
+//
+//   auto model = rc::Model::load({"/path/to/model"});
+//   rc::Session session(model);
+//   rc::GenerateParams gp; gp.on_token = [](const std::string& piece) { std::cout << piece; };
+//   rc::Reply r = session.ask("What is in the region [0.10, 0.20, 0.50, 0.60]?", {image}, gp);
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "regionchat/chat_template.h"
+#include "regionchat/config.h"
+#include "regionchat/region_format.h"
+#include "regionchat/sampler.h"
+
+namespace rc {
+
+class Tokenizer;
+
+struct LoadProgress {
+    size_t tensors_done = 0;
+    size_t tensors_total = 0;
+    uint64_t bytes_done = 0;
+    uint64_t bytes_total = 0;
+};
+
+struct LoadParams {
+    std::string model_dir;         ///< folder with config.json, *.safetensors, tokenizer.model
+    std::string device = "auto";   ///< "auto" (CUDA when available), "cpu", "cuda", "cuda:N"
+    std::string dtype = "auto";    ///< "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "fp16", "bf16"
+    int threads = 0;               ///< CPU threads for LibTorch; 0 keeps its default
+    /// Called after each tensor; return false to cancel (load() then throws "loading cancelled").
+    std::function<bool(const LoadProgress&)> progress;
+};
+
+struct ModelInfo {
+    std::string dir;
+    std::string layout;   ///< "hf-llava"
+    std::string device;   ///< "cpu", "cuda:0"
+    std::string dtype;    ///< "fp32", "fp16", "bf16"
+    int64_t parameters = 0;
+    uint64_t weight_bytes = 0;
+    double load_ms = 0;
+    std::vector<std::string> warnings;  ///< config keys ignored, unused tensors
+};
+
+/// A loaded model: weights on a device plus tokenizer, chat template and region format.
+/// Immutable after load; share it between sessions of one thread at a time.
+class Model {
+public:
+    /// Loads a model folder. Throws rc::Error with a message naming the file at fault.
+    static std::shared_ptr<Model> load(const LoadParams& params);
+    ~Model();
+
+    const ModelInfo& info() const;
+    const ModelConfig& config() const;
+    const Tokenizer& tokenizer() const;
+    const ChatTemplate& chat_template() const;
+    const RegionFormat& region_format() const;
+
+    struct Impl;
+    Impl& impl() { return *impl_; }
+
+private:
+    Model();
+    std::unique_ptr<Impl> impl_;
+};
+
+struct GenerateParams {
+    int max_new_tokens = 128;
+    SamplerParams sampling;  ///< temperature 0: greedy (the published DualFocus setting)
+    /// Called with each new piece of answer text (whole UTF-8 characters only).
+    std::function<void(const std::string& piece)> on_token;
+    /// Polled before every token (and between prefill chunks); true stops generation.
+    std::function<bool()> should_abort;
+};
+
+struct Timings {
+    double image_encode_ms = 0;  ///< vision tower + projector for images not cached
+    double prefill_ms = 0;       ///< the prompt tokens not already in the KV cache
+    double first_token_ms = 0;   ///< from ask() until the first answer token
+    double total_ms = 0;
+    int prompt_tokens = 0;       ///< length of the whole conversation prompt
+    int reused_tokens = 0;       ///< of those, kept from the KV cache
+    int generated_tokens = 0;
+    double tokens_per_s = 0;     ///< decode rate after the first token
+};
+
+struct Reply {
+    std::string text;
+    std::vector<ParsedBox> boxes;  ///< boxes in the answer (pixels of the first image)
+    std::string stop_reason;       ///< "eos", "length", "abort"
+    Timings timings;
+};
+
+/// One conversation. Each ask() renders the whole conversation with the chat template,
+/// reuses the KV cache up to the first token that differs, and reuses cached image features.
+class Session {
+public:
+    explicit Session(std::shared_ptr<Model> model);
+    ~Session();
+
+    /// Asks a question. `images` are attached to this message: the text's "<image>" markers
+    /// take them in order; with no markers, "<image>\n" is put in front once per image.
+    /// Throws rc::Error for a bad image or a conversation longer than the model's context.
+    Reply ask(const std::string& text, const std::vector<cv::Mat>& images,
+              const GenerateParams& params = {});
+    /// Mean negative log-likelihood per token of `answer` as the assistant's reply to `text`
+    /// (with `images`), after the conversation so far. Does not change the conversation.
+    double answer_nll(const std::string& text, const std::vector<cv::Mat>& images,
+                      const std::string& answer);
+    /// Forgets the conversation (keeps cached image features).
+    void reset();
+    /// Forgets the KV cache but not the conversation: the next call recomputes the prompt.
+    void drop_cache();
+
+    const std::vector<ChatMessage>& messages() const;
+    /// Size of the first image in the conversation (for region formats); {0,0} if none.
+    ImageSize first_image_size() const;
+    /// Positions currently held in the KV cache.
+    int64_t cached_tokens() const;
+    Model& model();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Length of the longest prefix of `s` that ends on a whole UTF-8 character.
+size_t utf8_complete_prefix(const std::string& s);
+
+}  // namespace rc

@@ -1,0 +1,28 @@
+// Loading images from files without trusting them: the pixel size is read from the header
+// and checked before anything is decoded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <opencv2/core.hpp>
+
+namespace rc {
+
+struct ImageLoadLimits {
+    uint64_t max_pixels = 100'000'000ull;     ///< width * height refused above this
+    uint64_t max_file_bytes = 1ull << 30;     ///< files larger than 1 GiB are refused
+};
+
+/// Width and height from a PNG, JPEG, BMP, GIF or WebP header; false when not recognised.
+bool read_image_header_size(const std::string& bytes, int* width, int* height);
+
+/// Decodes `path` to 8-bit BGR. Throws rc::Error naming the file when it is missing, not an
+/// image, corrupt or truncated, or larger than the limits (checked before decoding).
+cv::Mat load_image(const std::string& path, const ImageLoadLimits& limits = {});
+
+/// The same for bytes already in memory (`name` is used in messages).
+cv::Mat decode_image(const std::string& bytes, const std::string& name,
+                     const ImageLoadLimits& limits = {});
+
+}  // namespace rc

@@ -1,0 +1,36 @@
+// Per-layer key/value cache for incremental decoding. Storage grows by doubling; truncate()
+// keeps a prefix so a new turn reuses everything up to the first changed token.
+#pragma once
+
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace rc {
+
+class KvCache {
+public:
+    KvCache() = default;
+    KvCache(int layers, int64_t kv_heads, int64_t head_dim, torch::TensorOptions options);
+
+    /// Writes k/v [1, kv_heads, T, head_dim] of `layer` at positions [pos, pos+T) and returns
+    /// views of positions [0, pos+T). Call set_length(pos+T) after all layers ran.
+    std::pair<torch::Tensor, torch::Tensor> update(int layer, const torch::Tensor& k,
+                                                   const torch::Tensor& v, int64_t pos);
+    /// Number of positions holding valid keys/values.
+    int64_t length() const { return length_; }
+    void set_length(int64_t n) { length_ = n; }
+    /// Forgets positions >= n (keeps memory).
+    void truncate(int64_t n) { length_ = std::min(length_, n); }
+    void clear() { length_ = 0; }
+    int64_t capacity() const { return capacity_; }
+    bool empty_storage() const { return keys_.empty(); }
+
+private:
+    void reserve(int64_t needed);
+    std::vector<torch::Tensor> keys_, values_;
+    int64_t kv_heads_ = 0, head_dim_ = 0, capacity_ = 0, length_ = 0;
+    torch::TensorOptions options_;
+};
+
+}  // namespace rc

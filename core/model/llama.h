@@ -1,0 +1,88 @@
+// LLaMA decoder: RMSNorm, rotary positions (rope_theta), SwiGLU MLP, grouped-query attention
+// with an optional KV cache. Module names equal Hugging Face LlamaForCausalLM keys.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/kv_cache.h"
+#include "regionchat/config.h"
+
+namespace rc {
+
+struct RmsNormImpl : torch::nn::Module {
+    RmsNormImpl(int64_t dim, double eps);
+    torch::Tensor forward(const torch::Tensor& x);
+    torch::Tensor weight;
+    double eps;
+};
+TORCH_MODULE(RmsNorm);
+
+/// cos/sin tables for rotary embeddings, grown on demand.
+class Rope {
+public:
+    Rope(int64_t head_dim, double theta) : head_dim_(head_dim), theta_(theta) {}
+    /// cos and sin [T, head_dim] for positions [pos, pos+T), on `like`'s device and dtype.
+    std::pair<torch::Tensor, torch::Tensor> table(int64_t pos, int64_t T, const torch::Tensor& like);
+
+private:
+    int64_t head_dim_;
+    double theta_;
+    torch::Tensor cos_, sin_;  // fp32 on the device last used
+};
+
+struct LlamaAttentionImpl : torch::nn::Module {
+    explicit LlamaAttentionImpl(const TextConfig& c);
+    /// x [B,T,D]; cos/sin from Rope; pos = absolute position of x[:,0]; cache may be null.
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                          int64_t pos, KvCache* cache, int layer);
+    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+    int64_t heads, kv_heads, head_dim;
+};
+TORCH_MODULE(LlamaAttention);
+
+struct LlamaMlpImpl : torch::nn::Module {
+    explicit LlamaMlpImpl(const TextConfig& c);
+    torch::Tensor forward(const torch::Tensor& x);
+    torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(LlamaMlp);
+
+struct LlamaDecoderLayerImpl : torch::nn::Module {
+    explicit LlamaDecoderLayerImpl(const TextConfig& c);
+    torch::Tensor forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
+                          int64_t pos, KvCache* cache, int layer);
+    LlamaAttention self_attn{nullptr};
+    LlamaMlp mlp{nullptr};
+    RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE(LlamaDecoderLayer);
+
+/// `model.*` of LlamaForCausalLM.
+struct LlamaModelImpl : torch::nn::Module {
+    explicit LlamaModelImpl(const TextConfig& c);
+    torch::nn::Embedding embed_tokens{nullptr};
+    torch::nn::ModuleList layers{nullptr};
+    RmsNorm norm{nullptr};
+};
+TORCH_MODULE(LlamaModel);
+
+struct LlamaForCausalLMImpl : torch::nn::Module {
+    explicit LlamaForCausalLMImpl(const TextConfig& c);
+    /// Final hidden states [B,T,D] for input embeddings [B,T,D] starting at position `pos`.
+    /// With a cache, keys/values are appended at `pos` and the cache length set to pos+T.
+    torch::Tensor forward(const torch::Tensor& embeds, int64_t pos, KvCache* cache);
+    /// Logits [.., vocab] for hidden states.
+    torch::Tensor logits(const torch::Tensor& hidden);
+    /// Token embeddings for ids [B,T].
+    torch::Tensor embed(const torch::Tensor& ids);
+    /// An empty cache shaped for this model.
+    KvCache make_cache() const;
+
+    LlamaModel model{nullptr};
+    torch::nn::Linear lm_head{nullptr};
+    TextConfig config;
+    Rope rope;
+};
+TORCH_MODULE(LlamaForCausalLM);
+
+}  // namespace rc

@@ -1,0 +1,44 @@
+// Moving tensors between safetensors views and torch modules (load and save by name).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "regionchat/safetensors.h"
+
+namespace rc {
+
+/// torch dtype for a safetensors dtype (throws rc::Error for unsupported ones).
+torch::Dtype to_torch_dtype(DType t);
+/// safetensors dtype for a torch dtype.
+DType from_torch_dtype(torch::Dtype t);
+
+/// Copies a mapped tensor into `dst` (same shape; dtype and device converted by copy_).
+void copy_view_into(const TensorView& src, torch::Tensor& dst);
+
+/// Progress of a load: called after each tensor; return false to cancel.
+using TensorProgress = std::function<bool(size_t done, size_t total, uint64_t bytes_done)>;
+
+struct LoadStateReport {
+    size_t tensors_loaded = 0;
+    uint64_t bytes_loaded = 0;
+    std::vector<std::string> unused;  ///< archive tensors no parameter asked for
+};
+
+/// Fills every parameter of `module` from `archive`. `candidates(name)` lists the archive
+/// keys to try for a parameter name, in order. Throws rc::Error naming the tensor when one
+/// is missing or has the wrong shape, or "loading cancelled" when progress returns false.
+LoadStateReport load_state(torch::nn::Module& module, const SafetensorsArchive& archive,
+                           const std::function<std::vector<std::string>(const std::string&)>&
+                               candidates,
+                           const TensorProgress& progress = {});
+
+/// Writes every parameter of `module` (named as registered) into a safetensors file,
+/// converted to `dtype` (F32, F16 or BF16).
+void save_state(const torch::nn::Module& module, const std::string& path,
+                DType dtype = DType::F32, const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace rc

@@ -1,0 +1,156 @@
+#include "regionchat/image_io.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "regionchat/error.h"
+
+namespace rc {
+
+namespace {
+
+uint32_t be32(const std::string& b, size_t i) {
+    return (uint32_t(uint8_t(b[i])) << 24) | (uint32_t(uint8_t(b[i + 1])) << 16) |
+           (uint32_t(uint8_t(b[i + 2])) << 8) | uint32_t(uint8_t(b[i + 3]));
+}
+uint32_t be16(const std::string& b, size_t i) {
+    return (uint32_t(uint8_t(b[i])) << 8) | uint32_t(uint8_t(b[i + 1]));
+}
+uint32_t le16(const std::string& b, size_t i) {
+    return uint32_t(uint8_t(b[i])) | (uint32_t(uint8_t(b[i + 1])) << 8);
+}
+uint32_t le24(const std::string& b, size_t i) { return le16(b, i) | (uint32_t(uint8_t(b[i + 2])) << 16); }
+int32_t le32s(const std::string& b, size_t i) {
+    return static_cast<int32_t>(le16(b, i) | (le16(b, i + 2) << 16));
+}
+
+bool jpeg_size(const std::string& b, int* w, int* h) {
+    size_t i = 2;
+    while (i + 4 <= b.size()) {
+        if (uint8_t(b[i]) != 0xFF) return false;
+        const uint8_t marker = uint8_t(b[i + 1]);
+        if (marker == 0xFF) {  // fill byte
+            ++i;
+            continue;
+        }
+        if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
+            i += 2;
+            continue;
+        }
+        const uint32_t len = be16(b, i + 2);
+        if (len < 2) return false;
+        const bool sof = (marker >= 0xC0 && marker <= 0xCF) && marker != 0xC4 && marker != 0xC8 &&
+                         marker != 0xCC;
+        if (sof) {
+            if (i + 9 > b.size()) return false;
+            *h = static_cast<int>(be16(b, i + 5));
+            *w = static_cast<int>(be16(b, i + 7));
+            return true;
+        }
+        i += 2 + len;
+    }
+    return false;
+}
+
+// OpenCV checks OPENCV_IO_MAX_IMAGE_PIXELS itself before allocating; set it once as a second
+// line of defence for formats whose header we do not parse.
+void set_opencv_pixel_limit(uint64_t max_pixels) {
+    static std::once_flag once;
+    std::call_once(once, [&] {
+        if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))
+            setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels).c_str(), 0);
+    });
+}
+
+}  // namespace
+
+bool read_image_header_size(const std::string& b, int* w, int* h) {
+    if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0 && b.compare(12, 4, "IHDR") == 0) {
+        const uint32_t W = be32(b, 16), H = be32(b, 20);
+        if (W > 0x7fffffff || H > 0x7fffffff) return false;
+        *w = static_cast<int>(W);
+        *h = static_cast<int>(H);
+        return true;
+    }
+    if (b.size() >= 4 && uint8_t(b[0]) == 0xFF && uint8_t(b[1]) == 0xD8) return jpeg_size(b, w, h);
+    if (b.size() >= 26 && b[0] == 'B' && b[1] == 'M') {
+        const int32_t W = le32s(b, 18), H = le32s(b, 22);
+        if (W <= 0 || H == 0 || H == INT32_MIN) return false;
+        *w = W;
+        *h = H < 0 ? -H : H;
+        return true;
+    }
+    if (b.size() >= 10 && b.compare(0, 3, "GIF") == 0) {
+        *w = static_cast<int>(le16(b, 6));
+        *h = static_cast<int>(le16(b, 8));
+        return true;
+    }
+    if (b.size() >= 30 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0) {
+        if (b.compare(12, 4, "VP8X") == 0) {
+            *w = static_cast<int>(le24(b, 24) + 1);
+            *h = static_cast<int>(le24(b, 27) + 1);
+            return true;
+        }
+        if (b.compare(12, 4, "VP8 ") == 0) {
+            *w = static_cast<int>(le16(b, 26) & 0x3fff);
+            *h = static_cast<int>(le16(b, 28) & 0x3fff);
+            return true;
+        }
+        if (b.compare(12, 4, "VP8L") == 0 && b.size() >= 25) {
+            const uint32_t bits = le16(b, 21) | (le16(b, 23) << 16);
+            *w = static_cast<int>((bits & 0x3fff) + 1);
+            *h = static_cast<int>(((bits >> 14) & 0x3fff) + 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+cv::Mat decode_image(const std::string& bytes, const std::string& name, const ImageLoadLimits& limits) {
+    set_opencv_pixel_limit(limits.max_pixels);
+    if (bytes.empty()) throw Error(name + ": the file is empty");
+    int w = 0, h = 0;
+    if (read_image_header_size(bytes, &w, &h)) {
+        if (w <= 0 || h <= 0) throw Error(name + ": the image header gives a size of 0 pixels");
+        const uint64_t px = uint64_t(w) * uint64_t(h);
+        if (px > limits.max_pixels) {
+            std::ostringstream msg;
+            msg << name << ": the image is " << w << "x" << h << " pixels (" << px / 1000000
+                << " Mpx); RegionChat opens images up to " << limits.max_pixels / 1000000
+                << " Mpx. Downscale it first.";
+            throw Error(msg.str());
+        }
+    }
+    cv::Mat img;
+    try {
+        cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+        img = cv::imdecode(buf, cv::IMREAD_COLOR);
+    } catch (const cv::Exception& e) {
+        throw Error(name + ": cannot decode the image (" + std::string(e.what()).substr(0, 200) + ")");
+    }
+    if (img.empty()) throw Error(name + ": not an image, or the file is corrupt or truncated");
+    if (uint64_t(img.cols) * uint64_t(img.rows) > limits.max_pixels)
+        throw Error(name + ": the image is larger than " + std::to_string(limits.max_pixels / 1000000) + " Mpx");
+    return img;
+}
+
+cv::Mat load_image(const std::string& path, const ImageLoadLimits& limits) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) throw Error(path + ": cannot open the file");
+    const std::streamoff size = in.tellg();
+    if (size < 0) throw Error(path + ": cannot read the file");
+    if (static_cast<uint64_t>(size) > limits.max_file_bytes)
+        throw Error(path + ": the file is " + std::to_string(size >> 20) + " MiB; the limit is " +
+                    std::to_string(limits.max_file_bytes >> 20) + " MiB");
+    std::string bytes(static_cast<size_t>(size), '\0');
+    in.seekg(0);
+    if (!in.read(bytes.data(), size)) throw Error(path + ": cannot read the file");
+    return decode_image(bytes, path, limits);
+}
+
+}  // namespace rc

@@ -1,0 +1,168 @@
+// regionchat-cli ask and batch, run as a user would (QProcess) on a tiny random model.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "support/tiny_model.h"
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int code = -1;
+    QString out, err;
+};
+
+}  // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir tmp_;
+    QString cli_;
+    std::string model_, image_;
+
+    Run run(const QStringList& args) {
+        QProcess p;
+        p.start(cli_, args);
+        if (!p.waitForFinished(300000)) {
+            p.kill();
+            return {};
+        }
+        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
+                QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+    }
+    QString path(const char* name) { return tmp_.path() + "/" + name; }
+
+private slots:
+    void initTestCase() {
+        QVERIFY(tmp_.isValid());
+        cli_ = qEnvironmentVariable("REGIONCHAT_CLI");
+        QVERIFY2(QFileInfo::exists(cli_), "REGIONCHAT_CLI must name the built regionchat-cli");
+        model_ = path("model").toStdString();
+        rc::testing::write_tiny_model(model_, rc::testing::tiny_config());
+        image_ = path("scene.png").toStdString();
+        QVERIFY(cv::imwrite(image_, rc::testing::test_image(120, 80, 3)));
+    }
+
+    void askJsonHasAnswerBoxesAndTimings() {
+        Run r = run({"ask", "--model", QString::fromStdString(model_), "--image", QString::fromStdString(image_),
+                     "--box", "12,8,60,40", "--question", "What is in the region <region>?", "--json",
+                     "--max-new-tokens", "6"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const json j = json::parse(r.out.toStdString());
+        QVERIFY(j["answer"].is_string());
+        QVERIFY(!j["answer"].get<std::string>().empty());
+        QVERIFY(j["boxes"].is_array());
+        QCOMPARE(j["generated_tokens"].get<int>(), 6);
+        // The box went into the prompt in the model's (DualFocus) format: 12/120, 8/80, 60/120, 40/80.
+        QCOMPARE(j["prompt"].get<std::string>(), std::string("What is in the region [0.10, 0.10, 0.50, 0.50]?"));
+        for (const char* k : {"load", "image_encode", "prefill", "first_token", "total"}) {
+            QVERIFY2(j["timings_ms"][k].is_number(), k);
+            QVERIFY2(j["timings_ms"][k].get<double>() >= 0, k);
+        }
+        QVERIFY(j["timings_ms"]["total"].get<double>() >= j["timings_ms"]["prefill"].get<double>());
+        QVERIFY(j["tokens_per_s"].get<double>() > 0);
+    }
+
+    void askStreamsPlainText() {
+        Run r = run({"ask", "--model", QString::fromStdString(model_), "--image", QString::fromStdString(image_),
+                     "--question", "Describe the image.", "--max-new-tokens", "5"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY(r.out.endsWith('\n'));
+        QVERIFY(r.out.trimmed().size() > 0);
+        // The same question as JSON gives the same (greedy) answer.
+        Run j = run({"ask", "--model", QString::fromStdString(model_), "--image", QString::fromStdString(image_),
+                     "--question", "Describe the image.", "--max-new-tokens", "5", "--json"});
+        QCOMPARE(QString::fromStdString(json::parse(j.out.toStdString())["answer"].get<std::string>()),
+                 r.out.chopped(1));
+    }
+
+    void errorsAreOneClearLine() {
+        const QString m = QString::fromStdString(model_);
+        Run missing = run({"ask", "--model", m, "--image", path("nope.png"), "--question", "Hi?"});
+        QCOMPARE(missing.code, 1);
+        QVERIFY(missing.err.contains("nope.png"));
+        QCOMPARE(missing.err.trimmed().count('\n'), 0);
+
+        std::ofstream(path("fake.png").toStdString()) << "not a picture";
+        Run fake = run({"ask", "--model", m, "--image", path("fake.png"), "--question", "Hi?"});
+        QCOMPARE(fake.code, 1);
+        QVERIFY2(fake.err.contains("not an image"), qPrintable(fake.err));
+
+        Run badbox = run({"ask", "--model", m, "--image", QString::fromStdString(image_), "--box", "1,2,3",
+                          "--question", "<region>?"});
+        QCOMPARE(badbox.code, 2);
+        QVERIFY(badbox.err.contains("--box"));
+
+        Run count = run({"ask", "--model", m, "--image", QString::fromStdString(image_), "--box", "1,2,30,40",
+                         "--question", "no placeholder"});
+        QCOMPARE(count.code, 2);
+        QVERIFY(count.err.contains("placeholder"));
+
+        const std::string broken = path("broken").toStdString();
+        rc::testing::write_tiny_model(broken, rc::testing::tiny_config());
+        fs::remove(broken + "/tokenizer.model");
+        Run notok = run({"ask", "--model", QString::fromStdString(broken), "--image",
+                         QString::fromStdString(image_), "--question", "Hi?"});
+        QCOMPARE(notok.code, 1);
+        QVERIFY(notok.err.contains("tokenizer.model"));
+
+        std::ofstream(broken + "/tokenizer.model") << "garbage";
+        Run badtok = run({"ask", "--model", QString::fromStdString(broken), "--image",
+                          QString::fromStdString(image_), "--question", "Hi?"});
+        QCOMPARE(badtok.code, 1);
+        QVERIFY(badtok.err.contains("tokenizer.model"));
+
+        Run unknown = run({"frobnicate"});
+        QCOMPARE(unknown.code, 2);
+    }
+
+    void batchKeepsFieldsAndSkipsBadLines() {
+        fs::create_directories(path("cases/img").toStdString());
+        QVERIFY(cv::imwrite(path("cases/img/a.png").toStdString(), rc::testing::test_image(64, 48, 1)));
+        QVERIFY(cv::imwrite(path("cases/img/b.png").toStdString(), rc::testing::test_image(50, 90, 2)));
+        std::ofstream in(path("cases/cases.jsonl").toStdString());
+        in << R"({"id": 1, "image": "img/a.png", "question": "What is in the region <region>?", "boxes": [[4, 4, 30, 20]], "tag": "keep me"})" "\n";
+        in << R"({"id": 2, "image": "img/missing.png", "question": "Hi?"})" "\n";
+        in << "this is not json\n";
+        in << "\n";
+        in << R"({"id": 3, "image": "img/b.png", "question": "Where is <region> and <region>?", "boxes": [[1, 1, 20, 20], [10, 10, 40, 80]]})" "\n";
+        in << R"({"id": 4, "image": "img/a.png", "question": "Count?", "boxes": [[1, 2, 3]]})" "\n";
+        in << R"({"id": 5, "image": "img/b.png", "question": "What now?"})" "\n";
+        in.close();
+        Run r = run({"batch", "--model", QString::fromStdString(model_), "--input", path("cases/cases.jsonl"),
+                     "--output", path("results.jsonl"), "--max-new-tokens", "4"});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains("cases.jsonl:2"), qPrintable(r.err));
+        QVERIFY(r.err.contains("cases.jsonl:3"));
+        QVERIFY(r.err.contains("cases.jsonl:6"));
+        QVERIFY(r.err.contains("3 case(s) answered, 3 skipped"));
+        std::ifstream out(path("results.jsonl").toStdString());
+        std::vector<json> rows;
+        for (std::string line; std::getline(out, line);) rows.push_back(json::parse(line));
+        QCOMPARE(rows.size(), size_t(3));
+        QCOMPARE(rows[0]["id"].get<int>(), 1);
+        QCOMPARE(rows[0]["tag"].get<std::string>(), std::string("keep me"));
+        QCOMPARE(rows[1]["id"].get<int>(), 3);
+        QCOMPARE(rows[2]["id"].get<int>(), 5);
+        for (const auto& row : rows) {
+            QVERIFY(row["prediction"].is_string());
+            QVERIFY(row["pred_boxes"].is_array());
+            QVERIFY(row["ms"].get<double>() > 0);
+            QVERIFY(row.contains("question"));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"

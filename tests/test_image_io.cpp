@@ -1,0 +1,131 @@
+// Loading images without trusting them: bad, truncated and huge files give clear errors.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "regionchat/error.h"
+#include "regionchat/image_io.h"
+
+using namespace rc;
+
+namespace {
+
+std::string read_file(const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::string& p, const std::string& bytes) {
+    std::ofstream(p, std::ios::binary) << bytes;
+}
+
+void put_be32(std::string& b, size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b[at + i] = char((v >> (24 - 8 * i)) & 0xFF);
+}
+
+std::string message_of(const std::string& path) {
+    try {
+        load_image(path);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+}  // namespace
+
+class TestImageIo : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir tmp_;
+    std::string path(const char* name) { return tmp_.path().toStdString() + "/" + name; }
+
+private slots:
+    void initTestCase() {
+        QVERIFY(tmp_.isValid());
+        cv::Mat img(30, 50, CV_8UC3, cv::Scalar(10, 200, 30));
+        QVERIFY(cv::imwrite(path("ok.png"), img));
+        QVERIFY(cv::imwrite(path("ok.jpg"), img));
+        QVERIFY(cv::imwrite(path("ok.bmp"), img));
+    }
+
+    void headersGiveTheSize() {
+        for (const char* f : {"ok.png", "ok.jpg", "ok.bmp"}) {
+            int w = 0, h = 0;
+            QVERIFY2(read_image_header_size(read_file(path(f)), &w, &h), f);
+            QCOMPARE(w, 50);
+            QCOMPARE(h, 30);
+        }
+        int w, h;
+        QVERIFY(!read_image_header_size("hello world", &w, &h));
+    }
+
+    void goodFilesLoad() {
+        cv::Mat m = load_image(path("ok.png"));
+        QCOMPARE(m.cols, 50);
+        QCOMPARE(m.rows, 30);
+        QCOMPARE(m.type(), CV_8UC3);
+        QCOMPARE(m.at<cv::Vec3b>(5, 5), cv::Vec3b(10, 200, 30));
+    }
+
+    void missingAndNonImageFiles() {
+        QVERIFY(message_of(path("nope.png")).find("nope.png") != std::string::npos);
+        write_file(path("text.png"), "this is not an image at all");
+        const std::string msg = message_of(path("text.png"));
+        QVERIFY2(msg.find("not an image") != std::string::npos, msg.c_str());
+        write_file(path("empty.png"), "");
+        QVERIFY(message_of(path("empty.png")).find("empty") != std::string::npos);
+    }
+
+    void truncatedPngIsRefused() {
+        const std::string png = read_file(path("ok.png"));
+        write_file(path("cut.png"), png.substr(0, png.size() / 2));
+        const std::string msg = message_of(path("cut.png"));
+        QVERIFY2(msg.find("cut.png") != std::string::npos, msg.c_str());
+    }
+
+    void hugeHeaderIsRefusedBeforeDecoding() {
+        // A real PNG whose IHDR claims 30000x30000: refused from the header alone.
+        std::string png = read_file(path("ok.png"));
+        put_be32(png, 16, 30000);
+        put_be32(png, 20, 30000);
+        write_file(path("huge.png"), png);
+        const std::string msg = message_of(path("huge.png"));
+        QVERIFY2(msg.find("30000x30000") != std::string::npos, msg.c_str());
+        QVERIFY(msg.find("Mpx") != std::string::npos);
+        // A tighter limit applies to ordinary images too.
+        ImageLoadLimits small;
+        small.max_pixels = 1000;
+        QVERIFY_THROWS_EXCEPTION(Error, load_image(path("ok.jpg"), small));
+        small.max_file_bytes = 10;
+        small.max_pixels = 100'000'000;
+        QVERIFY_THROWS_EXCEPTION(Error, load_image(path("ok.png"), small));
+    }
+
+    void randomCorruptionNeverCrashes() {
+        const std::string png = read_file(path("ok.png"));
+        std::mt19937 rng(1);
+        int loaded = 0, refused = 0;
+        for (int i = 0; i < 300; ++i) {
+            std::string b = png;
+            for (int k = 0; k < 4; ++k) b[rng() % b.size()] = char(rng());
+            if (i % 3 == 0) b.resize(rng() % b.size());
+            try {
+                cv::Mat m = decode_image(b, "fuzz.png");
+                QVERIFY(!m.empty());
+                ++loaded;
+            } catch (const Error&) {
+                ++refused;
+            }
+        }
+        QCOMPARE(loaded + refused, 300);
+        QVERIFY(refused > 0);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestImageIo)
+#include "test_image_io.moc"

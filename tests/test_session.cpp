@@ -1,0 +1,142 @@
+// The engine: generation, streaming, cancellation, multi-turn KV reuse, perplexity scoring.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <filesystem>
+
+#include "regionchat/engine.h"
+#include "regionchat/error.h"
+#include "support/tiny_model.h"
+
+using namespace rc;
+
+class TestSession : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir tmp_;
+    std::shared_ptr<Model> model_;
+    cv::Mat image_ = testing::test_image(48, 40, 5);
+    cv::Mat other_ = testing::test_image(40, 64, 9);
+
+    GenerateParams greedy(int n) {
+        GenerateParams g;
+        g.max_new_tokens = n;
+        return g;
+    }
+
+private slots:
+    void initTestCase() {
+        QVERIFY(tmp_.isValid());
+        const std::string d = tmp_.path().toStdString() + "/tiny";
+        testing::write_tiny_model(d, testing::tiny_config());
+        model_ = Model::load(testing::load_params(d, "cpu"));
+    }
+
+    void greedyIsDeterministicAndStreams() {
+        Session a(model_), b(model_);
+        std::string streamed;
+        int pieces = 0;
+        GenerateParams g = greedy(12);
+        g.on_token = [&](const std::string& p) {
+            streamed += p;
+            ++pieces;
+        };
+        Reply ra = a.ask("What is in the region [0.10, 0.20, 0.50, 0.60]?", {image_}, g);
+        Reply rb = b.ask("What is in the region [0.10, 0.20, 0.50, 0.60]?", {image_}, greedy(12));
+        QCOMPARE(ra.text, rb.text);
+        QCOMPARE(streamed, ra.text);
+        QVERIFY(pieces >= 2);
+        QCOMPARE(ra.timings.generated_tokens, 12);  // never_eos model: runs to the limit
+        QCOMPARE(ra.stop_reason, std::string("length"));
+        QVERIFY(ra.timings.image_encode_ms > 0);
+        QVERIFY(ra.timings.prompt_tokens > model_->config().image_tokens());
+        QCOMPARE(a.messages().size(), size_t(2));
+        QCOMPARE(a.messages()[1].text, ra.text);
+        QVERIFY(a.messages()[0].text.rfind("<image>\n", 0) == 0);
+    }
+
+    void secondTurnReusesCacheAndMatchesRecompute() {
+        Session cached(model_), fresh(model_);
+        Reply c1 = cached.ask("What color is the object?", {image_}, greedy(6));
+        Reply f1 = fresh.ask("What color is the object?", {image_}, greedy(6));
+        QCOMPARE(c1.text, f1.text);
+        fresh.drop_cache();
+        Reply c2 = cached.ask("And what shape is it?", {}, greedy(8));
+        Reply f2 = fresh.ask("And what shape is it?", {}, greedy(8));
+        QCOMPARE(c2.text, f2.text);
+        // The cached session reused the first turn (image included) and encoded no image.
+        QVERIFY2(c2.timings.reused_tokens >= c1.timings.prompt_tokens,
+                 qPrintable(QString("%1 < %2").arg(c2.timings.reused_tokens).arg(c1.timings.prompt_tokens)));
+        QCOMPARE(f2.timings.reused_tokens, 0);
+        QCOMPARE(c2.timings.image_encode_ms, 0.0);
+        QCOMPARE(cached.messages().size(), size_t(4));
+        // Scoring after a cached history equals scoring after a full recompute.
+        const double nc = cached.answer_nll("Which one?", {}, "a red circle");
+        fresh.drop_cache();
+        const double nf = fresh.answer_nll("Which one?", {}, "a red circle");
+        QVERIFY2(std::abs(nc - nf) < 1e-4, qPrintable(QString("%1 vs %2").arg(nc).arg(nf)));
+        QVERIFY(nc > 0);
+        QCOMPARE(cached.messages().size(), size_t(4));  // scoring does not change the conversation
+    }
+
+    void twoImagesInOneConversation() {
+        Session s(model_);
+        s.ask("Look.", {image_}, greedy(3));
+        Reply r = s.ask("<image>\nPlease combine the information from these two images.", {other_}, greedy(3));
+        QCOMPARE(r.timings.generated_tokens, 3);
+        QVERIFY(r.timings.image_encode_ms > 0);
+        QCOMPARE(s.first_image_size().width, 48);
+        QVERIFY_THROWS_EXCEPTION(Error, s.ask("<image> <image>", {other_}, greedy(1)));
+    }
+
+    void stopCancelsWithinOneToken() {
+        Session s(model_);
+        int tokens = 0;
+        GenerateParams g = greedy(100);
+        g.on_token = [&](const std::string&) { ++tokens; };
+        g.should_abort = [&] { return tokens >= 4; };
+        Reply r = s.ask("Tell me everything.", {image_}, g);
+        QCOMPARE(r.stop_reason, std::string("abort"));
+        QVERIFY2(r.timings.generated_tokens <= 5, qPrintable(QString::number(r.timings.generated_tokens)));
+        QVERIFY(r.timings.generated_tokens >= 4);
+        // Aborting before anything runs returns at once.
+        GenerateParams now = greedy(100);
+        now.should_abort = [] { return true; };
+        Reply r2 = s.ask("Again?", {}, now);
+        QCOMPARE(r2.timings.generated_tokens, 0);
+        QCOMPARE(r2.stop_reason, std::string("abort"));
+    }
+
+    void tooLongConversationIsRefusedAndNothingIsLost() {
+        Session s(model_);
+        s.ask("Hi.", {image_}, greedy(2));
+        std::string long_text;
+        for (int i = 0; i < 600; ++i) long_text += "red ";
+        QVERIFY_THROWS_EXCEPTION(Error, s.ask(long_text, {}, greedy(2)));
+        QCOMPARE(s.messages().size(), size_t(2));
+        Reply r = s.ask("Still there?", {}, greedy(2));
+        QCOMPARE(r.timings.generated_tokens, 2);
+    }
+
+    void badImagesAreRefused() {
+        Session s(model_);
+        QVERIFY_THROWS_EXCEPTION(Error, s.ask("What?", {cv::Mat()}, greedy(1)));
+        cv::Mat gray(20, 30, CV_8UC1, cv::Scalar(100));
+        Reply r = s.ask("What?", {gray}, greedy(1));  // gray converts, does not fail
+        QCOMPARE(r.timings.generated_tokens, 1);
+    }
+
+    void utf8PrefixHoldsBackPartialCharacters() {
+        QCOMPARE(utf8_complete_prefix("abc"), size_t(3));
+        QCOMPARE(utf8_complete_prefix("a\xC3"), size_t(1));
+        QCOMPARE(utf8_complete_prefix("a\xC3\xA9"), size_t(3));
+        QCOMPARE(utf8_complete_prefix("\xE2\x82"), size_t(0));
+        QCOMPARE(utf8_complete_prefix("\xE2\x82\xAC"), size_t(3));
+        QCOMPARE(utf8_complete_prefix("x\xF0\x9F\x98"), size_t(1));
+        QCOMPARE(utf8_complete_prefix(""), size_t(0));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestSession)
+#include "test_session.moc"

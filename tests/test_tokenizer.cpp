@@ -1,0 +1,240 @@
+// Tokenizer: trains a tiny SentencePiece model in a temporary directory, then checks loading,
+// round trips, BOS/EOS handling, user symbols, byte fallback and errors.
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "regionchat/error.h"
+#include "regionchat/tokenizer.h"
+
+namespace {
+
+// About 200 short sentences with words, digits, punctuation and the <region> symbol.
+std::vector<std::string> training_sentences() {
+    const char* colors[] = {"red", "green", "blue", "yellow", "black"};
+    const char* objects[] = {"cube", "ball", "dog", "cat", "chair", "table", "person", "car"};
+    const char* places[] = {"on the left", "on the right", "near the top", "at the bottom",
+                            "in the middle"};
+    std::vector<std::string> out;
+    int n = 0;
+    for (const char* c : colors)
+        for (const char* o : objects)
+            for (const char* p : places) {
+                if (out.size() >= 200) return out;
+                std::string s = std::string("The ") + c + " " + o + " is " + p + ".";
+                if (n % 3 == 0) s += " There are " + std::to_string(n * 7 % 1000) + " of them!";
+                if (n % 4 == 0) s = "What is in <region>? " + s;
+                if (n % 5 == 0) s += " Answer: yes, (maybe) no; 0.25 and 0.75?";
+                out.push_back(s);
+                ++n;
+            }
+    return out;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+int count_digits(const std::string& s) {
+    return static_cast<int>(
+        std::count_if(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }));
+}
+
+}  // namespace
+
+class TestTokenizer : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void loadsTrainedModel();
+    void roundTrip_data();
+    void roundTrip();
+    void bosHandling();
+    void decodeSkipsSpecialAndInvalidIds();
+    void digitsAreSplit();
+    void userSymbolIsOnePiece();
+    void byteFallbackEncodesUnseenText();
+    void leadingSpaceFoldsIntoDummyPrefix();
+    void trainingIsDeterministic();
+    void missingFileThrows();
+    void garbageFileThrows();
+    void emptyFileThrows();
+    void badTrainingInputThrows();
+
+private:
+    QTemporaryDir dir_;
+    std::string model_path_;
+    std::unique_ptr<rc::Tokenizer> tok_;
+};
+
+void TestTokenizer::initTestCase() {
+    QVERIFY(dir_.isValid());
+    model_path_ = dir_.filePath("tiny.model").toStdString();
+    QElapsedTimer timer;
+    timer.start();
+    rc::Tokenizer::train(training_sentences(), model_path_, 300, {"<region>"});
+    const qint64 ms = timer.elapsed();
+    qInfo("trained a 300-piece model in %lld ms", static_cast<long long>(ms));
+    QVERIFY2(ms < 10000, "training a tiny model should take about a second");
+    QVERIFY(QFile::exists(dir_.filePath("tiny.model")));
+    tok_ = rc::Tokenizer::load(model_path_);
+    QVERIFY(tok_ != nullptr);
+}
+
+void TestTokenizer::loadsTrainedModel() {
+    QCOMPARE(tok_->bos_id(), 1);
+    QCOMPARE(tok_->eos_id(), 2);
+    // 3 control pieces + 256 bytes + the user symbol + characters, at most the requested size.
+    QVERIFY(tok_->vocab_size() > 260);
+    QVERIFY(tok_->vocab_size() <= 300);
+}
+
+void TestTokenizer::roundTrip_data() {
+    QTest::addColumn<QString>("text");
+    QTest::newRow("words") << "The red cube is on the left.";
+    QTest::newRow("digits") << "There are 12345 cats and 0.75 dogs.";
+    QTest::newRow("punctuation") << "Answer: yes, (maybe) no; really?!";
+    QTest::newRow("region") << "What is in <region> next to <region>?";
+    QTest::newRow("unseen words") << "Quixotic zephyrs vex jumbled wizards";
+    QTest::newRow("non-ascii") << QString::fromUtf8("Größe: 日本語 ✓ émoji 🙂");
+}
+
+void TestTokenizer::roundTrip() {
+    QFETCH(QString, text);
+    const std::string s = text.toStdString();
+    const std::vector<int> ids = tok_->encode(s);
+    QVERIFY(!ids.empty());
+    for (int id : ids) {
+        QVERIFY(id >= 0);
+        QVERIFY(id < tok_->vocab_size());
+        QVERIFY(id != 0);  // byte fallback: nothing is unknown
+    }
+    QCOMPARE(QString::fromStdString(tok_->decode(ids)), text);
+}
+
+void TestTokenizer::bosHandling() {
+    const std::string s = "The blue ball is near the top.";
+    const std::vector<int> plain = tok_->encode(s);
+    const std::vector<int> with_bos = tok_->encode(s, true);
+    QCOMPARE(static_cast<int>(with_bos.size()), static_cast<int>(plain.size()) + 1);
+    QCOMPARE(with_bos.front(), 1);
+    QVERIFY(std::equal(plain.begin(), plain.end(), with_bos.begin() + 1));
+    QVERIFY(std::find(plain.begin(), plain.end(), 1) == plain.end());
+    QCOMPARE(tok_->decode(with_bos), s);
+}
+
+void TestTokenizer::decodeSkipsSpecialAndInvalidIds() {
+    const std::string s = "a green dog";
+    std::vector<int> ids = tok_->encode(s);
+    std::vector<int> noisy = {1, -7};
+    noisy.insert(noisy.end(), ids.begin(), ids.end());
+    noisy.push_back(2);
+    noisy.push_back(tok_->vocab_size());
+    noisy.push_back(1 << 30);
+    QCOMPARE(tok_->decode(noisy), s);
+    QCOMPARE(tok_->decode({}), std::string());
+    QCOMPARE(tok_->decode({1, 2, -1}), std::string());
+}
+
+void TestTokenizer::digitsAreSplit() {
+    const std::string s = "count 9081726354";
+    const std::vector<int> ids = tok_->encode(s);
+    int total = 0;
+    for (int id : ids) {
+        const int d = count_digits(tok_->decode({id}));
+        QVERIFY2(d <= 1, "split_digits: no piece holds two digits");
+        total += d;
+    }
+    QCOMPARE(total, 10);
+}
+
+void TestTokenizer::userSymbolIsOnePiece() {
+    const std::vector<int> alone = tok_->encode("<region>");
+    QVERIFY(!alone.empty());
+    const int region = alone.back();
+    QCOMPARE(tok_->decode({region}), std::string("<region>"));
+    const std::vector<int> ids = tok_->encode("look at <region> and <region> now");
+    QCOMPARE(static_cast<int>(std::count(ids.begin(), ids.end(), region)), 2);
+}
+
+void TestTokenizer::byteFallbackEncodesUnseenText() {
+    // U+2713 is three UTF-8 bytes and never seen in training: three byte pieces.
+    const std::string check = "\xE2\x9C\x93";
+    const std::vector<int> ids = tok_->encode(check);
+    // Each lone byte piece decodes to U+FFFD; together they make the character again.
+    const std::string replacement = "\xEF\xBF\xBD";
+    int byte_pieces = 0;
+    for (int id : ids)
+        if (tok_->decode({id}) == replacement) ++byte_pieces;
+    QCOMPARE(byte_pieces, 3);
+    QCOMPARE(tok_->decode(ids), check);
+}
+
+void TestTokenizer::leadingSpaceFoldsIntoDummyPrefix() {
+    // The chat templates rely on this: the answer piece " A1" tokenizes like "A1" ("\u2581A1").
+    QCOMPARE(tok_->encode(" red cube"), tok_->encode("red cube"));
+    QCOMPARE(tok_->decode(tok_->encode(" red cube")), std::string("red cube"));
+    QVERIFY(tok_->encode("red cube") != tok_->encode("redcube"));
+}
+
+void TestTokenizer::trainingIsDeterministic() {
+    const std::string again = dir_.filePath("again.model").toStdString();
+    rc::Tokenizer::train(training_sentences(), again, 300, {"<region>"});
+    const std::string a = slurp(model_path_);
+    const std::string b = slurp(again);
+    QVERIFY(!a.empty());
+    QVERIFY(a == b);
+}
+
+void TestTokenizer::missingFileThrows() {
+    const std::string path = dir_.filePath("does/not/exist.model").toStdString();
+    try {
+        rc::Tokenizer::load(path);
+        QFAIL("expected rc::Error");
+    } catch (const rc::Error& e) {
+        QVERIFY2(std::string(e.what()).find(path) != std::string::npos, e.what());
+    }
+}
+
+void TestTokenizer::garbageFileThrows() {
+    const std::string path = dir_.filePath("garbage.model").toStdString();
+    {
+        std::ofstream out(path, std::ios::binary);
+        std::string junk;
+        for (int i = 0; i < 4096; ++i) junk += static_cast<char>((i * 2654435761u) >> 13);
+        out << "this is not a sentencepiece model" << junk;
+    }
+    try {
+        rc::Tokenizer::load(path);
+        QFAIL("expected rc::Error");
+    } catch (const rc::Error& e) {
+        QVERIFY2(std::string(e.what()).find(path) != std::string::npos, e.what());
+    }
+}
+
+void TestTokenizer::emptyFileThrows() {
+    const std::string path = dir_.filePath("empty.model").toStdString();
+    { std::ofstream out(path, std::ios::binary); }
+    QVERIFY_THROWS_EXCEPTION(rc::Error, rc::Tokenizer::load(path));
+}
+
+void TestTokenizer::badTrainingInputThrows() {
+    const std::string path = dir_.filePath("bad.model").toStdString();
+    QVERIFY_THROWS_EXCEPTION(rc::Error, rc::Tokenizer::train({}, path, 300));
+    QVERIFY_THROWS_EXCEPTION(rc::Error, rc::Tokenizer::train({"some text"}, path, 0));
+    const std::string unwritable = dir_.filePath("no/such/dir/x.model").toStdString();
+    QVERIFY_THROWS_EXCEPTION(rc::Error,
+                             rc::Tokenizer::train(training_sentences(), unwritable, 300));
+}
+
+QTEST_APPLESS_MAIN(TestTokenizer)
+#include "test_tokenizer.moc"
