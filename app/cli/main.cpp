@@ -15,6 +15,10 @@ const char* kUsage =
     "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype auto|fp32|fp16|bf16]\n"
     "                     [--threads N] [--temperature T] [--top-p P] [--seed S]\n"
     "  regionchat-cli batch --input cases.jsonl --output results.jsonl [--model DIR] [same options]\n"
+    "  regionchat-cli export-synth --out DIR [--seed S] [--count N] [--renderer train|alternate]\n"
+    "                     [--no-augment]   held-out synthetic scenes + scenes.jsonl, grounding.jsonl\n"
+    "  regionchat-cli eval-synth [--model DIR] [--seed S>=1e9] [--count N] [--renderer train|alternate]\n"
+    "                     [--json]          accuracy per task on held-out scenes, speed medians\n"
     "\n"
     "<region> placeholders in the question are filled, in order, by the --box values (pixels\n"
     "of the original image), written in the model's region format. --model defaults to the\n"
@@ -32,6 +36,8 @@ int main(int argc, char** argv) {
     try {
         if (command == "ask") return rc::cli::run_ask(argc, argv);
         if (command == "batch") return rc::cli::run_batch(argc, argv);
+        if (command == "export-synth") return rc::cli::run_export_synth(argc, argv);
+        if (command == "eval-synth") return rc::cli::run_eval_synth(argc, argv);
         std::fprintf(stderr, "regionchat-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
         return 2;
     } catch (const rc::cli::UsageError& e) {

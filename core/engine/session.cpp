@@ -2,6 +2,7 @@
 #include <list>
 
 #include "engine/model_impl.h"
+#include "engine/prompt.h"
 #include "regionchat/error.h"
 
 namespace rc {
@@ -41,17 +42,7 @@ uint64_t image_hash(const cv::Mat& bgr) {
     return h;
 }
 
-// A rendered conversation: one key per position. Text positions hold the token id; the
-// positions of image k hold -(k + 1), so a prefix compare also compares images.
-struct Sequence {
-    std::vector<int64_t> keys;
-    std::vector<uint8_t> is_answer;
-    struct Span {
-        int64_t start;
-        int image;
-    };
-    std::vector<Span> images;
-};
+using Sequence = PromptSequence;
 
 }  // namespace
 
@@ -122,43 +113,8 @@ struct Session::Impl {
     }
 
     Sequence build(const std::vector<ChatMessage>& msgs, size_t image_count) const {
-        Sequence seq;
-        const int64_t n_img = m.config.image_tokens();
-        size_t next_image = 0;
-        auto push = [&](int64_t key, bool answer) {
-            seq.keys.push_back(key);
-            seq.is_answer.push_back(answer);
-        };
-        for (const auto& piece : m.chat_template->render(msgs)) {
-            if (piece.kind == PromptPiece::Kind::Bos) {
-                push(m.tokenizer->bos_id(), piece.is_answer);
-                continue;
-            }
-            if (piece.kind == PromptPiece::Kind::Eos) {
-                push(m.tokenizer->eos_id(), piece.is_answer);
-                continue;
-            }
-            // As LLaVA's tokenizer_image_token: text chunks between markers are tokenized
-            // one by one, each image becomes image_tokens() positions.
-            size_t from = 0;
-            while (true) {
-                const size_t at = piece.text.find(kImageMarker, from);
-                const std::string chunk = piece.text.substr(
-                    from, at == std::string::npos ? std::string::npos : at - from);
-                if (!chunk.empty())
-                    for (int id : m.tokenizer->encode(chunk)) push(id, piece.is_answer);
-                if (at == std::string::npos) break;
-                if (next_image >= image_count)
-                    throw Error("the conversation has more <image> markers than images");
-                seq.images.push_back({static_cast<int64_t>(seq.keys.size()),
-                                      static_cast<int>(next_image)});
-                for (int64_t i = 0; i < n_img; ++i)
-                    push(-static_cast<int64_t>(next_image) - 1, false);
-                ++next_image;
-                from = at + kImageMarker.size();
-            }
-        }
-        return seq;
+        return build_prompt_sequence(*m.chat_template, *m.tokenizer, msgs, m.config.image_tokens(),
+                                     image_count);
     }
 
     // Embeddings [1, b-a, D] of positions [a, b) of `seq`.

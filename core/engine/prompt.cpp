@@ -1,0 +1,47 @@
+#include "engine/prompt.h"
+
+#include <string>
+
+#include "regionchat/error.h"
+
+namespace rc {
+
+PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
+                                     const std::vector<ChatMessage>& messages, int64_t image_tokens,
+                                     size_t image_count) {
+    static const std::string kMarker = "<image>";
+    PromptSequence seq;
+    size_t next_image = 0;
+    auto push = [&](int64_t key, bool answer) {
+        seq.keys.push_back(key);
+        seq.is_answer.push_back(answer);
+    };
+    for (const auto& piece : chat_template.render(messages)) {
+        if (piece.kind == PromptPiece::Kind::Bos) {
+            push(tokenizer.bos_id(), piece.is_answer);
+            continue;
+        }
+        if (piece.kind == PromptPiece::Kind::Eos) {
+            push(tokenizer.eos_id(), piece.is_answer);
+            continue;
+        }
+        size_t from = 0;
+        while (true) {
+            const size_t at = piece.text.find(kMarker, from);
+            const std::string chunk =
+                piece.text.substr(from, at == std::string::npos ? std::string::npos : at - from);
+            if (!chunk.empty())
+                for (int id : tokenizer.encode(chunk)) push(id, piece.is_answer);
+            if (at == std::string::npos) break;
+            if (next_image >= image_count)
+                throw Error("the conversation has more <image> markers than images");
+            seq.images.push_back({static_cast<int64_t>(seq.keys.size()), static_cast<int>(next_image)});
+            for (int64_t i = 0; i < image_tokens; ++i) push(-static_cast<int64_t>(next_image) - 1, false);
+            ++next_image;
+            from = at + kMarker.size();
+        }
+    }
+    return seq;
+}
+
+}  // namespace rc

@@ -1,0 +1,32 @@
+// A conversation rendered to model positions: the one path from chat messages to token ids and
+// image slots, shared by inference (Session) and training.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "regionchat/chat_template.h"
+#include "regionchat/tokenizer.h"
+
+namespace rc {
+
+/// One key per position: text positions hold the token id; the image_tokens positions of image
+/// k hold -(k + 1), so comparing keys also compares images.
+struct PromptSequence {
+    std::vector<int64_t> keys;
+    std::vector<uint8_t> is_answer;  ///< position belongs to an assistant message (loss, scoring)
+    struct Span {
+        int64_t start;
+        int image;
+    };
+    std::vector<Span> images;
+};
+
+/// Renders `messages` with the template and tokenizes it as LLaVA's tokenizer_image_token does:
+/// text between "<image>" markers is tokenized chunk by chunk, each marker becomes
+/// `image_tokens` positions. Throws rc::Error when there are more markers than `image_count`.
+PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
+                                     const std::vector<ChatMessage>& messages, int64_t image_tokens,
+                                     size_t image_count);
+
+}  // namespace rc

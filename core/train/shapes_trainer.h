@@ -1,0 +1,47 @@
+// Trains the embedded tiny LLaVA on synthetic scenes (core/synth) with the same network code
+// and prompt path as inference, and writes it in the Hugging Face `llava` layout.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "regionchat/config.h"
+
+namespace rc::train {
+
+struct TrainProgress {
+    int step = 0;  ///< steps done
+    int steps = 0;
+    double loss = 0;          ///< mean loss of the last step
+    double lr = 0;
+    double samples_per_s = 0;  ///< since this run (re)started
+    double eta_s = 0;
+};
+
+struct TrainOptions {
+    std::string out_dir;   ///< the exported model folder (config.json, model.safetensors, tokenizer.model)
+    std::string work_dir;  ///< resumable state: weights, optimizer, step
+    int vocab_size = 512;  ///< SentencePiece vocabulary trained on the task text
+    int steps = 3000;
+    int batch_size = 32;
+    int warmup_steps = 200;
+    int save_every = 200;  ///< steps between checkpoints (and exports)
+    double lr = 1e-3;
+    double min_lr = 5e-5;
+    double weight_decay = 0.05;
+    uint64_t seed = 1;
+    double max_minutes = 0;  ///< stop, save and export after this much wall time; 0: no limit
+    std::function<void(const TrainProgress&)> on_progress;
+};
+
+/// The architecture of the embedded model (vocabulary size is set from the tokenizer).
+ModelConfig shapes_tiny_config();
+
+/// Scene seeds used for training are below this; evaluation uses seeds at or above it.
+constexpr uint64_t kFirstHeldOutSeed = 1'000'000'000ull;
+
+/// Trains (or resumes from work_dir) and exports to out_dir. Throws rc::Error on I/O errors.
+void train_shapes_model(const TrainOptions& options);
+
+}  // namespace rc::train

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything (Release) and runs the whole CTest suite
+# headless. Exit status: CTest's.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${REGIONCHAT_BUILD_DIR:-$root/build}"
+jobs="${JOBS:-$(nproc)}"
+
+"$root/packaging/install-deps.sh"
+start=$(date +%s)
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DREGIONCHAT_BUILD_TESTS=ON >/dev/null
+cmake --build "$build" -j"$jobs"
+echo "test.sh: build took $(( $(date +%s) - start )) s"
+cd "$build"
+export QT_QPA_PLATFORM=offscreen
+ctest --output-on-failure -j"$jobs" --timeout 1200
