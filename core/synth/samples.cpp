@@ -162,10 +162,10 @@ bool add_dual_focus(const Scene& scene, const Counts& counts, Random& rng,
     if (candidates.empty()) return false;
     const Candidate& c = candidates[rng.index(candidates.size())];
     Sample s;
-    s.turns.push_back(box_turn(Task::DualFocusBox, dual_focus_box_question(c.question), c.box,
+    s.turns.push_back(box_turn(Task::DualFocusBox, dual_focus_box_prompt(c.question), c.box,
                                scene_size(scene), 0));
     s.turns.push_back(
-        text_turn(Task::DualFocusMicro, dual_focus_micro_question(c.question), c.answer, 1));
+        text_turn(Task::DualFocusMicro, dual_focus_micro_prompt(c.question), c.answer, 1));
     s.crop = dual_focus_crop(scene.image, c.box);
     out.push_back(std::move(s));
     return true;
@@ -205,15 +205,6 @@ std::string box_text(const Box& box, ImageSize size) {
     return format->encode(box, size);
 }
 
-std::string dual_focus_box_question(const std::string& question) {
-    return "Please provide the bounding box coordinate of the region this question asks: " +
-           question;
-}
-
-std::string dual_focus_micro_question(const std::string& question) {
-    return "Please combine the information from these two images and answer this question: " +
-           question;
-}
 
 std::vector<Sample> make_samples(const Scene& scene, uint64_t seed) {
     Random rng(splitmix(seed) ^ splitmix(scene.seed + 0x5A3D1E5ULL));

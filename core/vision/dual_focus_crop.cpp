@@ -38,4 +38,15 @@ cv::Mat dual_focus_crop(const cv::Mat& image, const Box& box, int margin) {
     return image(r).clone();
 }
 
+std::string dual_focus_box_prompt(const std::string& question) {
+    return "Please provide the bounding box coordinate of the region this question asks: " + question;
+}
+
+std::string dual_focus_micro_prompt(const std::string& question) {
+    return "Please combine the information from these two images and answer this question: " +
+           question;
+}
+
+const char* const kDualFocusScoreSuffix = "\nAnswer the question using a single word or phrase.";
+
 }  // namespace rc

@@ -92,9 +92,5 @@ std::vector<Sample> make_samples(const Scene& scene, uint64_t seed);
 /// A box (pixels of an image of `size`) in the DualFocus text format, e.g.
 /// "[0.12, 0.40, 0.55, 0.93]" (what "<region>" is replaced by and box answers look like).
 std::string box_text(const Box& box, ImageSize size);
-/// The DualFocus box-pass message for `question` (no "<image>" marker).
-std::string dual_focus_box_question(const std::string& question);
-/// The DualFocus micro-pass message for `question` (no "<image>" marker).
-std::string dual_focus_micro_question(const std::string& question);
 
 }  // namespace rc::synth

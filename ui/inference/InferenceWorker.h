@@ -1,0 +1,52 @@
+// Owns the core model and conversation on its own QThread. Requests come in through queued
+// slots and carry an id; results go out through queued signals with that id. Cancellation is
+// an atomic shared with the controller: every request whose id is below it stops within one
+// token (the generate loop polls it) or one tensor (the loader polls it).
+#pragma once
+
+#include <QObject>
+#include <atomic>
+#include <memory>
+
+#include "inference/InferenceTypes.h"
+
+namespace rc {
+class Model;
+class Session;
+}
+
+namespace rcui {
+
+class InferenceWorker : public QObject {
+    Q_OBJECT
+
+public:
+    /// `cancelBelow`: requests with an id < *cancelBelow are cancelled.
+    explicit InferenceWorker(std::shared_ptr<std::atomic<quint64>> cancelBelow);
+    ~InferenceWorker() override;
+
+public slots:
+    /// Loads a model folder ("" = the embedded model); replaces the current one on success.
+    void loadModel(quint64 id, const QString& dir, const QString& device);
+    void ask(const rcui::AskRequest& request);
+    /// Forgets the conversation (next ask starts a new one).
+    void resetConversation();
+
+signals:
+    void loadProgress(quint64 id, qint64 done, qint64 total);
+    void modelLoaded(quint64 id, const rcui::ModelSummary& summary);
+    void token(quint64 id, const QString& piece);
+    /// DualFocus stage: "macro", "box", "micro", "score".
+    void stage(quint64 id, const QString& name);
+    void answered(quint64 id, const rcui::AnswerResult& result);
+    void failed(quint64 id, const QString& message);
+
+private:
+    bool cancelled(quint64 id) const { return id < cancelBelow_->load(); }
+    std::shared_ptr<std::atomic<quint64>> cancelBelow_;
+    std::shared_ptr<rc::Model> model_;
+    std::unique_ptr<rc::Session> session_;
+    qint64 sessionImageKey_ = -1;
+};
+
+}  // namespace rcui
