@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "regionchat/dual_focus.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
 #include "support/tiny_model.h"
@@ -88,6 +89,45 @@ private slots:
         QVERIFY(r.timings.image_encode_ms > 0);
         QCOMPARE(s.first_image_size().width, 48);
         QVERIFY_THROWS_EXCEPTION(Error, s.ask("<image> <image>", {other_}, greedy(1)));
+    }
+
+    void truncateGoesBackATurnAndReusesTheCache() {
+        Session a(model_), b(model_);
+        a.ask("First?", {image_}, greedy(4));
+        a.ask("Second?", {other_}, greedy(4));
+        a.truncate(2);
+        QCOMPARE(a.messages().size(), size_t(2));
+        Reply ra = a.ask("Third?", {}, greedy(5));
+        b.ask("First?", {image_}, greedy(4));
+        Reply rb = b.ask("Third?", {}, greedy(5));
+        QCOMPARE(ra.text, rb.text);
+        QVERIFY(ra.timings.reused_tokens >= rb.timings.reused_tokens);
+        // The second image went with its turn: one image marker is left in the history.
+        QVERIFY_THROWS_EXCEPTION(Error, a.ask("<image> <image>", {other_}, greedy(1)));
+    }
+
+    void dualFocusRunsItsPassesInOrder() {
+        std::vector<std::string> stages;
+        DualFocusParams p;
+        p.generate = greedy(8);
+        p.on_stage = [&](const std::string& s) { stages.push_back(s); };
+        const DualFocusResult r = run_dual_focus(model_, image_, "What color is the star?", p);
+        Session macro(model_);
+        QCOMPARE(r.macro_answer, macro.ask("What color is the star?", {image_}, greedy(8)).text);
+        QVERIFY(stages.size() >= 2);
+        QCOMPARE(stages[0], std::string("macro"));
+        QCOMPARE(stages[1], std::string("box"));
+        if (!r.has_box) {
+            QCOMPARE(r.answer, r.macro_answer);  // no valid box: the macro answer stands
+            QCOMPARE(stages.size(), size_t(2));
+        } else {
+            QCOMPARE(stages.size(), size_t(4));
+            QVERIFY(!r.crop.empty());
+            QCOMPARE(r.answer, r.micro_won ? r.micro_answer : r.macro_answer);
+        }
+        DualFocusParams stop = p;
+        stop.generate.should_abort = [] { return true; };
+        QVERIFY(run_dual_focus(model_, image_, "What?", stop).aborted);
     }
 
     void stopCancelsWithinOneToken() {

@@ -311,6 +311,15 @@ void Session::reset() {
     impl_->cache.clear();
 }
 
+void Session::truncate(size_t message_count) {
+    Impl& s = *impl_;
+    if (message_count >= s.messages.size()) return;
+    s.messages.resize(message_count);
+    size_t images = 0;
+    for (const auto& m : s.messages) images += count_markers(m.text);
+    s.images.resize(std::min(images, s.images.size()));
+}
+
 void Session::drop_cache() {
     impl_->cached_keys.clear();
     impl_->cache.clear();

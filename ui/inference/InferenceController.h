@@ -6,6 +6,7 @@
 #include <QThread>
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "inference/InferenceTypes.h"
 
@@ -29,6 +30,7 @@ public:
     void resetConversation();
 
     bool isBusy() const { return busy_; }
+    bool isLoading() const { return loading_; }
     bool hasModel() const { return hasModel_; }
     const ModelSummary& model() const { return model_; }
     quint64 currentId() const { return current_; }
@@ -46,6 +48,12 @@ signals:
 private:
     void setBusy(bool b);
     bool isCurrent(quint64 id) const { return id == current_; }
+    /// Raises the cancel threshold (never lowers it: that would revive cancelled requests).
+    void cancelBelow(quint64 id);
+    void connectWorker();
+    void send(const AskRequest& request);
+    /// After a load ends: the question asked while it ran goes out now.
+    void sendPending();
 
     QThread thread_;
     InferenceWorker* worker_ = nullptr;  // lives on thread_, deleted when it finishes
@@ -54,6 +62,10 @@ private:
     quint64 current_ = 0;
     quint64 loadId_ = 0;
     bool busy_ = false;
+    bool loading_ = false;
+    /// A question asked while a model loads waits here (latest wins), so that cancelling it
+    /// never cancels the load and stale questions never reach the worker.
+    std::optional<AskRequest> pending_;
     bool hasModel_ = false;
     ModelSummary model_;
 };

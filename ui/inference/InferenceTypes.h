@@ -15,9 +15,9 @@ namespace rcui {
 /// What the window shows about a loaded model.
 struct ModelSummary {
     QString dir;
-    QString name;          ///< folder name
-    QString device;        ///< "cpu", "cuda:0"
-    QString dtype;         ///< "fp32", "fp16", "bf16"
+    QString name;    ///< folder name
+    QString device;  ///< "cpu", "cuda:0"
+    QString dtype;   ///< "fp32", "fp16", "bf16"
     qint64 parameters = 0;
     QString regionFormat;  ///< "dualfocus", "pink", "pixels"
     bool padToSquare = true;
@@ -28,18 +28,21 @@ struct ModelSummary {
 /// One question for the worker.
 struct AskRequest {
     quint64 id = 0;
-    QString prompt;            ///< regions already encoded in the model's format
-    QImage image;              ///< the document's image (the worker re-encodes only when it changed)
-    qint64 imageKey = 0;       ///< changes when the document's image changes
+    QString prompt;       ///< regions already encoded in the model's format
+    QImage image;         ///< the document's image (the worker re-encodes only when it changed)
+    qint64 imageKey = 0;  ///< changes when the document's image changes
     bool newConversation = false;  ///< forget earlier turns first
-    bool dualFocus = false;    ///< run the three-pass DualFocus pipeline instead of one answer
+    bool dualFocus = false;        ///< run the three-pass DualFocus pipeline instead of one answer
     int maxNewTokens = 128;
     double temperature = 0;
-    QString subject;           ///< label for grounding boxes (e.g. "the red circle")
+    QString subject;  ///< label for grounding boxes (e.g. "the red circle")
 };
 
 struct AnswerTimings {
     double imageEncodeMs = 0, prefillMs = 0, firstTokenMs = 0, totalMs = 0, tokensPerSecond = 0;
+    int promptTokens = 0;     ///< the whole conversation prompt
+    int reusedTokens = 0;     ///< of those, kept from the KV cache
+    int generatedTokens = 0;  ///< answer tokens (dual focus: streamed pieces of all passes)
 };
 
 /// The finished answer (also sent when stopped, with stopped = true and the partial text).
@@ -49,8 +52,8 @@ struct AnswerResult {
     QString stopReason;   ///< "eos", "length", "abort"
     bool stopped = false;
     AnswerTimings timings;
-    FocusInfo focus;      ///< dual focus only
-    QImage crop;          ///< dual focus only
+    FocusInfo focus;  ///< dual focus only
+    QImage crop;      ///< dual focus only
 };
 
 }  // namespace rcui

@@ -13,7 +13,8 @@
 namespace rc {
 class Model;
 class Session;
-}
+struct GenerateParams;
+}  // namespace rc
 
 namespace rcui {
 
@@ -24,6 +25,10 @@ public:
     /// `cancelBelow`: requests with an id < *cancelBelow are cancelled.
     explicit InferenceWorker(std::shared_ptr<std::atomic<quint64>> cancelBelow);
     ~InferenceWorker() override;
+
+    /// The embedded model's folder: $REGIONCHAT_MODEL, <exe>/../share/regionchat/models/
+    /// shapes-tiny when installed, else the source tree's copy (REGIONCHAT_DEFAULT_MODEL_DIR).
+    static QString embeddedModelDir();
 
 public slots:
     /// Loads a model folder ("" = the embedded model); replaces the current one on success.
@@ -42,6 +47,10 @@ signals:
     void failed(quint64 id, const QString& message);
 
 private:
+    /// One turn of the kept conversation (a new image key or newConversation starts over).
+    AnswerResult askConversation(const AskRequest& request, const rc::GenerateParams& params);
+    /// The three-pass DualFocus pipeline on fresh sessions.
+    AnswerResult askDualFocus(const AskRequest& request, const rc::GenerateParams& params);
     bool cancelled(quint64 id) const { return id < cancelBelow_->load(); }
     std::shared_ptr<std::atomic<quint64>> cancelBelow_;
     std::shared_ptr<rc::Model> model_;

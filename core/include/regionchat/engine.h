@@ -121,6 +121,9 @@ public:
     void reset();
     /// Forgets the KV cache but not the conversation: the next call recomputes the prompt.
     void drop_cache();
+    /// Keeps the first `message_count` messages (and their images); the KV cache keeps the
+    /// shared prefix, so going back a turn costs nothing to recompute.
+    void truncate(size_t message_count);
 
     const std::vector<ChatMessage>& messages() const;
     /// Size of the first image in the conversation (for region formats); {0,0} if none.

@@ -1,0 +1,95 @@
+// regionchat-screenshots: drives the real window through its main states and saves a PNG of
+// each (for README and for looking at the UI as a user sees it). Run under Xvfb or offscreen:
+//   regionchat-screenshots OUT_DIR [--model DIR]
+#include <QApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QTimer>
+
+#include "MainWindow.h"
+#include "canvas/CanvasView.h"
+#include "chat/ChatPanel.h"
+#include "document/AddRegionCommand.h"
+#include "inference/InferenceController.h"
+
+namespace {
+
+// Spins the event loop until `done` or `ms` pass.
+bool waitFor(const std::function<bool()>& done, int ms) {
+    QElapsedTimer t;
+    t.start();
+    while (!done() && t.elapsed() < ms) QApplication::processEvents(QEventLoop::AllEvents, 20);
+    return done();
+}
+
+void shoot(rcui::MainWindow& w, const QString& path) {
+    w.chat()->renderNow();  // the chat re-renders on a short timer; show the final text
+    waitFor([] { return false; }, 150);
+    w.grab().save(path);
+    qInfo("wrote %s", qPrintable(path));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setApplicationName("RegionChat-screenshots");
+    const QStringList args = app.arguments();
+    if (args.size() < 2) {
+        qCritical("usage: regionchat-screenshots OUT_DIR [--model DIR]");
+        return 2;
+    }
+    const QString out = args[1];
+    QDir().mkpath(out);
+    rcui::MainWindowOptions o;
+    const int m = args.indexOf("--model");
+    if (m > 0 && m + 1 < args.size()) o.modelDir = args[m + 1];
+    o.recoveryPath = out + "/recovery.regionchat";
+    o.askBeforeRestoring = false;
+    rcui::MainWindow w(o);
+    w.resize(1400, 860);
+    w.show();
+    if (!waitFor([&] { return w.inference()->hasModel(); }, 120000)) {
+        qCritical("the model did not load: %s", qPrintable(w.lastError()));
+        return 1;
+    }
+    shoot(w, out + "/1-empty.png");
+
+    bool loaded = false;
+    QObject::connect(&w, &rcui::MainWindow::imageLoaded, [&](bool ok) { loaded = ok; });
+    w.openImage(QStringLiteral(REGIONCHAT_SAMPLES_DIR "/scene_1000000000.png"));
+    if (!waitFor([&] { return loaded; }, 20000)) return 1;
+    auto* doc = w.document();
+    auto addBox = [&](QRectF box) {
+        rcui::Region r;
+        r.id = doc->nextRegionId();
+        r.box = box;
+        r.colour = rcui::regionColour(r.id);
+        doc->undoStack()->push(new rcui::AddRegionCommand(doc, r));
+    };
+    addBox(QRectF(QPointF(154, 175), QPointF(221, 242)));  // the red circle
+    addBox(QRectF(QPointF(243, 355), QPointF(358, 465)));  // the blue triangle
+    w.canvas()->fitToWindow();
+    shoot(w, out + "/2-regions.png");
+
+    int answers = 0;
+    QObject::connect(&w, &rcui::MainWindow::answerFinished, [&] { ++answers; });
+    w.ask("What is in the region <region 1>?");
+    waitFor([&] { return answers >= 1; }, 60000);
+    w.ask("Where is the green star?");
+    waitFor([&] { return answers >= 2; }, 60000);
+    shoot(w, out + "/3-grounding.png");
+
+    w.chat()->setDualFocus(true);
+    w.ask("What shape is the red object?");
+    waitFor([&] { return answers >= 3; }, 120000);
+    shoot(w, out + "/4-focus.png");
+
+    w.setPresentationMode(true);
+    waitFor([] { return false; }, 600);  // full screen takes effect asynchronously
+    shoot(w, out + "/5-presentation.png");
+    w.setPresentationMode(false);
+    doc->setModified(false);
+    return 0;
+}

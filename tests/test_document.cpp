@@ -1,0 +1,283 @@
+// ImageDocument and its undo commands: the single source of truth the canvas, the region list
+// and the chat follow.
+#include <QSignalSpy>
+#include <QtTest>
+
+#include "document/AddRegionCommand.h"
+#include "document/ChangeRegionCommand.h"
+#include "document/ImageDocument.h"
+#include "document/RemoveRegionCommand.h"
+
+using namespace rcui;
+
+namespace {
+
+QImage blankImage(int w = 200, int h = 100) {
+    QImage image(w, h, QImage::Format_RGB32);
+    image.fill(Qt::gray);
+    return image;
+}
+
+Region boxRegion(int id, const QRectF& box) {
+    Region r;
+    r.id = id;
+    r.kind = Region::Kind::Box;
+    r.box = box;
+    r.colour = regionColour(id);
+    return r;
+}
+
+}  // namespace
+
+class TestDocument : public QObject {
+    Q_OBJECT
+
+private slots:
+    void addRegionIsUndoable() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        QSignalSpy added(&doc, &ImageDocument::regionAdded);
+        QSignalSpy removed(&doc, &ImageDocument::regionRemoved);
+        const int id = doc.nextRegionId();
+        QCOMPARE(id, 1);
+        doc.undoStack()->push(new AddRegionCommand(&doc, boxRegion(id, {10, 20, 30, 40})));
+        QCOMPARE(doc.regions().size(), 1);
+        QCOMPARE(doc.region(1)->box, QRectF(10, 20, 30, 40));
+        QCOMPARE(added.size(), 1);
+        QCOMPARE(added.first().first().toInt(), 1);
+
+        doc.undoStack()->undo();
+        QVERIFY(doc.regions().isEmpty());
+        QVERIFY(doc.region(1) == nullptr);
+        QCOMPARE(removed.size(), 1);
+
+        doc.undoStack()->redo();
+        QCOMPARE(doc.regions().size(), 1);
+        QCOMPARE(doc.region(1)->box, QRectF(10, 20, 30, 40));
+    }
+
+    void idsAreNeverReused() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        const int a = doc.nextRegionId();
+        doc.undoStack()->push(new AddRegionCommand(&doc, boxRegion(a, {0, 0, 5, 5})));
+        doc.undoStack()->undo();
+        // A region that was undone may come back with redo; its number must stay its own.
+        QVERIFY(doc.nextRegionId() > a);
+    }
+
+    void removeRestoresPositionAndClearsSelection() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        for (int i = 0; i < 3; ++i) {
+            const int id = doc.nextRegionId();
+            doc.undoStack()->push(new AddRegionCommand(&doc, boxRegion(id, {i * 10.0, 0, 5, 5})));
+        }
+        doc.setSelectedRegion(2);
+        QSignalSpy selection(&doc, &ImageDocument::selectionChanged);
+        doc.undoStack()->push(new RemoveRegionCommand(&doc, 2));
+        QCOMPARE(doc.regions().size(), 2);
+        QCOMPARE(doc.selectedRegion(), 0);
+        QCOMPARE(selection.size(), 1);
+        QCOMPARE(selection.first().first().toInt(), 0);
+
+        doc.undoStack()->undo();
+        QCOMPARE(doc.regions().size(), 3);
+        QCOMPARE(doc.indexOf(2), 1);  // back in the middle, not appended
+        QCOMPARE(doc.region(2)->box, QRectF(10, 0, 5, 5));
+    }
+
+    void removingAnUnknownRegionDoesNothing() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        doc.undoStack()->push(
+            new AddRegionCommand(&doc, boxRegion(doc.nextRegionId(), {0, 0, 5, 5})));
+        doc.undoStack()->push(new RemoveRegionCommand(&doc, 42));
+        QCOMPARE(doc.regions().size(), 1);
+        doc.undoStack()->undo();
+        QCOMPARE(doc.regions().size(), 1);
+    }
+
+    void changeMergesWithinOneDrag() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        const Region original = boxRegion(doc.nextRegionId(), {10, 10, 20, 20});
+        doc.undoStack()->push(new AddRegionCommand(&doc, original));
+        const int before = doc.undoStack()->count();
+
+        // Three steps of one drag (drag id 7): one undo step.
+        Region step = original;
+        for (int dx = 1; dx <= 3; ++dx) {
+            Region next = original;
+            next.box.translate(dx * 5, 0);
+            doc.undoStack()->push(new ChangeRegionCommand(&doc, step, next, 7));
+            step = next;
+        }
+        QCOMPARE(doc.undoStack()->count(), before + 1);
+        QCOMPARE(doc.region(original.id)->box, QRectF(25, 10, 20, 20));
+
+        // A second drag is its own step.
+        Region moved = step;
+        moved.box.translate(0, 5);
+        doc.undoStack()->push(new ChangeRegionCommand(&doc, step, moved, 8));
+        QCOMPARE(doc.undoStack()->count(), before + 2);
+
+        doc.undoStack()->undo();
+        QCOMPARE(doc.region(original.id)->box, QRectF(25, 10, 20, 20));
+        doc.undoStack()->undo();
+        QCOMPARE(doc.region(original.id)->box, original.box);
+    }
+
+    void changesWithoutDragIdNeverMerge() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        const Region original = boxRegion(doc.nextRegionId(), {10, 10, 20, 20});
+        doc.undoStack()->push(new AddRegionCommand(&doc, original));
+        Region a = original, b = original;
+        a.box.translate(1, 0);
+        b.box.translate(2, 0);
+        doc.undoStack()->push(new ChangeRegionCommand(&doc, original, a));
+        doc.undoStack()->push(new ChangeRegionCommand(&doc, a, b));
+        QCOMPARE(doc.undoStack()->count(), 3);
+        doc.undoStack()->undo();
+        QCOMPARE(doc.region(original.id)->box, a.box);
+    }
+
+    void changesOfDifferentRegionsNeverMerge() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        const Region r1 = boxRegion(doc.nextRegionId(), {0, 0, 10, 10});
+        const Region r2 = boxRegion(doc.nextRegionId(), {50, 50, 10, 10});
+        doc.undoStack()->push(new AddRegionCommand(&doc, r1));
+        doc.undoStack()->push(new AddRegionCommand(&doc, r2));
+        Region m1 = r1, m2 = r2;
+        m1.box.translate(3, 3);
+        m2.box.translate(3, 3);
+        doc.undoStack()->push(new ChangeRegionCommand(&doc, r1, m1, 9));
+        doc.undoStack()->push(new ChangeRegionCommand(&doc, r2, m2, 9));
+        QCOMPARE(doc.undoStack()->count(), 4);
+        doc.undoStack()->undo();
+        QCOMPARE(doc.region(r2.id)->box, r2.box);
+        QCOMPARE(doc.region(r1.id)->box, m1.box);
+    }
+
+    void setImageClearsEverything() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QStringLiteral("/tmp/a.png"));
+        doc.undoStack()->push(
+            new AddRegionCommand(&doc, boxRegion(doc.nextRegionId(), {0, 0, 5, 5})));
+        doc.setSelectedRegion(1);
+        ChatEntry answer;
+        answer.role = ChatEntry::Role::Assistant;
+        answer.boxes = {GroundingBox{QRectF(1, 2, 3, 4), QStringLiteral("cat")}};
+        doc.appendEntry(answer);
+        doc.setHighlightedBox(0);
+        FocusInfo focus;
+        focus.valid = true;
+        focus.cropRect = QRectF(0, 0, 50, 50);
+        doc.setLastFocus(focus, blankImage(50, 50));
+
+        QSignalSpy imageChanged(&doc, &ImageDocument::imageChanged);
+        QSignalSpy chatCleared(&doc, &ImageDocument::chatCleared);
+        doc.setImage(blankImage(64, 48), QStringLiteral("/tmp/b.png"));
+        QCOMPARE(imageChanged.size(), 1);
+        QCOMPARE(chatCleared.size(), 1);
+        QCOMPARE(doc.image().size(), QSize(64, 48));
+        QCOMPARE(doc.imagePath(), QStringLiteral("/tmp/b.png"));
+        QVERIFY(doc.regions().isEmpty());
+        QCOMPARE(doc.selectedRegion(), 0);
+        QVERIFY(doc.chat().isEmpty());
+        QVERIFY(doc.groundingBoxes().isEmpty());
+        QCOMPARE(doc.highlightedBox(), -1);
+        QVERIFY(!doc.lastFocus().valid);
+        QCOMPARE(doc.undoStack()->count(), 0);
+        QVERIFY(!doc.isModified());
+        QCOMPARE(doc.nextRegionId(), 1);  // numbering restarts with a new image
+    }
+
+    void modifiedFlagFollowsEdits() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        QVERIFY(!doc.isModified());
+        QSignalSpy modified(&doc, &ImageDocument::modifiedChanged);
+        doc.undoStack()->push(
+            new AddRegionCommand(&doc, boxRegion(doc.nextRegionId(), {0, 0, 5, 5})));
+        QVERIFY(doc.isModified());
+        QCOMPARE(modified.size(), 1);
+        QCOMPARE(modified.first().first().toBool(), true);
+
+        doc.setModified(false);  // saved
+        QVERIFY(!doc.isModified());
+        ChatEntry question;
+        question.text = QStringLiteral("what is <region>?");
+        doc.appendEntry(question);
+        QVERIFY(doc.isModified());
+
+        // Selection is a view state, not an edit.
+        doc.setModified(false);
+        doc.setSelectedRegion(1);
+        QVERIFY(!doc.isModified());
+    }
+
+    void groundingBoxesComeFromAssistantEntriesInOrder() {
+        ImageDocument doc;
+        doc.setImage(blankImage(), QString());
+        ChatEntry user;
+        user.role = ChatEntry::Role::User;
+        user.boxes = {GroundingBox{QRectF(0, 0, 1, 1), QStringLiteral("ignored")}};
+        ChatEntry first;
+        first.role = ChatEntry::Role::Assistant;
+        first.boxes = {GroundingBox{QRectF(1, 1, 10, 10), QStringLiteral("a")}};
+        ChatEntry second;
+        second.role = ChatEntry::Role::Assistant;
+        second.boxes = {GroundingBox{QRectF(2, 2, 10, 10), QStringLiteral("b")},
+                        GroundingBox{QRectF(3, 3, 10, 10), QStringLiteral("c")}};
+        doc.appendEntry(user);
+        doc.appendEntry(first);
+        doc.appendEntry(second);
+        const auto boxes = doc.groundingBoxes();
+        QCOMPARE(boxes.size(), 3);
+        QCOMPARE(boxes[0].label, QStringLiteral("a"));
+        QCOMPARE(boxes[2].box, QRectF(3, 3, 10, 10));
+
+        QSignalSpy changed(&doc, &ImageDocument::entryChanged);
+        second.boxes.removeLast();
+        doc.updateEntry(2, second);
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(doc.groundingBoxes().size(), 2);
+        doc.updateEntry(7, second);  // out of range: ignored
+        QCOMPARE(changed.size(), 1);
+
+        doc.setHighlightedBox(1);
+        doc.clearChat();
+        QVERIFY(doc.groundingBoxes().isEmpty());
+        QCOMPARE(doc.highlightedBox(), -1);
+    }
+
+    void selectionSignalsOnlyOnChange() {
+        ImageDocument doc;
+        QSignalSpy selection(&doc, &ImageDocument::selectionChanged);
+        doc.setSelectedRegion(3);
+        doc.setSelectedRegion(3);
+        QCOMPARE(selection.size(), 1);
+        doc.setSelectedRegion(0);
+        QCOMPARE(selection.size(), 2);
+    }
+
+    void pointBoxIsSixPercentOfShorterSideClipped() {
+        const QSizeF size(400, 200);  // 6% of 200 = 12 px square
+        const QRectF centre = pointBox(QPointF(100, 100), size);
+        QCOMPARE(centre, QRectF(94, 94, 12, 12));
+        const QRectF corner = pointBox(QPointF(2, 1), size);
+        QCOMPARE(corner, QRectF(0, 0, 8, 7));
+    }
+
+    void regionColoursAreDistinctAndCycle() {
+        QVERIFY(regionColour(1) != regionColour(2));
+        QCOMPARE(regionColour(1), regionColour(9));
+        QVERIFY(regionColour(0).isValid());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDocument)
+#include "test_document.moc"

@@ -1,0 +1,247 @@
+// The window as a user drives it: bad inputs lose nothing, sessions round-trip, answers with
+// boxes become overlays, and (with the embedded model) real questions get right answers.
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <filesystem>
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "MainWindow.h"
+#include "canvas/CanvasView.h"
+#include "chat/ChatPanel.h"
+#include "document/AddRegionCommand.h"
+#include "document/SessionFile.h"
+#include "inference/InferenceController.h"
+#include "regionchat/region_format.h"
+#include "support/tiny_model.h"
+
+using namespace rcui;
+
+namespace {
+
+bool waitFor(const std::function<bool()>& done, int ms) {
+    QElapsedTimer t;
+    t.start();
+    while (!done() && t.elapsed() < ms) QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    return done();
+}
+
+QString embeddedModel() {
+    return qEnvironmentVariable("REGIONCHAT_SOURCE_DIR") + "/resources/models/shapes-tiny";
+}
+
+QString sample() {
+    return qEnvironmentVariable("REGIONCHAT_SOURCE_DIR") + "/resources/samples/scene_1000000000.png";
+}
+
+double iou(const QRectF& a, const QRectF& b) {
+    const QRectF i = a.intersected(b);
+    const double inter = i.width() * i.height();
+    const double uni = a.width() * a.height() + b.width() * b.height() - inter;
+    return uni > 0 ? inter / uni : 0;
+}
+
+}  // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir tmp_;
+    QString tinyModel_;
+
+    std::unique_ptr<MainWindow> window(const QString& model) {
+        MainWindowOptions o;
+        o.modelDir = model;
+        o.device = "cpu";
+        o.recoveryPath = tmp_.path() + "/recovery-" + QString::number(QRandomGenerator::global()->generate()) + ".regionchat";
+        o.askBeforeRestoring = false;  // no modal dialogs in tests
+        return std::make_unique<MainWindow>(o);
+    }
+
+    bool open(MainWindow& w, const QString& path) {
+        QSignalSpy spy(&w, &MainWindow::imageLoaded);
+        w.openImage(path);
+        if (!spy.wait(20000)) return false;
+        return spy.first().first().toBool();
+    }
+
+    void addBox(MainWindow& w, const QRectF& box) {
+        Region r;
+        r.id = w.document()->nextRegionId();
+        r.box = box;
+        r.colour = regionColour(r.id);
+        w.document()->undoStack()->push(new AddRegionCommand(w.document(), r));
+    }
+
+private slots:
+    void initTestCase() {
+        QVERIFY(tmp_.isValid());
+        tinyModel_ = tmp_.path() + "/tiny";
+        rc::testing::write_tiny_model(tinyModel_.toStdString(), rc::testing::tiny_config());
+        QVERIFY(cv::imwrite((tmp_.path() + "/scene.png").toStdString(), rc::testing::test_image(120, 90, 4)));
+    }
+
+    void badImagesGiveAMessageAndLoseNothing() {
+        auto w = window(tinyModel_);
+        QVERIFY(open(*w, tmp_.path() + "/scene.png"));
+        addBox(*w, QRectF(10, 10, 30, 30));
+        const QImage before = w->document()->image();
+
+        std::ofstream(tmp_.filePath("text.png").toStdString()) << "not an image";
+        QVERIFY(!open(*w, tmp_.filePath("text.png")));
+        QVERIFY2(w->lastError().contains("not an image"), qPrintable(w->lastError()));
+
+        QFile png(tmp_.path() + "/scene.png");
+        QVERIFY(png.open(QIODevice::ReadOnly));
+        QByteArray bytes = png.readAll();
+        QFile cut(tmp_.filePath("cut.png"));
+        QVERIFY(cut.open(QIODevice::WriteOnly));
+        cut.write(bytes.left(bytes.size() / 2));
+        cut.close();
+        QVERIFY(!open(*w, tmp_.filePath("cut.png")));
+        QVERIFY(w->lastError().contains("cut.png"));
+
+        QByteArray huge = bytes;  // IHDR claims 30000 x 30000
+        const char dims[8] = {0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30};
+        huge.replace(16, 8, QByteArray(dims, 8));
+        QFile h(tmp_.filePath("huge.png"));
+        QVERIFY(h.open(QIODevice::WriteOnly));
+        h.write(huge);
+        h.close();
+        QVERIFY(!open(*w, tmp_.filePath("huge.png")));
+        QVERIFY2(w->lastError().contains("30000x30000"), qPrintable(w->lastError()));
+
+        std::ofstream(tmp_.filePath("broken.regionchat").toStdString()) << "{\"format\": \"regionchat-session\", \"version\": 1, \"regions\": [{\"id\": -3}";
+        QVERIFY(!w->openSession(tmp_.filePath("broken.regionchat")));
+        QVERIFY(!w->lastError().isEmpty());
+
+        // Nothing was lost: same image, same region.
+        QCOMPARE(w->document()->image(), before);
+        QCOMPARE(w->document()->regions().size(), 1);
+    }
+
+    void sessionSavesAndLoadsBackEqual() {
+        auto w = window(tinyModel_);
+        QVERIFY(open(*w, tmp_.path() + "/scene.png"));
+        addBox(*w, QRectF(5, 6, 40, 30));
+        Region p;
+        p.id = w->document()->nextRegionId();
+        p.kind = Region::Kind::Point;
+        p.positive = {QPointF(50, 50)};
+        p.negative = {QPointF(60, 55)};
+        p.box = pointBox(QPointF(50, 50), w->document()->image().size());
+        p.colour = regionColour(p.id);
+        w->document()->undoStack()->push(new AddRegionCommand(w->document(), p));
+        ChatEntry q;
+        q.text = "Where is <region 1>?";
+        q.prompt = "Where is [0.04, 0.07, 0.38, 0.40]?";
+        w->document()->appendEntry(q);
+        ChatEntry a;
+        a.role = ChatEntry::Role::Assistant;
+        a.text = "[0.10, 0.20, 0.30, 0.40]";
+        a.boxes = {{QRectF(12, 18, 24, 18), "the thing"}};
+        a.focus.valid = true;
+        a.focus.macroAnswer = "red";
+        a.focus.microAnswer = "blue";
+        a.focus.microWon = true;
+        a.focus.cropRect = QRectF(0, 0, 60, 60);
+        w->document()->appendEntry(a);
+        const QString path = tmp_.filePath("s.regionchat");
+        QVERIFY(w->saveSession(path));
+        QVERIFY(!w->document()->isModified());
+
+        auto v = window(tinyModel_);
+        QVERIFY(v->openSession(path));
+        QCOMPARE(v->document()->regions(), w->document()->regions());
+        QCOMPARE(v->document()->chat(), w->document()->chat());
+        QCOMPARE(v->document()->image(), w->document()->image());
+        QCOMPARE(v->document()->imageHash(), fileSha256(tmp_.path() + "/scene.png"));
+    }
+
+    void autosaveIsRestoredAfterACrash() {
+        const QString recovery = tmp_.filePath("crash.regionchat");
+        {
+            MainWindowOptions o;
+            o.modelDir = tinyModel_;
+            o.recoveryPath = recovery;
+            o.askBeforeRestoring = false;
+            MainWindow w(o);
+            QVERIFY(open(w, tmp_.path() + "/scene.png"));
+            addBox(w, QRectF(20, 20, 10, 10));
+            w.autosave();  // what the 30 s timer does
+            // The window is destroyed without a close event: a crash leaves the file behind.
+        }
+        QVERIFY(QFile::exists(recovery));
+        MainWindowOptions o;
+        o.modelDir = tinyModel_;
+        o.recoveryPath = recovery;
+        o.askBeforeRestoring = false;
+        MainWindow w(o);
+        w.offerRecovery();
+        QCOMPARE(w.document()->regions().size(), 1);
+        QCOMPARE(w.document()->regions().first().box, QRectF(20, 20, 10, 10));
+    }
+
+    void answerWithABoxMakesAGroundingOverlay() {
+        auto w = window(tinyModel_);
+        QVERIFY(open(*w, tmp_.path() + "/scene.png"));
+        QVERIFY(waitFor([&] { return w->inference()->hasModel(); }, 60000));
+        QSignalSpy done(w.get(), &MainWindow::answerFinished);
+        w->ask("Where is the red circle?");
+        QVERIFY(done.wait(60000));
+        // Feed the answer path a result with a box, as the worker sends it.
+        w->ask("Where is the blue square?");
+        AnswerResult r;
+        r.text = "[0.25, 0.50, 0.75, 1.00]";
+        r.boxes = {QRectF(QPointF(30, 45), QPointF(90, 90))};
+        r.stopReason = "eos";
+        emit w->inference()->answered(r);
+        const auto boxes = w->document()->groundingBoxes();
+        QVERIFY(!boxes.isEmpty());
+        QCOMPARE(boxes.last().box, r.boxes.first());
+        QCOMPARE(boxes.last().label, QString("the blue square"));
+        const QImage shot = w->canvas()->renderAnnotated();
+        QCOMPARE(shot.size(), w->document()->image().size());
+        QVERIFY(shot != w->document()->image().convertToFormat(shot.format()));
+        w->document()->setModified(false);
+    }
+
+    void embeddedModelAnswersTheSampleScene() {
+        if (!QFile::exists(embeddedModel() + "/config.json")) QSKIP("the embedded model is not in this checkout");
+        auto w = window(embeddedModel());
+        QVERIFY(open(*w, sample()));
+        QVERIFY(waitFor([&] { return w->inference()->hasModel(); }, 60000));
+        addBox(*w, QRectF(QPointF(154, 175), QPointF(221, 242)));  // the red circle
+        int updates = 0;
+        connect(w->document(), &ImageDocument::entryChanged, this, [&] { ++updates; });
+        QSignalSpy done(w.get(), &MainWindow::answerFinished);
+        w->ask("What is in the region <region>?");
+        QVERIFY(done.wait(60000));
+        QCOMPARE(w->document()->chat().last().text, QString("a red circle"));
+        QVERIFY2(updates >= 3, "tokens did not stream");
+
+        w->ask("Where is the green star?");
+        QVERIFY(done.wait(60000));
+        const auto boxes = w->document()->groundingBoxes();
+        QVERIFY2(!boxes.isEmpty(), qPrintable(w->document()->chat().last().text));
+        QVERIFY(iou(boxes.last().box, QRectF(QPointF(51, 271), QPointF(205, 422))) >= 0.5);
+
+        w->chat()->setDualFocus(true);
+        w->ask("What shape is the red object?");
+        QVERIFY(done.wait(120000));
+        const FocusInfo& f = w->document()->lastFocus();
+        QVERIFY(f.valid);
+        QVERIFY(!w->document()->lastFocusCrop().isNull());
+        QVERIFY(!f.cropRect.isEmpty());
+        QCOMPARE(w->document()->chat().last().text, f.microWon ? f.microAnswer : f.macroAnswer);
+        w->document()->setModified(false);
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_main_window.moc"

@@ -1,0 +1,603 @@
+#include "MainWindow.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QCryptographicHash>
+#include <QDateTime>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QSaveFile>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QToolBar>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <opencv2/imgproc.hpp>
+
+#include "canvas/CanvasView.h"
+#include "canvas/RegionListWidget.h"
+#include "chat/ChatPanel.h"
+#include "chat/PromptComposer.h"
+#include "document/AddRegionCommand.h"
+#include "document/RemoveRegionCommand.h"
+#include "focus/FocusPanel.h"
+#include "inference/InferenceController.h"
+#include "regionchat/image_io.h"
+#include "regionchat/region_format.h"
+#include "tools/ToolManager.h"
+
+namespace rcui {
+
+namespace {
+
+struct LoadedImage {
+    QImage image;
+    QString hash;
+    QString error;
+};
+
+// Runs on a pool thread: the GUI thread never decodes an image. The size in the header is
+// checked before decoding (core's image_io), so a 30000x30000 header is refused, not allocated.
+LoadedImage loadImageFile(const QString& path) {
+    LoadedImage out;
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        out.error = QObject::tr("Cannot open %1: %2").arg(path, f.errorString());
+        return out;
+    }
+    if (f.size() > (1ll << 30)) {
+        out.error = QObject::tr("%1 is larger than 1 GiB.").arg(path);
+        return out;
+    }
+    const QByteArray bytes = f.readAll();
+    out.hash = QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
+    try {
+        cv::Mat bgr = rc::decode_image(bytes.toStdString(), QFileInfo(path).fileName().toStdString());
+        cv::Mat rgb;
+        cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+        out.image = QImage(rgb.data, rgb.cols, rgb.rows, static_cast<qsizetype>(rgb.step), QImage::Format_RGB888).copy();
+    } catch (const std::exception& e) {
+        out.error = QString::fromUtf8(e.what());
+    }
+    return out;
+}
+
+QString defaultRecoveryPath() {
+    const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    QDir().mkpath(dir);
+    return dir + "/recovery.regionchat";
+}
+
+}  // namespace
+
+MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent)
+    : QMainWindow(parent), options_(options) {
+    recoveryPath_ = options.recoveryPath.isEmpty() ? defaultRecoveryPath() : options.recoveryPath;
+    setAcceptDrops(true);
+    resize(1280, 820);
+
+    canvas_ = new CanvasView(&doc_, this);
+    setCentralWidget(canvas_);
+    tools_ = new ToolManager(&doc_, canvas_, this);
+    inference_ = new InferenceController(this);
+
+    buildActions();
+    buildDocks();
+    buildMenus();
+    buildStatusBar();
+    connectInference();
+
+    connect(&doc_, &ImageDocument::modifiedChanged, this, &MainWindow::refreshTitle);
+    connect(&doc_, &ImageDocument::imageChanged, this, &MainWindow::refreshTitle);
+    autosaveTimer_.setInterval(30000);
+    connect(&autosaveTimer_, &QTimer::timeout, this, &MainWindow::autosave);
+    autosaveTimer_.start();
+    refreshTitle();
+
+    inference_->loadModel(options_.modelDir, options_.device);
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildActions() {
+    auto* undo = doc_.undoStack()->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    auto* redo = doc_.undoStack()->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    docActions_ = {undo, redo};
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open Image…"), QKeySequence::Open, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), QString(),
+                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"));
+        if (!path.isEmpty()) openImage(path);
+    });
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    refreshRecentMenu();
+    QMenu* samples = file->addMenu(tr("&Samples"));
+    const QDir sampleDir(QStringLiteral(REGIONCHAT_SAMPLES_DIR));
+    for (const QString& name : sampleDir.entryList({"*.png", "*.jpg"}, QDir::Files, QDir::Name)) {
+        const QString path = sampleDir.filePath(name);
+        samples->addAction(name, this, [this, path] { openImage(path); });
+    }
+    samples->setEnabled(!samples->isEmpty());
+    file->addSeparator();
+    file->addAction(tr("Open &Session…"), QKeySequence(tr("Ctrl+Shift+O")), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), QString(), tr("RegionChat sessions (*.regionchat)"));
+        if (!path.isEmpty()) openSession(path);
+    });
+    file->addAction(tr("&Save Session"), QKeySequence::Save, this, [this] {
+        QString path = sessionPath_;
+        if (path.isEmpty()) path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(), tr("RegionChat sessions (*.regionchat)"));
+        if (!path.isEmpty()) saveSession(path);
+    });
+    file->addAction(tr("Save Session &As…"), QKeySequence::SaveAs, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(), tr("RegionChat sessions (*.regionchat)"));
+        if (!path.isEmpty()) saveSession(path);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Export Conversation…"), QKeySequence(tr("Ctrl+E")), this, &MainWindow::exportConversation);
+    file->addAction(tr("&Copy Annotated Image"), QKeySequence(tr("Ctrl+Shift+C")), this, &MainWindow::copyAnnotatedImage);
+    file->addSeparator();
+    file->addAction(tr("Open &Model Folder…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"));
+        if (!dir.isEmpty()) {
+            options_.modelDir = dir;
+            inference_->loadModel(dir, options_.device);
+        }
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->addActions(docActions_);
+    edit->addSeparator();
+    edit->addAction(tr("&Delete Region"), QKeySequence::Delete, this, [this] {
+        if (doc_.selectedRegion() > 0) doc_.undoStack()->push(new RemoveRegionCommand(&doc_, doc_.selectedRegion()));
+    });
+    edit->addAction(tr("&New Conversation"), QKeySequence(tr("Ctrl+N")), this, [this] {
+        inference_->stop();
+        doc_.clearChat();
+        inference_->resetConversation();
+        conversationStarted_ = false;
+    });
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(tr("Zoom &In"), QKeySequence::ZoomIn, canvas_, &CanvasView::zoomIn);
+    view->addAction(tr("Zoom &Out"), QKeySequence::ZoomOut, canvas_, &CanvasView::zoomOut);
+    view->addAction(tr("&Fit to Window"), QKeySequence(tr("Ctrl+0")), canvas_, &CanvasView::fitToWindow);
+    view->addAction(tr("&Actual Size (100%)"), QKeySequence(tr("Ctrl+1")), canvas_, &CanvasView::actualSize);
+    view->addSeparator();
+    presentationAction_ = view->addAction(tr("&Presentation Mode"), QKeySequence(Qt::Key_F11), this,
+                                          [this](bool on) { setPresentationMode(on); });
+    presentationAction_->setCheckable(true);
+    view->addSeparator();
+    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+
+    QMenu* toolsMenu = menuBar()->addMenu(tr("&Tools"));
+    toolsMenu->addActions(tools_->actions());
+    QToolBar* bar = addToolBar(tr("Tools"));
+    bar->setObjectName("tools");
+    bar->addActions(tools_->actions());
+    bar->addSeparator();
+    bar->addActions(docActions_);
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About RegionChat"), this, [this] {
+        QMessageBox::about(this, tr("About RegionChat"),
+                           tr("<b>RegionChat</b><br>Talk with a region-aware vision-language model about parts of an image."
+                              "<br><br>Box: drag (B). Point: click, shift-click for a negative point (P). Pan: drag, or "
+                              "middle-drag / space+drag with any tool (H). Wheel zooms."));
+    });
+}
+
+void MainWindow::buildDocks() {
+    auto dock = [this](const QString& title, const char* name, QWidget* w, Qt::DockWidgetArea area) {
+        auto* d = new QDockWidget(title, this);
+        d->setObjectName(name);
+        d->setWidget(w);
+        addDockWidget(area, d);
+        return d;
+    };
+    chat_ = new ChatPanel(&doc_, this);  // a dock of its own
+    addDockWidget(Qt::RightDockWidgetArea, chat_);
+    regionList_ = new RegionListWidget(&doc_, this);
+    dock(tr("Regions"), "regions", regionList_, Qt::LeftDockWidgetArea);
+    focus_ = new FocusPanel(&doc_, this);
+    auto* focusDock = dock(tr("Focus"), "focus", focus_, Qt::LeftDockWidgetArea);
+    Q_UNUSED(focusDock);
+
+    connect(chat_, &ChatPanel::sendRequested, this, &MainWindow::ask);
+    connect(chat_, &ChatPanel::stopRequested, inference_, &InferenceController::stop);
+    connect(chat_, &ChatPanel::boxClicked, this, &MainWindow::zoomToBox);
+    connect(chat_, &ChatPanel::makeRegionRequested, this, &MainWindow::makeRegionFromBox);
+    connect(regionList_, &RegionListWidget::zoomToRegion, canvas_, &CanvasView::zoomToRect);
+}
+
+void MainWindow::buildStatusBar() {
+    modelLabel_ = new QLabel(tr("Loading model…"), this);
+    loadBar_ = new QProgressBar(this);
+    loadBar_->setMaximumWidth(180);
+    loadBar_->setTextVisible(true);
+    speedLabel_ = new QLabel(this);
+    statusBar()->addPermanentWidget(speedLabel_);
+    statusBar()->addPermanentWidget(loadBar_);
+    statusBar()->addPermanentWidget(modelLabel_);
+    connect(tools_, &ToolManager::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
+}
+
+void MainWindow::connectInference() {
+    connect(inference_, &InferenceController::loadProgress, this, [this](qint64 done, qint64 total) {
+        loadBar_->setVisible(true);
+        loadBar_->setRange(0, int(std::max<qint64>(total, 1)));
+        loadBar_->setValue(int(done));
+    });
+    connect(inference_, &InferenceController::modelReady, this, [this](const ModelSummary& m) {
+        loadBar_->setVisible(false);
+        modelLabel_->setText(tr("%1 · %2 · %3 · %4M params")
+                                 .arg(m.name, m.device, m.dtype)
+                                 .arg(m.parameters / 1e6, 0, 'f', 1));
+        modelLabel_->setToolTip(m.dir);
+        conversationStarted_ = false;
+        if (!pendingQuestion_.isEmpty()) ask(std::exchange(pendingQuestion_, QString()));
+    });
+    connect(inference_, &InferenceController::modelFailed, this, [this](const QString& msg) {
+        loadBar_->setVisible(false);
+        modelLabel_->setText(tr("No model"));
+        showError(tr("The model could not be loaded"), msg);
+    });
+    connect(inference_, &InferenceController::busyChanged, chat_, &ChatPanel::setBusy);
+    connect(inference_, &InferenceController::stage, this, [this](const QString& s) {
+        statusBar()->showMessage(tr("Dual focus: %1 pass…").arg(s));
+        // Each pass streams its own answer; show the current pass only.
+        if (streamingEntry_ >= 0 && streamingEntry_ < doc_.chat().size()) {
+            ChatEntry e = doc_.chat()[streamingEntry_];
+            e.text.clear();
+            doc_.updateEntry(streamingEntry_, e);
+        }
+    });
+    connect(inference_, &InferenceController::token, this, [this](const QString& piece) {
+        if (streamingEntry_ < 0 || streamingEntry_ >= doc_.chat().size()) return;
+        ChatEntry e = doc_.chat()[streamingEntry_];
+        e.text += piece;
+        doc_.updateEntry(streamingEntry_, e);
+    });
+    connect(inference_, &InferenceController::answered, this, [this](const AnswerResult& r) {
+        if (streamingEntry_ < 0 || streamingEntry_ >= doc_.chat().size()) return;
+        ChatEntry e = doc_.chat()[streamingEntry_];
+        const QString question = streamingEntry_ > 0 ? doc_.chat()[streamingEntry_ - 1].text : QString();
+        e.text = r.text;
+        e.streaming = false;
+        e.stopped = r.stopped;
+        e.tokensPerSecond = r.timings.tokensPerSecond;
+        e.boxes.clear();
+        for (const QRectF& b : r.boxes) e.boxes.append({b, groundingLabel(question, r.text)});
+        e.focus = r.focus;
+        doc_.updateEntry(streamingEntry_, e);
+        if (r.focus.valid) doc_.setLastFocus(r.focus, r.crop);
+        speedLabel_->setText(r.timings.tokensPerSecond > 0
+                                 ? tr("%1 tokens/s · %2 ms").arg(r.timings.tokensPerSecond, 0, 'f', 1).arg(r.timings.totalMs, 0, 'f', 0)
+                                 : tr("answered in %1 ms").arg(r.timings.totalMs, 0, 'f', 0));
+        streamingEntry_ = -1;
+        statusBar()->clearMessage();
+        autosave();
+        emit answerFinished();
+    });
+    connect(inference_, &InferenceController::failed, this, [this](const QString& msg) {
+        if (streamingEntry_ >= 0 && streamingEntry_ < doc_.chat().size()) {
+            ChatEntry e = doc_.chat()[streamingEntry_];
+            e.streaming = false;
+            e.error = msg;
+            doc_.updateEntry(streamingEntry_, e);
+        }
+        streamingEntry_ = -1;
+        lastError_ = msg;
+        emit answerFinished();
+    });
+}
+
+void MainWindow::ask(const QString& question) {
+    if (question.trimmed().isEmpty()) return;
+    if (!doc_.hasImage()) {
+        showError(tr("No image"), tr("Open an image first (File > Open Image, or drop one on the window)."));
+        return;
+    }
+    if (!inference_->hasModel()) {
+        pendingQuestion_ = question;
+        statusBar()->showMessage(tr("The model is still loading; the question will be asked when it is ready."));
+        return;
+    }
+    const ModelSummary& m = inference_->model();
+    auto format = rc::make_region_format(m.regionFormat.toStdString(), m.padToSquare);
+    QString error;
+    const QString prompt = format ? composePrompt(question, doc_, *format, &error) : QString();
+    if (prompt.isEmpty()) {
+        chat_->input()->setPlainText(question);  // the panel cleared it; give it back
+        showError(tr("Cannot ask that"), error.isEmpty() ? tr("The model's region format is unknown.") : error);
+        return;
+    }
+    if (streamingEntry_ >= 0 && streamingEntry_ < doc_.chat().size()) {
+        // A new question while one runs: the old one is cancelled and marked so.
+        ChatEntry old = doc_.chat()[streamingEntry_];
+        old.streaming = false;
+        old.stopped = true;
+        doc_.updateEntry(streamingEntry_, old);
+    }
+    ChatEntry user;
+    user.role = ChatEntry::Role::User;
+    user.text = question;
+    user.prompt = prompt;
+    doc_.appendEntry(user);
+    ChatEntry answer;
+    answer.role = ChatEntry::Role::Assistant;
+    answer.streaming = true;
+    doc_.appendEntry(answer);
+    streamingEntry_ = doc_.chat().size() - 1;
+
+    AskRequest req;
+    req.prompt = prompt;
+    req.image = doc_.image();
+    req.imageKey = imageKey_;
+    req.newConversation = !conversationStarted_;
+    req.dualFocus = chat_->dualFocus();
+    req.subject = question;
+    conversationStarted_ = true;
+    inference_->ask(req);
+}
+
+void MainWindow::openImage(const QString& path) {
+    const int generation = ++loadingImage_;
+    statusBar()->showMessage(tr("Opening %1…").arg(QFileInfo(path).fileName()));
+    auto* watcher = new QFutureWatcher<LoadedImage>(this);
+    connect(watcher, &QFutureWatcher<LoadedImage>::finished, this, [this, watcher, path, generation] {
+        watcher->deleteLater();
+        if (generation != loadingImage_) return;  // a newer open won
+        const LoadedImage r = watcher->result();
+        statusBar()->clearMessage();
+        if (!r.error.isEmpty()) {
+            showError(tr("Cannot open the image"), r.error);
+            emit imageLoaded(false);
+            return;
+        }
+        if (!maybeSave()) {
+            emit imageLoaded(false);
+            return;
+        }
+        setImage(r.image, path, r.hash);
+        sessionPath_.clear();
+        addRecent(path);
+        emit imageLoaded(true);
+    });
+    watcher->setFuture(QtConcurrent::run(loadImageFile, path));
+}
+
+void MainWindow::setImage(const QImage& image, const QString& path, const QString& hash) {
+    inference_->stop();
+    streamingEntry_ = -1;
+    doc_.setImage(image, path);
+    doc_.setImageHash(hash);
+    ++imageKey_;
+    conversationStarted_ = false;
+    canvas_->fitToWindow();
+}
+
+bool MainWindow::openSession(const QString& path) {
+    SessionData d;
+    QString error;
+    if (!readSessionFile(path, &d, &error)) {
+        showError(tr("Cannot open the session"), tr("%1: %2").arg(QFileInfo(path).fileName(), error));
+        return false;
+    }
+    const LoadedImage img = loadImageFile(d.imagePath);
+    if (!img.error.isEmpty()) {
+        showError(tr("Cannot open the session"), tr("Its image cannot be opened: %1").arg(img.error));
+        return false;
+    }
+    if (!maybeSave()) return false;
+    setImage(img.image, d.imagePath, img.hash);
+    if (!d.imageHash.isEmpty() && d.imageHash != img.hash)
+        statusBar()->showMessage(tr("Note: %1 changed since the session was saved.").arg(QFileInfo(d.imagePath).fileName()), 8000);
+    for (int i = 0; i < d.regions.size(); ++i) doc_.insertRegion(i, d.regions[i]);
+    for (const auto& e : d.chat) doc_.appendEntry(e);
+    chat_->setDualFocus(d.settings.dualFocus);
+    // The restored conversation is shown; the model starts a new one from the next question.
+    doc_.setModified(false);
+    sessionPath_ = path;
+    refreshTitle();
+    return true;
+}
+
+bool MainWindow::saveSession(const QString& path) {
+    QString error;
+    if (!writeSessionFile(path, sessionFromDocument(doc_, settings()), &error)) {
+        showError(tr("Cannot save the session"), tr("%1: %2").arg(path, error));
+        return false;
+    }
+    sessionPath_ = path;
+    doc_.undoStack()->setClean();
+    doc_.setModified(false);
+    QFile::remove(recoveryPath_);
+    refreshTitle();
+    statusBar()->showMessage(tr("Saved %1").arg(QFileInfo(path).fileName()), 4000);
+    return true;
+}
+
+SessionSettings MainWindow::settings() const {
+    SessionSettings s;
+    s.modelDir = options_.modelDir;
+    s.dualFocus = chat_->dualFocus();
+    return s;
+}
+
+void MainWindow::autosave() {
+    if (!doc_.hasImage() || !doc_.isModified()) return;
+    QString error;
+    if (!writeSessionFile(recoveryPath_, sessionFromDocument(doc_, settings()), &error))
+        statusBar()->showMessage(tr("Autosave failed: %1").arg(error), 5000);
+}
+
+void MainWindow::offerRecovery() {
+    if (!QFile::exists(recoveryPath_)) return;
+    const QDateTime when = QFileInfo(recoveryPath_).lastModified();
+    if (options_.askBeforeRestoring &&
+        QMessageBox::question(this, tr("Restore the last session?"),
+                              tr("RegionChat did not close cleanly. Restore the session autosaved at %1?")
+                                  .arg(QLocale().toString(when, QLocale::ShortFormat))) != QMessageBox::Yes) {
+        QFile::remove(recoveryPath_);
+        return;
+    }
+    if (openSession(recoveryPath_)) {
+        sessionPath_.clear();
+        doc_.setModified(true);  // restored work is not saved anywhere yet
+        refreshTitle();
+    }
+}
+
+bool MainWindow::maybeSave() {
+    if (!doc_.isModified() || !doc_.hasImage() || !isVisible() || !options_.askBeforeRestoring) return true;
+    const auto answer = QMessageBox::question(this, tr("Save the session?"),
+                                              tr("The conversation about %1 has unsaved changes.").arg(QFileInfo(doc_.imagePath()).fileName()),
+                                              QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
+    if (answer == QMessageBox::Cancel) return false;
+    if (answer == QMessageBox::Save) {
+        QString path = sessionPath_;
+        if (path.isEmpty()) path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(), tr("RegionChat sessions (*.regionchat)"));
+        return !path.isEmpty() && saveSession(path);
+    }
+    return true;
+}
+
+void MainWindow::exportConversation() {
+    if (!doc_.hasImage()) return;
+    QString path = QFileDialog::getSaveFileName(this, tr("Export Conversation"), QString(), tr("Markdown (*.md)"));
+    if (path.isEmpty()) return;
+    if (!path.endsWith(".md")) path += ".md";
+    const QString png = path.chopped(3) + ".png";
+    if (!canvas_->renderAnnotated().save(png)) {
+        showError(tr("Cannot export"), tr("Cannot write %1").arg(png));
+        return;
+    }
+    QString md = tr("# RegionChat — %1\n\n![%1](%2)\n\n").arg(QFileInfo(doc_.imagePath()).fileName(), QFileInfo(png).fileName());
+    for (const auto& r : doc_.regions())
+        md += tr("- Region %1: [%2, %3, %4, %5] px\n").arg(r.id).arg(r.box.left(), 0, 'f', 0).arg(r.box.top(), 0, 'f', 0)
+                  .arg(r.box.right(), 0, 'f', 0).arg(r.box.bottom(), 0, 'f', 0);
+    md += "\n";
+    for (const auto& e : doc_.chat()) {
+        if (e.role == ChatEntry::Role::User) {
+            md += tr("**You:** %1\n\n").arg(e.text);
+        } else {
+            md += tr("**RegionChat:** %1%2\n\n").arg(e.text, e.stopped ? tr(" *(stopped)*") : QString());
+            for (const auto& b : e.boxes)
+                md += tr("- box “%1”: [%2, %3, %4, %5] px\n").arg(b.label).arg(b.box.left(), 0, 'f', 0)
+                          .arg(b.box.top(), 0, 'f', 0).arg(b.box.right(), 0, 'f', 0).arg(b.box.bottom(), 0, 'f', 0);
+            if (!e.boxes.isEmpty()) md += "\n";
+        }
+    }
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(md.toUtf8()) < 0 || !f.commit()) {
+        showError(tr("Cannot export"), tr("Cannot write %1").arg(path));
+        return;
+    }
+    statusBar()->showMessage(tr("Exported %1 and %2").arg(QFileInfo(path).fileName(), QFileInfo(png).fileName()), 5000);
+}
+
+void MainWindow::copyAnnotatedImage() {
+    if (!doc_.hasImage()) return;
+    QApplication::clipboard()->setImage(canvas_->renderAnnotated());
+    statusBar()->showMessage(tr("Annotated image copied"), 3000);
+}
+
+void MainWindow::setPresentationMode(bool on) {
+    if (presentationAction_->isChecked() != on) presentationAction_->setChecked(on);
+    canvas_->setPresentationMode(on);
+    chat_->setPresentationMode(on);
+    focus_->setPresentationMode(on);
+    if (on) showFullScreen();
+    else showNormal();
+}
+
+void MainWindow::makeRegionFromBox(int index) {
+    const auto boxes = doc_.groundingBoxes();
+    if (index < 0 || index >= boxes.size()) return;
+    Region r;
+    r.id = doc_.nextRegionId();
+    r.kind = Region::Kind::Box;
+    r.box = boxes[index].box;
+    r.colour = regionColour(r.id);
+    doc_.undoStack()->push(new AddRegionCommand(&doc_, r));
+    doc_.setSelectedRegion(r.id);
+}
+
+void MainWindow::zoomToBox(int index) {
+    const auto boxes = doc_.groundingBoxes();
+    if (index < 0 || index >= boxes.size()) return;
+    doc_.setHighlightedBox(index);
+    canvas_->zoomToRect(boxes[index].box);
+}
+
+void MainWindow::showError(const QString& title, const QString& message) {
+    lastError_ = message;
+    statusBar()->showMessage(message, 10000);
+    if (isVisible() && options_.askBeforeRestoring) QMessageBox::warning(this, title, message);
+}
+
+void MainWindow::addRecent(const QString& path) {
+    QSettings s;
+    QStringList recent = s.value("recentFiles").toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > 10) recent.removeLast();
+    s.setValue("recentFiles", recent);
+    refreshRecentMenu();
+}
+
+void MainWindow::refreshRecentMenu() {
+    recentMenu_->clear();
+    for (const QString& p : QSettings().value("recentFiles").toStringList())
+        recentMenu_->addAction(QFileInfo(p).fileName(), this, [this, p] { openImage(p); })->setToolTip(p);
+    recentMenu_->setEnabled(!recentMenu_->isEmpty());
+}
+
+void MainWindow::refreshTitle() {
+    const QString name = doc_.hasImage() ? QFileInfo(doc_.imagePath()).fileName() : tr("no image");
+    setWindowTitle(tr("RegionChat — %1%2").arg(name, doc_.isModified() ? "*" : ""));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!maybeSave()) {
+        event->ignore();
+        return;
+    }
+    QFile::remove(recoveryPath_);  // a clean close leaves nothing to recover
+    event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const auto urls = event->mimeData()->urls();
+    if (urls.isEmpty() || !urls.first().isLocalFile()) return;
+    const QString path = urls.first().toLocalFile();
+    if (path.endsWith(".regionchat")) openSession(path);
+    else openImage(path);
+}
+
+}  // namespace rcui

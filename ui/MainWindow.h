@@ -1,0 +1,120 @@
+// The RegionChat window: canvas in the centre, chat / regions / focus docks, menus, status
+// bar; owns the document and the inference controller and wires them together.
+#pragma once
+
+#include <QMainWindow>
+#include <QPointer>
+#include <QTimer>
+
+#include "document/ImageDocument.h"
+#include "document/SessionFile.h"
+#include "inference/InferenceTypes.h"
+
+class QAction;
+class QLabel;
+class QMenu;
+class QProgressBar;
+
+namespace rcui {
+
+class CanvasView;
+class ChatPanel;
+class FocusPanel;
+class InferenceController;
+class RegionListWidget;
+class ToolManager;
+
+struct MainWindowOptions {
+    QString modelDir;                     ///< "" = the embedded model
+    QString device = QStringLiteral("auto");
+    QString recoveryPath;                 ///< autosave file; "" = the per-user default
+    bool askBeforeRestoring = true;       ///< false: restore a recovery file without asking (tests)
+};
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    explicit MainWindow(const MainWindowOptions& options = {}, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// Opens an image file in the background; errors show in the window. Returns at once.
+    void openImage(const QString& path);
+    /// Opens a `.regionchat` session; false (with a message shown) when it is broken.
+    bool openSession(const QString& path);
+    bool saveSession(const QString& path);
+    /// Asks a question as if typed in the chat.
+    void ask(const QString& question);
+    /// Offers to restore the autosave of a session that did not close cleanly.
+    void offerRecovery();
+    /// Writes the recovery file when there are unsaved changes (the timer does every 30 s).
+    void autosave();
+    /// Full screen, large fonts, thick high-contrast overlays (F11).
+    void setPresentationMode(bool on);
+
+    ImageDocument* document() { return &doc_; }
+    CanvasView* canvas() { return canvas_; }
+    ChatPanel* chat() { return chat_; }
+    FocusPanel* focusPanel() { return focus_; }
+    InferenceController* inference() { return inference_; }
+    ToolManager* tools() { return tools_; }
+    QString lastError() const { return lastError_; }
+    QString recoveryPath() const { return recoveryPath_; }
+
+signals:
+    /// An image finished loading (or failed: ok = false).
+    void imageLoaded(bool ok);
+    /// An answer finished (including stopped and failed ones).
+    void answerFinished();
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void buildActions();
+    void buildMenus();
+    void buildDocks();
+    void buildStatusBar();
+    void connectInference();
+    void showError(const QString& title, const QString& message);
+    void setImage(const QImage& image, const QString& path, const QString& hash);
+    void addRecent(const QString& path);
+    void refreshRecentMenu();
+    void refreshTitle();
+    void exportConversation();
+    void copyAnnotatedImage();
+    void makeRegionFromBox(int index);
+    void zoomToBox(int index);
+    SessionSettings settings() const;
+    bool maybeSave();
+
+    MainWindowOptions options_;
+    ImageDocument doc_;
+    CanvasView* canvas_ = nullptr;
+    ChatPanel* chat_ = nullptr;
+    RegionListWidget* regionList_ = nullptr;
+    FocusPanel* focus_ = nullptr;
+    ToolManager* tools_ = nullptr;
+    InferenceController* inference_ = nullptr;
+
+    QLabel* modelLabel_ = nullptr;
+    QLabel* speedLabel_ = nullptr;
+    QProgressBar* loadBar_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QAction* presentationAction_ = nullptr;
+    QList<QAction*> docActions_;
+
+    QString sessionPath_;
+    QString recoveryPath_;
+    QString lastError_;
+    QString pendingQuestion_;
+    int streamingEntry_ = -1;   // index of the assistant entry receiving tokens
+    qint64 imageKey_ = 0;       // bumps with every new image (the worker resets its session)
+    bool conversationStarted_ = false;
+    int loadingImage_ = 0;      // generation counter for background image loads
+    QTimer autosaveTimer_;
+};
+
+}  // namespace rcui

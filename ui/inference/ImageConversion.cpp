@@ -1,0 +1,39 @@
+#include "inference/ImageConversion.h"
+
+#include <opencv2/imgproc.hpp>
+
+namespace rcui {
+
+cv::Mat toBgrMat(const QImage& image) {
+    if (image.isNull()) return {};
+    // One path for every format (indexed, grey, ARGB, 16-bit ...): let Qt make it RGB888.
+    const QImage rgb = image.convertToFormat(QImage::Format_RGB888);
+    const cv::Mat view(rgb.height(), rgb.width(), CV_8UC3, const_cast<uchar*>(rgb.constBits()),
+                       static_cast<size_t>(rgb.bytesPerLine()));
+    cv::Mat bgr;
+    cv::cvtColor(view, bgr, cv::COLOR_RGB2BGR);  // writes a new buffer: a deep copy
+    return bgr;
+}
+
+QImage toQImage(const cv::Mat& bgr) {
+    if (bgr.empty() || bgr.depth() != CV_8U) return {};
+    cv::Mat rgb;
+    switch (bgr.channels()) {
+        case 1:
+            cv::cvtColor(bgr, rgb, cv::COLOR_GRAY2RGB);
+            break;
+        case 3:
+            cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+            break;
+        case 4:
+            cv::cvtColor(bgr, rgb, cv::COLOR_BGRA2RGB);
+            break;
+        default:
+            return {};
+    }
+    const QImage view(rgb.data, rgb.cols, rgb.rows, static_cast<qsizetype>(rgb.step),
+                      QImage::Format_RGB888);
+    return view.copy();  // own the pixels; rgb goes away with this scope
+}
+
+}  // namespace rcui

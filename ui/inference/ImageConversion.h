@@ -1,0 +1,16 @@
+// QImage <-> cv::Mat (BGR, 8-bit) conversions at the GUI/core boundary. Both directions copy the
+// pixels, so the result never points into memory owned by the other side.
+#pragma once
+
+#include <QImage>
+
+#include <opencv2/core.hpp>
+
+namespace rcui {
+
+/// Any QImage format -> 8-bit BGR cv::Mat (deep copy); an empty Mat for a null image.
+cv::Mat toBgrMat(const QImage& image);
+/// 8-bit BGR, BGRA or grey cv::Mat -> QImage RGB888 (deep copy); a null QImage when empty.
+QImage toQImage(const cv::Mat& bgr);
+
+}  // namespace rcui

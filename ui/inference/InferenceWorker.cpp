@@ -1,0 +1,199 @@
+#include "inference/InferenceWorker.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+
+#include "inference/ImageConversion.h"
+#include "regionchat/dual_focus.h"
+#include "regionchat/engine.h"
+#include "regionchat/error.h"
+
+namespace rcui {
+
+namespace {
+
+QString qs(const std::string& s) {
+    return QString::fromStdString(s);
+}
+
+QRectF toRect(const rc::Box& b) {
+    return QRectF(QPointF(b.x0, b.y0), QPointF(b.x1, b.y1)).normalized();
+}
+
+QRectF toRect(const cv::Rect& r) {
+    return QRectF(r.x, r.y, r.width, r.height);
+}
+
+ModelSummary summarize(const rc::Model& model) {
+    const rc::ModelInfo& info = model.info();
+    ModelSummary s;
+    s.dir = qs(info.dir);
+    s.name = QDir(s.dir).dirName();
+    s.device = qs(info.device);
+    s.dtype = qs(info.dtype);
+    s.parameters = info.parameters;
+    s.regionFormat = qs(model.config().region_format);
+    s.padToSquare = model.config().image_aspect == "pad";
+    s.loadMs = info.load_ms;
+    for (const std::string& w : info.warnings) s.warnings << qs(w);
+    return s;
+}
+
+AnswerTimings toTimings(const rc::Timings& t) {
+    AnswerTimings a;
+    a.imageEncodeMs = t.image_encode_ms;
+    a.prefillMs = t.prefill_ms;
+    a.firstTokenMs = t.first_token_ms;
+    a.totalMs = t.total_ms;
+    a.tokensPerSecond = t.tokens_per_s;
+    a.promptTokens = t.prompt_tokens;
+    a.reusedTokens = t.reused_tokens;
+    a.generatedTokens = t.generated_tokens;
+    return a;
+}
+
+}  // namespace
+
+InferenceWorker::InferenceWorker(std::shared_ptr<std::atomic<quint64>> cancelBelow)
+    : cancelBelow_(std::move(cancelBelow)) {}
+
+InferenceWorker::~InferenceWorker() = default;
+
+QString InferenceWorker::embeddedModelDir() {
+    if (const char* env = std::getenv("REGIONCHAT_MODEL"); env && *env) return QString(env);
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const fs::path installed = exe.parent_path() / "../share/regionchat/models/shapes-tiny";
+        if (fs::exists(installed / "config.json", ec))
+            return qs(fs::weakly_canonical(installed, ec).string());
+    }
+    return QStringLiteral(REGIONCHAT_DEFAULT_MODEL_DIR);
+}
+
+void InferenceWorker::loadModel(quint64 id, const QString& dir, const QString& device) {
+    const QString folder = dir.isEmpty() ? embeddedModelDir() : dir;
+    try {
+        rc::LoadParams p;
+        p.model_dir = folder.toStdString();
+        p.device = device.isEmpty() ? std::string("auto") : device.toStdString();
+        // Progress arrives once per tensor; a real checkpoint has hundreds, so only every
+        // 30 ms (and the last one) crosses to the GUI thread.
+        QElapsedTimer sinceEmit;
+        p.progress = [this, id, &sinceEmit](const rc::LoadProgress& lp) {
+            const bool last = lp.tensors_done >= lp.tensors_total;
+            if (last || !sinceEmit.isValid() || sinceEmit.elapsed() >= 30) {
+                sinceEmit.start();
+                emit loadProgress(id, static_cast<qint64>(lp.tensors_done),
+                                  static_cast<qint64>(lp.tensors_total));
+            }
+            return !cancelled(id);
+        };
+        std::shared_ptr<rc::Model> model = rc::Model::load(p);
+        if (cancelled(id)) throw rc::Error("loading cancelled");
+        // A new model invalidates the conversation (its KV cache belongs to the old one).
+        session_.reset();
+        sessionImageKey_ = -1;
+        model_ = std::move(model);
+        emit modelLoaded(id, summarize(*model_));
+    } catch (const std::exception& e) {
+        emit failed(id, tr("Could not load the model in %1: %2").arg(folder, qs(e.what())));
+    }
+}
+
+void InferenceWorker::resetConversation() {
+    if (session_) session_->reset();
+}
+
+void InferenceWorker::ask(const rcui::AskRequest& request) {
+    const quint64 id = request.id;
+    if (cancelled(id)) {  // superseded or stopped before it started
+        AnswerResult r;
+        r.stopped = true;
+        r.stopReason = QStringLiteral("abort");
+        emit answered(id, r);
+        return;
+    }
+    try {
+        if (!model_) throw rc::Error(tr("No model is loaded.").toStdString());
+        rc::GenerateParams gp;
+        gp.max_new_tokens = request.maxNewTokens;
+        gp.sampling.temperature = static_cast<float>(request.temperature);
+        gp.on_token = [this, id](const std::string& piece) { emit token(id, qs(piece)); };
+        gp.should_abort = [this, id] { return cancelled(id); };
+        const AnswerResult r =
+            request.dualFocus ? askDualFocus(request, gp) : askConversation(request, gp);
+        emit answered(id, r);
+    } catch (const std::exception& e) {
+        emit failed(id, qs(e.what()));
+    }
+}
+
+AnswerResult InferenceWorker::askConversation(const AskRequest& request,
+                                              const rc::GenerateParams& gp) {
+    if (!session_) session_ = std::make_unique<rc::Session>(model_);
+    if (request.newConversation || request.imageKey != sessionImageKey_) {
+        session_->reset();
+        sessionImageKey_ = request.imageKey;
+    }
+    // The image belongs to the first question; later turns reuse its cached features.
+    std::vector<cv::Mat> images;
+    if (session_->messages().empty() && !request.image.isNull())
+        images.push_back(toBgrMat(request.image));
+    const rc::Reply reply = session_->ask(request.prompt.toStdString(), images, gp);
+
+    AnswerResult r;
+    r.text = qs(reply.text);
+    for (const rc::ParsedBox& b : reply.boxes) r.boxes << toRect(b.box);
+    r.stopReason = qs(reply.stop_reason);
+    r.stopped = reply.stop_reason == "abort";
+    r.timings = toTimings(reply.timings);
+    return r;
+}
+
+AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
+                                           const rc::GenerateParams& gp) {
+    if (request.image.isNull()) throw rc::Error(tr("Dual focus needs an image.").toStdString());
+    const cv::Mat image = toBgrMat(request.image);
+    const quint64 id = request.id;
+    rc::DualFocusParams params;
+    params.generate = gp;
+    int generated = 0;
+    params.generate.on_token = [this, id, &generated](const std::string& piece) {
+        ++generated;
+        emit token(id, qs(piece));
+    };
+    params.on_stage = [this, id](const std::string& name) { emit stage(id, qs(name)); };
+    // The pipeline runs its own sessions; the conversation's session is left as it was.
+    const rc::DualFocusResult d =
+        rc::run_dual_focus(model_, image, request.prompt.toStdString(), params);
+
+    AnswerResult r;
+    r.text = qs(d.answer);
+    for (const rc::ParsedBox& b :
+         model_->region_format().parse(d.answer, rc::ImageSize{image.cols, image.rows}))
+        r.boxes << toRect(b.box);
+    r.stopped = d.aborted;
+    // The pipeline reports no stop reason of its own: a finished run counts as "eos".
+    r.stopReason = d.aborted ? QStringLiteral("abort") : QStringLiteral("eos");
+    r.timings.totalMs = d.total_ms;
+    r.timings.generatedTokens = generated;
+    r.focus.valid = !d.aborted;
+    r.focus.macroAnswer = qs(d.macro_answer);
+    r.focus.microAnswer = qs(d.micro_answer);
+    r.focus.macroNll = d.macro_nll;
+    r.focus.microNll = d.micro_nll;
+    r.focus.microWon = d.micro_won;
+    if (d.has_box) {
+        r.focus.box = toRect(d.box);
+        r.focus.cropRect = toRect(d.crop_rect);
+        r.crop = toQImage(d.crop);
+    }
+    return r;
+}
+
+}  // namespace rcui
