@@ -39,7 +39,8 @@ private:
             return {};
         }
         return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
-                QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+                QString::fromUtf8(p.readAllStandardOutput()),
+                QString::fromUtf8(p.readAllStandardError())};
     }
     QString path(const char* name) { return tmp_.path() + "/" + name; }
 
@@ -55,17 +56,19 @@ private slots:
     }
 
     void askJsonHasAnswerBoxesAndTimings() {
-        Run r = run({"ask", "--model", QString::fromStdString(model_), "--image", QString::fromStdString(image_),
-                     "--box", "12,8,60,40", "--question", "What is in the region <region>?", "--json",
-                     "--max-new-tokens", "6"});
+        Run r = run({"ask", "--model", QString::fromStdString(model_), "--image",
+                     QString::fromStdString(image_), "--box", "12,8,60,40", "--question",
+                     "What is in the region <region>?", "--json", "--max-new-tokens", "6"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const json j = json::parse(r.out.toStdString());
         QVERIFY(j["answer"].is_string());
         QVERIFY(!j["answer"].get<std::string>().empty());
         QVERIFY(j["boxes"].is_array());
         QCOMPARE(j["generated_tokens"].get<int>(), 6);
-        // The box went into the prompt in the model's (DualFocus) format: 12/120, 8/80, 60/120, 40/80.
-        QCOMPARE(j["prompt"].get<std::string>(), std::string("What is in the region [0.10, 0.10, 0.50, 0.50]?"));
+        // The box went into the prompt in the model's (DualFocus) format: 12/120, 8/80, 60/120,
+        // 40/80.
+        QCOMPARE(j["prompt"].get<std::string>(),
+                 std::string("What is in the region [0.10, 0.10, 0.50, 0.50]?"));
         for (const char* k : {"load", "image_encode", "prefill", "first_token", "total"}) {
             QVERIFY2(j["timings_ms"][k].is_number(), k);
             QVERIFY2(j["timings_ms"][k].get<double>() >= 0, k);
@@ -75,16 +78,19 @@ private slots:
     }
 
     void askStreamsPlainText() {
-        Run r = run({"ask", "--model", QString::fromStdString(model_), "--image", QString::fromStdString(image_),
-                     "--question", "Describe the image.", "--max-new-tokens", "5"});
+        Run r = run({"ask", "--model", QString::fromStdString(model_), "--image",
+                     QString::fromStdString(image_), "--question", "Describe the image.",
+                     "--max-new-tokens", "5"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QVERIFY(r.out.endsWith('\n'));
         QVERIFY(r.out.trimmed().size() > 0);
         // The same question as JSON gives the same (greedy) answer.
-        Run j = run({"ask", "--model", QString::fromStdString(model_), "--image", QString::fromStdString(image_),
-                     "--question", "Describe the image.", "--max-new-tokens", "5", "--json"});
-        QCOMPARE(QString::fromStdString(json::parse(j.out.toStdString())["answer"].get<std::string>()),
-                 r.out.chopped(1));
+        Run j = run({"ask", "--model", QString::fromStdString(model_), "--image",
+                     QString::fromStdString(image_), "--question", "Describe the image.",
+                     "--max-new-tokens", "5", "--json"});
+        QCOMPARE(
+            QString::fromStdString(json::parse(j.out.toStdString())["answer"].get<std::string>()),
+            r.out.chopped(1));
     }
 
     void errorsAreOneClearLine() {
@@ -99,13 +105,13 @@ private slots:
         QCOMPARE(fake.code, 1);
         QVERIFY2(fake.err.contains("not an image"), qPrintable(fake.err));
 
-        Run badbox = run({"ask", "--model", m, "--image", QString::fromStdString(image_), "--box", "1,2,3",
-                          "--question", "<region>?"});
+        Run badbox = run({"ask", "--model", m, "--image", QString::fromStdString(image_), "--box",
+                          "1,2,3", "--question", "<region>?"});
         QCOMPARE(badbox.code, 2);
         QVERIFY(badbox.err.contains("--box"));
 
-        Run count = run({"ask", "--model", m, "--image", QString::fromStdString(image_), "--box", "1,2,30,40",
-                         "--question", "no placeholder"});
+        Run count = run({"ask", "--model", m, "--image", QString::fromStdString(image_), "--box",
+                         "1,2,30,40", "--question", "no placeholder"});
         QCOMPARE(count.code, 2);
         QVERIFY(count.err.contains("placeholder"));
 
@@ -129,19 +135,27 @@ private slots:
 
     void batchKeepsFieldsAndSkipsBadLines() {
         fs::create_directories(path("cases/img").toStdString());
-        QVERIFY(cv::imwrite(path("cases/img/a.png").toStdString(), rc::testing::test_image(64, 48, 1)));
-        QVERIFY(cv::imwrite(path("cases/img/b.png").toStdString(), rc::testing::test_image(50, 90, 2)));
+        QVERIFY(
+            cv::imwrite(path("cases/img/a.png").toStdString(), rc::testing::test_image(64, 48, 1)));
+        QVERIFY(
+            cv::imwrite(path("cases/img/b.png").toStdString(), rc::testing::test_image(50, 90, 2)));
         std::ofstream in(path("cases/cases.jsonl").toStdString());
-        in << R"({"id": 1, "image": "img/a.png", "question": "What is in the region <region>?", "boxes": [[4, 4, 30, 20]], "tag": "keep me"})" "\n";
-        in << R"({"id": 2, "image": "img/missing.png", "question": "Hi?"})" "\n";
+        in << R"({"id": 1, "image": "img/a.png", "question": "What is in the region <region>?", "boxes": [[4, 4, 30, 20]], "tag": "keep me"})"
+              "\n";
+        in << R"({"id": 2, "image": "img/missing.png", "question": "Hi?"})"
+              "\n";
         in << "this is not json\n";
         in << "\n";
-        in << R"({"id": 3, "image": "img/b.png", "question": "Where is <region> and <region>?", "boxes": [[1, 1, 20, 20], [10, 10, 40, 80]]})" "\n";
-        in << R"({"id": 4, "image": "img/a.png", "question": "Count?", "boxes": [[1, 2, 3]]})" "\n";
-        in << R"({"id": 5, "image": "img/b.png", "question": "What now?"})" "\n";
+        in << R"({"id": 3, "image": "img/b.png", "question": "Where is <region> and <region>?", "boxes": [[1, 1, 20, 20], [10, 10, 40, 80]]})"
+              "\n";
+        in << R"({"id": 4, "image": "img/a.png", "question": "Count?", "boxes": [[1, 2, 3]]})"
+              "\n";
+        in << R"({"id": 5, "image": "img/b.png", "question": "What now?"})"
+              "\n";
         in.close();
-        Run r = run({"batch", "--model", QString::fromStdString(model_), "--input", path("cases/cases.jsonl"),
-                     "--output", path("results.jsonl"), "--max-new-tokens", "4"});
+        Run r = run({"batch", "--model", QString::fromStdString(model_), "--input",
+                     path("cases/cases.jsonl"), "--output", path("results.jsonl"),
+                     "--max-new-tokens", "4"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QVERIFY2(r.err.contains("cases.jsonl:2"), qPrintable(r.err));
         QVERIFY(r.err.contains("cases.jsonl:3"));

@@ -35,7 +35,8 @@ QString embeddedModel() {
 }
 
 QString sample() {
-    return qEnvironmentVariable("REGIONCHAT_SOURCE_DIR") + "/resources/samples/scene_1000000000.png";
+    return qEnvironmentVariable("REGIONCHAT_SOURCE_DIR") +
+           "/resources/samples/scene_1000000000.png";
 }
 
 double iou(const QRectF& a, const QRectF& b) {
@@ -58,7 +59,8 @@ private:
         MainWindowOptions o;
         o.modelDir = model;
         o.device = "cpu";
-        o.recoveryPath = tmp_.path() + "/recovery-" + QString::number(QRandomGenerator::global()->generate()) + ".regionchat";
+        o.recoveryPath = tmp_.path() + "/recovery-" +
+                         QString::number(QRandomGenerator::global()->generate()) + ".regionchat";
         o.askBeforeRestoring = false;  // no modal dialogs in tests
         return std::make_unique<MainWindow>(o);
     }
@@ -83,7 +85,8 @@ private slots:
         QVERIFY(tmp_.isValid());
         tinyModel_ = tmp_.path() + "/tiny";
         rc::testing::write_tiny_model(tinyModel_.toStdString(), rc::testing::tiny_config());
-        QVERIFY(cv::imwrite((tmp_.path() + "/scene.png").toStdString(), rc::testing::test_image(120, 90, 4)));
+        QVERIFY(cv::imwrite((tmp_.path() + "/scene.png").toStdString(),
+                            rc::testing::test_image(120, 90, 4)));
     }
 
     void badImagesGiveAMessageAndLoseNothing() {
@@ -116,7 +119,8 @@ private slots:
         QVERIFY(!open(*w, tmp_.filePath("huge.png")));
         QVERIFY2(w->lastError().contains("30000x30000"), qPrintable(w->lastError()));
 
-        std::ofstream(tmp_.filePath("broken.regionchat").toStdString()) << "{\"format\": \"regionchat-session\", \"version\": 1, \"regions\": [{\"id\": -3}";
+        std::ofstream(tmp_.filePath("broken.regionchat").toStdString())
+            << "{\"format\": \"regionchat-session\", \"version\": 1, \"regions\": [{\"id\": -3}";
         QVERIFY(!w->openSession(tmp_.filePath("broken.regionchat")));
         QVERIFY(!w->lastError().isEmpty());
 
@@ -211,8 +215,36 @@ private slots:
         w->document()->setModified(false);
     }
 
+    void exportWritesMarkdownAndAnnotatedImage() {
+        auto w = window(tinyModel_);
+        QVERIFY(open(*w, tmp_.path() + "/scene.png"));
+        addBox(*w, QRectF(10, 10, 30, 20));
+        ChatEntry q;
+        q.text = "Where is the red circle?";
+        w->document()->appendEntry(q);
+        ChatEntry a;
+        a.role = ChatEntry::Role::Assistant;
+        a.text = "[0.10, 0.20, 0.30, 0.40]";
+        a.boxes = {{QRectF(12, 18, 24, 18), "the red circle"}};
+        w->document()->appendEntry(a);
+        const QString md = tmp_.filePath("talk.md");
+        QVERIFY(w->exportConversation(md));
+        QFile f(md);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(f.readAll());
+        QVERIFY(text.contains("![scene.png](talk.png)"));
+        QVERIFY(text.contains("**You:** Where is the red circle?"));
+        QVERIFY(text.contains("- Region 1: [10, 10, 40, 30] px"));
+        QVERIFY(text.contains("- box “the red circle”: [12, 18, 36, 36] px"));
+        const QImage png(tmp_.filePath("talk.png"));
+        QCOMPARE(png.size(), w->document()->image().size());
+        QVERIFY(!w->exportConversation("/nonexistent-dir/x.md"));
+        w->document()->setModified(false);
+    }
+
     void embeddedModelAnswersTheSampleScene() {
-        if (!QFile::exists(embeddedModel() + "/config.json")) QSKIP("the embedded model is not in this checkout");
+        if (!QFile::exists(embeddedModel() + "/config.json"))
+            QSKIP("the embedded model is not in this checkout");
         auto w = window(embeddedModel());
         QVERIFY(open(*w, sample()));
         QVERIFY(waitFor([&] { return w->inference()->hasModel(); }, 60000));

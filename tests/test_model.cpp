@@ -21,10 +21,13 @@ class TestModel : public QObject {
 
 private:
     QTemporaryDir tmp_;
-    std::string dir(const char* name) { return (fs::path(tmp_.path().toStdString()) / name).string(); }
+    std::string dir(const char* name) {
+        return (fs::path(tmp_.path().toStdString()) / name).string();
+    }
 
     // Runs the language model over `embeds` in chunks of the given sizes through a KV cache.
-    torch::Tensor chunked_logits(Llava& net, const torch::Tensor& embeds, std::vector<int64_t> chunks) {
+    torch::Tensor chunked_logits(Llava& net, const torch::Tensor& embeds,
+                                 std::vector<int64_t> chunks) {
         auto cache = net->language_model->make_cache();
         std::vector<torch::Tensor> out;
         int64_t pos = 0;
@@ -44,22 +47,22 @@ private slots:
         Llava net(testing::tiny_config());
         std::set<std::string> names;
         for (const auto& p : net->named_parameters(true)) names.insert(p.key());
-        for (const char* key : {
-                 "vision_tower.vision_model.embeddings.class_embedding",
-                 "vision_tower.vision_model.embeddings.patch_embedding.weight",
-                 "vision_tower.vision_model.embeddings.position_embedding.weight",
-                 "vision_tower.vision_model.pre_layrnorm.weight",
-                 "vision_tower.vision_model.encoder.layers.1.self_attn.q_proj.bias",
-                 "vision_tower.vision_model.encoder.layers.0.mlp.fc2.weight",
-                 "vision_tower.vision_model.encoder.layers.0.layer_norm2.bias",
-                 "vision_tower.vision_model.post_layernorm.weight",
-                 "multi_modal_projector.linear_1.weight", "multi_modal_projector.linear_2.bias",
-                 "language_model.model.embed_tokens.weight",
-                 "language_model.model.layers.1.self_attn.o_proj.weight",
-                 "language_model.model.layers.0.mlp.gate_proj.weight",
-                 "language_model.model.layers.0.input_layernorm.weight",
-                 "language_model.model.layers.0.post_attention_layernorm.weight",
-                 "language_model.model.norm.weight", "language_model.lm_head.weight"}) {
+        for (const char* key :
+             {"vision_tower.vision_model.embeddings.class_embedding",
+              "vision_tower.vision_model.embeddings.patch_embedding.weight",
+              "vision_tower.vision_model.embeddings.position_embedding.weight",
+              "vision_tower.vision_model.pre_layrnorm.weight",
+              "vision_tower.vision_model.encoder.layers.1.self_attn.q_proj.bias",
+              "vision_tower.vision_model.encoder.layers.0.mlp.fc2.weight",
+              "vision_tower.vision_model.encoder.layers.0.layer_norm2.bias",
+              "vision_tower.vision_model.post_layernorm.weight",
+              "multi_modal_projector.linear_1.weight", "multi_modal_projector.linear_2.bias",
+              "language_model.model.embed_tokens.weight",
+              "language_model.model.layers.1.self_attn.o_proj.weight",
+              "language_model.model.layers.0.mlp.gate_proj.weight",
+              "language_model.model.layers.0.input_layernorm.weight",
+              "language_model.model.layers.0.post_attention_layernorm.weight",
+              "language_model.model.norm.weight", "language_model.lm_head.weight"}) {
             QVERIFY2(names.count(key), key);
         }
         QVERIFY(!names.count("vision_tower.vision_model.embeddings.patch_embedding.bias"));
@@ -71,7 +74,8 @@ private slots:
 
     void attentionMatchesNaiveLoop() {
         torch::manual_seed(3);
-        auto q = torch::randn({1, 2, 3, 4}), k = torch::randn({1, 2, 5, 4}), v = torch::randn({1, 2, 5, 4});
+        auto q = torch::randn({1, 2, 3, 4}), k = torch::randn({1, 2, 5, 4}),
+             v = torch::randn({1, 2, 5, 4});
         auto out = attention(q, k, v, /*causal_offset=*/2);
         for (int h = 0; h < 2; ++h)
             for (int i = 0; i < 3; ++i) {
@@ -85,7 +89,8 @@ private slots:
                 for (auto& x : w) sum += (x = std::exp(x - mx));
                 for (int d = 0; d < 4; ++d) {
                     double ref = 0;
-                    for (int j = 0; j < visible; ++j) ref += w[j] / sum * v[0][h][j][d].item<double>();
+                    for (int j = 0; j < visible; ++j)
+                        ref += w[j] / sum * v[0][h][j][d].item<double>();
                     QVERIFY(std::abs(ref - out[0][h][i][d].item<double>()) < 1e-5);
                 }
             }
@@ -102,7 +107,8 @@ private slots:
         auto embeds = net->language_model->embed(ids);
         // Full recompute: no cache, causal mask from position 0.
         auto full = net->language_model->logits(net->language_model->forward(embeds, 0, nullptr));
-        for (const auto& chunks : std::vector<std::vector<int64_t>>{{40}, {25, 1, 1, 13}, {1, 39}, {10, 10, 10, 10}}) {
+        for (const auto& chunks :
+             std::vector<std::vector<int64_t>>{{40}, {25, 1, 1, 13}, {1, 39}, {10, 10, 10, 10}}) {
             auto inc = chunked_logits(net, embeds, chunks);
             QVERIFY(inc.defined());
             const double diff = (inc - full).abs().max().item<double>();
@@ -113,7 +119,8 @@ private slots:
         net->language_model->forward(embeds, 0, &cache);
         cache.truncate(20);
         for (int64_t p = 20; p < 40; ++p) {
-            auto l = net->language_model->logits(net->language_model->forward(embeds.narrow(1, p, 1), p, &cache));
+            auto l = net->language_model->logits(
+                net->language_model->forward(embeds.narrow(1, p, 1), p, &cache));
             QVERIFY((l[0][0] - full[0][p]).abs().max().item<double>() < 1e-5);
         }
     }
@@ -183,10 +190,14 @@ private slots:
         std::vector<TensorToWrite> out;
         for (const auto& p : net->named_parameters(true)) {
             std::string name = p.key();
-            if (name == "language_model.model.layers.1.mlp.down_proj.weight") name = "unexpected.weight";
+            if (name == "language_model.model.layers.1.mlp.down_proj.weight")
+                name = "unexpected.weight";
             auto t = p.value().detach().contiguous();
             keep.push_back(t);
-            out.push_back({name, DType::F32, {t.sizes().begin(), t.sizes().end()}, t.data_ptr(),
+            out.push_back({name,
+                           DType::F32,
+                           {t.sizes().begin(), t.sizes().end()},
+                           t.data_ptr(),
                            static_cast<size_t>(t.numel()) * 4});
         }
         write_safetensors(d + "/model.safetensors", out);
@@ -194,8 +205,9 @@ private slots:
             Model::load(testing::load_params(d, "cpu"));
             QFAIL("a checkpoint without a tensor loaded");
         } catch (const Error& e) {
-            QVERIFY2(std::string(e.what()).find("language_model.model.layers.1.mlp.down_proj.weight") !=
-                         std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find(
+                         "language_model.model.layers.1.mlp.down_proj.weight") != std::string::npos,
+                     e.what());
         }
     }
 
@@ -258,7 +270,8 @@ private slots:
             Model::load(testing::load_params(t, "cpu"));
             QFAIL("loaded a truncated checkpoint");
         } catch (const Error& e) {
-            QVERIFY2(std::string(e.what()).find("model.safetensors") != std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find("model.safetensors") != std::string::npos,
+                     e.what());
         }
     }
 
@@ -291,7 +304,8 @@ private slots:
         const std::string d = dir("device");
         testing::write_tiny_model(d, testing::tiny_config());
         QVERIFY_THROWS_EXCEPTION(Error, Model::load(testing::load_params(d, "tpu")));
-        if (!torch::cuda::is_available()) QVERIFY_THROWS_EXCEPTION(Error, Model::load(testing::load_params(d, "cuda")));
+        if (!torch::cuda::is_available())
+            QVERIFY_THROWS_EXCEPTION(Error, Model::load(testing::load_params(d, "cuda")));
     }
 };
 

@@ -67,8 +67,10 @@ private slots:
         Reply f2 = fresh.ask("And what shape is it?", {}, greedy(8));
         QCOMPARE(c2.text, f2.text);
         // The cached session reused the first turn (image included) and encoded no image.
-        QVERIFY2(c2.timings.reused_tokens >= c1.timings.prompt_tokens,
-                 qPrintable(QString("%1 < %2").arg(c2.timings.reused_tokens).arg(c1.timings.prompt_tokens)));
+        QVERIFY2(
+            c2.timings.reused_tokens >= c1.timings.prompt_tokens,
+            qPrintable(
+                QString("%1 < %2").arg(c2.timings.reused_tokens).arg(c1.timings.prompt_tokens)));
         QCOMPARE(f2.timings.reused_tokens, 0);
         QCOMPARE(c2.timings.image_encode_ms, 0.0);
         QCOMPARE(cached.messages().size(), size_t(4));
@@ -84,7 +86,8 @@ private slots:
     void twoImagesInOneConversation() {
         Session s(model_);
         s.ask("Look.", {image_}, greedy(3));
-        Reply r = s.ask("<image>\nPlease combine the information from these two images.", {other_}, greedy(3));
+        Reply r = s.ask("<image>\nPlease combine the information from these two images.", {other_},
+                        greedy(3));
         QCOMPARE(r.timings.generated_tokens, 3);
         QVERIFY(r.timings.image_encode_ms > 0);
         QCOMPARE(s.first_image_size().width, 48);
@@ -138,7 +141,8 @@ private slots:
         g.should_abort = [&] { return tokens >= 4; };
         Reply r = s.ask("Tell me everything.", {image_}, g);
         QCOMPARE(r.stop_reason, std::string("abort"));
-        QVERIFY2(r.timings.generated_tokens <= 5, qPrintable(QString::number(r.timings.generated_tokens)));
+        QVERIFY2(r.timings.generated_tokens <= 5,
+                 qPrintable(QString::number(r.timings.generated_tokens)));
         QVERIFY(r.timings.generated_tokens >= 4);
         // Aborting before anything runs returns at once.
         GenerateParams now = greedy(100);

@@ -64,12 +64,16 @@ LoadedImage loadImageFile(const QString& path) {
         return out;
     }
     const QByteArray bytes = f.readAll();
-    out.hash = QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
+    out.hash =
+        QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
     try {
-        cv::Mat bgr = rc::decode_image(bytes.toStdString(), QFileInfo(path).fileName().toStdString());
+        cv::Mat bgr =
+            rc::decode_image(bytes.toStdString(), QFileInfo(path).fileName().toStdString());
         cv::Mat rgb;
         cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-        out.image = QImage(rgb.data, rgb.cols, rgb.rows, static_cast<qsizetype>(rgb.step), QImage::Format_RGB888).copy();
+        out.image = QImage(rgb.data, rgb.cols, rgb.rows, static_cast<qsizetype>(rgb.step),
+                           QImage::Format_RGB888)
+                        .copy();
     } catch (const std::exception& e) {
         out.error = QString::fromUtf8(e.what());
     }
@@ -124,8 +128,9 @@ void MainWindow::buildActions() {
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open Image…"), QKeySequence::Open, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), QString(),
-                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"));
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Open Image"), QString(),
+            tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"));
         if (!path.isEmpty()) openImage(path);
     });
     recentMenu_ = file->addMenu(tr("Open &Recent"));
@@ -139,21 +144,27 @@ void MainWindow::buildMenus() {
     samples->setEnabled(!samples->isEmpty());
     file->addSeparator();
     file->addAction(tr("Open &Session…"), QKeySequence(tr("Ctrl+Shift+O")), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), QString(), tr("RegionChat sessions (*.regionchat)"));
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), QString(),
+                                                          tr("RegionChat sessions (*.regionchat)"));
         if (!path.isEmpty()) openSession(path);
     });
     file->addAction(tr("&Save Session"), QKeySequence::Save, this, [this] {
         QString path = sessionPath_;
-        if (path.isEmpty()) path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(), tr("RegionChat sessions (*.regionchat)"));
+        if (path.isEmpty())
+            path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(),
+                                                tr("RegionChat sessions (*.regionchat)"));
         if (!path.isEmpty()) saveSession(path);
     });
     file->addAction(tr("Save Session &As…"), QKeySequence::SaveAs, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(), tr("RegionChat sessions (*.regionchat)"));
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(),
+                                                          tr("RegionChat sessions (*.regionchat)"));
         if (!path.isEmpty()) saveSession(path);
     });
     file->addSeparator();
-    file->addAction(tr("&Export Conversation…"), QKeySequence(tr("Ctrl+E")), this, &MainWindow::exportConversation);
-    file->addAction(tr("&Copy Annotated Image"), QKeySequence(tr("Ctrl+Shift+C")), this, &MainWindow::copyAnnotatedImage);
+    file->addAction(tr("&Export Conversation…"), QKeySequence(tr("Ctrl+E")), this,
+                    &MainWindow::exportConversationAs);
+    file->addAction(tr("&Copy Annotated Image"), QKeySequence(tr("Ctrl+Shift+C")), this,
+                    &MainWindow::copyAnnotatedImage);
     file->addSeparator();
     file->addAction(tr("Open &Model Folder…"), this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"));
@@ -169,7 +180,8 @@ void MainWindow::buildMenus() {
     edit->addActions(docActions_);
     edit->addSeparator();
     edit->addAction(tr("&Delete Region"), QKeySequence::Delete, this, [this] {
-        if (doc_.selectedRegion() > 0) doc_.undoStack()->push(new RemoveRegionCommand(&doc_, doc_.selectedRegion()));
+        if (doc_.selectedRegion() > 0)
+            doc_.undoStack()->push(new RemoveRegionCommand(&doc_, doc_.selectedRegion()));
     });
     edit->addAction(tr("&New Conversation"), QKeySequence(tr("Ctrl+N")), this, [this] {
         inference_->stop();
@@ -181,8 +193,10 @@ void MainWindow::buildMenus() {
     QMenu* view = menuBar()->addMenu(tr("&View"));
     view->addAction(tr("Zoom &In"), QKeySequence::ZoomIn, canvas_, &CanvasView::zoomIn);
     view->addAction(tr("Zoom &Out"), QKeySequence::ZoomOut, canvas_, &CanvasView::zoomOut);
-    view->addAction(tr("&Fit to Window"), QKeySequence(tr("Ctrl+0")), canvas_, &CanvasView::fitToWindow);
-    view->addAction(tr("&Actual Size (100%)"), QKeySequence(tr("Ctrl+1")), canvas_, &CanvasView::actualSize);
+    view->addAction(tr("&Fit to Window"), QKeySequence(tr("Ctrl+0")), canvas_,
+                    &CanvasView::fitToWindow);
+    view->addAction(tr("&Actual Size (100%)"), QKeySequence(tr("Ctrl+1")), canvas_,
+                    &CanvasView::actualSize);
     view->addSeparator();
     presentationAction_ = view->addAction(tr("&Presentation Mode"), QKeySequence(Qt::Key_F11), this,
                                           [this](bool on) { setPresentationMode(on); });
@@ -201,14 +215,17 @@ void MainWindow::buildMenus() {
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About RegionChat"), this, [this] {
         QMessageBox::about(this, tr("About RegionChat"),
-                           tr("<b>RegionChat</b><br>Talk with a region-aware vision-language model about parts of an image."
-                              "<br><br>Box: drag (B). Point: click, shift-click for a negative point (P). Pan: drag, or "
+                           tr("<b>RegionChat</b><br>Talk with a region-aware vision-language model "
+                              "about parts of an image."
+                              "<br><br>Box: drag (B). Point: click, shift-click for a negative "
+                              "point (P). Pan: drag, or "
                               "middle-drag / space+drag with any tool (H). Wheel zooms."));
     });
 }
 
 void MainWindow::buildDocks() {
-    auto dock = [this](const QString& title, const char* name, QWidget* w, Qt::DockWidgetArea area) {
+    auto dock = [this](const QString& title, const char* name, QWidget* w,
+                       Qt::DockWidgetArea area) {
         auto* d = new QDockWidget(title, this);
         d->setObjectName(name);
         d->setWidget(w);
@@ -239,15 +256,17 @@ void MainWindow::buildStatusBar() {
     statusBar()->addPermanentWidget(speedLabel_);
     statusBar()->addPermanentWidget(loadBar_);
     statusBar()->addPermanentWidget(modelLabel_);
-    connect(tools_, &ToolManager::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
+    connect(tools_, &ToolManager::statusMessage, this,
+            [this](const QString& m) { statusBar()->showMessage(m, 5000); });
 }
 
 void MainWindow::connectInference() {
-    connect(inference_, &InferenceController::loadProgress, this, [this](qint64 done, qint64 total) {
-        loadBar_->setVisible(true);
-        loadBar_->setRange(0, int(std::max<qint64>(total, 1)));
-        loadBar_->setValue(int(done));
-    });
+    connect(inference_, &InferenceController::loadProgress, this,
+            [this](qint64 done, qint64 total) {
+                loadBar_->setVisible(true);
+                loadBar_->setRange(0, int(std::max<qint64>(total, 1)));
+                loadBar_->setValue(int(done));
+            });
     connect(inference_, &InferenceController::modelReady, this, [this](const ModelSummary& m) {
         loadBar_->setVisible(false);
         modelLabel_->setText(tr("%1 · %2 · %3 · %4M params")
@@ -281,7 +300,8 @@ void MainWindow::connectInference() {
     connect(inference_, &InferenceController::answered, this, [this](const AnswerResult& r) {
         if (streamingEntry_ < 0 || streamingEntry_ >= doc_.chat().size()) return;
         ChatEntry e = doc_.chat()[streamingEntry_];
-        const QString question = streamingEntry_ > 0 ? doc_.chat()[streamingEntry_ - 1].text : QString();
+        const QString question =
+            streamingEntry_ > 0 ? doc_.chat()[streamingEntry_ - 1].text : QString();
         e.text = r.text;
         e.streaming = false;
         e.stopped = r.stopped;
@@ -292,7 +312,9 @@ void MainWindow::connectInference() {
         doc_.updateEntry(streamingEntry_, e);
         if (r.focus.valid) doc_.setLastFocus(r.focus, r.crop);
         speedLabel_->setText(r.timings.tokensPerSecond > 0
-                                 ? tr("%1 tokens/s · %2 ms").arg(r.timings.tokensPerSecond, 0, 'f', 1).arg(r.timings.totalMs, 0, 'f', 0)
+                                 ? tr("%1 tokens/s · %2 ms")
+                                       .arg(r.timings.tokensPerSecond, 0, 'f', 1)
+                                       .arg(r.timings.totalMs, 0, 'f', 0)
                                  : tr("answered in %1 ms").arg(r.timings.totalMs, 0, 'f', 0));
         streamingEntry_ = -1;
         statusBar()->clearMessage();
@@ -315,12 +337,14 @@ void MainWindow::connectInference() {
 void MainWindow::ask(const QString& question) {
     if (question.trimmed().isEmpty()) return;
     if (!doc_.hasImage()) {
-        showError(tr("No image"), tr("Open an image first (File > Open Image, or drop one on the window)."));
+        showError(tr("No image"),
+                  tr("Open an image first (File > Open Image, or drop one on the window)."));
         return;
     }
     if (!inference_->hasModel()) {
         pendingQuestion_ = question;
-        statusBar()->showMessage(tr("The model is still loading; the question will be asked when it is ready."));
+        statusBar()->showMessage(
+            tr("The model is still loading; the question will be asked when it is ready."));
         return;
     }
     const ModelSummary& m = inference_->model();
@@ -329,7 +353,8 @@ void MainWindow::ask(const QString& question) {
     const QString prompt = format ? composePrompt(question, doc_, *format, &error) : QString();
     if (prompt.isEmpty()) {
         chat_->input()->setPlainText(question);  // the panel cleared it; give it back
-        showError(tr("Cannot ask that"), error.isEmpty() ? tr("The model's region format is unknown.") : error);
+        showError(tr("Cannot ask that"),
+                  error.isEmpty() ? tr("The model's region format is unknown.") : error);
         return;
     }
     if (streamingEntry_ >= 0 && streamingEntry_ < doc_.chat().size()) {
@@ -365,25 +390,26 @@ void MainWindow::openImage(const QString& path) {
     const int generation = ++loadingImage_;
     statusBar()->showMessage(tr("Opening %1…").arg(QFileInfo(path).fileName()));
     auto* watcher = new QFutureWatcher<LoadedImage>(this);
-    connect(watcher, &QFutureWatcher<LoadedImage>::finished, this, [this, watcher, path, generation] {
-        watcher->deleteLater();
-        if (generation != loadingImage_) return;  // a newer open won
-        const LoadedImage r = watcher->result();
-        statusBar()->clearMessage();
-        if (!r.error.isEmpty()) {
-            showError(tr("Cannot open the image"), r.error);
-            emit imageLoaded(false);
-            return;
-        }
-        if (!maybeSave()) {
-            emit imageLoaded(false);
-            return;
-        }
-        setImage(r.image, path, r.hash);
-        sessionPath_.clear();
-        addRecent(path);
-        emit imageLoaded(true);
-    });
+    connect(watcher, &QFutureWatcher<LoadedImage>::finished, this,
+            [this, watcher, path, generation] {
+                watcher->deleteLater();
+                if (generation != loadingImage_) return;  // a newer open won
+                const LoadedImage r = watcher->result();
+                statusBar()->clearMessage();
+                if (!r.error.isEmpty()) {
+                    showError(tr("Cannot open the image"), r.error);
+                    emit imageLoaded(false);
+                    return;
+                }
+                if (!maybeSave()) {
+                    emit imageLoaded(false);
+                    return;
+                }
+                setImage(r.image, path, r.hash);
+                sessionPath_.clear();
+                addRecent(path);
+                emit imageLoaded(true);
+            });
     watcher->setFuture(QtConcurrent::run(loadImageFile, path));
 }
 
@@ -401,18 +427,22 @@ bool MainWindow::openSession(const QString& path) {
     SessionData d;
     QString error;
     if (!readSessionFile(path, &d, &error)) {
-        showError(tr("Cannot open the session"), tr("%1: %2").arg(QFileInfo(path).fileName(), error));
+        showError(tr("Cannot open the session"),
+                  tr("%1: %2").arg(QFileInfo(path).fileName(), error));
         return false;
     }
     const LoadedImage img = loadImageFile(d.imagePath);
     if (!img.error.isEmpty()) {
-        showError(tr("Cannot open the session"), tr("Its image cannot be opened: %1").arg(img.error));
+        showError(tr("Cannot open the session"),
+                  tr("Its image cannot be opened: %1").arg(img.error));
         return false;
     }
     if (!maybeSave()) return false;
     setImage(img.image, d.imagePath, img.hash);
     if (!d.imageHash.isEmpty() && d.imageHash != img.hash)
-        statusBar()->showMessage(tr("Note: %1 changed since the session was saved.").arg(QFileInfo(d.imagePath).fileName()), 8000);
+        statusBar()->showMessage(tr("Note: %1 changed since the session was saved.")
+                                     .arg(QFileInfo(d.imagePath).fileName()),
+                                 8000);
     for (int i = 0; i < d.regions.size(); ++i) doc_.insertRegion(i, d.regions[i]);
     for (const auto& e : d.chat) doc_.appendEntry(e);
     chat_->setDualFocus(d.settings.dualFocus);
@@ -456,9 +486,10 @@ void MainWindow::offerRecovery() {
     if (!QFile::exists(recoveryPath_)) return;
     const QDateTime when = QFileInfo(recoveryPath_).lastModified();
     if (options_.askBeforeRestoring &&
-        QMessageBox::question(this, tr("Restore the last session?"),
-                              tr("RegionChat did not close cleanly. Restore the session autosaved at %1?")
-                                  .arg(QLocale().toString(when, QLocale::ShortFormat))) != QMessageBox::Yes) {
+        QMessageBox::question(
+            this, tr("Restore the last session?"),
+            tr("RegionChat did not close cleanly. Restore the session autosaved at %1?")
+                .arg(QLocale().toString(when, QLocale::ShortFormat))) != QMessageBox::Yes) {
         QFile::remove(recoveryPath_);
         return;
     }
@@ -470,51 +501,67 @@ void MainWindow::offerRecovery() {
 }
 
 bool MainWindow::maybeSave() {
-    if (!doc_.isModified() || !doc_.hasImage() || !isVisible() || !options_.askBeforeRestoring) return true;
-    const auto answer = QMessageBox::question(this, tr("Save the session?"),
-                                              tr("The conversation about %1 has unsaved changes.").arg(QFileInfo(doc_.imagePath()).fileName()),
-                                              QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
+    if (!doc_.isModified() || !doc_.hasImage() || !isVisible() || !options_.askBeforeRestoring)
+        return true;
+    const auto answer =
+        QMessageBox::question(this, tr("Save the session?"),
+                              tr("The conversation about %1 has unsaved changes.")
+                                  .arg(QFileInfo(doc_.imagePath()).fileName()),
+                              QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel);
     if (answer == QMessageBox::Cancel) return false;
     if (answer == QMessageBox::Save) {
         QString path = sessionPath_;
-        if (path.isEmpty()) path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(), tr("RegionChat sessions (*.regionchat)"));
+        if (path.isEmpty())
+            path = QFileDialog::getSaveFileName(this, tr("Save Session"), QString(),
+                                                tr("RegionChat sessions (*.regionchat)"));
         return !path.isEmpty() && saveSession(path);
     }
     return true;
 }
 
-void MainWindow::exportConversation() {
+void MainWindow::exportConversationAs() {
     if (!doc_.hasImage()) return;
-    QString path = QFileDialog::getSaveFileName(this, tr("Export Conversation"), QString(), tr("Markdown (*.md)"));
-    if (path.isEmpty()) return;
-    if (!path.endsWith(".md")) path += ".md";
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Conversation"), QString(),
+                                                      tr("Markdown (*.md)"));
+    if (!path.isEmpty()) exportConversation(path.endsWith(".md") ? path : path + ".md");
+}
+
+bool MainWindow::exportConversation(const QString& path) {
+    if (!doc_.hasImage()) return false;
     const QString png = path.chopped(3) + ".png";
     if (!canvas_->renderAnnotated().save(png)) {
         showError(tr("Cannot export"), tr("Cannot write %1").arg(png));
-        return;
+        return false;
     }
-    QString md = tr("# RegionChat — %1\n\n![%1](%2)\n\n").arg(QFileInfo(doc_.imagePath()).fileName(), QFileInfo(png).fileName());
-    for (const auto& r : doc_.regions())
-        md += tr("- Region %1: [%2, %3, %4, %5] px\n").arg(r.id).arg(r.box.left(), 0, 'f', 0).arg(r.box.top(), 0, 'f', 0)
-                  .arg(r.box.right(), 0, 'f', 0).arg(r.box.bottom(), 0, 'f', 0);
+    QString md = tr("# RegionChat — %1\n\n![%1](%2)\n\n")
+                     .arg(QFileInfo(doc_.imagePath()).fileName(), QFileInfo(png).fileName());
+    auto pixels = [](const QRectF& b) {
+        return QStringLiteral("[%1, %2, %3, %4] px")
+            .arg(b.left(), 0, 'f', 0)
+            .arg(b.top(), 0, 'f', 0)
+            .arg(b.right(), 0, 'f', 0)
+            .arg(b.bottom(), 0, 'f', 0);
+    };
+    for (const auto& r : doc_.regions()) md += tr("- Region %1: %2\n").arg(r.id).arg(pixels(r.box));
     md += "\n";
     for (const auto& e : doc_.chat()) {
         if (e.role == ChatEntry::Role::User) {
             md += tr("**You:** %1\n\n").arg(e.text);
         } else {
-            md += tr("**RegionChat:** %1%2\n\n").arg(e.text, e.stopped ? tr(" *(stopped)*") : QString());
-            for (const auto& b : e.boxes)
-                md += tr("- box “%1”: [%2, %3, %4, %5] px\n").arg(b.label).arg(b.box.left(), 0, 'f', 0)
-                          .arg(b.box.top(), 0, 'f', 0).arg(b.box.right(), 0, 'f', 0).arg(b.box.bottom(), 0, 'f', 0);
+            md += tr("**RegionChat:** %1%2\n\n")
+                      .arg(e.text, e.stopped ? tr(" *(stopped)*") : QString());
+            for (const auto& b : e.boxes) md += tr("- box “%1”: %2\n").arg(b.label, pixels(b.box));
             if (!e.boxes.isEmpty()) md += "\n";
         }
     }
     QSaveFile f(path);
     if (!f.open(QIODevice::WriteOnly) || f.write(md.toUtf8()) < 0 || !f.commit()) {
         showError(tr("Cannot export"), tr("Cannot write %1").arg(path));
-        return;
+        return false;
     }
-    statusBar()->showMessage(tr("Exported %1 and %2").arg(QFileInfo(path).fileName(), QFileInfo(png).fileName()), 5000);
+    statusBar()->showMessage(
+        tr("Exported %1 and %2").arg(QFileInfo(path).fileName(), QFileInfo(png).fileName()), 5000);
+    return true;
 }
 
 void MainWindow::copyAnnotatedImage() {
@@ -528,8 +575,10 @@ void MainWindow::setPresentationMode(bool on) {
     canvas_->setPresentationMode(on);
     chat_->setPresentationMode(on);
     focus_->setPresentationMode(on);
-    if (on) showFullScreen();
-    else showNormal();
+    if (on)
+        showFullScreen();
+    else
+        showNormal();
 }
 
 void MainWindow::makeRegionFromBox(int index) {
@@ -570,7 +619,8 @@ void MainWindow::addRecent(const QString& path) {
 void MainWindow::refreshRecentMenu() {
     recentMenu_->clear();
     for (const QString& p : QSettings().value("recentFiles").toStringList())
-        recentMenu_->addAction(QFileInfo(p).fileName(), this, [this, p] { openImage(p); })->setToolTip(p);
+        recentMenu_->addAction(QFileInfo(p).fileName(), this, [this, p] { openImage(p); })
+            ->setToolTip(p);
     recentMenu_->setEnabled(!recentMenu_->isEmpty());
 }
 
@@ -596,8 +646,10 @@ void MainWindow::dropEvent(QDropEvent* event) {
     const auto urls = event->mimeData()->urls();
     if (urls.isEmpty() || !urls.first().isLocalFile()) return;
     const QString path = urls.first().toLocalFile();
-    if (path.endsWith(".regionchat")) openSession(path);
-    else openImage(path);
+    if (path.endsWith(".regionchat"))
+        openSession(path);
+    else
+        openImage(path);
 }
 
 }  // namespace rcui

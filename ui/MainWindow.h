@@ -25,10 +25,10 @@ class RegionListWidget;
 class ToolManager;
 
 struct MainWindowOptions {
-    QString modelDir;                     ///< "" = the embedded model
+    QString modelDir;  ///< "" = the embedded model
     QString device = QStringLiteral("auto");
-    QString recoveryPath;                 ///< autosave file; "" = the per-user default
-    bool askBeforeRestoring = true;       ///< false: restore a recovery file without asking (tests)
+    QString recoveryPath;            ///< autosave file; "" = the per-user default
+    bool askBeforeRestoring = true;  ///< false: restore a recovery file without asking (tests)
 };
 
 class MainWindow : public QMainWindow {
@@ -47,6 +47,9 @@ public:
     void ask(const QString& question);
     /// Offers to restore the autosave of a session that did not close cleanly.
     void offerRecovery();
+    /// Writes the conversation as Markdown to `path` (.md) plus the annotated image beside it
+    /// (.png); false with a message on failure.
+    bool exportConversation(const QString& path);
     /// Writes the recovery file when there are unsaved changes (the timer does every 30 s).
     void autosave();
     /// Full screen, large fonts, thick high-contrast overlays (F11).
@@ -83,7 +86,7 @@ private:
     void addRecent(const QString& path);
     void refreshRecentMenu();
     void refreshTitle();
-    void exportConversation();
+    void exportConversationAs();
     void copyAnnotatedImage();
     void makeRegionFromBox(int index);
     void zoomToBox(int index);
@@ -110,10 +113,10 @@ private:
     QString recoveryPath_;
     QString lastError_;
     QString pendingQuestion_;
-    int streamingEntry_ = -1;   // index of the assistant entry receiving tokens
-    qint64 imageKey_ = 0;       // bumps with every new image (the worker resets its session)
+    int streamingEntry_ = -1;  // index of the assistant entry receiving tokens
+    qint64 imageKey_ = 0;      // bumps with every new image (the worker resets its session)
     bool conversationStarted_ = false;
-    int loadingImage_ = 0;      // generation counter for background image loads
+    int loadingImage_ = 0;  // generation counter for background image loads
     QTimer autosaveTimer_;
 };
 

@@ -42,11 +42,10 @@ std::vector<Box> read_boxes(const json& obj) {
 }  // namespace
 
 int run_batch(int argc, char** argv) {
-    const Args args =
-        parse_args(argc, argv, 2,
-                   {"model", "input", "output", "max-new-tokens", "device", "dtype", "threads",
-                    "temperature", "top-p", "seed"},
-                   {});
+    const Args args = parse_args(argc, argv, 2,
+                                 {"model", "input", "output", "max-new-tokens", "device", "dtype",
+                                  "threads", "temperature", "top-p", "seed"},
+                                 {});
     const fs::path input = args.require("input");
     const fs::path output = args.require("output");
     std::ifstream in(input);
@@ -81,9 +80,8 @@ int run_batch(int argc, char** argv) {
             const fs::path img_path = rel.is_absolute() ? rel : base / rel;
             const cv::Mat image = load_image(img_path.string());
             const ImageSize size{image.cols, image.rows};
-            const std::string prompt =
-                fill_regions(obj["question"].get<std::string>(), read_boxes(obj), size,
-                             model->region_format());
+            const std::string prompt = fill_regions(obj["question"].get<std::string>(),
+                                                    read_boxes(obj), size, model->region_format());
             const double t0 = now_ms();
             Session session(model);
             const Reply reply = session.ask(prompt, {image}, gp);
@@ -101,15 +99,16 @@ int run_batch(int argc, char** argv) {
                          where.c_str(), e.what());
         } catch (const std::exception& e) {
             ++skipped;
-            std::fprintf(stderr, "%s%s: %s; skipped\n", tty ? "\r\033[K" : "", where.c_str(), e.what());
+            std::fprintf(stderr, "%s%s: %s; skipped\n", tty ? "\r\033[K" : "", where.c_str(),
+                         e.what());
         }
         const double elapsed = (now_ms() - t_start) / 1000.0;
         const double eta = done ? elapsed / done * (cases - done) : 0;
         std::fprintf(stderr, "%s[%zu/%zu] %.0f ms/case, ETA %.0f s%s", tty ? "\r\033[K" : "", done,
                      cases, done ? elapsed * 1000 / done : 0.0, eta, tty ? "" : "\n");
     }
-    std::fprintf(stderr, "%s%zu case(s) answered, %zu skipped, %.1f s\n", tty ? "\r\033[K" : "",
-                 ok, skipped, (now_ms() - t_start) / 1000.0);
+    std::fprintf(stderr, "%s%zu case(s) answered, %zu skipped, %.1f s\n", tty ? "\r\033[K" : "", ok,
+                 skipped, (now_ms() - t_start) / 1000.0);
     return ok == 0 && cases > 0 ? 1 : 0;
 }
 

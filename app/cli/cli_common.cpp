@@ -82,7 +82,8 @@ std::string resolve_model_dir(const Args& args) {
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) {
         const fs::path installed = exe.parent_path() / "../share/regionchat/models/shapes-tiny";
-        if (fs::exists(installed / "config.json", ec)) return fs::weakly_canonical(installed, ec).string();
+        if (fs::exists(installed / "config.json", ec))
+            return fs::weakly_canonical(installed, ec).string();
     }
     return REGIONCHAT_DEFAULT_MODEL_DIR;
 }
@@ -116,7 +117,8 @@ Box parse_box(const std::string& text) {
             throw UsageError("--box takes X0,Y0,X1,Y1 in pixels, not '" + text + "'");
         s = end;
         if (i < 3) {
-            if (*s != ',') throw UsageError("--box takes X0,Y0,X1,Y1 in pixels, not '" + text + "'");
+            if (*s != ',')
+                throw UsageError("--box takes X0,Y0,X1,Y1 in pixels, not '" + text + "'");
             ++s;
         }
     }
@@ -124,10 +126,11 @@ Box parse_box(const std::string& text) {
     return Box{v[0], v[1], v[2], v[3]}.normalized();
 }
 
-std::string fill_regions(const std::string& question, const std::vector<Box>& boxes,
-                         ImageSize size, const RegionFormat& format) {
+std::string fill_regions(const std::string& question, const std::vector<Box>& boxes, ImageSize size,
+                         const RegionFormat& format) {
     size_t placeholders = 0;
-    for (size_t p = question.find("<region>"); p != std::string::npos; p = question.find("<region>", p + 8))
+    for (size_t p = question.find("<region>"); p != std::string::npos;
+         p = question.find("<region>", p + 8))
         ++placeholders;
     if (placeholders != boxes.size())
         throw UsageError("the question has " + std::to_string(placeholders) +
@@ -151,6 +154,17 @@ GenerateParams generate_params(const Args& args) {
     g.sampling.top_p = static_cast<float>(args.get_double("top-p", 1.0, 1e-6, 1.0));
     g.sampling.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, 2147483647));
     return g;
+}
+
+synth::SceneOptions scene_options(const Args& args) {
+    synth::SceneOptions so;
+    const std::string renderer = args.get("renderer", "train");
+    if (renderer == "alternate")
+        so.renderer = synth::Renderer::Alternate;
+    else if (renderer != "train")
+        throw UsageError("--renderer is train or alternate");
+    so.augment = !args.flags.count("no-augment");
+    return so;
 }
 
 double now_ms() {

@@ -9,6 +9,7 @@
 
 #include "regionchat/engine.h"
 #include "regionchat/region_format.h"
+#include "regionchat/synth.h"
 
 namespace rc::cli {
 
@@ -46,11 +47,14 @@ std::shared_ptr<Model> load_model(const Args& args);
 Box parse_box(const std::string& text);
 
 /// Fills `<region>` placeholders; UsageError when the counts do not match.
-std::string fill_regions(const std::string& question, const std::vector<Box>& boxes,
-                         ImageSize size, const RegionFormat& format);
+std::string fill_regions(const std::string& question, const std::vector<Box>& boxes, ImageSize size,
+                         const RegionFormat& format);
 
 /// Sampling options (--temperature, --top-p, --seed) and --max-new-tokens.
 GenerateParams generate_params(const Args& args);
+
+/// Synthetic-scene options from --renderer train|alternate and --no-augment.
+synth::SceneOptions scene_options(const Args& args);
 
 double now_ms();
 

@@ -17,7 +17,8 @@ namespace rc::cli {
 namespace {
 
 std::string normalize_answer(std::string s) {
-    while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) || s.back() == '.')) s.pop_back();
+    while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) || s.back() == '.'))
+        s.pop_back();
     size_t i = 0;
     while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
     s = s.substr(i);
@@ -34,14 +35,22 @@ double median(std::vector<double> v) {
 // The targets per task (MODEL_CARD.md); DualFocus micro has none.
 double target_for(synth::Task t) {
     switch (t) {
-        case synth::Task::RegionDescription: return 0.95;
-        case synth::Task::RegionColour: return 0.97;
-        case synth::Task::RegionShape: return 0.97;
-        case synth::Task::Grounding: return 0.90;
-        case synth::Task::Existence: return 0.95;
-        case synth::Task::Counting: return 0.90;
-        case synth::Task::DualFocusBox: return 0.85;
-        case synth::Task::DualFocusMicro: return 0;
+        case synth::Task::RegionDescription:
+            return 0.95;
+        case synth::Task::RegionColour:
+            return 0.97;
+        case synth::Task::RegionShape:
+            return 0.97;
+        case synth::Task::Grounding:
+            return 0.90;
+        case synth::Task::Existence:
+            return 0.95;
+        case synth::Task::Counting:
+            return 0.90;
+        case synth::Task::DualFocusBox:
+            return 0.85;
+        case synth::Task::DualFocusMicro:
+            return 0;
     }
     return 0;
 }
@@ -49,18 +58,14 @@ double target_for(synth::Task t) {
 }  // namespace
 
 int run_eval_synth(int argc, char** argv) {
-    const Args args = parse_args(argc, argv, 2,
-                                 {"model", "seed", "count", "renderer", "device", "dtype", "threads"},
-                                 {"json", "no-augment"});
+    const Args args = parse_args(
+        argc, argv, 2, {"model", "seed", "count", "renderer", "device", "dtype", "threads"},
+        {"json", "no-augment"});
     const int seed = args.get_int("seed", 1'000'000'000, 0, 2'147'483'647);
     if (static_cast<uint64_t>(seed) < 1'000'000'000ull)
         throw UsageError("--seed must be at least 1000000000: lower seeds are training scenes");
     const int count = args.get_int("count", 100, 1, 1'000'000);
-    synth::SceneOptions so;
-    const std::string renderer = args.get("renderer", "train");
-    if (renderer == "alternate") so.renderer = synth::Renderer::Alternate;
-    else if (renderer != "train") throw UsageError("--renderer is train or alternate");
-    so.augment = !args.flags.count("no-augment");
+    const synth::SceneOptions so = scene_options(args);
 
     auto model = load_model(args);
     GenerateParams gp;
@@ -106,7 +111,7 @@ int run_eval_synth(int argc, char** argv) {
     j["model"] = model->info().dir;
     j["seed"] = seed;
     j["count"] = count;
-    j["renderer"] = renderer;
+    j["renderer"] = args.get("renderer", "train");
     bool all_met = true;
     std::printf("| task | questions | accuracy | target |\n|---|---:|---:|---:|\n");
     for (const auto& [task, sc] : score) {
@@ -114,14 +119,21 @@ int run_eval_synth(int argc, char** argv) {
         const double target = target_for(task);
         if (target > 0 && acc < target) all_met = false;
         std::printf("| %s | %d | %.3f | %s |\n", synth::task_name(task), sc.second, acc,
-                    target > 0 ? (std::to_string(target).substr(0, 4) + (acc >= target ? " met" : " MISSED")).c_str() : "-");
-        j["tasks"][synth::task_name(task)] = {{"questions", sc.second}, {"accuracy", acc}, {"target", target}};
+                    target > 0 ? (std::to_string(target).substr(0, 4) +
+                                  (acc >= target ? " met" : " MISSED"))
+                                     .c_str()
+                               : "-");
+        j["tasks"][synth::task_name(task)] = {
+            {"questions", sc.second}, {"accuracy", acc}, {"target", target}};
     }
-    std::printf("\nregion question (first turn, %zu asked): median total %.1f ms, image encode %.1f ms, "
-                "prefill %.1f ms, decode %.1f tokens/s\n",
-                total_ms.size(), median(total_ms), median(encode_ms), median(prefill_ms), median(tps));
-    j["speed"] = {{"median_total_ms", median(total_ms)}, {"median_image_encode_ms", median(encode_ms)},
-                  {"median_prefill_ms", median(prefill_ms)}, {"median_tokens_per_s", median(tps)}};
+    std::printf(
+        "\nregion question (first turn, %zu asked): median total %.1f ms, image encode %.1f ms, "
+        "prefill %.1f ms, decode %.1f tokens/s\n",
+        total_ms.size(), median(total_ms), median(encode_ms), median(prefill_ms), median(tps));
+    j["speed"] = {{"median_total_ms", median(total_ms)},
+                  {"median_image_encode_ms", median(encode_ms)},
+                  {"median_prefill_ms", median(prefill_ms)},
+                  {"median_tokens_per_s", median(tps)}};
     j["all_targets_met"] = all_met;
     if (args.flags.count("json")) std::cout << j.dump(2) << std::endl;
     return 0;

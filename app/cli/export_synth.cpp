@@ -17,15 +17,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 int run_export_synth(int argc, char** argv) {
-    const Args args = parse_args(argc, argv, 2, {"seed", "count", "out", "renderer"}, {"no-augment"});
+    const Args args =
+        parse_args(argc, argv, 2, {"seed", "count", "out", "renderer"}, {"no-augment"});
     const int seed = args.get_int("seed", 1'000'000'000, 0, 2'147'483'647);
     const int count = args.get_int("count", 10, 1, 100000);
     const fs::path out = args.require("out");
-    synth::SceneOptions so;
-    const std::string renderer = args.get("renderer", "train");
-    if (renderer == "alternate") so.renderer = synth::Renderer::Alternate;
-    else if (renderer != "train") throw UsageError("--renderer is train or alternate");
-    so.augment = !args.flags.count("no-augment");
+    const synth::SceneOptions so = scene_options(args);
 
     fs::create_directories(out / "images");
     std::ofstream scenes(out / "scenes.jsonl"), grounding(out / "grounding.jsonl");
@@ -34,20 +31,32 @@ int run_export_synth(int argc, char** argv) {
         const uint64_t s = static_cast<uint64_t>(seed) + i;
         const auto scene = synth::generate_scene(s, so);
         const std::string rel = "images/scene_" + std::to_string(s) + ".png";
-        if (!cv::imwrite((out / rel).string(), scene.image)) throw Error((out / rel).string() + ": cannot write");
+        if (!cv::imwrite((out / rel).string(), scene.image))
+            throw Error((out / rel).string() + ": cannot write");
         json objects = json::array();
         for (const auto& o : scene.objects) {
             const json box = {o.box.x0, o.box.y0, o.box.x1, o.box.y1};
-            objects.push_back({{"colour", synth::colour_name(o.colour)}, {"shape", synth::shape_name(o.shape)}, {"box", box}});
+            objects.push_back({{"colour", synth::colour_name(o.colour)},
+                               {"shape", synth::shape_name(o.shape)},
+                               {"box", box}});
             int same = 0;
             for (const auto& p : scene.objects) same += p.colour == o.colour && p.shape == o.shape;
             if (same == 1)
                 grounding << json{{"image", rel},
-                                  {"expression", std::string("the ") + synth::colour_name(o.colour) + " " + synth::shape_name(o.shape)},
-                                  {"box", box}}.dump() << "\n";
+                                  {"expression", std::string("the ") +
+                                                     synth::colour_name(o.colour) + " " +
+                                                     synth::shape_name(o.shape)},
+                                  {"box", box}}
+                                 .dump()
+                          << "\n";
         }
-        scenes << json{{"image", rel}, {"seed", s}, {"width", scene.image.cols}, {"height", scene.image.rows},
-                       {"objects", objects}}.dump() << "\n";
+        scenes << json{{"image", rel},
+                       {"seed", s},
+                       {"width", scene.image.cols},
+                       {"height", scene.image.rows},
+                       {"objects", objects}}
+                      .dump()
+               << "\n";
     }
     std::fprintf(stderr, "%d scene(s) written to %s\n", count, out.string().c_str());
     return 0;

@@ -12,12 +12,16 @@ namespace {
 const char* kUsage =
     "usage:\n"
     "  regionchat-cli ask [--model DIR] --image FILE [--box X0,Y0,X1,Y1]... --question TEXT\n"
-    "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype auto|fp32|fp16|bf16]\n"
+    "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype "
+    "auto|fp32|fp16|bf16]\n"
     "                     [--threads N] [--temperature T] [--top-p P] [--seed S]\n"
-    "  regionchat-cli batch --input cases.jsonl --output results.jsonl [--model DIR] [same options]\n"
+    "  regionchat-cli batch --input cases.jsonl --output results.jsonl [--model DIR] [same "
+    "options]\n"
     "  regionchat-cli export-synth --out DIR [--seed S] [--count N] [--renderer train|alternate]\n"
-    "                     [--no-augment]   held-out synthetic scenes + scenes.jsonl, grounding.jsonl\n"
-    "  regionchat-cli eval-synth [--model DIR] [--seed S>=1e9] [--count N] [--renderer train|alternate]\n"
+    "                     [--no-augment]   held-out synthetic scenes + scenes.jsonl, "
+    "grounding.jsonl\n"
+    "  regionchat-cli eval-synth [--model DIR] [--seed S>=1e9] [--count N] [--renderer "
+    "train|alternate]\n"
     "                     [--json]          accuracy per task on held-out scenes, speed medians\n"
     "\n"
     "<region> placeholders in the question are filled, in order, by the --box values (pixels\n"
@@ -41,7 +45,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "regionchat-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
         return 2;
     } catch (const rc::cli::UsageError& e) {
-        std::fprintf(stderr, "regionchat-cli %s: %s (see regionchat-cli --help)\n", command.c_str(), e.what());
+        std::fprintf(stderr, "regionchat-cli %s: %s (see regionchat-cli --help)\n", command.c_str(),
+                     e.what());
         return 2;
     } catch (const std::exception& e) {
         // rc::Error and anything LibTorch/OpenCV throw: one readable line, no stack.

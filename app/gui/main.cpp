@@ -13,14 +13,18 @@ int main(int argc, char** argv) {
     QApplication::setApplicationVersion(QStringLiteral(REGIONCHAT_VERSION));
 
     QCommandLineParser cli;
-    cli.setApplicationDescription("Talk with a region-aware vision-language model about parts of an image.");
+    cli.setApplicationDescription(
+        "Talk with a region-aware vision-language model about parts of an image.");
     cli.addHelpOption();
     cli.addVersionOption();
-    QCommandLineOption model("model", "Model folder (Hugging Face llava layout); default: the embedded model.", "DIR");
+    QCommandLineOption model(
+        "model", "Model folder (Hugging Face llava layout); default: the embedded model.", "DIR");
     QCommandLineOption device("device", "auto, cpu or cuda.", "DEVICE", "auto");
-    QCommandLineOption presentation("presentation", "Start in presentation mode (full screen, large overlays).");
+    QCommandLineOption presentation("presentation",
+                                    "Start in presentation mode (full screen, large overlays).");
     cli.addOptions({model, device, presentation});
-    cli.addPositionalArgument("file", "An image, or a .regionchat session, to open.", "[IMAGE|SESSION]");
+    cli.addPositionalArgument("file", "An image, or a .regionchat session, to open.",
+                              "[IMAGE|SESSION]");
     cli.process(app);
 
     rcui::MainWindowOptions options;
@@ -31,8 +35,10 @@ int main(int argc, char** argv) {
     const QStringList files = cli.positionalArguments();
     QTimer::singleShot(0, &window, [&] {
         if (!files.isEmpty()) {
-            if (files.first().endsWith(".regionchat")) window.openSession(files.first());
-            else window.openImage(files.first());
+            if (files.first().endsWith(".regionchat"))
+                window.openSession(files.first());
+            else
+                window.openImage(files.first());
         } else {
             window.offerRecovery();
         }

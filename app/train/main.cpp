@@ -36,16 +36,26 @@ int main(int argc, char** argv) {
     try {
         for (int i = 1; i < argc; ++i) {
             std::string v;
-            if (arg(argc, argv, i, "--out", &v)) o.out_dir = v;
-            else if (arg(argc, argv, i, "--work", &v)) o.work_dir = v;
-            else if (arg(argc, argv, i, "--steps", &v)) o.steps = std::stoi(v);
-            else if (arg(argc, argv, i, "--batch", &v)) o.batch_size = std::stoi(v);
-            else if (arg(argc, argv, i, "--lr", &v)) o.lr = std::stod(v);
-            else if (arg(argc, argv, i, "--seed", &v)) o.seed = std::stoull(v);
-            else if (arg(argc, argv, i, "--threads", &v)) threads = std::stoi(v);
-            else if (arg(argc, argv, i, "--max-minutes", &v)) o.max_minutes = std::stod(v);
-            else if (arg(argc, argv, i, "--save-every", &v)) o.save_every = std::stoi(v);
-            else if (arg(argc, argv, i, "--vocab", &v)) o.vocab_size = std::stoi(v);
+            if (arg(argc, argv, i, "--out", &v))
+                o.out_dir = v;
+            else if (arg(argc, argv, i, "--work", &v))
+                o.work_dir = v;
+            else if (arg(argc, argv, i, "--steps", &v))
+                o.steps = std::stoi(v);
+            else if (arg(argc, argv, i, "--batch", &v))
+                o.batch_size = std::stoi(v);
+            else if (arg(argc, argv, i, "--lr", &v))
+                o.lr = std::stod(v);
+            else if (arg(argc, argv, i, "--seed", &v))
+                o.seed = std::stoull(v);
+            else if (arg(argc, argv, i, "--threads", &v))
+                threads = std::stoi(v);
+            else if (arg(argc, argv, i, "--max-minutes", &v))
+                o.max_minutes = std::stod(v);
+            else if (arg(argc, argv, i, "--save-every", &v))
+                o.save_every = std::stoi(v);
+            else if (arg(argc, argv, i, "--vocab", &v))
+                o.vocab_size = std::stoi(v);
             else {
                 std::fputs(kUsage, std::strcmp(argv[i], "--help") ? stderr : stdout);
                 return std::strcmp(argv[i], "--help") ? 2 : 0;

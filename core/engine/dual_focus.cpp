@@ -28,7 +28,9 @@ DualFocusResult run_dual_focus(const std::shared_ptr<Model>& model, const cv::Ma
     const cv::Mat image = to_bgr8(input);
     const ImageSize size{image.cols, image.rows};
     auto finish = [&]() -> DualFocusResult& {
-        r.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        r.total_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
         return r;
     };
 

@@ -15,7 +15,8 @@ int64_t count_parameters(const ModelConfig& c) {
     const int64_t P = c.vision.patch_size, C = c.vision.num_channels;
     const int64_t side = c.vision.image_size / P;
     int64_t n = D + D * C * P * P + (side * side + 1) * D + 4 * D;  // embeddings, two norms
-    n += int64_t(c.vision.num_hidden_layers) * (4 * (D * D + D) + 4 * D + (D * I + I) + (I * D + D));
+    n +=
+        int64_t(c.vision.num_hidden_layers) * (4 * (D * D + D) + 4 * D + (D * I + I) + (I * D + D));
     const int64_t H = c.text.hidden_size, TI = c.text.intermediate_size, V = c.text.vocab_size;
     const int64_t kv = int64_t(c.text.num_key_value_heads) * (H / c.text.num_attention_heads);
     n += D * H + H;
@@ -28,11 +29,13 @@ int64_t count_parameters(const ModelConfig& c) {
 
 torch::Device resolve_device(const std::string& name) {
     if (name.empty() || name == "auto")
-        return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+        return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
+                                           : torch::Device(torch::kCPU);
     if (name == "cpu") return torch::Device(torch::kCPU);
     if (name.rfind("cuda", 0) == 0) {
         if (!torch::cuda::is_available())
-            throw Error("device '" + name + "' asked for, but this LibTorch build has no CUDA or "
+            throw Error("device '" + name +
+                        "' asked for, but this LibTorch build has no CUDA or "
                         "no GPU is visible; use --device cpu");
         int index = 0;
         if (name.size() > 5 && name[4] == ':') {
@@ -72,17 +75,28 @@ torch::Tensor Model::Impl::encode_image(const cv::Mat& bgr) {
 Model::Model() : impl_(std::make_unique<Impl>()) {}
 Model::~Model() = default;
 
-const ModelInfo& Model::info() const { return impl_->info; }
-const ModelConfig& Model::config() const { return impl_->config; }
-const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
-const ChatTemplate& Model::chat_template() const { return *impl_->chat_template; }
-const RegionFormat& Model::region_format() const { return *impl_->region_format; }
+const ModelInfo& Model::info() const {
+    return impl_->info;
+}
+const ModelConfig& Model::config() const {
+    return impl_->config;
+}
+const Tokenizer& Model::tokenizer() const {
+    return *impl_->tokenizer;
+}
+const ChatTemplate& Model::chat_template() const {
+    return *impl_->chat_template;
+}
+const RegionFormat& Model::region_format() const {
+    return *impl_->region_format;
+}
 
 std::shared_ptr<Model> Model::load(const LoadParams& params) {
     const auto t0 = std::chrono::steady_clock::now();
     const fs::path dir(params.model_dir);
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw Error("model folder '" + dir.string() + "' does not exist");
+    if (!fs::is_directory(dir, ec))
+        throw Error("model folder '" + dir.string() + "' does not exist");
     if (!fs::exists(dir / "config.json", ec))
         throw Error("'" + dir.string() + "' is not a model folder: it has no config.json");
     if (!fs::exists(dir / "tokenizer.model", ec))
@@ -98,7 +112,8 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.tokenizer = Tokenizer::load((dir / "tokenizer.model").string());
     if (m.tokenizer->vocab_size() > m.config.text.vocab_size)
         throw Error((dir / "tokenizer.model").string() + " has " +
-                    std::to_string(m.tokenizer->vocab_size()) + " tokens but the model embeds only " +
+                    std::to_string(m.tokenizer->vocab_size()) +
+                    " tokens but the model embeds only " +
                     std::to_string(m.config.text.vocab_size));
     m.chat_template = make_chat_template(m.config.chat_template);
     if (!m.chat_template) throw Error("unknown chat template '" + m.config.chat_template + "'");

@@ -35,8 +35,10 @@ PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const To
             if (at == std::string::npos) break;
             if (next_image >= image_count)
                 throw Error("the conversation has more <image> markers than images");
-            seq.images.push_back({static_cast<int64_t>(seq.keys.size()), static_cast<int>(next_image)});
-            for (int64_t i = 0; i < image_tokens; ++i) push(-static_cast<int64_t>(next_image) - 1, false);
+            seq.images.push_back(
+                {static_cast<int64_t>(seq.keys.size()), static_cast<int>(next_image)});
+            for (int64_t i = 0; i < image_tokens; ++i)
+                push(-static_cast<int64_t>(next_image) - 1, false);
             ++next_image;
             from = at + kMarker.size();
         }

@@ -58,11 +58,16 @@ size_t utf8_complete_prefix(const std::string& s) {
     if (i == 0) return back ? 0 : n;
     const uint8_t lead = static_cast<uint8_t>(s[i - 1]);
     int need = 0;
-    if (lead < 0x80) need = 0;
-    else if ((lead & 0xE0) == 0xC0) need = 1;
-    else if ((lead & 0xF0) == 0xE0) need = 2;
-    else if ((lead & 0xF8) == 0xF0) need = 3;
-    else return n;  // not a lead byte: malformed, pass through as is
+    if (lead < 0x80)
+        need = 0;
+    else if ((lead & 0xE0) == 0xC0)
+        need = 1;
+    else if ((lead & 0xF0) == 0xE0)
+        need = 2;
+    else if ((lead & 0xF8) == 0xF0)
+        need = 3;
+    else
+        return n;  // not a lead byte: malformed, pass through as is
     if (back == 0 && need == 0) return n;
     return back >= need ? n : i - 1;
 }
@@ -159,7 +164,8 @@ struct Session::Impl {
                 break;
             }
             const int64_t e = std::min(b, s + kChunk);
-            hidden.push_back(m.net->language_model->forward(embed_range(seq, s, e, slots), s, &cache));
+            hidden.push_back(
+                m.net->language_model->forward(embed_range(seq, s, e, slots), s, &cache));
             cached_keys.insert(cached_keys.end(), seq.keys.begin() + s, seq.keys.begin() + e);
         }
         return hidden.empty() ? torch::Tensor() : torch::cat(hidden, 1);
@@ -202,8 +208,9 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
     const int64_t len = static_cast<int64_t>(seq.keys.size());
     const int64_t max_pos = m.config.text.max_position_embeddings;
     if (len >= max_pos)
-        throw Error("the conversation is " + std::to_string(len) + " tokens long; the model allows " +
-                    std::to_string(max_pos) + ". Start a new conversation.");
+        throw Error("the conversation is " + std::to_string(len) +
+                    " tokens long; the model allows " + std::to_string(max_pos) +
+                    ". Start a new conversation.");
     reply.timings.prompt_tokens = static_cast<int>(len);
 
     const int64_t keep = s.reuse_prefix(seq, len - 1);
@@ -266,7 +273,8 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
     reply.timings.generated_tokens = static_cast<int>(generated.size());
     reply.timings.total_ms = ms_since(t0);
     if (generated.size() > 1) {
-        const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - first_token_at).count();
+        const double decode_ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - first_token_at).count();
         if (decode_ms > 0) reply.timings.tokens_per_s = (generated.size() - 1) * 1000.0 / decode_ms;
     }
     return reply;
@@ -297,10 +305,10 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
     // hidden[i] predicts position keep + i + 1; we need predictions of [first, len).
     auto h = hidden.narrow(1, first - 1 - keep, len - first);
     auto logp = torch::log_softmax(s.m.net->language_model->logits(h).to(torch::kFloat32), -1);
-    auto targets = torch::tensor(std::vector<int64_t>(seq.keys.begin() + first, seq.keys.end()),
-                                 torch::kInt64)
-                       .to(logp.device())
-                       .view({1, -1, 1});
+    auto targets =
+        torch::tensor(std::vector<int64_t>(seq.keys.begin() + first, seq.keys.end()), torch::kInt64)
+            .to(logp.device())
+            .view({1, -1, 1});
     return -logp.gather(-1, targets).mean().item<double>();
 }
 
@@ -325,14 +333,20 @@ void Session::drop_cache() {
     impl_->cache.clear();
 }
 
-const std::vector<ChatMessage>& Session::messages() const { return impl_->messages; }
+const std::vector<ChatMessage>& Session::messages() const {
+    return impl_->messages;
+}
 
 ImageSize Session::first_image_size() const {
     return impl_->images.empty() ? ImageSize{} : impl_->images.front().size;
 }
 
-int64_t Session::cached_tokens() const { return impl_->cache.length(); }
+int64_t Session::cached_tokens() const {
+    return impl_->cache.length();
+}
 
-Model& Session::model() { return *impl_->model; }
+Model& Session::model() {
+    return *impl_->model;
+}
 
 }  // namespace rc

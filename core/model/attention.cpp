@@ -14,8 +14,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 #if TORCH_VERSION_MAJOR >= 2
     if (q.is_cuda()) {
         if (!need_mask) return at::scaled_dot_product_attention(q, k, v);
-        auto mask = torch::ones({T, S}, q.options().dtype(torch::kBool))
-                        .tril(causal_offset);
+        auto mask = torch::ones({T, S}, q.options().dtype(torch::kBool)).tril(causal_offset);
         return at::scaled_dot_product_attention(q, k, v, mask);
     }
 #endif

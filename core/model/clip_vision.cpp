@@ -58,11 +58,11 @@ ClipEmbeddingsImpl::ClipEmbeddingsImpl(const VisionConfig& c) {
     const int64_t patches = (c.image_size / c.patch_size) * (c.image_size / c.patch_size);
     class_embedding = register_parameter("class_embedding", torch::randn({c.hidden_size}));
     patch_embedding = register_module(
-        "patch_embedding",
-        nn::Conv2d(nn::Conv2dOptions(c.num_channels, c.hidden_size, c.patch_size)
-                       .stride(c.patch_size)
-                       .bias(false)));
-    position_embedding = register_module("position_embedding", nn::Embedding(patches + 1, c.hidden_size));
+        "patch_embedding", nn::Conv2d(nn::Conv2dOptions(c.num_channels, c.hidden_size, c.patch_size)
+                                          .stride(c.patch_size)
+                                          .bias(false)));
+    position_embedding =
+        register_module("position_embedding", nn::Embedding(patches + 1, c.hidden_size));
 }
 
 torch::Tensor ClipEmbeddingsImpl::forward(const torch::Tensor& pixels) {

@@ -43,7 +43,8 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
     return torch::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1);
 }
 
-torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos,
+                         const torch::Tensor& sin) {
     return x * cos + rotate_half(x) * sin;
 }
 
@@ -99,8 +100,8 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const TextConfig& c) {
 }
 
 torch::Tensor LlamaDecoderLayerImpl::forward(torch::Tensor x, const torch::Tensor& cos,
-                                             const torch::Tensor& sin, int64_t pos,
-                                             KvCache* cache, int layer) {
+                                             const torch::Tensor& sin, int64_t pos, KvCache* cache,
+                                             int layer) {
     x = x + self_attn(input_layernorm(x), cos, sin, pos, cache, layer);
     return x + mlp(post_attention_layernorm(x));
 }
@@ -132,7 +133,8 @@ torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& embeds, int64_t
     auto [cos, sin] = rope.table(pos, x.size(1), x);
     auto& layers = *model->layers;
     for (size_t i = 0; i < layers.size(); ++i)
-        x = layers[i]->as<LlamaDecoderLayer>()->forward(x, cos, sin, pos, cache, static_cast<int>(i));
+        x = layers[i]->as<LlamaDecoderLayer>()->forward(x, cos, sin, pos, cache,
+                                                        static_cast<int>(i));
     if (cache) cache->set_length(pos + embeds.size(1));
     return model->norm(x);
 }

@@ -22,7 +22,8 @@ class Rope {
 public:
     Rope(int64_t head_dim, double theta) : head_dim_(head_dim), theta_(theta) {}
     /// cos and sin [T, head_dim] for positions [pos, pos+T), on `like`'s device and dtype.
-    std::pair<torch::Tensor, torch::Tensor> table(int64_t pos, int64_t T, const torch::Tensor& like);
+    std::pair<torch::Tensor, torch::Tensor> table(int64_t pos, int64_t T,
+                                                  const torch::Tensor& like);
 
 private:
     int64_t head_dim_;
@@ -33,8 +34,8 @@ private:
 struct LlamaAttentionImpl : torch::nn::Module {
     explicit LlamaAttentionImpl(const TextConfig& c);
     /// x [B,T,D]; cos/sin from Rope; pos = absolute position of x[:,0]; cache may be null.
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                          int64_t pos, KvCache* cache, int layer);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin, int64_t pos, KvCache* cache, int layer);
     torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
     int64_t heads, kv_heads, head_dim;
 };

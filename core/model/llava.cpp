@@ -10,7 +10,8 @@ LlavaImpl::LlavaImpl(const ModelConfig& c) : config(c) {
 
 torch::Tensor LlavaImpl::encode_images(const torch::Tensor& pixels) {
     auto feats = vision_tower(pixels, config.vision_feature_layer);
-    if (config.vision_feature_select_strategy == "default") feats = feats.narrow(1, 1, feats.size(1) - 1);
+    if (config.vision_feature_select_strategy == "default")
+        feats = feats.narrow(1, 1, feats.size(1) - 1);
     return multi_modal_projector(feats);
 }
 

@@ -20,33 +20,54 @@ std::string shape_string(c10::IntArrayRef shape) {
 
 torch::Dtype to_torch_dtype(DType t) {
     switch (t) {
-        case DType::F32: return torch::kFloat32;
-        case DType::F16: return torch::kFloat16;
-        case DType::BF16: return torch::kBFloat16;
-        case DType::F64: return torch::kFloat64;
-        case DType::I64: return torch::kInt64;
-        case DType::I32: return torch::kInt32;
-        case DType::I16: return torch::kInt16;
-        case DType::I8: return torch::kInt8;
-        case DType::U8: return torch::kUInt8;
-        case DType::Bool: return torch::kBool;
+        case DType::F32:
+            return torch::kFloat32;
+        case DType::F16:
+            return torch::kFloat16;
+        case DType::BF16:
+            return torch::kBFloat16;
+        case DType::F64:
+            return torch::kFloat64;
+        case DType::I64:
+            return torch::kInt64;
+        case DType::I32:
+            return torch::kInt32;
+        case DType::I16:
+            return torch::kInt16;
+        case DType::I8:
+            return torch::kInt8;
+        case DType::U8:
+            return torch::kUInt8;
+        case DType::Bool:
+            return torch::kBool;
     }
     throw Error("unsupported tensor dtype");
 }
 
 DType from_torch_dtype(torch::Dtype t) {
     switch (t) {
-        case torch::kFloat32: return DType::F32;
-        case torch::kFloat16: return DType::F16;
-        case torch::kBFloat16: return DType::BF16;
-        case torch::kFloat64: return DType::F64;
-        case torch::kInt64: return DType::I64;
-        case torch::kInt32: return DType::I32;
-        case torch::kInt16: return DType::I16;
-        case torch::kInt8: return DType::I8;
-        case torch::kUInt8: return DType::U8;
-        case torch::kBool: return DType::Bool;
-        default: break;
+        case torch::kFloat32:
+            return DType::F32;
+        case torch::kFloat16:
+            return DType::F16;
+        case torch::kBFloat16:
+            return DType::BF16;
+        case torch::kFloat64:
+            return DType::F64;
+        case torch::kInt64:
+            return DType::I64;
+        case torch::kInt32:
+            return DType::I32;
+        case torch::kInt16:
+            return DType::I16;
+        case torch::kInt8:
+            return DType::I8;
+        case torch::kUInt8:
+            return DType::U8;
+        case torch::kBool:
+            return DType::Bool;
+        default:
+            break;
     }
     throw Error("tensor dtype has no safetensors equivalent");
 }
@@ -60,10 +81,10 @@ void copy_view_into(const TensorView& src, torch::Tensor& dst) {
     dst.copy_(view);
 }
 
-LoadStateReport load_state(torch::nn::Module& module, const SafetensorsArchive& archive,
-                           const std::function<std::vector<std::string>(const std::string&)>&
-                               candidates,
-                           const TensorProgress& progress) {
+LoadStateReport load_state(
+    torch::nn::Module& module, const SafetensorsArchive& archive,
+    const std::function<std::vector<std::string>(const std::string&)>& candidates,
+    const TensorProgress& progress) {
     LoadStateReport report;
     auto params = module.named_parameters(/*recurse=*/true);
     std::set<std::string> used;

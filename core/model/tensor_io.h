@@ -31,14 +31,14 @@ struct LoadStateReport {
 /// Fills every parameter of `module` from `archive`. `candidates(name)` lists the archive
 /// keys to try for a parameter name, in order. Throws rc::Error naming the tensor when one
 /// is missing or has the wrong shape, or "loading cancelled" when progress returns false.
-LoadStateReport load_state(torch::nn::Module& module, const SafetensorsArchive& archive,
-                           const std::function<std::vector<std::string>(const std::string&)>&
-                               candidates,
-                           const TensorProgress& progress = {});
+LoadStateReport load_state(
+    torch::nn::Module& module, const SafetensorsArchive& archive,
+    const std::function<std::vector<std::string>(const std::string&)>& candidates,
+    const TensorProgress& progress = {});
 
 /// Writes every parameter of `module` (named as registered) into a safetensors file,
 /// converted to `dtype` (F32, F16 or BF16).
-void save_state(const torch::nn::Module& module, const std::string& path,
-                DType dtype = DType::F32, const std::map<std::string, std::string>& metadata = {});
+void save_state(const torch::nn::Module& module, const std::string& path, DType dtype = DType::F32,
+                const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace rc

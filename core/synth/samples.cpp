@@ -205,7 +205,6 @@ std::string box_text(const Box& box, ImageSize size) {
     return format->encode(box, size);
 }
 
-
 std::vector<Sample> make_samples(const Scene& scene, uint64_t seed) {
     Random rng(splitmix(seed) ^ splitmix(scene.seed + 0x5A3D1E5ULL));
     const auto& objects = scene.objects;

@@ -8,7 +8,9 @@ namespace {
 
 using sentencepiece::SentencePieceProcessor;
 
-SentencePieceProcessor* sp(void* h) { return static_cast<SentencePieceProcessor*>(h); }
+SentencePieceProcessor* sp(void* h) {
+    return static_cast<SentencePieceProcessor*>(h);
+}
 
 // Feeds training sentences from memory so training needs no temporary file.
 class VectorSentenceIterator : public sentencepiece::SentenceIterator {
@@ -36,7 +38,9 @@ void* load(const std::string& path, std::string* error) {
     return p;
 }
 
-void destroy(void* h) { delete sp(h); }
+void destroy(void* h) {
+    delete sp(h);
+}
 
 bool encode(void* h, const std::string& text, std::vector<int>* ids, std::string* error) {
     const auto status = sp(h)->Encode(text, ids);
@@ -48,14 +52,21 @@ bool decode(void* h, const std::vector<int>& ids, std::string* text) {
     return sp(h)->Decode(ids, text).ok();
 }
 
-int piece_size(void* h) { return sp(h)->GetPieceSize(); }
-int bos_id(void* h) { return sp(h)->bos_id(); }
-int eos_id(void* h) { return sp(h)->eos_id(); }
-int piece_to_id(void* h, const std::string& piece) { return sp(h)->PieceToId(piece); }
+int piece_size(void* h) {
+    return sp(h)->GetPieceSize();
+}
+int bos_id(void* h) {
+    return sp(h)->bos_id();
+}
+int eos_id(void* h) {
+    return sp(h)->eos_id();
+}
+int piece_to_id(void* h, const std::string& piece) {
+    return sp(h)->PieceToId(piece);
+}
 
 bool train(const std::unordered_map<std::string, std::string>& args,
-           const std::vector<std::string>& sentences, std::string* serialized,
-           std::string* error) {
+           const std::vector<std::string>& sentences, std::string* serialized, std::string* error) {
     sentencepiece::SetRandomGeneratorSeed(42);
     VectorSentenceIterator it(sentences);
     serialized->clear();
@@ -64,8 +75,8 @@ bool train(const std::unordered_map<std::string, std::string>& args,
     return status.ok();
 }
 
-const rc::spm::Api kApi = {rc::spm::kApiVersion, load, destroy, encode, decode, piece_size,
-                           bos_id, eos_id, piece_to_id, train};
+const rc::spm::Api kApi = {rc::spm::kApiVersion, load,   destroy, encode,      decode,
+                           piece_size,           bos_id, eos_id,  piece_to_id, train};
 
 }  // namespace
 

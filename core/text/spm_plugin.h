@@ -18,7 +18,8 @@ struct Api {
     /// Loads a model file; nullptr and *error set on failure.
     void* (*load)(const std::string& path, std::string* error);
     void (*destroy)(void* handle);
-    bool (*encode)(void* handle, const std::string& text, std::vector<int>* ids, std::string* error);
+    bool (*encode)(void* handle, const std::string& text, std::vector<int>* ids,
+                   std::string* error);
     bool (*decode)(void* handle, const std::vector<int>& ids, std::string* text);
     int (*piece_size)(void* handle);
     int (*bos_id)(void* handle);

@@ -26,12 +26,14 @@ const spm::Api& api() {
     std::call_once(once, [] {
         namespace fs = std::filesystem;
         std::vector<std::string> candidates;
-        if (const char* env = std::getenv("REGIONCHAT_SPM_PLUGIN"); env && *env) candidates.push_back(env);
+        if (const char* env = std::getenv("REGIONCHAT_SPM_PLUGIN"); env && *env)
+            candidates.push_back(env);
         std::error_code ec;
         const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
         if (!ec) {
             candidates.push_back((exe.parent_path() / "libregionchat_spm.so").string());
-            candidates.push_back((exe.parent_path() / "../lib/regionchat/libregionchat_spm.so").string());
+            candidates.push_back(
+                (exe.parent_path() / "../lib/regionchat/libregionchat_spm.so").string());
         }
         candidates.push_back(REGIONCHAT_SPM_PLUGIN_PATH);
         for (const auto& path : candidates) {
@@ -97,7 +99,8 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
 std::vector<int> Tokenizer::encode(const std::string& text, bool add_bos) const {
     std::vector<int> ids;
     std::string error;
-    if (!api().encode(handle_, text, &ids, &error)) throw Error("tokenizer encode failed: " + error);
+    if (!api().encode(handle_, text, &ids, &error))
+        throw Error("tokenizer encode failed: " + error);
     if (add_bos) ids.insert(ids.begin(), bos_);
     return ids;
 }

@@ -1,13 +1,14 @@
 #include "train/shapes_trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/prompt.h"
 #include "model/llava.h"
@@ -63,7 +64,8 @@ std::vector<std::string> tokenizer_corpus(const ChatTemplate& tmpl) {
                 out.push_back(t.answer);
             }
     }
-    std::vector<ChatMessage> msgs{{ChatMessage::Role::User, "Q"}, {ChatMessage::Role::Assistant, "A"},
+    std::vector<ChatMessage> msgs{{ChatMessage::Role::User, "Q"},
+                                  {ChatMessage::Role::Assistant, "A"},
                                   {ChatMessage::Role::User, "Q"}};
     for (const auto& p : tmpl.render(msgs))
         if (p.kind == PromptPiece::Kind::Text)
@@ -77,21 +79,63 @@ void init_weights(torch::nn::Module& net) {
     for (auto& item : net.named_parameters(true)) {
         const std::string& n = item.key();
         auto& p = item.value();
-        const bool is_norm = n.find("norm") != std::string::npos || n.find("layrnorm") != std::string::npos;
-        if (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0) p.zero_();
-        else if (is_norm) p.fill_(1.0);
-        else p.normal_(0.0, 0.02);
+        const bool is_norm =
+            n.find("norm") != std::string::npos || n.find("layrnorm") != std::string::npos;
+        if (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0)
+            p.zero_();
+        else if (is_norm)
+            p.fill_(1.0);
+        else
+            p.normal_(0.0, 0.02);
     }
 }
 
 struct Batch {
-    torch::Tensor pixels;   // [N, 3, S, S]
-    torch::Tensor ids;      // [B, L] (image positions and padding: 0)
-    torch::Tensor targets;  // [B, L] next-token targets, -100 where ignored
-    torch::Tensor image_mask;  // [B, L] bool
+    torch::Tensor pixels;              // [N, 3, S, S]
+    torch::Tensor ids;                 // [B, L] (image positions and padding: 0)
+    torch::Tensor targets;             // [B, L] next-token targets, -100 where ignored
+    torch::Tensor image_mask;          // [B, L] bool
     std::vector<int64_t> image_order;  // image indices in (row, position) order
     int64_t answer_tokens = 0;
 };
+
+// One training conversation per scene: every sample's turns in a shuffled order, the scene
+// attached to the first question only (as in a real multi-turn chat), a DualFocus pair (box
+// turn, then the micro turn carrying the crop) kept together. One image encode supervises
+// many answers, and follow-up questions look like the app's conversations. Samples are
+// dropped from the end until the sequence fits the context.
+PromptSequence scene_conversation(const Tokenizer& tok, const ChatTemplate& tmpl,
+                                  const ModelConfig& cfg, const PreprocessOptions& pre,
+                                  uint64_t seed, std::vector<torch::Tensor>* pixels) {
+    const auto scene = synth::generate_scene(seed);
+    auto samples = synth::make_samples(scene, seed);
+    std::mt19937_64 rng(seed * 7919u + 13u);
+    std::shuffle(samples.begin(), samples.end(), rng);
+    const int64_t limit = cfg.text.max_position_embeddings;
+    for (size_t keep = samples.size(); keep > 0; --keep) {
+        std::vector<ChatMessage> msgs;
+        std::vector<const cv::Mat*> images;
+        for (size_t k = 0; k < keep; ++k) {
+            const auto& sample = samples[k];
+            for (const auto& t : sample.turns) {
+                std::string q = t.question;
+                const cv::Mat* img = t.image == 0 ? &scene.image : t.image == 1 ? &sample.crop : nullptr;
+                if (img && (t.image == 1 || images.empty())) {
+                    q = "<image>\n" + q;
+                    images.push_back(img);
+                }
+                msgs.push_back({ChatMessage::Role::User, q});
+                msgs.push_back({ChatMessage::Role::Assistant, t.answer});
+            }
+        }
+        auto seq = build_prompt_sequence(tmpl, tok, msgs, cfg.image_tokens(), images.size());
+        if (static_cast<int64_t>(seq.keys.size()) <= limit || keep == 1) {
+            for (const cv::Mat* img : images) pixels->push_back(preprocess_image(*img, pre));
+            return seq;
+        }
+    }
+    return {};
+}
 
 Batch make_batch(const Tokenizer& tok, const ChatTemplate& tmpl, const ModelConfig& cfg,
                  const PreprocessOptions& pre, uint64_t first_seed, int batch_size) {
@@ -99,25 +143,8 @@ Batch make_batch(const Tokenizer& tok, const ChatTemplate& tmpl, const ModelConf
     std::vector<torch::Tensor> pixels;
     std::vector<int64_t> image_base;  // index of each sequence's first image in `pixels`
     for (int i = 0; i < batch_size; ++i) {
-        const uint64_t seed = first_seed + static_cast<uint64_t>(i);
-        const auto scene = synth::generate_scene(seed);
-        const auto samples = synth::make_samples(scene, seed);
-        std::mt19937_64 rng(seed * 7919u + 13u);
-        const auto& sample = samples[rng() % samples.size()];
-        std::vector<ChatMessage> msgs;
         image_base.push_back(static_cast<int64_t>(pixels.size()));
-        size_t images = 0;
-        for (const auto& t : sample.turns) {
-            std::string q = t.question;
-            if (t.image >= 0) {
-                q = "<image>\n" + q;
-                pixels.push_back(preprocess_image(t.image == 0 ? scene.image : sample.crop, pre));
-                ++images;
-            }
-            msgs.push_back({ChatMessage::Role::User, q});
-            msgs.push_back({ChatMessage::Role::Assistant, t.answer});
-        }
-        seqs.push_back(build_prompt_sequence(tmpl, tok, msgs, cfg.image_tokens(), images));
+        seqs.push_back(scene_conversation(tok, tmpl, cfg, pre, first_seed + uint64_t(i), &pixels));
     }
     int64_t L = 0;
     for (const auto& s : seqs) L = std::max<int64_t>(L, s.keys.size());
@@ -134,15 +161,18 @@ Batch make_batch(const Tokenizer& tok, const ChatTemplate& tmpl, const ModelConf
         const auto& s = seqs[i];
         const int64_t n = std::min<int64_t>(s.keys.size(), L);
         for (int64_t p = 0; p < n; ++p) {
-            if (s.keys[p] >= 0) ids[i][p] = s.keys[p];
-            else im[i][p] = true;
+            if (s.keys[p] >= 0)
+                ids[i][p] = s.keys[p];
+            else
+                im[i][p] = true;
             if (p + 1 < n && s.is_answer[p + 1] && s.keys[p + 1] >= 0) {
                 tg[i][p] = s.keys[p + 1];
                 ++b.answer_tokens;
             }
         }
         for (const auto& span : s.images)
-            if (span.start + cfg.image_tokens() <= n) b.image_order.push_back(image_base[i] + span.image);
+            if (span.start + cfg.image_tokens() <= n)
+                b.image_order.push_back(image_base[i] + span.image);
     }
     return b;
 }
@@ -188,7 +218,8 @@ void train_shapes_model(const TrainOptions& o) {
         const auto state = nlohmann::json::parse(std::ifstream(state_path));
         step = state.at("step").get<int>();
         if (state.at("seed").get<uint64_t>() != o.seed)
-            throw Error(state_path.string() + " was made with another --seed; use a new work folder");
+            throw Error(state_path.string() +
+                        " was made with another --seed; use a new work folder");
         cfg = load_model_config(work.string());
     } else {
         Tokenizer::train(tokenizer_corpus(*tmpl), tok_path.string(), o.vocab_size, {});
@@ -201,12 +232,13 @@ void train_shapes_model(const TrainOptions& o) {
     torch::manual_seed(o.seed);
     Llava net(cfg);
     init_weights(*net);
-    torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr)
-                                                   .betas({0.9, 0.95})
-                                                   .weight_decay(o.weight_decay));
+    torch::optim::AdamW opt(
+        net->parameters(),
+        torch::optim::AdamWOptions(o.lr).betas({0.9, 0.95}).weight_decay(o.weight_decay));
     if (step > 0) {
         auto archive = SafetensorsArchive::open((work / "model.safetensors").string());
-        load_state(*net, *archive, [](const std::string& n) { return std::vector<std::string>{n}; });
+        load_state(*net, *archive,
+                   [](const std::string& n) { return std::vector<std::string>{n}; });
         torch::load(opt, (work / "optimizer.pt").string());
     }
     net->train();
@@ -228,10 +260,12 @@ void train_shapes_model(const TrainOptions& o) {
         const double minutes = std::chrono::duration<double>(Clock::now() - t0).count() / 60.0;
         if (o.max_minutes > 0 && minutes >= o.max_minutes) break;
         const uint64_t first_seed = o.seed * 100'000'000ull + uint64_t(step) * o.batch_size;
-        if (first_seed + o.batch_size >= kFirstHeldOutSeed) throw Error("training seeds would reach held-out seeds");
+        if (first_seed + o.batch_size >= kFirstHeldOutSeed)
+            throw Error("training seeds would reach held-out seeds");
         Batch b = make_batch(*tok, *tmpl, cfg, pre, first_seed, o.batch_size);
         const double lr = lr_at(o, step);
-        for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+        for (auto& g : opt.param_groups())
+            static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 
         auto feats = net->encode_images(b.pixels);  // [N, T, D]
         auto emb = net->language_model->embed(b.ids);

@@ -13,14 +13,15 @@ namespace rc::train {
 struct TrainProgress {
     int step = 0;  ///< steps done
     int steps = 0;
-    double loss = 0;          ///< mean loss of the last step
+    double loss = 0;  ///< mean loss of the last step
     double lr = 0;
     double samples_per_s = 0;  ///< since this run (re)started
     double eta_s = 0;
 };
 
 struct TrainOptions {
-    std::string out_dir;   ///< the exported model folder (config.json, model.safetensors, tokenizer.model)
+    std::string
+        out_dir;  ///< the exported model folder (config.json, model.safetensors, tokenizer.model)
     std::string work_dir;  ///< resumable state: weights, optimizer, step
     int vocab_size = 512;  ///< SentencePiece vocabulary trained on the task text
     int steps = 3000;

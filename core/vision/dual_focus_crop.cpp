@@ -39,7 +39,8 @@ cv::Mat dual_focus_crop(const cv::Mat& image, const Box& box, int margin) {
 }
 
 std::string dual_focus_box_prompt(const std::string& question) {
-    return "Please provide the bounding box coordinate of the region this question asks: " + question;
+    return "Please provide the bounding box coordinate of the region this question asks: " +
+           question;
 }
 
 std::string dual_focus_micro_prompt(const std::string& question) {

@@ -24,7 +24,9 @@ uint32_t be16(const std::string& b, size_t i) {
 uint32_t le16(const std::string& b, size_t i) {
     return uint32_t(uint8_t(b[i])) | (uint32_t(uint8_t(b[i + 1])) << 8);
 }
-uint32_t le24(const std::string& b, size_t i) { return le16(b, i) | (uint32_t(uint8_t(b[i + 2])) << 16); }
+uint32_t le24(const std::string& b, size_t i) {
+    return le16(b, i) | (uint32_t(uint8_t(b[i + 2])) << 16);
+}
 int32_t le32s(const std::string& b, size_t i) {
     return static_cast<int32_t>(le16(b, i) | (le16(b, i + 2) << 16));
 }
@@ -70,7 +72,8 @@ void set_opencv_pixel_limit(uint64_t max_pixels) {
 }  // namespace
 
 bool read_image_header_size(const std::string& b, int* w, int* h) {
-    if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0 && b.compare(12, 4, "IHDR") == 0) {
+    if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0 &&
+        b.compare(12, 4, "IHDR") == 0) {
         const uint32_t W = be32(b, 16), H = be32(b, 20);
         if (W > 0x7fffffff || H > 0x7fffffff) return false;
         *w = static_cast<int>(W);
@@ -111,7 +114,8 @@ bool read_image_header_size(const std::string& b, int* w, int* h) {
     return false;
 }
 
-cv::Mat decode_image(const std::string& bytes, const std::string& name, const ImageLoadLimits& limits) {
+cv::Mat decode_image(const std::string& bytes, const std::string& name,
+                     const ImageLoadLimits& limits) {
     set_opencv_pixel_limit(limits.max_pixels);
     if (bytes.empty()) throw Error(name + ": the file is empty");
     int w = 0, h = 0;
@@ -131,11 +135,13 @@ cv::Mat decode_image(const std::string& bytes, const std::string& name, const Im
         cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
         img = cv::imdecode(buf, cv::IMREAD_COLOR);
     } catch (const cv::Exception& e) {
-        throw Error(name + ": cannot decode the image (" + std::string(e.what()).substr(0, 200) + ")");
+        throw Error(name + ": cannot decode the image (" + std::string(e.what()).substr(0, 200) +
+                    ")");
     }
     if (img.empty()) throw Error(name + ": not an image, or the file is corrupt or truncated");
     if (uint64_t(img.cols) * uint64_t(img.rows) > limits.max_pixels)
-        throw Error(name + ": the image is larger than " + std::to_string(limits.max_pixels / 1000000) + " Mpx");
+        throw Error(name + ": the image is larger than " +
+                    std::to_string(limits.max_pixels / 1000000) + " Mpx");
     return img;
 }
 

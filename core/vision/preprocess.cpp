@@ -18,10 +18,17 @@ cv::Mat to_bgr8(const cv::Mat& image) {
     }
     cv::Mat out;
     switch (m.channels()) {
-        case 1: cv::cvtColor(m, out, cv::COLOR_GRAY2BGR); break;
-        case 3: out = m.clone(); break;
-        case 4: cv::cvtColor(m, out, cv::COLOR_BGRA2BGR); break;
-        default: throw Error("unsupported image with " + std::to_string(m.channels()) + " channels");
+        case 1:
+            cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
+            break;
+        case 3:
+            out = m.clone();
+            break;
+        case 4:
+            cv::cvtColor(m, out, cv::COLOR_BGRA2BGR);
+            break;
+        default:
+            throw Error("unsupported image with " + std::to_string(m.channels()) + " channels");
     }
     return out;
 }

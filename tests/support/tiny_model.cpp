@@ -5,8 +5,8 @@
 #include <mutex>
 #include <random>
 
-#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
+#include <opencv2/imgproc.hpp>
 
 #include "model/llava.h"
 #include "model/tensor_io.h"
@@ -46,7 +46,8 @@ std::vector<std::string> corpus() {
     const char* shapes[] = {"circle", "square", "triangle", "star"};
     for (const char* c : colours)
         for (const char* sh : shapes) {
-            s.push_back(std::string("What is in the region [0.12, 0.40, 0.55, 0.93]? a ") + c + " " + sh);
+            s.push_back(std::string("What is in the region [0.12, 0.40, 0.55, 0.93]? a ") + c +
+                        " " + sh);
             s.push_back(std::string("Where is the ") + c + " " + sh + "? [0.25, 0.50, 0.75, 1.00]");
             s.push_back(std::string("Is there a ") + c + " " + sh + " in the image? Yes No");
         }
@@ -61,7 +62,9 @@ void write_tiny_tokenizer(const std::string& path) {
     static std::once_flag once;
     static std::string cached;
     std::call_once(once, [] {
-        cached = (fs::temp_directory_path() / ("regionchat-test-tok-" + std::to_string(::getpid()) + ".model")).string();
+        cached = (fs::temp_directory_path() /
+                  ("regionchat-test-tok-" + std::to_string(::getpid()) + ".model"))
+                     .string();
         Tokenizer::train(corpus(), cached, 400);
     });
     fs::copy_file(cached, path, fs::copy_options::overwrite_existing);
@@ -90,8 +93,11 @@ void write_tiny_model(const std::string& dir, const ModelConfig& config,
             auto names = llava_key_candidates(item.key());
             auto t = item.value().detach().to(to_torch_dtype(options.dtype)).contiguous();
             keep.push_back(t);
-            out.push_back({names.back(), options.dtype, {t.sizes().begin(), t.sizes().end()},
-                           t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size()});
+            out.push_back({names.back(),
+                           options.dtype,
+                           {t.sizes().begin(), t.sizes().end()},
+                           t.data_ptr(),
+                           static_cast<size_t>(t.numel()) * t.element_size()});
         }
         write_safetensors(st, out);
     }

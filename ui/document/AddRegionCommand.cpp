@@ -11,7 +11,11 @@ AddRegionCommand::AddRegionCommand(ImageDocument* doc, const Region& region, QUn
     setText(QCoreApplication::translate("RegionChat", "Add region %1").arg(region.id));
 }
 
-void AddRegionCommand::redo() { doc_->insertRegion(doc_->regions().size(), region_); }
-void AddRegionCommand::undo() { doc_->removeRegion(region_.id); }
+void AddRegionCommand::redo() {
+    doc_->insertRegion(doc_->regions().size(), region_);
+}
+void AddRegionCommand::undo() {
+    doc_->removeRegion(region_.id);
+}
 
 }  // namespace rcui

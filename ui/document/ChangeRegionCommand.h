@@ -13,8 +13,8 @@ class ImageDocument;
 class ChangeRegionCommand : public QUndoCommand {
 public:
     /// `dragId` groups the steps of one mouse drag (0: never merge).
-    ChangeRegionCommand(ImageDocument* doc, const Region& before, const Region& after, int dragId = 0,
-                        QUndoCommand* parent = nullptr);
+    ChangeRegionCommand(ImageDocument* doc, const Region& before, const Region& after,
+                        int dragId = 0, QUndoCommand* parent = nullptr);
     void redo() override;
     void undo() override;
     int id() const override { return 0x5247; }

@@ -31,10 +31,10 @@ struct FocusInfo {
 struct ChatEntry {
     enum class Role { User, Assistant };
     Role role = Role::User;
-    QString text;           ///< what the user typed (with <region> references) or the answer
-    QString prompt;         ///< user: the text sent to the model (regions encoded)
+    QString text;               ///< what the user typed (with <region> references) or the answer
+    QString prompt;             ///< user: the text sent to the model (regions encoded)
     QList<GroundingBox> boxes;  ///< assistant: boxes parsed from the answer
-    QString error;          ///< assistant: why it failed, if it did
+    QString error;              ///< assistant: why it failed, if it did
     bool streaming = false;     ///< assistant: tokens still arriving
     bool stopped = false;       ///< assistant: the user pressed Stop
     FocusInfo focus;            ///< assistant: dual-focus details, when that mode answered

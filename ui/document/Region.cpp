@@ -7,9 +7,9 @@ namespace rcui {
 
 QColor regionColour(int id) {
     // Distinct, saturated hues that stay readable on light and dark images.
-    static const QColor palette[] = {QColor(0, 200, 255),  QColor(255, 64, 160), QColor(80, 220, 60),
-                                     QColor(255, 170, 0),  QColor(160, 90, 255), QColor(255, 60, 60),
-                                     QColor(0, 170, 150),  QColor(230, 230, 0)};
+    static const QColor palette[] = {QColor(0, 200, 255), QColor(255, 64, 160), QColor(80, 220, 60),
+                                     QColor(255, 170, 0), QColor(160, 90, 255), QColor(255, 60, 60),
+                                     QColor(0, 170, 150), QColor(230, 230, 0)};
     const int n = static_cast<int>(std::size(palette));
     return palette[((id - 1) % n + n) % n];
 }

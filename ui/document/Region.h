@@ -14,9 +14,9 @@ struct Region {
 
     int id = 0;  ///< stable, unique in a document, shown as the region's number
     Kind kind = Kind::Box;
-    QRectF box;                ///< image pixels; for points, the small box sent to the model
-    QList<QPointF> positive;   ///< point regions: positive clicks (image pixels)
-    QList<QPointF> negative;   ///< shift-clicks
+    QRectF box;               ///< image pixels; for points, the small box sent to the model
+    QList<QPointF> positive;  ///< point regions: positive clicks (image pixels)
+    QList<QPointF> negative;  ///< shift-clicks
     QColor colour;
 
     bool operator==(const Region& o) const {

@@ -19,7 +19,9 @@ constexpr int kFormatVersion = 1;
 constexpr qint64 kMaxSessionBytes = 64ll << 20;
 constexpr int kMaxItems = 100000;
 
-QJsonArray rectToJson(const QRectF& r) { return {r.left(), r.top(), r.right(), r.bottom()}; }
+QJsonArray rectToJson(const QRectF& r) {
+    return {r.left(), r.top(), r.right(), r.bottom()};
+}
 
 bool rectFromJson(const QJsonValue& v, QRectF* out) {
     const QJsonArray a = v.toArray();
@@ -54,7 +56,8 @@ bool pointsFromJson(const QJsonValue& v, QList<QPointF>* out) {
 
 SessionData sessionFromDocument(const ImageDocument& doc, const SessionSettings& settings) {
     SessionData d;
-    d.imagePath = doc.imagePath().isEmpty() ? QString() : QFileInfo(doc.imagePath()).absoluteFilePath();
+    d.imagePath =
+        doc.imagePath().isEmpty() ? QString() : QFileInfo(doc.imagePath()).absoluteFilePath();
     d.imageHash = doc.imageHash();
     d.imageWidth = doc.image().width();
     d.imageHeight = doc.image().height();
@@ -77,32 +80,37 @@ QByteArray sessionToJson(const SessionData& d) {
     }
     QJsonArray chat;
     for (const auto& e : d.chat) {
-        QJsonObject o{{"role", e.role == ChatEntry::Role::User ? "user" : "assistant"}, {"text", e.text}};
+        QJsonObject o{{"role", e.role == ChatEntry::Role::User ? "user" : "assistant"},
+                      {"text", e.text}};
         if (!e.prompt.isEmpty()) o["prompt"] = e.prompt;
         if (!e.error.isEmpty()) o["error"] = e.error;
         if (e.stopped) o["stopped"] = true;
         if (!e.boxes.isEmpty()) {
             QJsonArray boxes;
-            for (const auto& b : e.boxes) boxes.append(QJsonObject{{"box", rectToJson(b.box)}, {"label", b.label}});
+            for (const auto& b : e.boxes)
+                boxes.append(QJsonObject{{"box", rectToJson(b.box)}, {"label", b.label}});
             o["boxes"] = boxes;
         }
         if (e.focus.valid) {
-            o["focus"] = QJsonObject{{"macro_answer", e.focus.macroAnswer}, {"micro_answer", e.focus.microAnswer},
-                                     {"macro_nll", e.focus.macroNll},       {"micro_nll", e.focus.microNll},
-                                     {"micro_won", e.focus.microWon},       {"box", rectToJson(e.focus.box)},
-                                     {"crop", rectToJson(e.focus.cropRect)}};
+            o["focus"] = QJsonObject{
+                {"macro_answer", e.focus.macroAnswer}, {"micro_answer", e.focus.microAnswer},
+                {"macro_nll", e.focus.macroNll},       {"micro_nll", e.focus.microNll},
+                {"micro_won", e.focus.microWon},       {"box", rectToJson(e.focus.box)},
+                {"crop", rectToJson(e.focus.cropRect)}};
         }
         chat.append(o);
     }
-    QJsonObject root{
-        {"format", "regionchat-session"},
-        {"version", kFormatVersion},
-        {"image", QJsonObject{{"path", d.imagePath}, {"sha256", d.imageHash},
-                              {"width", d.imageWidth}, {"height", d.imageHeight}}},
-        {"regions", regions},
-        {"chat", chat},
-        {"settings", QJsonObject{{"model_dir", d.settings.modelDir}, {"dual_focus", d.settings.dualFocus},
-                                 {"max_new_tokens", d.settings.maxNewTokens}}}};
+    QJsonObject root{{"format", "regionchat-session"},
+                     {"version", kFormatVersion},
+                     {"image", QJsonObject{{"path", d.imagePath},
+                                           {"sha256", d.imageHash},
+                                           {"width", d.imageWidth},
+                                           {"height", d.imageHeight}}},
+                     {"regions", regions},
+                     {"chat", chat},
+                     {"settings", QJsonObject{{"model_dir", d.settings.modelDir},
+                                              {"dual_focus", d.settings.dualFocus},
+                                              {"max_new_tokens", d.settings.maxNewTokens}}}};
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
 }
 
@@ -114,9 +122,11 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
     QJsonParseError pe;
     const QJsonDocument doc = QJsonDocument::fromJson(json, &pe);
     if (pe.error != QJsonParseError::NoError)
-        return fail(QStringLiteral("not valid JSON (%1 at byte %2)").arg(pe.errorString()).arg(pe.offset));
+        return fail(
+            QStringLiteral("not valid JSON (%1 at byte %2)").arg(pe.errorString()).arg(pe.offset));
     const QJsonObject root = doc.object();
-    if (root.value("format").toString() != "regionchat-session") return fail("not a RegionChat session file");
+    if (root.value("format").toString() != "regionchat-session")
+        return fail("not a RegionChat session file");
     if (root.value("version").toInt(-1) != kFormatVersion)
         return fail(QStringLiteral("session format version %1 is not supported")
                         .arg(root.value("version").toVariant().toString()));
@@ -128,19 +138,24 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
     d.imageHeight = image.value("height").toInt();
     const QJsonArray regions = root.value("regions").toArray();
     const QJsonArray chat = root.value("chat").toArray();
-    if (regions.size() > kMaxItems || chat.size() > kMaxItems) return fail("the session has too many items");
+    if (regions.size() > kMaxItems || chat.size() > kMaxItems)
+        return fail("the session has too many items");
     QSet<int> ids;
     for (int i = 0; i < regions.size(); ++i) {
         const QJsonObject o = regions[i].toObject();
         Region r;
         r.id = o.value("id").toInt(0);
-        if (r.id <= 0 || ids.contains(r.id)) return fail(QStringLiteral("region %1 has a bad or repeated id").arg(i + 1));
+        if (r.id <= 0 || ids.contains(r.id))
+            return fail(QStringLiteral("region %1 has a bad or repeated id").arg(i + 1));
         ids.insert(r.id);
         const QString kind = o.value("kind").toString();
-        if (kind != "box" && kind != "point") return fail(QStringLiteral("region %1 has an unknown kind").arg(r.id));
+        if (kind != "box" && kind != "point")
+            return fail(QStringLiteral("region %1 has an unknown kind").arg(r.id));
         r.kind = kind == "box" ? Region::Kind::Box : Region::Kind::Point;
-        if (!rectFromJson(o.value("box"), &r.box)) return fail(QStringLiteral("region %1 has a bad box").arg(r.id));
-        if (!pointsFromJson(o.value("positive"), &r.positive) || !pointsFromJson(o.value("negative"), &r.negative))
+        if (!rectFromJson(o.value("box"), &r.box))
+            return fail(QStringLiteral("region %1 has a bad box").arg(r.id));
+        if (!pointsFromJson(o.value("positive"), &r.positive) ||
+            !pointsFromJson(o.value("negative"), &r.negative))
             return fail(QStringLiteral("region %1 has bad points").arg(r.id));
         r.colour = QColor(o.value("colour").toString());
         if (!r.colour.isValid()) r.colour = regionColour(r.id);
@@ -150,7 +165,8 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
         const QJsonObject o = chat[i].toObject();
         ChatEntry e;
         const QString role = o.value("role").toString();
-        if (role != "user" && role != "assistant") return fail(QStringLiteral("message %1 has an unknown role").arg(i + 1));
+        if (role != "user" && role != "assistant")
+            return fail(QStringLiteral("message %1 has an unknown role").arg(i + 1));
         e.role = role == "user" ? ChatEntry::Role::User : ChatEntry::Role::Assistant;
         e.text = o.value("text").toString();
         e.prompt = o.value("prompt").toString();
@@ -158,7 +174,8 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
         e.stopped = o.value("stopped").toBool();
         for (const auto& bv : o.value("boxes").toArray()) {
             GroundingBox b;
-            if (!rectFromJson(bv.toObject().value("box"), &b.box)) return fail(QStringLiteral("message %1 has a bad box").arg(i + 1));
+            if (!rectFromJson(bv.toObject().value("box"), &b.box))
+                return fail(QStringLiteral("message %1 has a bad box").arg(i + 1));
             b.label = bv.toObject().value("label").toString();
             e.boxes.append(b);
         }

@@ -55,12 +55,15 @@ void FocusPanel::setPresentationMode(bool on) {
 
 QPixmap FocusPanel::thumbnail(const QImage& image, const QRectF& box, const QRectF& crop) const {
     if (image.isNull()) return {};
-    QImage scaled = image.scaled(thumbSize_, thumbSize_, Qt::KeepAspectRatio, Qt::SmoothTransformation)
-                        .convertToFormat(QImage::Format_RGB32);
+    QImage scaled =
+        image.scaled(thumbSize_, thumbSize_, Qt::KeepAspectRatio, Qt::SmoothTransformation)
+            .convertToFormat(QImage::Format_RGB32);
     const double s = double(scaled.width()) / image.width();
     QPainter p(&scaled);
     p.setRenderHint(QPainter::Antialiasing);
-    auto rect = [s](const QRectF& r) { return QRectF(r.x() * s, r.y() * s, r.width() * s, r.height() * s); };
+    auto rect = [s](const QRectF& r) {
+        return QRectF(r.x() * s, r.y() * s, r.width() * s, r.height() * s);
+    };
     if (!crop.isEmpty()) {
         p.setPen(QPen(QColor(255, 200, 0), 2, Qt::DashLine));
         p.drawRect(rect(crop));
@@ -76,8 +79,9 @@ void FocusPanel::refresh() {
     const FocusInfo& f = doc_->lastFocus();
     if (!f.valid) {
         macroView_->setPixmap(thumbnail(doc_->image(), {}, {}));
-        microView_->setText(tr("Turn on Dual focus in the chat and ask a question:\nthe zoomed crop "
-                               "and both answers show here."));
+        microView_->setText(
+            tr("Turn on Dual focus in the chat and ask a question:\nthe zoomed crop "
+               "and both answers show here."));
         macroAnswer_->clear();
         microAnswer_->clear();
         verdict_->clear();
@@ -85,19 +89,25 @@ void FocusPanel::refresh() {
     }
     macroView_->setPixmap(thumbnail(doc_->image(), f.box, f.cropRect));
     const QImage& crop = doc_->lastFocusCrop();
-    if (crop.isNull()) microView_->setText(tr("No box was found: the macro answer stands."));
-    else microView_->setPixmap(QPixmap::fromImage(
-             crop.scaled(thumbSize_, thumbSize_, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+    if (crop.isNull())
+        microView_->setText(tr("No box was found: the macro answer stands."));
+    else
+        microView_->setPixmap(QPixmap::fromImage(
+            crop.scaled(thumbSize_, thumbSize_, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
     const bool scored = !crop.isNull();
     auto ppl = [](double nll) { return std::exp(nll); };
-    macroAnswer_->setText(scored ? tr("“%1”\nperplexity %2").arg(f.macroAnswer).arg(ppl(f.macroNll), 0, 'f', 3)
-                                 : tr("“%1”").arg(f.macroAnswer));
-    microAnswer_->setText(scored ? tr("“%1”\nperplexity %2").arg(f.microAnswer).arg(ppl(f.microNll), 0, 'f', 3)
-                                 : QString());
+    macroAnswer_->setText(
+        scored ? tr("“%1”\nperplexity %2").arg(f.macroAnswer).arg(ppl(f.macroNll), 0, 'f', 3)
+               : tr("“%1”").arg(f.macroAnswer));
+    microAnswer_->setText(
+        scored ? tr("“%1”\nperplexity %2").arg(f.microAnswer).arg(ppl(f.microNll), 0, 'f', 3)
+               : QString());
     const QString win = QStringLiteral("<b style='color:#1a9e3a'>%1</b>");
-    verdict_->setText(!scored ? tr("Answer: the macro answer (no zoom)")
-                              : f.microWon ? tr("Winner: %1 (lower perplexity)").arg(win.arg(tr("micro, the zoomed crop")))
-                                           : tr("Winner: %1 (lower perplexity)").arg(win.arg(tr("macro, the whole image"))));
+    verdict_->setText(
+        !scored ? tr("Answer: the macro answer (no zoom)")
+        : f.microWon
+            ? tr("Winner: %1 (lower perplexity)").arg(win.arg(tr("micro, the zoomed crop")))
+            : tr("Winner: %1 (lower perplexity)").arg(win.arg(tr("macro, the whole image"))));
 }
 
 }  // namespace rcui

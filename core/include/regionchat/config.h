@@ -43,7 +43,7 @@ struct ModelConfig {
     TextConfig text;
     std::string projector_type = "mlp2x_gelu";  ///< "mlp2x_gelu" or "linear"
     std::string projector_hidden_act = "gelu";
-    int vision_feature_layer = -2;                         ///< index into CLIP hidden states
+    int vision_feature_layer = -2;                           ///< index into CLIP hidden states
     std::string vision_feature_select_strategy = "default";  ///< "default" drops CLS, "full" keeps
     int image_token_index = 32000;
     // RegionChat extensions (optional keys under "regionchat"); defaults suit LLaVA-1.5.

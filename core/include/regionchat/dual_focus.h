@@ -19,10 +19,10 @@ struct DualFocusResult {
     std::string box_answer;    ///< pass 2, raw text
     std::string micro_answer;  ///< pass 3 (empty when no box)
     bool has_box = false;
-    Box box;                   ///< pass 2's box, pixels of the image
-    cv::Rect crop_rect;        ///< the square crop cut from the image
-    cv::Mat crop;              ///< BGR
-    double macro_nll = 0;      ///< mean NLL per answer token in the micro context
+    Box box;               ///< pass 2's box, pixels of the image
+    cv::Rect crop_rect;    ///< the square crop cut from the image
+    cv::Mat crop;          ///< BGR
+    double macro_nll = 0;  ///< mean NLL per answer token in the micro context
     double micro_nll = 0;
     bool micro_won = false;
     bool aborted = false;

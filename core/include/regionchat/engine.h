@@ -33,19 +33,19 @@ struct LoadProgress {
 };
 
 struct LoadParams {
-    std::string model_dir;         ///< folder with config.json, *.safetensors, tokenizer.model
-    std::string device = "auto";   ///< "auto" (CUDA when available), "cpu", "cuda", "cuda:N"
-    std::string dtype = "auto";    ///< "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "fp16", "bf16"
-    int threads = 0;               ///< CPU threads for LibTorch; 0 keeps its default
+    std::string model_dir;        ///< folder with config.json, *.safetensors, tokenizer.model
+    std::string device = "auto";  ///< "auto" (CUDA when available), "cpu", "cuda", "cuda:N"
+    std::string dtype = "auto";   ///< "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "fp16", "bf16"
+    int threads = 0;              ///< CPU threads for LibTorch; 0 keeps its default
     /// Called after each tensor; return false to cancel (load() then throws "loading cancelled").
     std::function<bool(const LoadProgress&)> progress;
 };
 
 struct ModelInfo {
     std::string dir;
-    std::string layout;   ///< "hf-llava"
-    std::string device;   ///< "cpu", "cuda:0"
-    std::string dtype;    ///< "fp32", "fp16", "bf16"
+    std::string layout;  ///< "hf-llava"
+    std::string device;  ///< "cpu", "cuda:0"
+    std::string dtype;   ///< "fp32", "fp16", "bf16"
     int64_t parameters = 0;
     uint64_t weight_bytes = 0;
     double load_ms = 0;
@@ -88,10 +88,10 @@ struct Timings {
     double prefill_ms = 0;       ///< the prompt tokens not already in the KV cache
     double first_token_ms = 0;   ///< from ask() until the first answer token
     double total_ms = 0;
-    int prompt_tokens = 0;       ///< length of the whole conversation prompt
-    int reused_tokens = 0;       ///< of those, kept from the KV cache
+    int prompt_tokens = 0;  ///< length of the whole conversation prompt
+    int reused_tokens = 0;  ///< of those, kept from the KV cache
     int generated_tokens = 0;
-    double tokens_per_s = 0;     ///< decode rate after the first token
+    double tokens_per_s = 0;  ///< decode rate after the first token
 };
 
 struct Reply {

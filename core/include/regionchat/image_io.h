@@ -10,8 +10,8 @@
 namespace rc {
 
 struct ImageLoadLimits {
-    uint64_t max_pixels = 100'000'000ull;     ///< width * height refused above this
-    uint64_t max_file_bytes = 1ull << 30;     ///< files larger than 1 GiB are refused
+    uint64_t max_pixels = 100'000'000ull;  ///< width * height refused above this
+    uint64_t max_file_bytes = 1ull << 30;  ///< files larger than 1 GiB are refused
 };
 
 /// Width and height from a PNG, JPEG, BMP, GIF or WebP header; false when not recognised.

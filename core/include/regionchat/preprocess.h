@@ -4,13 +4,13 @@
 
 #include <array>
 
-#include <opencv2/core.hpp>
 #include <torch/torch.h>
+#include <opencv2/core.hpp>
 
 namespace rc {
 
 struct PreprocessOptions {
-    int size = 336;           ///< output side in pixels
+    int size = 336;             ///< output side in pixels
     bool pad_to_square = true;  ///< LLaVA "pad": centre on a square of the mean colour
     std::array<float, 3> mean{0.48145466f, 0.4578275f, 0.40821073f};  ///< CLIP, RGB
     std::array<float, 3> std{0.26862954f, 0.26130258f, 0.27577711f};

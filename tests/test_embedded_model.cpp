@@ -1,0 +1,155 @@
+// The committed embedded model, end to end through the same loader and runtime as real
+// checkpoints: fixed held-out scenes are answered correctly, and `regionchat-cli batch` on a
+// small generated set reaches the model card's targets within a margin.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "regionchat/engine.h"
+#include "regionchat/synth.h"
+
+using nlohmann::json;
+
+namespace {
+
+QString sourceDir() {
+    return qEnvironmentVariable("REGIONCHAT_SOURCE_DIR");
+}
+std::string modelDir() {
+    return (sourceDir() + "/resources/models/shapes-tiny").toStdString();
+}
+
+// The margin under the model card's targets a small sample may fall (sampling noise of
+// ~100 questions is about +-3 points).
+constexpr double kMargin = 0.06;
+
+}  // namespace
+
+class TestEmbeddedModel : public QObject {
+    Q_OBJECT
+
+private:
+    std::shared_ptr<rc::Model> model_;
+    QTemporaryDir tmp_;
+
+    QString run(const QStringList& args) {
+        QProcess p;
+        p.start(qEnvironmentVariable("REGIONCHAT_CLI"), args);
+        if (!p.waitForFinished(600000) || p.exitCode() != 0)
+            return "FAILED: " + QString::fromUtf8(p.readAllStandardError());
+        return QString::fromUtf8(p.readAllStandardOutput());
+    }
+
+private slots:
+    void initTestCase() {
+        if (!QFile::exists(QString::fromStdString(modelDir()) + "/config.json"))
+            QSKIP("resources/models/shapes-tiny is not in this checkout");
+        rc::LoadParams p;
+        p.model_dir = modelDir();
+        p.device = "cpu";
+        model_ = rc::Model::load(p);
+        QVERIFY(tmp_.isValid());
+    }
+
+    void modelFitsTheBudget() {
+        QVERIFY(QFileInfo(QString::fromStdString(modelDir()) + "/model.safetensors").size() <=
+                25 << 20);
+        QCOMPARE(model_->config().chat_template, std::string("vicuna_v1"));
+        QCOMPARE(model_->config().region_format, std::string("dualfocus"));
+    }
+
+    void fixedScenesAreDescribedCorrectly() {
+        int right = 0, asked = 0;
+        QStringList wrong;
+        for (uint64_t seed = 1'500'000'000; seed < 1'500'000'006; ++seed) {
+            const auto scene = rc::synth::generate_scene(seed);
+            const rc::ImageSize size{scene.image.cols, scene.image.rows};
+            for (const auto& o : scene.objects) {
+                rc::Session s(model_);
+                const std::string q =
+                    "What is in the region " + model_->region_format().encode(o.box, size) + "?";
+                const std::string expected = std::string("a ") + rc::synth::colour_name(o.colour) +
+                                             " " + rc::synth::shape_name(o.shape);
+                const std::string got = s.ask(q, {scene.image}).text;
+                ++asked;
+                if (got == expected)
+                    ++right;
+                else
+                    wrong << QString::fromStdString(expected + " -> " + got);
+            }
+        }
+        qInfo("region description on fixed scenes: %d/%d", right, asked);
+        QVERIFY2(right >= asked - 1, qPrintable(wrong.join("; ")));
+    }
+
+    void batchOnGeneratedScenesReachesTargets() {
+        const QString dir = tmp_.path() + "/synth";
+        QVERIFY(!run({"export-synth", "--out", dir, "--seed", "1600000000", "--count", "30"})
+                     .startsWith("FAILED"));
+        // Region descriptions for every object, grounding for every unique pair.
+        std::ofstream cases((dir + "/cases.jsonl").toStdString());
+        std::ifstream scenes((dir + "/scenes.jsonl").toStdString());
+        int n = 0;
+        for (std::string line; std::getline(scenes, line);) {
+            const json s = json::parse(line);
+            for (const auto& o : s["objects"]) {
+                cases << json{{"image", s["image"]},
+                              {"question", "What is in the region <region>?"},
+                              {"boxes", {o["box"]}},
+                              {"task", "region"},
+                              {"expected", "a " + o["colour"].get<std::string>() + " " +
+                                               o["shape"].get<std::string>()}}
+                             .dump()
+                      << "\n";
+                ++n;
+            }
+        }
+        std::ifstream grounding((dir + "/grounding.jsonl").toStdString());
+        for (std::string line; std::getline(grounding, line);) {
+            const json g = json::parse(line);
+            std::string phrase = g["expression"].get<std::string>();  // "the red circle"
+            cases << json{{"image", g["image"]},
+                          {"question", "Where is " + phrase + "?"},
+                          {"task", "grounding"},
+                          {"gt_box", g["box"]}}
+                         .dump()
+                  << "\n";
+            ++n;
+        }
+        cases.close();
+        QVERIFY(n > 60);
+        const QString out = run({"batch", "--model", QString::fromStdString(modelDir()), "--input",
+                                 dir + "/cases.jsonl", "--output", dir + "/results.jsonl"});
+        QVERIFY2(!out.startsWith("FAILED"), qPrintable(out));
+        std::ifstream results((dir + "/results.jsonl").toStdString());
+        int region_ok = 0, region_n = 0, ground_ok = 0, ground_n = 0;
+        for (std::string line; std::getline(results, line);) {
+            const json r = json::parse(line);
+            if (r["task"] == "region") {
+                ++region_n;
+                region_ok += r["prediction"] == r["expected"];
+            } else {
+                ++ground_n;
+                if (r["pred_boxes"].empty()) continue;
+                const auto& p = r["pred_boxes"][0];
+                const auto& g = r["gt_box"];
+                const rc::Box pb{p[0], p[1], p[2], p[3]}, gb{g[0], g[1], g[2], g[3]};
+                ground_ok += rc::iou(pb, gb) >= 0.5;
+            }
+        }
+        QCOMPARE(region_n + ground_n, n);
+        const double region_acc = double(region_ok) / region_n,
+                     ground_acc = double(ground_ok) / ground_n;
+        qInfo("batch: region description %.3f (%d), grounding Acc@0.5 %.3f (%d)", region_acc,
+              region_n, ground_acc, ground_n);
+        QVERIFY2(region_acc >= 0.95 - kMargin, qPrintable(QString::number(region_acc)));
+        QVERIFY2(ground_acc >= 0.90 - kMargin, qPrintable(QString::number(ground_acc)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEmbeddedModel)
+#include "test_embedded_model.moc"
