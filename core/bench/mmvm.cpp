@@ -1,0 +1,438 @@
+// MMVM: the mllm_match_eval_full.tsv loader with the case folders' COCO polygon annotations,
+// the option-letter parser and the scorer (overall and per cue type).
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/bench_util.h"
+#include "regionchat/bench.h"
+#include "regionchat/error.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace rc {
+namespace bench {
+
+using detail::to_lower;
+using detail::trim;
+
+namespace {
+
+const char* const kTsvName = "mllm_match_eval_full.tsv";
+
+struct TsvRecord {
+    size_t line = 0;  // 1-based line where the record starts
+    std::vector<std::string> fields;
+    bool unterminated_quote = false;
+};
+
+// TSV as pandas writes it: a field that starts with '"' runs to the closing quote and may hold
+// tabs and newlines; "" inside it is one quote. CRLF endings are accepted.
+std::vector<TsvRecord> parse_tsv(const std::string& text) {
+    std::vector<TsvRecord> records;
+    size_t i = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+    size_t line = 1;
+    const size_t n = text.size();
+    while (i < n) {
+        TsvRecord rec;
+        rec.line = line;
+        for (;;) {  // one field per iteration
+            std::string field;
+            if (i < n && text[i] == '"') {
+                ++i;
+                bool closed = false;
+                while (i < n) {
+                    const char c = text[i++];
+                    if (c == '"') {
+                        if (i < n && text[i] == '"') {
+                            field += '"';
+                            ++i;
+                        } else {
+                            closed = true;
+                            break;
+                        }
+                    } else {
+                        if (c == '\n') ++line;
+                        field += c;
+                    }
+                }
+                if (!closed) rec.unterminated_quote = true;
+            }
+            while (i < n && text[i] != '\t' && text[i] != '\n') field += text[i++];
+            if (!field.empty() && field.back() == '\r' && (i >= n || text[i] == '\n'))
+                field.pop_back();
+            rec.fields.push_back(std::move(field));
+            if (i < n && text[i] == '\t') {
+                ++i;
+                continue;
+            }
+            break;
+        }
+        if (i < n && text[i] == '\n') {
+            ++i;
+            ++line;
+        }
+        if (rec.fields.size() == 1 && trim(rec.fields[0]).empty()) continue;  // blank line
+        records.push_back(std::move(rec));
+    }
+    return records;
+}
+
+// A Python list literal as str() writes it: "['a.jpg', 'b.jpg']", "[1, 3]". A bare value is
+// a list of one (as VLMEvalKit's toliststr does). False when the brackets or quotes are open.
+bool parse_py_list(const std::string& text, std::vector<std::string>* out) {
+    out->clear();
+    const std::string s = trim(text);
+    if (s.empty()) return false;
+    std::string inner = s;
+    if (s.front() == '[') {
+        if (s.back() != ']') return false;
+        inner = s.substr(1, s.size() - 2);
+    }
+    if (trim(inner).empty()) return true;
+    std::string item;
+    char quote = 0;
+    auto finish = [&](std::string v) {
+        v = trim(v);
+        if (v.size() >= 2 && (v.front() == '\'' || v.front() == '"') && v.back() == v.front())
+            v = v.substr(1, v.size() - 2);
+        out->push_back(v);
+    };
+    for (size_t i = 0; i < inner.size(); ++i) {
+        const char c = inner[i];
+        if (quote) {
+            if (c == '\\' && i + 1 < inner.size()) {
+                item += c;
+                item += inner[++i];
+                continue;
+            }
+            if (c == quote) quote = 0;
+            item += c;
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+            item += c;
+        } else if (c == ',') {
+            finish(item);
+            item.clear();
+        } else {
+            item += c;
+        }
+    }
+    if (quote) return false;
+    finish(item);
+    return true;
+}
+
+bool parse_int(const std::string& s, int* out) {
+    const std::string t = trim(s);
+    if (t.empty() || t.size() > 9) return false;
+    size_t i = (t[0] == '-' || t[0] == '+') ? 1 : 0;
+    if (i == t.size()) return false;
+    for (size_t k = i; k < t.size(); ++k)
+        if (!std::isdigit(static_cast<unsigned char>(t[k]))) return false;
+    *out = std::stoi(t);
+    return true;
+}
+
+// Reads one annotation file: a JSON list of {height, width, segmentation, id?}.
+bool parse_objects(const fs::path& file, std::vector<MmvmObject>* out, std::string* error) {
+    std::string text;
+    if (!detail::read_text_file(file, &text)) {
+        *error = "cannot read";
+        return false;
+    }
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) {
+        *error = "not valid JSON";
+        return false;
+    }
+    if (!j.is_array()) {
+        *error = "expected a list of objects";
+        return false;
+    }
+    for (size_t k = 0; k < j.size(); ++k) {
+        const json& o = j[k];
+        const std::string at = "object " + std::to_string(k);
+        if (!o.is_object() || !o.contains("height") || !o.contains("width") ||
+            !o["height"].is_number() || !o["width"].is_number()) {
+            *error = at + ": needs numeric height and width";
+            return false;
+        }
+        const double h = o["height"].get<double>();
+        const double w = o["width"].get<double>();
+        if (!(h >= 1 && h <= 1e6 && w >= 1 && w <= 1e6)) {
+            *error = at + ": width and height must be between 1 and 1000000";
+            return false;
+        }
+        MmvmObject obj;
+        obj.height = int(h);
+        obj.width = int(w);
+        if (o.contains("id")) {
+            if (!o["id"].is_number_integer()) {
+                *error = at + ": id is not an integer";
+                return false;
+            }
+            obj.id = o["id"].get<int>();
+        }
+        if (!o.contains("segmentation") || !o["segmentation"].is_array()) {
+            *error = at + ": segmentation is not a list of polygons";
+            return false;
+        }
+        for (const json& poly : o["segmentation"]) {
+            if (!poly.is_array()) {
+                *error = at + ": a polygon is not a list of numbers";
+                return false;
+            }
+            // The published rule: keep polygons of even length with at least 3 points.
+            if (poly.size() % 2 != 0 || poly.size() < 6) continue;
+            std::vector<cv::Point2f> pts;
+            for (size_t p = 0; p + 1 < poly.size(); p += 2) {
+                if (!poly[p].is_number() || !poly[p + 1].is_number()) {
+                    *error = at + ": a polygon holds a value that is not a number";
+                    return false;
+                }
+                pts.emplace_back(poly[p].get<float>(), poly[p + 1].get<float>());
+            }
+            obj.polygons.push_back(std::move(pts));
+        }
+        out->push_back(std::move(obj));
+    }
+    return true;
+}
+
+// An image path from the TSV, relative to the benchmark folder; the published TSV writes
+// paths relative to the evaluation kit's folder, so a path that misses is retried from its
+// "match_bench/" part.
+fs::path resolve_image(const fs::path& base, const std::string& p) {
+    fs::path path(p);
+    if (path.is_absolute()) return path;
+    fs::path direct = base / path;
+    if (detail::is_file(direct)) return direct;
+    const size_t at = p.find("match_bench/");
+    if (at != std::string::npos && detail::is_file(base / p.substr(at))) return base / p.substr(at);
+    return direct;
+}
+
+// "A. 1\nB. 2" -> {A: "1", B: "2"}; lines without "X." are ignored.
+std::vector<std::pair<char, std::string>> parse_choices(const std::string& choices) {
+    std::vector<std::pair<char, std::string>> out;
+    for (const std::string& raw : detail::split(choices, '\n')) {
+        const std::string line = trim(raw);
+        const size_t dot = line.find('.');
+        if (dot == std::string::npos) continue;
+        const std::string key = trim(line.substr(0, dot));
+        if (key.size() != 1 || key[0] < 'A' || key[0] > 'Z') continue;
+        out.emplace_back(key[0], trim(line.substr(dot + 1)));
+    }
+    return out;
+}
+
+}  // namespace
+
+LoadReport load_mmvm(const std::string& root) {
+    fs::path tsv(root);
+    fs::path base(root);
+    if (detail::is_file(tsv)) {
+        base = tsv.parent_path();
+    } else if (detail::is_dir(base)) {
+        tsv = base / kTsvName;
+    } else {
+        throw Error("MMVM root '" + root + "' is neither a folder nor a .tsv file");
+    }
+    std::string text;
+    if (!detail::read_text_file(tsv, &text))
+        throw Error("cannot read the MMVM table '" + tsv.string() + "'");
+    const std::string tsv_name = tsv.filename().string();
+
+    LoadReport report;
+    const std::vector<TsvRecord> records = parse_tsv(text);
+    if (records.empty()) return report;
+
+    std::map<std::string, size_t> column;
+    for (size_t k = 0; k < records[0].fields.size(); ++k)
+        column.emplace(trim(records[0].fields[k]), k);
+    std::string missing;
+    for (const char* name : {"index", "image_path", "question", "answer", "match_type", "choices"})
+        if (!column.count(name)) missing += std::string(missing.empty() ? "" : ", ") + name;
+
+    for (size_t r = 1; r < records.size(); ++r) {
+        const TsvRecord& rec = records[r];
+        const std::string where = tsv_name + ":" + std::to_string(rec.line);
+        auto skip = [&](const std::string& why) { report.skipped.push_back(where + ": " + why); };
+        if (!missing.empty()) {
+            skip("missing column(s) " + missing);
+            continue;
+        }
+        if (rec.unterminated_quote) {
+            skip("a quoted field is never closed");
+            continue;
+        }
+        if (rec.fields.size() != records[0].fields.size()) {
+            skip("expected " + std::to_string(records[0].fields.size()) + " columns, found " +
+                 std::to_string(rec.fields.size()));
+            continue;
+        }
+        auto field = [&](const char* name) { return rec.fields[column.at(name)]; };
+
+        BenchCase c;
+        c.format = "mmvm";
+        c.source = where;
+        const std::string index = trim(field("index"));
+        if (index.empty()) {
+            skip("empty index");
+            continue;
+        }
+        c.id = "mmvm:" + index;
+        c.question = field("question");
+        c.choices = field("choices");
+        // Some exports keep newlines escaped; the choices are one option per line.
+        if (c.choices.find('\n') == std::string::npos) {
+            for (size_t at; (at = c.choices.find("\\n")) != std::string::npos;)
+                c.choices.replace(at, 2, "\n");
+        }
+        c.answer = trim(field("answer"));
+        if (c.answer.size() != 1 || !std::isalpha(static_cast<unsigned char>(c.answer[0]))) {
+            skip("answer '" + c.answer + "' is not an option letter");
+            continue;
+        }
+        c.answer[0] = char(std::toupper(static_cast<unsigned char>(c.answer[0])));
+
+        std::vector<std::string> items;
+        if (!parse_py_list(field("match_type"), &items) || items.empty()) {
+            skip("match_type '" + field("match_type") + "' is not a list of cue types");
+            continue;
+        }
+        bool cues_ok = true;
+        for (const std::string& item : items) {
+            int cue = 0;
+            if (!parse_int(item, &cue) || cue < 1 || cue > 8) {
+                cues_ok = false;
+                break;
+            }
+            // A case counts once in each of its types.
+            if (std::find(c.cue_types.begin(), c.cue_types.end(), cue) == c.cue_types.end())
+                c.cue_types.push_back(cue);
+        }
+        if (!cues_ok) {
+            skip("match_type '" + field("match_type") + "' has a cue type outside 1..8");
+            continue;
+        }
+
+        if (!parse_py_list(field("image_path"), &items) || items.empty()) {
+            skip("image_path '" + field("image_path") + "' is not a list of paths");
+            continue;
+        }
+        std::string missing_image;
+        for (const std::string& p : items) {
+            const fs::path path = resolve_image(base, p);
+            if (!detail::is_file(path)) {
+                missing_image = p;
+                break;
+            }
+            c.images.push_back(detail::absolute_path(path));
+            c.image_names.push_back(p);
+        }
+        if (!missing_image.empty()) {
+            skip("missing image " + missing_image);
+            continue;
+        }
+
+        // The case folder holds the annotations and the raw frames.
+        const fs::path case_dir = fs::path(c.images.front()).parent_path();
+        c.task = case_dir.filename().string();
+        std::string error;
+        const fs::path query_json = case_dir / "FRAME00.json";
+        const fs::path cand_json = case_dir / "FRAME01_CAND.json";
+        if (detail::is_file(query_json) && !parse_objects(query_json, &c.query_objects, &error)) {
+            skip(c.task + "/FRAME00.json: " + error);
+            continue;
+        }
+        if (detail::is_file(cand_json) && !parse_objects(cand_json, &c.candidates, &error)) {
+            skip(c.task + "/FRAME01_CAND.json: " + error);
+            continue;
+        }
+        for (const char* raw : {"FRAME00_ORI.jpg", "FRAME01_ORI.jpg"})
+            if (detail::is_file(case_dir / raw))
+                c.original_images.push_back(detail::absolute_path(case_dir / raw));
+        report.cases.push_back(std::move(c));
+    }
+    return report;
+}
+
+std::string mmvm_cue_name(int cue_type) {
+    static const char* const names[] = {"CL", "SP", "TM", "SZ", "RP", "OO", "BR", "OM"};
+    if (cue_type < 1 || cue_type > 8) return "?";
+    return names[cue_type - 1];
+}
+
+std::string mmvm_parse_letter(const std::string& prediction, const std::string& choices) {
+    const std::vector<std::pair<char, std::string>> options = parse_choices(choices);
+    auto allowed = [&](char c) {
+        if (c < 'A' || c > 'Z') return false;
+        if (options.empty()) return true;
+        return std::any_of(options.begin(), options.end(),
+                           [c](const auto& o) { return o.first == c; });
+    };
+
+    // VLMEvalKit's can_infer_option treats these as spaces before looking for letters.
+    std::string mod = prediction;
+    for (char& ch : mod)
+        if (std::string(".()[],:;!*#{}").find(ch) != std::string::npos) ch = ' ';
+    std::vector<std::string> tokens;
+    std::istringstream words(mod);
+    for (std::string w; words >> w;) tokens.push_back(w);
+
+    if (tokens.size() == 1 && tokens[0].size() == 1 &&
+        std::isalpha(static_cast<unsigned char>(tokens[0][0]))) {
+        const char c = char(std::toupper(static_cast<unsigned char>(tokens[0][0])));
+        return allowed(c) ? std::string(1, c) : std::string();
+    }
+    for (const std::string& t : tokens)
+        if (t.size() == 1 && allowed(t[0])) return t;
+
+    // VLMEvalKit's can_infer_text: exactly one option's text occurs in the answer.
+    const std::string lower = to_lower(prediction);
+    char found = 0;
+    int count = 0;
+    for (const auto& [letter, text] : options) {
+        if (text.empty()) continue;
+        if (lower.find(to_lower(text)) != std::string::npos) {
+            found = letter;
+            ++count;
+        }
+    }
+    return count == 1 ? std::string(1, found) : std::string();
+}
+
+double MmvmScore::cue_accuracy(int cue_type) const {
+    const auto it = per_cue.find(cue_type);
+    if (it == per_cue.end() || it->second.second == 0) return 0.0;
+    return double(it->second.first) / it->second.second;
+}
+
+MmvmScore score_mmvm(const std::vector<CaseResult>& results) {
+    MmvmScore s;
+    for (int cue = 1; cue <= 8; ++cue) s.per_cue[cue] = {0, 0};
+    for (const CaseResult& r : results) {
+        const BenchCase& c = r.bench_case;
+        if (c.format != "mmvm") continue;
+        const std::string letter = mmvm_parse_letter(r.prediction, c.choices);
+        const bool hit = !letter.empty() && letter == detail::to_upper(trim(c.answer));
+        ++s.n;
+        if (hit) ++s.correct;
+        for (int cue : c.cue_types) {
+            auto& counts = s.per_cue[cue];
+            if (hit) ++counts.first;
+            ++counts.second;
+        }
+    }
+    s.overall = s.n > 0 ? double(s.correct) / s.n : 0.0;
+    return s;
+}
+
+}  // namespace bench
+}  // namespace rc
