@@ -26,8 +26,6 @@
 #include <QToolBar>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include <opencv2/imgproc.hpp>
-
 #include "canvas/CanvasView.h"
 #include "canvas/RegionListWidget.h"
 #include "chat/ChatPanel.h"
@@ -35,6 +33,7 @@
 #include "document/AddRegionCommand.h"
 #include "document/RemoveRegionCommand.h"
 #include "focus/FocusPanel.h"
+#include "inference/ImageConversion.h"
 #include "inference/InferenceController.h"
 #include "regionchat/image_io.h"
 #include "regionchat/region_format.h"
@@ -67,13 +66,8 @@ LoadedImage loadImageFile(const QString& path) {
     out.hash =
         QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
     try {
-        cv::Mat bgr =
-            rc::decode_image(bytes.toStdString(), QFileInfo(path).fileName().toStdString());
-        cv::Mat rgb;
-        cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-        out.image = QImage(rgb.data, rgb.cols, rgb.rows, static_cast<qsizetype>(rgb.step),
-                           QImage::Format_RGB888)
-                        .copy();
+        out.image = toQImage(
+            rc::decode_image(bytes.toStdString(), QFileInfo(path).fileName().toStdString()));
     } catch (const std::exception& e) {
         out.error = QString::fromUtf8(e.what());
     }

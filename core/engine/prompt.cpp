@@ -9,7 +9,6 @@ namespace rc {
 PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
                                      const std::vector<ChatMessage>& messages, int64_t image_tokens,
                                      size_t image_count) {
-    static const std::string kMarker = "<image>";
     PromptSequence seq;
     size_t next_image = 0;
     auto push = [&](int64_t key, bool answer) {
@@ -27,7 +26,7 @@ PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const To
         }
         size_t from = 0;
         while (true) {
-            const size_t at = piece.text.find(kMarker, from);
+            const size_t at = piece.text.find(kImageMarker, from);
             const std::string chunk =
                 piece.text.substr(from, at == std::string::npos ? std::string::npos : at - from);
             if (!chunk.empty())
@@ -40,7 +39,7 @@ PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const To
             for (int64_t i = 0; i < image_tokens; ++i)
                 push(-static_cast<int64_t>(next_image) - 1, false);
             ++next_image;
-            from = at + kMarker.size();
+            from = at + kImageMarker.size();
         }
     }
     return seq;

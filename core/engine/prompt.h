@@ -3,12 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "regionchat/chat_template.h"
 #include "regionchat/tokenizer.h"
 
 namespace rc {
+
+/// Where an image goes in a message's text.
+inline const std::string kImageMarker = "<image>";
 
 /// One key per position: text positions hold the token id; the image_tokens positions of image
 /// k hold -(k + 1), so comparing keys also compares images.

@@ -15,8 +15,6 @@ double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-const std::string kImageMarker = "<image>";
-
 size_t count_markers(const std::string& text) {
     size_t n = 0;
     for (size_t p = text.find(kImageMarker); p != std::string::npos;
