@@ -3,6 +3,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -175,6 +177,70 @@ private slots:
             QVERIFY(row["ms"].get<double>() > 0);
             QVERIFY(row.contains("question"));
         }
+    }
+
+    // export-synth writes the MME and grounding layouts; bench runs them with one model load,
+    // skips what is broken with a message, and writes per-case results and scores.
+    void benchRunsExportedSyntheticSets() {
+        const QString set = path("synth");
+        Run e = run({"export-synth", "--seed", "1000000000", "--count", "5", "--out", set});
+        QVERIFY2(e.code == 0, qPrintable(e.err));
+        std::ifstream mme_in((set + "/mme/Data_json/existence.txt").toStdString());
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(mme_in, line);) lines.push_back(line);
+        QCOMPARE(lines.size(), size_t(10));  // every synthetic scene has objects: 2 per image
+        for (size_t i = 0; i < lines.size(); ++i) {
+            const std::string want = i % 2 ? "\tNo" : "\tYes";
+            QVERIFY2(lines[i].size() > want.size() &&
+                         lines[i].compare(lines[i].size() - want.size(), want.size(), want) == 0,
+                     lines[i].c_str());
+            QVERIFY(fs::exists((set + "/mme/images/existence/").toStdString() +
+                               lines[i].substr(0, lines[i].find('\t'))));
+        }
+        {  // a malformed line and a missing image: counted, listed, the rest run
+            std::ofstream app((set + "/mme/Data_json/existence.txt").toStdString(), std::ios::app);
+            app << "only one column\n";
+            app << "gone.png\tIs there a red star in the image?\tYes\n";
+        }
+        Run b = run({"bench", "--format", "mme", "--root", set + "/mme", "--model",
+                     QString::fromStdString(model_), "--output", path("mme_out"), "--limit", "6",
+                     "--max-new-tokens", "3"});
+        QVERIFY2(b.code == 0, qPrintable(b.err));
+        QVERIFY2(b.err.contains("2 cases skipped"), qPrintable(b.err));
+        QVERIFY2(b.err.contains("6/6"), qPrintable(b.err));
+        QVERIFY2(b.out.contains("| existence | perception | 6 |"), qPrintable(b.out));
+        std::ifstream res((path("mme_out") + "/results.jsonl").toStdString());
+        int rows = 0, correct = 0;
+        for (std::string line; std::getline(res, line);) {
+            const json j = json::parse(line);
+            ++rows;
+            correct += j["correct"].get<bool>();
+            QVERIFY(j["prediction"].is_string());
+        }
+        QCOMPARE(rows, 6);
+        const json scores =
+            json::parse(std::ifstream((path("mme_out") + "/scores.json").toStdString()));
+        QCOMPARE(scores["answered"].get<int>(), 6);
+        QVERIFY(std::abs(scores["tasks"]["existence"]["acc"].get<double>() - correct / 6.0) < 1e-9);
+        // The published per-task output file: image, question, gt, prediction.
+        std::ifstream published((path("mme_out") + "/mme/existence.txt").toStdString());
+        std::string first;
+        QVERIFY(std::getline(published, first));
+        QCOMPARE(std::count(first.begin(), first.end(), '\t'), 3L);
+
+        Run g = run({"bench", "--format", "grounding", "--root", set + "/grounding.jsonl",
+                     "--model", QString::fromStdString(model_), "--json", "--max-new-tokens", "3"});
+        QVERIFY2(g.code == 0, qPrintable(g.err));
+        const json gs = json::parse(g.out.toStdString());
+        QVERIFY(gs["cases"].get<int>() >= 5);
+        QVERIFY(gs["acc_at_05"].get<double>() >= 0 && gs["acc_at_05"].get<double>() <= 1);
+
+        Run bad = run({"bench", "--format", "nope", "--root", set});
+        QCOMPARE(bad.code, 2);
+        Run missing = run({"bench", "--format", "mmvm", "--root", path("no_such_dir"), "--model",
+                           QString::fromStdString(model_)});
+        QCOMPARE(missing.code, 1);
+        QVERIFY2(missing.err.contains("no_such_dir"), qPrintable(missing.err));
     }
 };
 

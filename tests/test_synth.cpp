@@ -257,6 +257,20 @@ void TestSynth::boxesAreSeparateAndSized() {
             }
         }
     }
+    // The trainer's curriculum asks for one large object: sizes follow the options.
+    SceneOptions big;
+    big.max_objects = 1;
+    big.min_size_fraction = 0.45;
+    big.max_size_fraction = 0.85;
+    for (uint64_t seed = 0; seed < 100; ++seed) {
+        const Scene s = generate_scene(seed, big);
+        QCOMPARE(s.objects.size(), size_t(1));
+        const Box& b = s.objects[0].box;
+        const double extent =
+            std::max(b.x1 - b.x0, b.y1 - b.y0) / std::min(s.image.cols, s.image.rows);
+        QVERIFY2(extent >= 0.40 && extent <= 0.87,
+                 qPrintable(QStringLiteral("seed %1 extent %2").arg(seed).arg(extent)));
+    }
 }
 
 void TestSynth::objectColours() {
@@ -481,9 +495,11 @@ void TestSynth::samplePhrasingAndAnswers() {
 }
 
 void TestSynth::existenceBalanceAndCounting() {
-    static const QRegularExpression exists("^Is there a (\\w+) (\\w+) in the image\\?$");
+    // A third are in MME's wording, with " Please answer yes or no." after the question.
+    static const QRegularExpression exists(
+        "^Is there a (\\w+) (\\w+) in the image\\?( Please answer yes or no\\.)?$");
     static const QRegularExpression how_many("^How many (\\w+)s are there\\?$");
-    int yes = 0, no = 0, zero_counts = 0, counts = 0;
+    int yes = 0, no = 0, zero_counts = 0, counts = 0, mme_style = 0;
     for (uint64_t seed = 0; seed < 200; ++seed) {
         const Scene s = generate_scene(seed + 5000);
         for (const auto& sample : make_samples(s, seed)) {
@@ -498,6 +514,7 @@ void TestSynth::existenceBalanceAndCounting() {
                 const bool present = count_pair(s, c, sh) > 0;
                 CHECK(answer == (present ? "Yes" : "No"));
                 (present ? yes : no)++;
+                mme_style += !m.captured(3).isEmpty();
             } else if (t.task == Task::Counting) {
                 const auto m = how_many.match(question);
                 CHECK(m.hasMatch());
@@ -508,6 +525,17 @@ void TestSynth::existenceBalanceAndCounting() {
                 zero_counts += count_shape(s, sh) == 0;
             }
         }
+    }
+    QVERIFY2(mme_style > 30 && mme_style < yes + no - 30, qPrintable(QString::number(mme_style)));
+    // The MME export's pairs: one present pair ("Yes"), one absent pair ("No").
+    for (uint64_t seed = 0; seed < 50; ++seed) {
+        const Scene s = generate_scene(seed + 7000);
+        const QString msg = QStringLiteral("existence_pair, seed %1").arg(seed);
+        const auto [yes_q, no_q] = existence_pair(s, seed);
+        const auto my = exists.match(q(yes_q)), mn = exists.match(q(no_q));
+        CHECK(my.hasMatch() && mn.hasMatch() && !my.captured(3).isEmpty());
+        CHECK(count_pair(s, colour_index(my.captured(1)), shape_index(my.captured(2))) > 0);
+        CHECK(count_pair(s, colour_index(mn.captured(1)), shape_index(mn.captured(2))) == 0);
     }
     const double share = double(yes) / (yes + no);
     qDebug() << "existence: yes" << yes << "no" << no << "counting:" << counts << "zero"

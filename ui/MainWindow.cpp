@@ -1,5 +1,7 @@
 #include "MainWindow.h"
 
+#include "bench/BenchmarkDock.h"
+
 #include <QAction>
 #include <QApplication>
 #include <QClipboard>
@@ -135,7 +137,26 @@ void MainWindow::buildMenus() {
         const QString path = sampleDir.filePath(name);
         samples->addAction(name, this, [this, path] { openImage(path); });
     }
+    if (sampleDir.exists(QStringLiteral("benchmark"))) {
+        samples->addSeparator();
+        const QString benchDir = sampleDir.filePath(QStringLiteral("benchmark"));
+        samples->addAction(tr("Benchmark: shapes grounding"), this, [this, benchDir] {
+            bench_->show();
+            bench_->raise();
+            if (!bench_->openBenchmark(benchDir))
+                showError(tr("Cannot open the benchmark"), bench_->lastMessage());
+        });
+    }
     samples->setEnabled(!samples->isEmpty());
+    file->addAction(tr("Open &Benchmark…"), QKeySequence(tr("Ctrl+B")), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(
+            this, tr("Open a benchmark folder (MME, MMVM or grounding .jsonl)"));
+        if (dir.isEmpty()) return;
+        bench_->show();
+        bench_->raise();
+        if (!bench_->openBenchmark(dir))
+            showError(tr("Cannot open the benchmark"), bench_->lastMessage());
+    });
     file->addSeparator();
     file->addAction(tr("Open &Session…"), QKeySequence(tr("Ctrl+Shift+O")), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open Session"), QString(),
@@ -233,6 +254,11 @@ void MainWindow::buildDocks() {
     focus_ = new FocusPanel(&doc_, this);
     auto* focusDock = dock(tr("Focus"), "focus", focus_, Qt::LeftDockWidgetArea);
     Q_UNUSED(focusDock);
+    bench_ = new BenchmarkDock(inference_, this);
+    addDockWidget(Qt::RightDockWidgetArea, bench_);
+    tabifyDockWidget(chat_, bench_);
+    chat_->raise();
+    connect(bench_, &BenchmarkDock::caseOpened, this, &MainWindow::showBenchCase);
 
     connect(chat_, &ChatPanel::sendRequested, this, &MainWindow::ask);
     connect(chat_, &ChatPanel::stopRequested, inference_, &InferenceController::stop);
@@ -405,6 +431,36 @@ void MainWindow::openImage(const QString& path) {
                 emit imageLoaded(true);
             });
     watcher->setFuture(QtConcurrent::run(loadImageFile, path));
+}
+
+void MainWindow::showBenchCase(const BenchCaseView& view) {
+    if (view.image.isNull()) {
+        statusBar()->showMessage(tr("%1: the image cannot be read").arg(view.title), 8000);
+        return;
+    }
+    // A chat answer streaming into the old image stops; a benchmark run goes on.
+    if (streamingEntry_ >= 0) inference_->stop();
+    streamingEntry_ = -1;
+    doc_.setImage(view.image, view.title);
+    ++imageKey_;
+    conversationStarted_ = false;
+    ChatEntry question;
+    question.role = ChatEntry::Role::User;
+    question.text = view.question;
+    question.prompt = view.question;
+    doc_.appendEntry(question);
+    ChatEntry answer;
+    answer.role = ChatEntry::Role::Assistant;
+    answer.text =
+        view.hasResult ? view.prediction : tr("(not run yet) Ground truth: %1").arg(view.truth);
+    if (view.hasResult)
+        answer.text += tr("\n— %1; ground truth: %2")
+                           .arg(view.correct ? tr("right") : tr("wrong"), view.truth);
+    for (const QRectF& b : view.truthBoxes) answer.boxes.append({b, tr("ground truth")});
+    for (const QRectF& b : view.predictedBoxes) answer.boxes.append({b, tr("prediction")});
+    doc_.appendEntry(answer);
+    doc_.setModified(false);
+    canvas_->fitToWindow();
 }
 
 void MainWindow::setImage(const QImage& image, const QString& path, const QString& hash) {

@@ -17,6 +17,8 @@ class QProgressBar;
 
 namespace rcui {
 
+class BenchmarkDock;
+struct BenchCaseView;
 class CanvasView;
 class ChatPanel;
 class FocusPanel;
@@ -59,6 +61,9 @@ public:
     CanvasView* canvas() { return canvas_; }
     ChatPanel* chat() { return chat_; }
     FocusPanel* focusPanel() { return focus_; }
+    BenchmarkDock* benchmark() { return bench_; }
+    /// Shows a benchmark case: its image, question, truth and prediction boxes.
+    void showBenchCase(const BenchCaseView& view);
     InferenceController* inference() { return inference_; }
     ToolManager* tools() { return tools_; }
     QString lastError() const { return lastError_; }
@@ -99,6 +104,7 @@ private:
     ChatPanel* chat_ = nullptr;
     RegionListWidget* regionList_ = nullptr;
     FocusPanel* focus_ = nullptr;
+    BenchmarkDock* bench_ = nullptr;
     ToolManager* tools_ = nullptr;
     InferenceController* inference_ = nullptr;
 

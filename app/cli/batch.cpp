@@ -102,10 +102,7 @@ int run_batch(int argc, char** argv) {
             std::fprintf(stderr, "%s%s: %s; skipped\n", tty ? "\r\033[K" : "", where.c_str(),
                          e.what());
         }
-        const double elapsed = (now_ms() - t_start) / 1000.0;
-        const double eta = done ? elapsed / done * (cases - done) : 0;
-        std::fprintf(stderr, "%s[%zu/%zu] %.0f ms/case, ETA %.0f s%s", tty ? "\r\033[K" : "", done,
-                     cases, done ? elapsed * 1000 / done : 0.0, eta, tty ? "" : "\n");
+        print_progress(done, cases, t_start, tty);
     }
     std::fprintf(stderr, "%s%zu case(s) answered, %zu skipped, %.1f s\n", tty ? "\r\033[K" : "", ok,
                  skipped, (now_ms() - t_start) / 1000.0);

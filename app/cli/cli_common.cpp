@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <algorithm>
 #include <filesystem>
 
 #include "regionchat/error.h"
@@ -164,6 +166,7 @@ synth::SceneOptions scene_options(const Args& args) {
     else if (renderer != "train")
         throw UsageError("--renderer is train or alternate");
     so.augment = !args.flags.count("no-augment");
+    so.max_objects = args.get_int("max-objects", so.max_objects, 1, 6);
     return so;
 }
 
@@ -171,6 +174,24 @@ double now_ms() {
     return std::chrono::duration<double, std::milli>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
+}
+
+void print_progress(size_t done, size_t total, double start_ms, bool tty) {
+    if (!tty && done % 10 != 0 && done != total) return;
+    const double elapsed = (now_ms() - start_ms) / 1000.0;
+    const double per_case = done ? elapsed / double(done) : 0.0;
+    const int eta = static_cast<int>(per_case * double(total - std::min(done, total)) + 0.5);
+    char eta_text[32];
+    if (eta >= 3600)
+        std::snprintf(eta_text, sizeof eta_text, "%dh%02dm", eta / 3600, (eta / 60) % 60);
+    else
+        std::snprintf(eta_text, sizeof eta_text, "%dm%02ds", eta / 60, eta % 60);
+    constexpr int kWidth = 30;
+    const int filled = total ? static_cast<int>(kWidth * double(done) / double(total)) : kWidth;
+    std::fprintf(stderr, "%s[%s%s] %zu/%zu  %.0f ms/case  ETA %s%s", tty ? "\r\033[K" : "",
+                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(), done,
+                 total, per_case * 1000, eta_text, tty ? "" : "\n");
+    if (tty && done == total) std::fputc('\n', stderr);
 }
 
 }  // namespace rc::cli

@@ -53,9 +53,13 @@ std::string fill_regions(const std::string& question, const std::vector<Box>& bo
 /// Sampling options (--temperature, --top-p, --seed) and --max-new-tokens.
 GenerateParams generate_params(const Args& args);
 
-/// Synthetic-scene options from --renderer train|alternate and --no-augment.
+/// Synthetic-scene options from --renderer train|alternate, --max-objects N and --no-augment.
 synth::SceneOptions scene_options(const Args& args);
 
 double now_ms();
+
+/// Writes "[#####.....] done/total  N ms/case  ETA 1m05s" to stderr: redrawn in place on a
+/// terminal, else one line every 10 cases and at the end.
+void print_progress(size_t done, size_t total, double start_ms, bool tty);
 
 }  // namespace rc::cli

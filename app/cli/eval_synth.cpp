@@ -59,7 +59,8 @@ double target_for(synth::Task t) {
 
 int run_eval_synth(int argc, char** argv) {
     const Args args = parse_args(
-        argc, argv, 2, {"model", "seed", "count", "renderer", "device", "dtype", "threads"},
+        argc, argv, 2,
+        {"model", "seed", "count", "renderer", "max-objects", "device", "dtype", "threads"},
         {"json", "no-augment"});
     const int seed = args.get_int("seed", 1'000'000'000, 0, 2'147'483'647);
     if (static_cast<uint64_t>(seed) < 1'000'000'000ull)

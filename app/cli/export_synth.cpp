@@ -17,16 +17,19 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 int run_export_synth(int argc, char** argv) {
-    const Args args =
-        parse_args(argc, argv, 2, {"seed", "count", "out", "renderer"}, {"no-augment"});
+    const Args args = parse_args(argc, argv, 2, {"seed", "count", "out", "renderer", "max-objects"},
+                                 {"no-augment"});
     const int seed = args.get_int("seed", 1'000'000'000, 0, 2'147'483'647);
     const int count = args.get_int("count", 10, 1, 100000);
     const fs::path out = args.require("out");
     const synth::SceneOptions so = scene_options(args);
 
     fs::create_directories(out / "images");
+    fs::create_directories(out / "mme" / "Data_json");
+    fs::create_directories(out / "mme" / "images" / "existence");
     std::ofstream scenes(out / "scenes.jsonl"), grounding(out / "grounding.jsonl");
-    if (!scenes || !grounding) throw Error(out.string() + ": cannot write there");
+    std::ofstream mme(out / "mme" / "Data_json" / "existence.txt");
+    if (!scenes || !grounding || !mme) throw Error(out.string() + ": cannot write there");
     for (int i = 0; i < count; ++i) {
         const uint64_t s = static_cast<uint64_t>(seed) + i;
         const auto scene = synth::generate_scene(s, so);
@@ -49,6 +52,18 @@ int run_export_synth(int argc, char** argv) {
                                   {"box", box}}
                                  .dump()
                           << "\n";
+        }
+        if (!scene.objects.empty()) {
+            // MME layout: two questions per image, one "Yes" and one "No", consecutive.
+            const std::string name = "scene_" + std::to_string(s) + ".png";
+            const fs::path copy = out / "mme" / "images" / "existence" / name;
+            std::error_code ec;
+            fs::remove(copy, ec);
+            fs::create_hard_link(out / rel, copy, ec);
+            if (ec && !fs::copy_file(out / rel, copy, fs::copy_options::overwrite_existing))
+                throw Error(copy.string() + ": cannot write");
+            const auto [yes, no] = synth::existence_pair(scene, s);
+            mme << name << "\t" << yes << "\tYes\n" << name << "\t" << no << "\tNo\n";
         }
         scenes << json{{"image", rel},
                        {"seed", s},

@@ -1,4 +1,4 @@
-// regionchat-cli: the runtime from the command line (ask, batch).
+// regionchat-cli: the runtime from the command line (ask, batch, export-synth, eval-synth, bench).
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -22,7 +22,10 @@ const char* kUsage =
     "grounding.jsonl\n"
     "  regionchat-cli eval-synth [--model DIR] [--seed S>=1e9] [--count N] [--renderer "
     "train|alternate]\n"
-    "                     [--json]          accuracy per task on held-out scenes, speed medians\n"
+    "                     [--max-objects N] [--json]          accuracy per task on held-out "
+    "scenes, speed medians\n"
+    "  regionchat-cli bench --format mme|mmvm|grounding --root DIR [--model DIR] [--output DIR]\n"
+    "                     [--limit N] [--json] [--grounding-prompt TEXT]   run and score a set\n"
     "\n"
     "<region> placeholders in the question are filled, in order, by the --box values (pixels\n"
     "of the original image), written in the model's region format. --model defaults to the\n"
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
         if (command == "batch") return rc::cli::run_batch(argc, argv);
         if (command == "export-synth") return rc::cli::run_export_synth(argc, argv);
         if (command == "eval-synth") return rc::cli::run_eval_synth(argc, argv);
+        if (command == "bench") return rc::cli::run_bench(argc, argv);
         std::fprintf(stderr, "regionchat-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
         return 2;
     } catch (const rc::cli::UsageError& e) {

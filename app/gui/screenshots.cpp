@@ -8,6 +8,7 @@
 #include <QTimer>
 
 #include "MainWindow.h"
+#include "bench/BenchmarkDock.h"
 #include "canvas/CanvasView.h"
 #include "chat/ChatPanel.h"
 #include "document/AddRegionCommand.h"
@@ -90,6 +91,22 @@ int main(int argc, char** argv) {
     waitFor([] { return false; }, 600);  // full screen takes effect asynchronously
     shoot(w, out + "/5-presentation.png");
     w.setPresentationMode(false);
+    waitFor([] { return false; }, 600);
+
+    // The Benchmark dock on the sample grounding set, one case run.
+    rcui::BenchmarkDock* bench = w.benchmark();
+    bench->show();
+    bench->raise();
+    if (!bench->openBenchmark(QStringLiteral(REGIONCHAT_SAMPLES_DIR "/benchmark"))) {
+        qCritical("benchmark: %s", qPrintable(bench->lastMessage()));
+        return 1;
+    }
+    bool ran = false;
+    QObject::connect(bench, &rcui::BenchmarkDock::runFinished, [&] { ran = true; });
+    bench->openCase(1);
+    bench->runCase(1);
+    waitFor([&] { return ran; }, 60000);
+    shoot(w, out + "/6-benchmark.png");
     doc->setModified(false);
     return 0;
 }

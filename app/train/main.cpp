@@ -15,6 +15,7 @@ namespace {
 const char* kUsage =
     "usage: regionchat-train --out DIR [--work DIR] [--steps N] [--batch N] [--lr X] [--seed S]\n"
     "                        [--threads N] [--max-minutes M] [--save-every N] [--vocab N]\n"
+    "                        [--warmup N] [--aux-weight X] [--curriculum STEPS]\n"
     "Trains the tiny region-aware LLaVA on synthetic scenes. Resumes from --work (default\n"
     "DIR.work) when it holds a checkpoint; exports to --out every --save-every steps.\n";
 
@@ -54,6 +55,12 @@ int main(int argc, char** argv) {
                 o.max_minutes = std::stod(v);
             else if (arg(argc, argv, i, "--save-every", &v))
                 o.save_every = std::stoi(v);
+            else if (arg(argc, argv, i, "--warmup", &v))
+                o.warmup_steps = std::stoi(v);
+            else if (arg(argc, argv, i, "--curriculum", &v))
+                o.curriculum_steps = std::stoi(v);
+            else if (arg(argc, argv, i, "--aux-weight", &v))
+                o.aux_weight = std::stod(v);
             else if (arg(argc, argv, i, "--vocab", &v))
                 o.vocab_size = std::stoi(v);
             else {
@@ -74,9 +81,11 @@ int main(int argc, char** argv) {
     const bool tty = isatty(STDERR_FILENO);
     o.on_progress = [tty](const rc::train::TrainProgress& p) {
         if (!tty && p.step % 20 != 0 && p.step != p.steps) return;
-        std::fprintf(stderr, "%sstep %d/%d  loss %.4f  lr %.2e  %.1f samples/s  ETA %.0f min%s",
-                     tty ? "\r\033[K" : "", p.step, p.steps, p.loss, p.lr, p.samples_per_s,
-                     p.eta_s / 60.0, tty ? "" : "\n");
+        std::fprintf(
+            stderr,
+            "%sstep %d/%d  loss %.4f  aux %.3f  lr %.2e  %.1f samples/s  ETA %.0f min  [%s]%s",
+            tty ? "\r\033[K" : "", p.step, p.steps, p.loss, p.aux_loss, p.lr, p.samples_per_s,
+            p.eta_s / 60.0, p.detail.c_str(), tty ? "" : "\n");
         std::fflush(stderr);
     };
     try {

@@ -109,27 +109,34 @@ struct Counts {
 // "Is there a ... ?" with the answer decided first, so Yes/No stay balanced. "No" pairs
 // are absent from the scene; most share a colour or shape with a present object, so the
 // model has to bind colour to shape rather than spot either alone.
+std::pair<Colour, Shape> existence_subject(const Scene& scene, const Counts& counts, Random& rng,
+                                           bool yes) {
+    const auto& objects = scene.objects;
+    if (yes) {
+        const SceneObject& o = objects[rng.index(objects.size())];
+        return {o.colour, o.shape};
+    }
+    std::vector<std::pair<Colour, Shape>> absent, near;
+    for (int ci = 0; ci < kColourCount; ++ci)
+        for (int si = 0; si < kShapeCount; ++si) {
+            if (counts.pair[ci][si] > 0) continue;
+            absent.emplace_back(static_cast<Colour>(ci), static_cast<Shape>(si));
+            if (counts.colour[ci] > 0 || counts.shape[si] > 0) near.push_back(absent.back());
+        }
+    const auto& from = (!near.empty() && rng.chance(0.6)) ? near : absent;
+    return from[rng.index(from.size())];
+}
+
 Sample existence(const Scene& scene, const Counts& counts, Random& rng) {
     const auto& objects = scene.objects;
     const bool yes = !objects.empty() && rng.chance(0.5);
-    Colour c{};
-    Shape s{};
-    if (yes) {
-        const SceneObject& o = objects[rng.index(objects.size())];
-        c = o.colour, s = o.shape;
-    } else {
-        std::vector<std::pair<Colour, Shape>> absent, near;
-        for (int ci = 0; ci < kColourCount; ++ci)
-            for (int si = 0; si < kShapeCount; ++si) {
-                if (counts.pair[ci][si] > 0) continue;
-                absent.emplace_back(static_cast<Colour>(ci), static_cast<Shape>(si));
-                if (counts.colour[ci] > 0 || counts.shape[si] > 0) near.push_back(absent.back());
-            }
-        const auto& from = (!near.empty() && rng.chance(0.6)) ? near : absent;
-        std::tie(c, s) = from[rng.index(from.size())];
-    }
-    return single(text_turn(Task::Existence, "Is there a " + pair_text(c, s) + " in the image?",
-                            yes ? "Yes" : "No", 0));
+    const auto [c, s] = existence_subject(scene, counts, rng, yes);
+    // A third of them in MME's wording, so MME-style sets work with the embedded model.
+    const bool mme_style = splitmix(scene.seed ^ 0xE7157E11CEULL) % 3 == 0;
+    return single(text_turn(
+        Task::Existence,
+        "Is there a " + pair_text(c, s) + " in the image?" + (mme_style ? kYesNoSuffix : ""),
+        yes ? "Yes" : "No", 0));
 }
 
 // "How many ...s?" mostly about a shape in the scene, sometimes any shape (often 0).
@@ -177,6 +184,20 @@ Task random_region_task(Random& rng) {
 }
 
 }  // namespace
+
+const char kYesNoSuffix[] = " Please answer yes or no.";
+
+std::pair<std::string, std::string> existence_pair(const Scene& scene, uint64_t seed) {
+    Random rng(splitmix(seed) ^ 0x3E715EULL);
+    const Counts counts(scene.objects);
+    std::pair<std::string, std::string> out;
+    if (scene.objects.empty()) return out;
+    auto [yc, ys] = existence_subject(scene, counts, rng, true);
+    auto [nc, ns] = existence_subject(scene, counts, rng, false);
+    out.first = "Is there a " + pair_text(yc, ys) + " in the image?" + kYesNoSuffix;
+    out.second = "Is there a " + pair_text(nc, ns) + " in the image?" + kYesNoSuffix;
+    return out;
+}
 
 const char* task_name(Task t) {
     switch (t) {

@@ -35,8 +35,6 @@ private:
 };
 
 constexpr double kPi = 3.14159265358979323846;
-constexpr double kMinSizeFraction = 0.10;  // object extent vs the image's short side
-constexpr double kMaxSizeFraction = 0.35;
 constexpr int kColourJitter = 15;  // per channel, keeps colour names unambiguous
 constexpr int kEdgeMargin = 2;     // px kept free at the image border
 constexpr int kGap = 4;            // px between neighbouring objects' boxes
@@ -468,13 +466,15 @@ Scene generate_scene(uint64_t seed, const SceneOptions& options) {
     const bool antialias = rng.chance(0.5);
     const int factor = rng.uniform_int(2, 4);
 
+    const double min_fraction = std::clamp(options.min_size_fraction, 0.05, 0.9);
+    const double max_fraction = std::clamp(options.max_size_fraction, min_fraction + 0.02, 0.95);
     std::vector<cv::Rect2d> taken;
     for (int i = 0; i < want; ++i) {
         const auto shape = static_cast<Shape>(rng.uniform_int(0, kShapeCount - 1));
         const auto colour = static_cast<Colour>(rng.uniform_int(0, kColourCount - 1));
         const cv::Scalar bgr = jittered_bgr(colour, rng);
         const bool outline = alternate && rng.chance(0.35);
-        double extent = short_side * rng.uniform(kMinSizeFraction + 0.01, kMaxSizeFraction - 0.01);
+        double extent = short_side * rng.uniform(min_fraction + 0.01, max_fraction - 0.01);
         const Polygon unit = alternate ? alternate_outline(shape, rng) : train_outline(shape, rng);
         const bool train_circle = !alternate && shape == Shape::Circle;
 
@@ -482,7 +482,7 @@ Scene generate_scene(uint64_t seed, const SceneOptions& options) {
         for (int attempt = 0; attempt < kPlacementTries && !placed; ++attempt) {
             // Crowded scene: shrink a little every 20 failures, never below the minimum.
             if (attempt > 0 && attempt % 20 == 0)
-                extent = std::max(extent * 0.85, short_side * (kMinSizeFraction + 0.01));
+                extent = std::max(extent * 0.85, short_side * (min_fraction + 0.01));
             const Polygon local = train_circle ? Polygon{} : fit_extent(unit, extent);
             const cv::Rect2d lb = train_circle ? cv::Rect2d(0, 0, extent, extent) : bounds(local);
             const double room_x = width - 2 * kEdgeMargin - lb.width - 2;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -73,6 +74,19 @@ std::vector<std::string> tokenizer_corpus(const ChatTemplate& tmpl) {
     return out;
 }
 
+// "0.00" ... "1.00": every DualFocus coordinate is one piece, so a region's four numbers
+// are four tokens whose embeddings can be learned directly (as Pink and Shikra-style
+// models do with their coordinate words).
+std::vector<std::string> coordinate_symbols() {
+    std::vector<std::string> out;
+    char buf[8];
+    for (int i = 0; i <= 100; ++i) {
+        std::snprintf(buf, sizeof buf, "%d.%02d", i / 100, i % 100);
+        out.push_back(buf);
+    }
+    return out;
+}
+
 // LLaMA-style init: normal(0, 0.02) matrices, zero biases, unit norms.
 void init_weights(torch::nn::Module& net) {
     torch::NoGradGuard ng;
@@ -90,6 +104,66 @@ void init_weights(torch::nn::Module& net) {
     }
 }
 
+// Dense labels for one scene image on the vision tower's patch grid, for the auxiliary
+// heads (AuxHeads below). A patch belongs to the object whose box covers most of it (or
+// whose box centre it holds); positions are in the original image's normalized frame, the
+// one region text uses.
+struct PatchLabels {
+    std::vector<int64_t> colour, shape, anchor, pos_x, pos_y;  // [P] class indices
+    std::vector<int64_t> box_bins;                             // [P*4], -100 on background
+    std::vector<float> box;                                    // [P*4]
+    std::vector<float> box_mask;                               // [P]
+};
+
+constexpr int kBoxBins = 20;
+constexpr int kPosBins = 10;
+constexpr int64_t kAuxOutputs = (synth::kColourCount + 1) + (synth::kShapeCount + 1) * 2 +
+                                4 * kBoxBins + 4 + (kPosBins + 1) * 2;
+
+PatchLabels patch_labels(const synth::Scene& scene, int image_size, int patch_size) {
+    const int grid = image_size / patch_size;
+    const double w = scene.image.cols, h = scene.image.rows, side = std::max(w, h);
+    const double ox = (side - w) / 2, oy = (side - h) / 2, scale = side / image_size;
+    PatchLabels L;
+    for (int r = 0; r < grid; ++r)
+        for (int c = 0; c < grid; ++c) {
+            // The patch in original pixels.
+            const double px0 = c * patch_size * scale - ox, py0 = r * patch_size * scale - oy;
+            const double px1 = px0 + patch_size * scale, py1 = py0 + patch_size * scale;
+            const double cx = (px0 + px1) / 2, cy = (py0 + py1) / 2;
+            const bool inside = cx >= 0 && cx < w && cy >= 0 && cy < h;
+            L.pos_x.push_back(inside ? std::min<int64_t>(kPosBins - 1, int64_t(cx / w * kPosBins))
+                                     : kPosBins);
+            L.pos_y.push_back(inside ? std::min<int64_t>(kPosBins - 1, int64_t(cy / h * kPosBins))
+                                     : kPosBins);
+            const synth::SceneObject* best = nullptr;
+            double best_cover = 0;
+            int64_t anchor = synth::kShapeCount;
+            for (const auto& o : scene.objects) {
+                const double ix = std::max(0.0, std::min(px1, o.box.x1) - std::max(px0, o.box.x0));
+                const double iy = std::max(0.0, std::min(py1, o.box.y1) - std::max(py0, o.box.y0));
+                const double ocx = (o.box.x0 + o.box.x1) / 2, ocy = (o.box.y0 + o.box.y1) / 2;
+                const bool holds_centre = ocx >= px0 && ocx < px1 && ocy >= py0 && ocy < py1;
+                if (holds_centre) anchor = static_cast<int64_t>(o.shape);
+                double cover = ix * iy / ((px1 - px0) * (py1 - py0));
+                if (holds_centre) cover += 1.0;
+                if (cover > best_cover && cover >= 0.15) best = &o, best_cover = cover;
+            }
+            L.anchor.push_back(anchor);
+            L.colour.push_back(best ? int64_t(best->colour) : synth::kColourCount);
+            L.shape.push_back(best ? int64_t(best->shape) : synth::kShapeCount);
+            L.box_mask.push_back(best ? 1.f : 0.f);
+            const double v[4] = {best ? best->box.x0 / w : 0, best ? best->box.y0 / h : 0,
+                                 best ? best->box.x1 / w : 0, best ? best->box.y1 / h : 0};
+            for (double x : v) {
+                L.box.push_back(static_cast<float>(x));
+                L.box_bins.push_back(
+                    best ? std::clamp<int64_t>(int64_t(x * kBoxBins), 0, kBoxBins - 1) : -100);
+            }
+        }
+    return L;
+}
+
 struct Batch {
     torch::Tensor pixels;              // [N, 3, S, S]
     torch::Tensor ids;                 // [B, L] (image positions and padding: 0)
@@ -97,6 +171,12 @@ struct Batch {
     torch::Tensor image_mask;          // [B, L] bool
     std::vector<int64_t> image_order;  // image indices in (row, position) order
     int64_t answer_tokens = 0;
+    // Auxiliary dense labels of the scene images (rows of `pixels` in aux_images).
+    std::vector<int64_t> aux_images;
+    torch::Tensor aux_colour, aux_shape, aux_anchor, aux_pos_x, aux_pos_y;  // [M, P]
+    torch::Tensor aux_box_bins;                                             // [M, P, 4]
+    torch::Tensor aux_box;                                                  // [M, P, 4]
+    torch::Tensor aux_box_mask;                                             // [M, P]
 };
 
 // One training conversation per scene: every sample's turns in a shuffled order, the scene
@@ -106,8 +186,9 @@ struct Batch {
 // dropped from the end until the sequence fits the context.
 PromptSequence scene_conversation(const Tokenizer& tok, const ChatTemplate& tmpl,
                                   const ModelConfig& cfg, const PreprocessOptions& pre,
-                                  uint64_t seed, std::vector<torch::Tensor>* pixels) {
-    const auto scene = synth::generate_scene(seed);
+                                  uint64_t seed, std::vector<torch::Tensor>* pixels,
+                                  std::vector<PatchLabels>* labels, const synth::SceneOptions& so) {
+    const auto scene = synth::generate_scene(seed, so);
     auto samples = synth::make_samples(scene, seed);
     std::mt19937_64 rng(seed * 7919u + 13u);
     std::shuffle(samples.begin(), samples.end(), rng);
@@ -119,7 +200,9 @@ PromptSequence scene_conversation(const Tokenizer& tok, const ChatTemplate& tmpl
             const auto& sample = samples[k];
             for (const auto& t : sample.turns) {
                 std::string q = t.question;
-                const cv::Mat* img = t.image == 0 ? &scene.image : t.image == 1 ? &sample.crop : nullptr;
+                const cv::Mat* img = t.image == 0   ? &scene.image
+                                     : t.image == 1 ? &sample.crop
+                                                    : nullptr;
                 if (img && (t.image == 1 || images.empty())) {
                     q = "<image>\n" + q;
                     images.push_back(img);
@@ -131,6 +214,9 @@ PromptSequence scene_conversation(const Tokenizer& tok, const ChatTemplate& tmpl
         auto seq = build_prompt_sequence(tmpl, tok, msgs, cfg.image_tokens(), images.size());
         if (static_cast<int64_t>(seq.keys.size()) <= limit || keep == 1) {
             for (const cv::Mat* img : images) pixels->push_back(preprocess_image(*img, pre));
+            if (!images.empty())
+                labels->push_back(
+                    patch_labels(scene, cfg.vision.image_size, cfg.vision.patch_size));
             return seq;
         }
     }
@@ -138,19 +224,50 @@ PromptSequence scene_conversation(const Tokenizer& tok, const ChatTemplate& tmpl
 }
 
 Batch make_batch(const Tokenizer& tok, const ChatTemplate& tmpl, const ModelConfig& cfg,
-                 const PreprocessOptions& pre, uint64_t first_seed, int batch_size) {
+                 const PreprocessOptions& pre, uint64_t first_seed, int batch_size,
+                 const synth::SceneOptions& so) {
     std::vector<PromptSequence> seqs;
     std::vector<torch::Tensor> pixels;
     std::vector<int64_t> image_base;  // index of each sequence's first image in `pixels`
+    std::vector<PatchLabels> labels;  // one per conversation with an image: its scene
+    std::vector<int64_t> labelled;
     for (int i = 0; i < batch_size; ++i) {
         image_base.push_back(static_cast<int64_t>(pixels.size()));
-        seqs.push_back(scene_conversation(tok, tmpl, cfg, pre, first_seed + uint64_t(i), &pixels));
+        const size_t had = labels.size();
+        seqs.push_back(scene_conversation(tok, tmpl, cfg, pre, first_seed + uint64_t(i), &pixels,
+                                          &labels, so));
+        if (labels.size() > had) labelled.push_back(image_base.back());
     }
     int64_t L = 0;
     for (const auto& s : seqs) L = std::max<int64_t>(L, s.keys.size());
     L = std::min<int64_t>(L, cfg.text.max_position_embeddings);
     Batch b;
     b.pixels = torch::stack(pixels);
+    b.aux_images = labelled;
+    if (!labels.empty()) {
+        const int64_t M = static_cast<int64_t>(labels.size());
+        const int64_t P = static_cast<int64_t>(labels[0].colour.size());
+        auto cat_i = [&](std::vector<int64_t> PatchLabels::*f, int64_t k) {
+            std::vector<int64_t> all;
+            for (const auto& l : labels) all.insert(all.end(), (l.*f).begin(), (l.*f).end());
+            return torch::tensor(all, torch::kInt64)
+                .view(k == 1 ? std::vector<int64_t>{M, P} : std::vector<int64_t>{M, P, k});
+        };
+        auto cat_f = [&](std::vector<float> PatchLabels::*f, int64_t k) {
+            std::vector<float> all;
+            for (const auto& l : labels) all.insert(all.end(), (l.*f).begin(), (l.*f).end());
+            return torch::tensor(all, torch::kFloat32)
+                .view(k == 1 ? std::vector<int64_t>{M, P} : std::vector<int64_t>{M, P, k});
+        };
+        b.aux_colour = cat_i(&PatchLabels::colour, 1);
+        b.aux_shape = cat_i(&PatchLabels::shape, 1);
+        b.aux_anchor = cat_i(&PatchLabels::anchor, 1);
+        b.aux_pos_x = cat_i(&PatchLabels::pos_x, 1);
+        b.aux_pos_y = cat_i(&PatchLabels::pos_y, 1);
+        b.aux_box_bins = cat_i(&PatchLabels::box_bins, 4);
+        b.aux_box = cat_f(&PatchLabels::box, 4);
+        b.aux_box_mask = cat_f(&PatchLabels::box_mask, 1);
+    }
     b.ids = torch::zeros({batch_size, L}, torch::kInt64);
     b.targets = torch::full({batch_size, L}, -100, torch::kInt64);
     b.image_mask = torch::zeros({batch_size, L}, torch::kBool);
@@ -175,6 +292,65 @@ Batch make_batch(const Tokenizer& tok, const ChatTemplate& tmpl, const ModelConf
                 b.image_order.push_back(image_base[i] + span.image);
     }
     return b;
+}
+
+// Dense auxiliary loss on the patch features the projector reads: colour, shape, object
+// centre, the owning object's box (binned and regressed) and the patch's own position, all
+// through one linear layer so the features stay linearly readable by the projector. It
+// is the stand-in for the pretrained CLIP a real LLaVA starts from; the head is not
+// exported.
+torch::Tensor aux_loss(const torch::Tensor& logits, const Batch& b, std::string* parts) {
+    namespace F = torch::nn::functional;
+    int64_t at = 0;
+    auto take = [&](int64_t n) {
+        auto t = logits.narrow(-1, at, n);
+        at += n;
+        return t;
+    };
+    auto ce = [](const torch::Tensor& l, const torch::Tensor& t) {
+        return F::cross_entropy(l.reshape({-1, l.size(-1)}), t.reshape({-1}),
+                                F::CrossEntropyFuncOptions().ignore_index(-100));
+    };
+    auto colour = take(synth::kColourCount + 1);
+    auto shape = take(synth::kShapeCount + 1);
+    auto anchor = take(synth::kShapeCount + 1);
+    auto bins = take(4 * kBoxBins).reshape({logits.size(0), logits.size(1), 4, kBoxBins});
+    auto box = torch::sigmoid(take(4));
+    auto pos_x = take(kPosBins + 1);
+    auto pos_y = take(kPosBins + 1);
+    const auto l_colour = ce(colour, b.aux_colour), l_shape = ce(shape, b.aux_shape);
+    const auto l_anchor = ce(anchor, b.aux_anchor);
+    const auto l_pos = 0.5 * (ce(pos_x, b.aux_pos_x) + ce(pos_y, b.aux_pos_y));
+    auto loss = l_colour + l_shape + l_anchor + l_pos;
+    torch::Tensor l_bins = torch::zeros({}), l1 = torch::zeros({});
+    if (b.aux_box_mask.sum().item<double>() > 0) {
+        l_bins = ce(bins, b.aux_box_bins);
+        l1 = ((box - b.aux_box).abs().sum(-1) * b.aux_box_mask).sum() / b.aux_box_mask.sum();
+        loss = loss + l_bins + 2.0 * l1;
+    }
+    if (parts) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf,
+                      "colour %.2f shape %.2f centre %.2f pos %.2f bins %.2f l1 %.3f",
+                      l_colour.item<double>(), l_shape.item<double>(), l_anchor.item<double>(),
+                      l_pos.item<double>(), l_bins.item<double>(), l1.item<double>());
+        *parts = buf;
+    }
+    return loss;
+}
+
+// Curriculum: at first one large object per scene (a region question is then answered by
+// whatever colour and shape fill the image, so the language model learns to read the image
+// at all), then more and smaller objects until the final mix (1-6 objects, 10-35% of the
+// short side) at curriculum_steps, so it must learn to read coordinates.
+synth::SceneOptions curriculum_scene(const TrainOptions& o, int step) {
+    synth::SceneOptions so;
+    if (step >= o.curriculum_steps) return so;
+    const double t = double(step) / std::max(1, o.curriculum_steps);
+    so.max_objects = std::min(6, 1 + static_cast<int>(6.0 * t));
+    so.min_size_fraction = 0.45 + (0.10 - 0.45) * t;
+    so.max_size_fraction = 0.85 + (0.35 - 0.85) * t;
+    return so;
 }
 
 double lr_at(const TrainOptions& o, int step) {
@@ -222,7 +398,8 @@ void train_shapes_model(const TrainOptions& o) {
                         " was made with another --seed; use a new work folder");
         cfg = load_model_config(work.string());
     } else {
-        Tokenizer::train(tokenizer_corpus(*tmpl), tok_path.string(), o.vocab_size, {});
+        Tokenizer::train(tokenizer_corpus(*tmpl), tok_path.string(), o.vocab_size,
+                         coordinate_symbols());
         cfg = shapes_tiny_config();
     }
     auto tok = Tokenizer::load(tok_path.string());
@@ -232,12 +409,22 @@ void train_shapes_model(const TrainOptions& o) {
     torch::manual_seed(o.seed);
     Llava net(cfg);
     init_weights(*net);
+    auto aux_head = torch::nn::Linear(cfg.vision.hidden_size, kAuxOutputs);
+    {
+        torch::NoGradGuard ng;
+        aux_head->weight.normal_(0.0, 0.02);
+        aux_head->bias.zero_();
+    }
+    auto params = net->parameters();
+    for (auto& p : aux_head->parameters()) params.push_back(p);
     torch::optim::AdamW opt(
-        net->parameters(),
-        torch::optim::AdamWOptions(o.lr).betas({0.9, 0.95}).weight_decay(o.weight_decay));
+        params, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.95}).weight_decay(o.weight_decay));
     if (step > 0) {
         auto archive = SafetensorsArchive::open((work / "model.safetensors").string());
         load_state(*net, *archive,
+                   [](const std::string& n) { return std::vector<std::string>{n}; });
+        auto aux_archive = SafetensorsArchive::open((work / "aux_head.safetensors").string());
+        load_state(*aux_head, *aux_archive,
                    [](const std::string& n) { return std::vector<std::string>{n}; });
         torch::load(opt, (work / "optimizer.pt").string());
     }
@@ -247,6 +434,7 @@ void train_shapes_model(const TrainOptions& o) {
     pre.size = cfg.vision.image_size;
     auto save = [&](int done) {
         save_state(*net, (work / "model.safetensors").string());
+        save_state(*aux_head, (work / "aux_head.safetensors").string());
         write_text(work / "config.json", model_config_to_json(cfg));
         torch::save(opt, (work / "optimizer.pt").string());
         write_text(state_path, nlohmann::json{{"step", done}, {"seed", o.seed}}.dump());
@@ -255,19 +443,30 @@ void train_shapes_model(const TrainOptions& o) {
 
     const auto t0 = Clock::now();
     const int first_step = step;
-    double loss_ema = 0;
+    double loss_ema = 0, aux_ema = 0;
+    std::string aux_parts;
     for (; step < o.steps; ++step) {
         const double minutes = std::chrono::duration<double>(Clock::now() - t0).count() / 60.0;
         if (o.max_minutes > 0 && minutes >= o.max_minutes) break;
         const uint64_t first_seed = o.seed * 100'000'000ull + uint64_t(step) * o.batch_size;
         if (first_seed + o.batch_size >= kFirstHeldOutSeed)
             throw Error("training seeds would reach held-out seeds");
-        Batch b = make_batch(*tok, *tmpl, cfg, pre, first_seed, o.batch_size);
+        Batch b =
+            make_batch(*tok, *tmpl, cfg, pre, first_seed, o.batch_size, curriculum_scene(o, step));
         const double lr = lr_at(o, step);
         for (auto& g : opt.param_groups())
             static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 
-        auto feats = net->encode_images(b.pixels);  // [N, T, D]
+        // As LlavaImpl::encode_images, keeping the patch features for the auxiliary heads.
+        auto vis = net->vision_tower(b.pixels, cfg.vision_feature_layer);
+        if (cfg.vision_feature_select_strategy == "default")
+            vis = vis.narrow(1, 1, vis.size(1) - 1);
+        auto feats = net->multi_modal_projector(vis);  // [N, T, D]
+        torch::Tensor aux;
+        if (!b.aux_images.empty())
+            aux =
+                aux_loss(aux_head(vis.index_select(0, torch::tensor(b.aux_images, torch::kInt64))),
+                         b, &aux_parts);
         auto emb = net->language_model->embed(b.ids);
         if (!b.image_order.empty()) {
             auto ordered = feats.index_select(0, torch::tensor(b.image_order, torch::kInt64))
@@ -276,15 +475,18 @@ void train_shapes_model(const TrainOptions& o) {
         }
         auto hidden = net->language_model->forward(emb, 0, nullptr);
         auto logits = net->language_model->logits(hidden);
-        auto loss = torch::nn::functional::cross_entropy(
+        auto lm_loss = torch::nn::functional::cross_entropy(
             logits.reshape({-1, logits.size(-1)}), b.targets.reshape({-1}),
             torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+        auto loss = aux.defined() ? lm_loss + o.aux_weight * aux : lm_loss;
         opt.zero_grad();
         loss.backward();
         torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
         opt.step();
 
-        const double l = loss.item<double>();
+        const double l = lm_loss.item<double>();
+        const double la = aux.defined() ? aux.item<double>() : 0.0;
+        aux_ema = step == first_step ? la : 0.95 * aux_ema + 0.05 * la;
         loss_ema = step == first_step ? l : 0.95 * loss_ema + 0.05 * l;
         if (o.on_progress) {
             const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -292,6 +494,8 @@ void train_shapes_model(const TrainOptions& o) {
             p.step = step + 1;
             p.steps = o.steps;
             p.loss = loss_ema;
+            p.aux_loss = aux_ema;
+            p.detail = aux_parts;
             p.lr = lr;
             p.samples_per_s = (step + 1 - first_step) * o.batch_size / std::max(secs, 1e-9);
             p.eta_s = (o.steps - step - 1) * o.batch_size / std::max(p.samples_per_s, 1e-9);

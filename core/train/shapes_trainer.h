@@ -13,7 +13,9 @@ namespace rc::train {
 struct TrainProgress {
     int step = 0;  ///< steps done
     int steps = 0;
-    double loss = 0;  ///< mean loss of the last step
+    double loss = 0;      ///< language-model loss on answer tokens (moving average)
+    double aux_loss = 0;  ///< dense vision-feature loss (moving average)
+    std::string detail;   ///< the auxiliary loss's parts at the last step
     double lr = 0;
     double samples_per_s = 0;  ///< since this run (re)started
     double eta_s = 0;
@@ -31,6 +33,9 @@ struct TrainOptions {
     double lr = 1e-3;
     double min_lr = 5e-5;
     double weight_decay = 0.05;
+    double aux_weight = 0.5;
+    int curriculum_steps = 600;  ///< steps over which scenes grow from 1 to 6 objects  ///< weight
+                                 ///< of the dense auxiliary vision loss
     uint64_t seed = 1;
     double max_minutes = 0;  ///< stop, save and export after this much wall time; 0: no limit
     std::function<void(const TrainProgress&)> on_progress;

@@ -91,8 +91,17 @@ static QString focusCropText() {
     return QCoreApplication::translate("RegionChat", "focus crop");
 }
 
+// Inside the crop's bottom-left corner: answer boxes put their tags above their top-left
+// corner, and the crop usually shares that corner's neighbourhood with the box it was cut
+// around.
+static QRectF focusCropTagRect(const QRectF& crop, const OverlayStyle& style) {
+    QRectF tag = tagRectFor(crop, focusCropText(), style);
+    tag.moveTop(crop.bottom() - tag.height());
+    return tag;
+}
+
 QRectF FocusCropItem::boundingRect() const {
-    return outlineBounds(crop_, tagRectFor(crop_, focusCropText(), *style_), *style_, 1.0);
+    return outlineBounds(crop_, focusCropTagRect(crop_, *style_), *style_, 1.0);
 }
 
 void FocusCropItem::paint(QPainter* painter, const QStyleOptionGraphicsItem*, QWidget*) {
@@ -100,8 +109,8 @@ void FocusCropItem::paint(QPainter* painter, const QStyleOptionGraphicsItem*, QW
     // Neutral, so it never reads as a region or an answer; inverted against the halo.
     const QColor colour = style_->presentation ? QColor(20, 20, 20) : QColor(255, 255, 255);
     paintOutline(painter, crop_, colour, *style_, true);
-    paintTag(painter, tagRectFor(crop_, focusCropText(), *style_), focusCropText(),
-             QColor(40, 40, 40), *style_);
+    paintTag(painter, focusCropTagRect(crop_, *style_), focusCropText(), QColor(40, 40, 40),
+             *style_);
 }
 
 }  // namespace rcui

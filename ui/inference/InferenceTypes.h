@@ -28,9 +28,10 @@ struct ModelSummary {
 /// One question for the worker.
 struct AskRequest {
     quint64 id = 0;
-    QString prompt;       ///< regions already encoded in the model's format
-    QImage image;         ///< the document's image (the worker re-encodes only when it changed)
-    qint64 imageKey = 0;  ///< changes when the document's image changes
+    QString prompt;  ///< regions already encoded in the model's format
+    QImage image;    ///< the document's image (the worker re-encodes only when it changed)
+    QList<QImage> extraImages;     ///< more images for this question (MMVM's candidate frame)
+    qint64 imageKey = 0;           ///< changes when the document's image changes
     bool newConversation = false;  ///< forget earlier turns first
     bool dualFocus = false;        ///< run the three-pass DualFocus pipeline instead of one answer
     int maxNewTokens = 128;

@@ -144,6 +144,7 @@ AnswerResult InferenceWorker::askConversation(const AskRequest& request,
     std::vector<cv::Mat> images;
     if (session_->messages().empty() && !request.image.isNull())
         images.push_back(toBgrMat(request.image));
+    for (const QImage& extra : request.extraImages) images.push_back(toBgrMat(extra));
     const rc::Reply reply = session_->ask(request.prompt.toStdString(), images, gp);
 
     AnswerResult r;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -38,6 +39,8 @@ struct SceneOptions {
     int max_side = 640;
     int min_objects = 1;
     int max_objects = 6;
+    double min_size_fraction = 0.10;  ///< object extent vs the image's short side
+    double max_size_fraction = 0.35;
     bool augment = true;  ///< blur, JPEG re-encode, colour noise, AA on/off
     Renderer renderer = Renderer::Train;
 };
@@ -88,6 +91,14 @@ struct Sample {
 /// Makes samples for a scene: each task that applies, with turns formatted exactly as the
 /// model card lists. Deterministic in `seed`.
 std::vector<Sample> make_samples(const Scene& scene, uint64_t seed);
+
+/// MME-style existence questions for a scene with objects: one whose answer is "Yes" and one
+/// whose answer is "No" (an absent colour-shape pair, most often sharing a colour or shape
+/// with a present object), both ending in " Please answer yes or no.". Deterministic.
+std::pair<std::string, std::string> existence_pair(const Scene& scene, uint64_t seed);
+
+/// The suffix MME puts after its yes/no questions.
+extern const char kYesNoSuffix[];
 
 /// A box (pixels of an image of `size`) in the DualFocus text format, e.g.
 /// "[0.12, 0.40, 0.55, 0.93]" (what "<region>" is replaced by and box answers look like).

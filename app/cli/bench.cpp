@@ -1,0 +1,137 @@
+// regionchat-cli bench: runs a whole MME, MMVM or grounding set with one model load, writes
+// per-case results (MME: the published per-task files) and prints the score table.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "regionchat/bench_run.h"
+#include "regionchat/error.h"
+
+namespace rc::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json result_json(const bench::CaseResult& r, double ms) {
+    const auto& c = r.bench_case;
+    json j{{"id", c.id},
+           {"task", c.task},
+           {"source", c.source},
+           {"question", c.question},
+           {"answer", c.answer},
+           {"prediction", r.prediction},
+           {"correct", bench::case_correct(r)},
+           {"ms", ms}};
+    if (c.has_box) j["box"] = {c.box.x0, c.box.y0, c.box.x1, c.box.y1};
+    if (r.has_pred_box)
+        j["pred_box"] = {r.pred_box.x0, r.pred_box.y0, r.pred_box.x1, r.pred_box.y1};
+    return j;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+    const Args args = parse_args(argc, argv, 2,
+                                 {"format", "root", "model", "output", "limit", "max-new-tokens",
+                                  "device", "dtype", "threads", "grounding-prompt"},
+                                 {"json"});
+    const std::string format = args.require("format");
+    if (format != "mme" && format != "mmvm" && format != "grounding")
+        throw UsageError("--format must be mme, mmvm or grounding");
+    const std::string root = args.require("root");
+    const int limit = args.get_int("limit", 0, 0, 100'000'000);
+
+    bench::LoadReport report = bench::load_benchmark(format, root);
+    if (!report.skipped.empty()) std::fprintf(stderr, "%s\n", report.summary().c_str());
+    if (report.cases.empty()) throw Error(root + ": no " + format + " cases found");
+    if (limit > 0 && report.cases.size() > static_cast<size_t>(limit)) report.cases.resize(limit);
+
+    fs::path out_dir;
+    std::ofstream results_file;
+    if (args.has("output")) {
+        out_dir = args.get("output");
+        fs::create_directories(out_dir);
+        results_file.open(out_dir / "results.jsonl");
+        if (!results_file) throw Error((out_dir / "results.jsonl").string() + ": cannot write");
+    }
+
+    auto model = load_model(args);
+    bench::RunOptions ro;
+    ro.generate.max_new_tokens = args.get_int("max-new-tokens", 64, 1, 4096);
+    if (args.has("grounding-prompt")) ro.grounding_prompt = args.get("grounding-prompt");
+
+    const bool tty = isatty(STDERR_FILENO);
+    const size_t n = report.cases.size();
+    std::vector<bench::CaseResult> results;
+    std::vector<std::string> failed;
+    const double t_start = now_ms();
+    for (size_t i = 0; i < n; ++i) {
+        const auto& c = report.cases[i];
+        const double t0 = now_ms();
+        try {
+            bench::CaseResult r = bench::run_case(model, c, ro);
+            if (results_file) results_file << result_json(r, now_ms() - t0).dump() << "\n";
+            results.push_back(std::move(r));
+        } catch (const std::exception& e) {
+            failed.push_back(c.source + ": " + e.what());
+            std::fprintf(stderr, "%s%s: %s; skipped\n", tty ? "\r\033[K" : "", c.source.c_str(),
+                         e.what());
+        }
+        print_progress(i + 1, n, t_start, tty);
+    }
+    if (!failed.empty()) {
+        std::fprintf(stderr, "%zu case(s) failed:", failed.size());
+        for (size_t i = 0; i < failed.size() && i < 10; ++i)
+            std::fprintf(stderr, "%s %s", i ? ";" : "", failed[i].c_str());
+        std::fprintf(stderr, "%s\n", failed.size() > 10 ? "; ..." : "");
+    }
+
+    std::string table;
+    json summary{{"format", format},
+                 {"root", root},
+                 {"model", model->info().dir},
+                 {"cases", n},
+                 {"answered", results.size()},
+                 {"skipped_lines", report.skipped.size()},
+                 {"seconds", (now_ms() - t_start) / 1000.0}};
+    if (format == "mme") {
+        const auto s = bench::score_mme(results);
+        table = bench::score_table(s);
+        summary["perception"] = s.perception;
+        summary["cognition"] = s.cognition;
+        for (const auto& t : s.tasks)
+            summary["tasks"][t.task] = {
+                {"acc", t.acc}, {"acc_plus", t.acc_plus}, {"score", t.score}};
+        if (!out_dir.empty()) bench::write_mme_results((out_dir / "mme").string(), results);
+    } else if (format == "mmvm") {
+        const auto s = bench::score_mmvm(results);
+        table = bench::score_table(s);
+        summary["overall"] = s.overall;
+        for (const auto& [cue, ct] : s.per_cue)
+            summary["per_cue"][bench::mmvm_cue_name(cue)] = s.cue_accuracy(cue);
+    } else {
+        const auto s = bench::score_grounding(results);
+        table = bench::score_table(s);
+        summary["acc_at_05"] = s.acc_at_05;
+        summary["mean_iou"] = s.mean_iou;
+    }
+    if (!out_dir.empty()) {
+        std::ofstream(out_dir / "scores.json") << summary.dump(2) << "\n";
+        std::ofstream(out_dir / "scores.md") << table;
+    }
+    if (args.flags.count("json"))
+        std::printf("%s\n", summary.dump(2).c_str());
+    else
+        std::printf("%s", table.c_str());
+    return results.empty() ? 1 : 0;
+}
+
+}  // namespace rc::cli

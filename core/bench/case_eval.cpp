@@ -1,0 +1,32 @@
+// The prompt a benchmark case sends and whether its answer is right (torch-free half of
+// regionchat/bench_run.h).
+#include <cctype>
+
+#include "regionchat/bench_run.h"
+
+namespace rc::bench {
+
+std::string case_prompt(const BenchCase& c, const RunOptions& options) {
+    if (c.format != "grounding") return c.question;
+    std::string prompt = options.grounding_prompt;
+    const std::string key = "{expression}";
+    const size_t at = prompt.find(key);
+    if (at == std::string::npos) return prompt + " " + c.question;
+    return prompt.replace(at, key.size(), c.question);
+}
+
+bool case_correct(const CaseResult& r) {
+    const BenchCase& c = r.bench_case;
+    if (c.format == "mme") {
+        std::string gt = c.answer;
+        for (auto& ch : gt) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return mme_parse_answer(r.prediction) == gt;
+    }
+    if (c.format == "mmvm")
+        return !c.answer.empty() && mmvm_parse_letter(r.prediction, c.choices) == c.answer;
+    if (c.format == "grounding")
+        return c.has_box && r.has_pred_box && iou(r.pred_box, c.box) >= 0.5;
+    return false;
+}
+
+}  // namespace rc::bench
