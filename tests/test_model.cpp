@@ -2,8 +2,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/model_impl.h"
 #include "model/attention.h"
@@ -12,6 +15,7 @@
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
 #include "support/tiny_model.h"
+#include "support/torch_zip_writer.h"
 
 using namespace rc;
 namespace fs = std::filesystem;
@@ -153,6 +157,178 @@ private slots:
             auto t = torch::empty(p.value().sizes());
             copy_view_into(*v, t);
             QVERIFY(torch::equal(t, p.value()));
+        }
+    }
+
+    // The original LLaVA layout ships torch.save shards: the same tensors as a .bin (every
+    // 2-D weight stored transposed and read back through its strides) load to the same model.
+    void torchBinTwinLoadsTheSameModel() {
+        const auto cfg = testing::tiny_config();
+        const std::string st = dir("twin_st"), bin = dir("twin_bin");
+        testing::write_tiny_model(st, cfg);
+        fs::create_directories(bin);
+        fs::copy_file(fs::path(st) / "config.json", fs::path(bin) / "config.json");
+        fs::copy_file(fs::path(st) / "tokenizer.model", fs::path(bin) / "tokenizer.model");
+        auto archive = SafetensorsArchive::open(st);
+        std::vector<testing::ZipTensor> tensors;
+        std::vector<testing::ZipStorage> storages;
+        int transposed = 0;
+        for (const std::string& name : archive->names()) {
+            const TensorView* v = archive->find(name);
+            QCOMPARE(v->dtype, DType::F32);
+            testing::ZipStorage s;
+            s.key = std::to_string(storages.size());
+            s.numel = v->numel();
+            s.bytes.assign(v->data, v->data + v->nbytes);
+            testing::ZipTensor t{name, "FloatStorage", s.key, v->shape, {}, 0};
+            if (v->shape.size() == 2 && v->shape[0] > 1 && v->shape[1] > 1) {
+                const int64_t rows = v->shape[0], cols = v->shape[1];
+                const float* src = reinterpret_cast<const float*>(v->data);
+                std::vector<float> tr(static_cast<size_t>(rows * cols));
+                for (int64_t r = 0; r < rows; ++r)
+                    for (int64_t c = 0; c < cols; ++c) tr[c * rows + r] = src[r * cols + c];
+                std::memcpy(s.bytes.data(), tr.data(), s.bytes.size());
+                t.strides = {1, rows};
+                ++transposed;
+            } else {
+                int64_t stride = 1;
+                t.strides.assign(v->shape.size(), 1);
+                for (size_t d = v->shape.size(); d-- > 0;) {
+                    t.strides[d] = stride;
+                    stride *= v->shape[d];
+                }
+            }
+            storages.push_back(std::move(s));
+            tensors.push_back(std::move(t));
+        }
+        QVERIFY(transposed > 10);
+        testing::write_torch_zip((fs::path(bin) / "pytorch_model.bin").string(),
+                                 testing::state_dict_pickle(tensors, storages), storages);
+        auto a = Model::load(testing::load_params(st, "cpu"));
+        auto b = Model::load(testing::load_params(bin, "cpu"));
+        auto pa = a->impl().net->named_parameters(true), pb = b->impl().net->named_parameters(true);
+        QCOMPARE(pa.size(), pb.size());
+        for (const auto& p : pa) QVERIFY2(torch::equal(p.value(), pb[p.key()]), p.key().c_str());
+        const cv::Mat image = testing::test_image(40, 30, 5);
+        Session sa(a), sb(b);
+        QCOMPARE(sa.answer_nll("What is here?", {image}, "a red circle"),
+                 sb.answer_nll("What is here?", {image}, "a red circle"));
+    }
+
+    // liuhaotian/llava-v1.5 and DualFocus: LLaMA keys at the top of config.json, mm_* keys,
+    // pytorch_model.bin with model.* / model.mm_projector.* keys, and the CLIP tower in its
+    // own Hugging Face folder named by mm_vision_tower. Same tensors, same model.
+    void originalLlavaLayoutLoadsTheSameModel() {
+        const auto cfg = testing::tiny_config();
+        const std::string hf = dir("orig_hf"), orig = dir("orig/llava-tiny"),
+                          clip = dir("orig/clip-tiny");
+        testing::write_tiny_model(hf, cfg);
+        fs::create_directories(orig);
+        fs::create_directories(clip);
+        fs::copy_file(fs::path(hf) / "tokenizer.model", fs::path(orig) / "tokenizer.model");
+        const auto& t = cfg.text;
+        std::ofstream(fs::path(orig) / "config.json") << nlohmann::json{
+            {"architectures", {"LlavaLlamaForCausalLM"}},
+            {"model_type", "llava"},
+            {"hidden_size", t.hidden_size},
+            {"intermediate_size", t.intermediate_size},
+            {"num_attention_heads", t.num_attention_heads},
+            {"num_hidden_layers", t.num_hidden_layers},
+            {"num_key_value_heads", t.num_key_value_heads},
+            {"max_position_embeddings", t.max_position_embeddings},
+            {"rms_norm_eps", t.rms_norm_eps},
+            {"vocab_size", t.vocab_size},
+            {"rope_scaling", nullptr},
+            {"torch_dtype", "float16"},
+            {"use_cache", true},
+            {"mm_hidden_size", cfg.vision.hidden_size},
+            {"mm_projector_type", "mlp2x_gelu"},
+            {"mm_vision_select_feature", "patch"},
+            {"mm_vision_select_layer", -2},
+            {"mm_vision_tower", "openai/clip-tiny"},
+            {"mm_use_im_start_end", false},
+            {"mm_use_im_patch_token", false},
+            {"image_aspect_ratio", "pad"},
+            {"tune_mm_mlp_adapter", false},
+            {"tokenizer_model_max_length", 2048}}.dump(2);
+        const auto& v = cfg.vision;
+        std::ofstream(fs::path(clip) / "config.json") << nlohmann::json{
+            {"model_type", "clip"},
+            {"text_config", {{"hidden_size", 16}, {"bos_token_id", 0}}},
+            {"vision_config",
+             {{"hidden_size", v.hidden_size},
+              {"intermediate_size", v.intermediate_size},
+              {"num_hidden_layers", v.num_hidden_layers},
+              {"num_attention_heads", v.num_attention_heads},
+              {"image_size", v.image_size},
+              {"patch_size", v.patch_size},
+              {"dropout", 0.0},
+              {"model_type", "clip_vision_model"}}}}.dump(2);
+        auto archive = SafetensorsArchive::open(hf);
+        std::vector<testing::ZipTensor> tensors;
+        std::vector<testing::ZipStorage> storages;
+        std::vector<TensorToWrite> clip_tensors;
+        const std::vector<float> text_tensor(16, 0.5f);
+        clip_tensors.push_back(
+            {"text_model.final_layer_norm.weight", DType::F32, {16}, text_tensor.data(), 64});
+        for (const std::string& name : archive->names()) {
+            const TensorView* tv = archive->find(name);
+            auto renamed = [&](const std::string& from, const std::string& to) {
+                return name.rfind(from, 0) == 0 ? to + name.substr(from.size()) : std::string();
+            };
+            if (name.rfind("vision_tower.", 0) == 0) {
+                clip_tensors.push_back(
+                    {name.substr(13), tv->dtype, tv->shape, tv->data, tv->nbytes});
+                continue;
+            }
+            std::string key = renamed("language_model.model.", "model.");
+            if (key.empty()) key = renamed("language_model.lm_head.", "lm_head.");
+            if (key.empty())
+                key = renamed("multi_modal_projector.linear_1.", "model.mm_projector.0.");
+            if (key.empty())
+                key = renamed("multi_modal_projector.linear_2.", "model.mm_projector.2.");
+            QVERIFY2(!key.empty(), name.c_str());
+            testing::ZipStorage st;
+            st.key = std::to_string(storages.size());
+            st.numel = tv->numel();
+            st.bytes.assign(tv->data, tv->data + tv->nbytes);
+            testing::ZipTensor zt{key, "FloatStorage", st.key, tv->shape, {}, 0};
+            int64_t stride = 1;
+            zt.strides.assign(tv->shape.size(), 1);
+            for (size_t d = tv->shape.size(); d-- > 0;) {
+                zt.strides[d] = stride;
+                stride *= tv->shape[d];
+            }
+            storages.push_back(std::move(st));
+            tensors.push_back(std::move(zt));
+        }
+        write_safetensors((fs::path(clip) / "model.safetensors").string(), clip_tensors);
+        testing::write_torch_zip((fs::path(orig) / "pytorch_model.bin").string(),
+                                 testing::state_dict_pickle(tensors, storages), storages);
+
+        auto a = Model::load(testing::load_params(hf, "cpu"));
+        auto b = Model::load(testing::load_params(orig, "cpu"));
+        QCOMPARE(b->info().layout, std::string("llava-original"));
+        QCOMPARE(b->config().vision.image_size, v.image_size);
+        QCOMPARE(b->config().image_aspect, std::string("pad"));
+        std::string warnings;
+        for (const auto& w : b->info().warnings) warnings += w + "; ";
+        QVERIFY2(b->info().warnings.empty(), warnings.c_str());
+        auto pa = a->impl().net->named_parameters(true), pb = b->impl().net->named_parameters(true);
+        for (const auto& p : pa) QVERIFY2(torch::equal(p.value(), pb[p.key()]), p.key().c_str());
+        const cv::Mat image = testing::test_image(40, 30, 6);
+        Session sa(a), sb(b);
+        QCOMPARE(sa.answer_nll("What is here?", {image}, "a star"),
+                 sb.answer_nll("What is here?", {image}, "a star"));
+
+        // Without its CLIP folder the message says what is missing and where it looked.
+        fs::rename(clip, dir("orig/moved-away"));
+        try {
+            Model::load(testing::load_params(orig, "cpu"));
+            QFAIL("loaded without the vision tower");
+        } catch (const Error& e) {
+            const QString m = e.what();
+            QVERIFY2(m.contains("openai/clip-tiny") && m.contains("looked in"), e.what());
         }
     }
 

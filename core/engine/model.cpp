@@ -106,7 +106,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     Impl& m = *model->impl_;
     m.config = load_model_config(dir.string());
     m.info.dir = dir.string();
-    m.info.layout = "hf-llava";
+    m.info.layout = m.config.layout;
     m.info.warnings = m.config.warnings;
 
     m.tokenizer = Tokenizer::load((dir / "tokenizer.model").string());
@@ -123,6 +123,9 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     if (!m.region_format) throw Error("unknown region format '" + m.config.region_format + "'");
 
     auto archive = SafetensorsArchive::open(dir.string());
+    if (m.config.layout == "llava-original")  // the CLIP tower lives in its own folder
+        archive->merge(SafetensorsArchive::open(m.config.vision_tower_dir), "vision_model.",
+                       "vision_tower.");
     // Check the checkpoint against the config before building anything from the config.
     const int64_t expected = count_parameters(m.config);
     int64_t stored = 0;

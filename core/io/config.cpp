@@ -4,6 +4,7 @@
 #include "regionchat/config.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -90,6 +91,35 @@ const std::set<std::string> kTopHarmless = {"ignore_index",        "image_seq_le
                                             "text_model_id",       "vision_model_id"};
 const std::set<std::string> kVisionHarmless = {"projection_dim", "vocab_size", "hidden_dropout"};
 const std::set<std::string> kTextHarmless = {};
+// The original LLaVA config.json: LLaMA keys at the top plus LLaVA's training switches.
+const std::set<std::string> kOriginalHarmless = {"mm_hidden_size",
+                                                 "mm_use_im_start_end",
+                                                 "mm_use_im_patch_token",
+                                                 "mm_vision_select_feature",
+                                                 "mm_vision_select_layer",
+                                                 "mm_vision_tower",
+                                                 "mm_projector_type",
+                                                 "mm_patch_merge_type",
+                                                 "mm_projector_lr",
+                                                 "image_aspect_ratio",
+                                                 "image_grid_pinpoints",
+                                                 "freeze_mm_mlp_adapter",
+                                                 "tune_mm_mlp_adapter",
+                                                 "use_mm_proj",
+                                                 "mm_vision_tower_lr",
+                                                 "tokenizer_model_max_length",
+                                                 "tokenizer_padding_side",
+                                                 "unfreeze_mm_vision_tower",
+                                                 "pretraining_tp",
+                                                 "use_cache",
+                                                 "torch_dtype",
+                                                 "transformers_version",
+                                                 "model_type",
+                                                 "architectures",
+                                                 "initializer_range",
+                                                 "regionchat",
+                                                 "attention_dropout",
+                                                 "mm_resampler_type"};
 
 // One JSON object of the config: typed getters that remember which keys were read and name
 // the key path ("text_config.hidden_size") in every message.
@@ -172,6 +202,7 @@ public:
         if (!(value > 0) || !std::isfinite(value))
             fail(key, "must be a positive number (got " + json(value).dump() + ")");
     }
+    const std::string& source() const { return source_; }
     void warn_unknown(const std::set<std::string>& harmless,
                       std::vector<std::string>* warnings) const {
         for (auto it = obj_.begin(); it != obj_.end(); ++it)
@@ -220,10 +251,14 @@ void read_vision(Section s, VisionConfig* v, std::vector<std::string>* warnings)
     s.warn_unknown(kVisionHarmless, warnings);
 }
 
-void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings) {
+void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
+               const std::set<std::string>& harmless = kTextHarmless, bool check_type = true) {
     // LlamaConfig defaults.
-    const std::string type = s.string("model_type", "llama");
-    if (type != "llama") s.fail("model_type", "'" + type + "' is not supported (expected 'llama')");
+    if (check_type) {
+        const std::string type = s.string("model_type", "llama");
+        if (type != "llama")
+            s.fail("model_type", "'" + type + "' is not supported (expected 'llama')");
+    }
     if (s.present("rope_scaling")) s.fail("rope_scaling", "is not supported yet (must be null)");
     t->vocab_size = s.integer("vocab_size", 32000);
     t->hidden_size = s.integer("hidden_size", 4096);
@@ -277,7 +312,47 @@ void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings) {
                                " differs from hidden_size / "
                                "num_attention_heads (" +
                                std::to_string(head_dim) + "); not supported");
-    s.warn_unknown(kTextHarmless, warnings);
+    s.warn_unknown(harmless, warnings);
+}
+
+void read_regionchat(Section& top, const json& root, ModelConfig* c) {
+    if (const json* rc = top.object("regionchat", false)) {
+        Section s(*rc, top.source(), "regionchat.");
+        c->chat_template = s.choice("chat_template", c->chat_template, {"vicuna_v1", "llama_2"});
+        c->region_format =
+            s.choice("region_format", c->region_format, {"dualfocus", "pink", "pixels"});
+        c->image_aspect = s.choice("image_aspect", c->image_aspect, {"pad", "resize"});
+        if (root.contains("mm_projector_type") && s.present("projector_type") &&
+            s.string("projector_type", "") != c->projector_type)
+            s.fail("projector_type", "'" + s.string("projector_type", "") +
+                                         "' conflicts with mm_projector_type '" +
+                                         c->projector_type + "'");
+        c->projector_type = s.choice("projector_type", c->projector_type, {"linear", "mlp2x_gelu"});
+        s.warn_unknown({}, &c->warnings);
+    }
+}
+
+// liuhaotian/llava-v1.5-7b and DualFocus: LLaMA's keys at the top level, mm_* for the rest.
+// The vision settings come later from the CLIP folder (load_model_config).
+ModelConfig parse_original(const json& root, const std::string& source) {
+    ModelConfig c;
+    c.layout = "llava-original";
+    Section top(root, source, "");
+    read_text(top, &c.text, &c.warnings, kOriginalHarmless, /*check_type=*/false);
+    c.vision_tower = top.string("mm_vision_tower", "");
+    if (c.vision_tower.empty()) top.fail("mm_vision_tower", "must name the CLIP vision tower");
+    c.vision_feature_layer = top.integer("mm_vision_select_layer", -2);
+    const std::string select =
+        top.choice("mm_vision_select_feature", "patch", {"patch", "cls_patch"});
+    c.vision_feature_select_strategy = select == "patch" ? "default" : "full";
+    c.projector_type = top.choice("mm_projector_type", "linear", {"linear", "mlp2x_gelu"});
+    const std::string aspect = top.choice("image_aspect_ratio", "square", {"square", "pad"});
+    c.image_aspect = aspect == "pad" ? "pad" : "resize";
+    if (top.boolean("mm_use_im_start_end", false))
+        top.fail("mm_use_im_start_end", "true is not supported (LLaVA-1.5 uses false)");
+    c.image_token_index = c.text.vocab_size;  // LLaVA marks images with -200, outside the vocab
+    read_regionchat(top, root, &c);
+    return c;
 }
 
 }  // namespace
@@ -300,6 +375,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
     }
     if (!root.is_object()) throw Error(source + ": must be a JSON object");
 
+    if (root.contains("mm_vision_tower") && !root.contains("text_config"))
+        return parse_original(root, source);
     ModelConfig c;
     Section top(root, source, "");
     const std::string type = top.string("model_type", "llava");
@@ -328,20 +405,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
                      std::to_string(states) + " hidden states of " +
                      std::to_string(c.vision.num_hidden_layers) + " vision layers");
 
-    if (const json* rc = top.object("regionchat", false)) {
-        Section s(*rc, source, "regionchat.");
-        c.chat_template = s.choice("chat_template", c.chat_template, {"vicuna_v1", "llama_2"});
-        c.region_format =
-            s.choice("region_format", c.region_format, {"dualfocus", "pink", "pixels"});
-        c.image_aspect = s.choice("image_aspect", c.image_aspect, {"pad", "resize"});
-        if (root.contains("mm_projector_type") && s.present("projector_type") &&
-            s.string("projector_type", "") != c.projector_type)
-            s.fail("projector_type", "'" + s.string("projector_type", "") +
-                                         "' conflicts with mm_projector_type '" + c.projector_type +
-                                         "'");
-        c.projector_type = s.choice("projector_type", c.projector_type, {"linear", "mlp2x_gelu"});
-        s.warn_unknown({}, &c.warnings);
-    }
+    read_regionchat(top, root, &c);
     top.warn_unknown(kTopHarmless, &c.warnings);
     return c;
 }
@@ -358,7 +422,58 @@ ModelConfig load_model_config(const std::string& dir_or_file) {
     std::stringstream text;
     text << in.rdbuf();
     if (!in && !in.eof()) throw Error(name + ": cannot read");
-    return parse_model_config(text.str(), name);
+    ModelConfig c = parse_model_config(text.str(), name);
+    if (c.layout != "llava-original") return c;
+    // The vision tower: a CLIP folder (CLIPConfig with vision_config, or CLIPVisionConfig).
+    c.vision_tower_dir = find_vision_tower(path.parent_path().string(), c.vision_tower);
+    const fs::path clip_config = fs::path(c.vision_tower_dir) / "config.json";
+    const uintmax_t clip_size = fs::file_size(clip_config, ec);
+    if (ec || clip_size > (16u << 20)) throw Error(clip_config.string() + ": cannot read");
+    std::ifstream clip_in(clip_config, std::ios::binary);
+    std::stringstream clip_text;
+    clip_text << clip_in.rdbuf();
+    json clip;
+    try {
+        clip = json::parse(clip_text.str());
+    } catch (const json::exception&) {
+        throw Error(clip_config.string() + ": invalid JSON");
+    }
+    if (!clip.is_object()) throw Error(clip_config.string() + ": must be a JSON object");
+    std::vector<std::string> ignored;  // a CLIP config carries its text model's keys too
+    if (clip.contains("vision_config") && clip["vision_config"].is_object()) {
+        json v = clip["vision_config"];
+        v["model_type"] = "clip_vision_model";
+        read_vision(Section(v, clip_config.string(), "vision_config."), &c.vision, &ignored);
+    } else {
+        read_vision(Section(clip, clip_config.string(), ""), &c.vision, &ignored);
+    }
+    const int states = c.vision.num_hidden_layers + 1;
+    if (c.vision_feature_layer < -states || c.vision_feature_layer >= states)
+        throw Error(name + ": mm_vision_select_layer " + std::to_string(c.vision_feature_layer) +
+                    " is outside the " + std::to_string(states) + " hidden states of " +
+                    c.vision_tower_dir);
+    return c;
+}
+
+std::string find_vision_tower(const std::string& model_dir, const std::string& name) {
+    std::vector<fs::path> tried;
+    if (const char* env = std::getenv("REGIONCHAT_VISION_TOWER"); env && *env)
+        tried.emplace_back(env);
+    const fs::path given(name);
+    tried.push_back(given.is_absolute() ? given : fs::path(model_dir) / given);
+    const std::string last = given.filename().string();
+    if (!last.empty()) {
+        tried.push_back(fs::path(model_dir) / last);
+        tried.push_back(fs::path(model_dir).parent_path() / last);
+    }
+    std::error_code ec;
+    std::string where;
+    for (const auto& p : tried) {
+        if (fs::is_regular_file(p / "config.json", ec)) return p.string();
+        where += (where.empty() ? "" : ", ") + p.string();
+    }
+    throw Error("the vision tower '" + name + "' (mm_vision_tower) is not here: looked in " +
+                where + "; put its Hugging Face CLIP folder there or set REGIONCHAT_VISION_TOWER");
 }
 
 std::string model_config_to_json(const ModelConfig& c) {

@@ -32,6 +32,7 @@ namespace {
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 constexpr uint64_t kMaxIndexBytes = 100ull << 20;
 constexpr const char* kIndexName = "model.safetensors.index.json";
+constexpr const char* kTorchIndexName = "pytorch_model.bin.index.json";
 
 [[noreturn]] void fail(const std::string& file, const std::string& what) {
     throw Error(file + ": " + what);
@@ -41,6 +42,9 @@ constexpr const char* kIndexName = "model.safetensors.index.json";
                               const std::string& what) {
     throw Error(file + ": tensor '" + tensor + "': " + what);
 }
+
+// .bin / .pt / .pth are torch.save zip files; everything else is read as safetensors.
+std::unique_ptr<SafetensorsFile> open_weights_file(const std::string& path);
 
 std::string errno_text() {
     return std::strerror(errno);
@@ -373,7 +377,7 @@ int64_t TensorView::numel() const {
     return n;
 }
 
-std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+std::unique_ptr<SafetensorsFile> SafetensorsFile::map(const std::string& path, uint64_t min_size) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail(path, "cannot open: " + errno_text());
     struct stat st {};
@@ -387,10 +391,9 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
         fail(path, "not a regular file");
     }
     const uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (size < 8) {
+    if (size < min_size) {
         ::close(fd);
-        fail(path,
-             "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+        fail(path, "file is " + std::to_string(size) + " bytes, too short for a header");
     }
     if (size > std::numeric_limits<size_t>::max()) {
         ::close(fd);
@@ -400,14 +403,38 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     const std::string map_error = map == MAP_FAILED ? errno_text() : std::string();
     ::close(fd);  // the mapping keeps the file alive
     if (map == MAP_FAILED) fail(path, "cannot map: " + map_error);
-
     std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
     f->path_ = path;
     f->map_ = map;  // from here the destructor unmaps, also when validation throws
     f->map_size_ = static_cast<size_t>(size);
-    parse_header(path, static_cast<const uint8_t*>(map), size, &f->tensors_, &f->metadata_);
+    return f;
+}
+
+std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+    auto f = map(path, 8);
+    parse_header(path, static_cast<const uint8_t*>(f->map_), f->map_size_, &f->tensors_,
+                 &f->metadata_);
     for (size_t i = 0; i < f->tensors_.size(); ++i) f->index_[f->tensors_[i].name] = i;
     return f;
+}
+
+namespace {
+std::unique_ptr<SafetensorsFile> open_weights_file(const std::string& path) {
+    for (const char* ext : {".bin", ".pt", ".pth"})
+        if (ends_with(path, ext)) return open_torch_checkpoint(path);
+    return SafetensorsFile::open(path);
+}
+}  // namespace
+
+void SafetensorsArchive::merge(std::unique_ptr<SafetensorsArchive> other,
+                               const std::string& keep_prefix, const std::string& add_prefix) {
+    for (const auto& [name, view] : other->by_name_) {
+        if (name.compare(0, keep_prefix.size(), keep_prefix) != 0) continue;
+        const auto [it, inserted] = by_name_.emplace(add_prefix + name, view);
+        if (!inserted)
+            fail(view->file, "tensor '" + it->first + "' is also in " + it->second->file);
+    }
+    for (auto& f : other->files_) files_.push_back(std::move(f));
 }
 
 SafetensorsFile::~SafetensorsFile() {
@@ -440,7 +467,7 @@ std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open(const std::string& 
                 fail(index_path, "shard '" + shard + "' (holding tensor '" + user->first +
                                      "') is missing: " + p.string());
             }
-            auto file = SafetensorsFile::open(p.string());
+            auto file = open_weights_file(p.string());
             opened = file.get();
             add(std::move(file));
         }
@@ -459,7 +486,7 @@ std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open(const std::string& 
         if (ends_with(dir_or_file, ".index.json"))
             open_index(root.parent_path(), dir_or_file);
         else
-            add(SafetensorsFile::open(dir_or_file));
+            add(open_weights_file(dir_or_file));
         return a;
     }
     if (!fs::is_directory(st)) fail(dir_or_file, "not a file or folder");
@@ -468,6 +495,10 @@ std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open(const std::string& 
         open_index(root, (root / kIndexName).string());
     } else if (is_file(root / "model.safetensors")) {
         add(SafetensorsFile::open((root / "model.safetensors").string()));
+    } else if (is_file(root / kTorchIndexName)) {  // the original LLaVA layout
+        open_index(root, (root / kTorchIndexName).string());
+    } else if (is_file(root / "pytorch_model.bin")) {
+        add(open_torch_checkpoint((root / "pytorch_model.bin").string()));
     } else {
         std::vector<std::string> found;
         for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
@@ -475,8 +506,9 @@ std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open(const std::string& 
                 found.push_back(it->path().string());
         if (ec) fail(dir_or_file, "cannot list folder: " + ec.message());
         if (found.empty())
-            fail(dir_or_file, std::string("no ") + kIndexName +
-                                  ", model.safetensors or other *.safetensors file");
+            fail(dir_or_file, std::string("no ") + kIndexName + ", model.safetensors, " +
+                                  kTorchIndexName +
+                                  ", pytorch_model.bin or other *.safetensors file");
         std::sort(found.begin(), found.end());
         for (const std::string& p : found) add(SafetensorsFile::open(p));
     }

@@ -26,8 +26,9 @@ struct LlavaImpl : torch::nn::Module {
 };
 TORCH_MODULE(Llava);
 
-/// Checkpoint keys to try for a module parameter name: the name itself, then the names newer
-/// transformers versions write (model.vision_tower..., model.language_model..., lm_head...).
+/// Checkpoint keys to try for a module parameter name: the name itself, then the name newer
+/// transformers versions write (model.vision_tower..., model.language_model..., lm_head...),
+/// then the original LLaVA names (model.layers..., model.mm_projector.0...).
 std::vector<std::string> llava_key_candidates(const std::string& name);
 
 }  // namespace rc

@@ -75,8 +75,11 @@ DType from_torch_dtype(torch::Dtype t) {
 void copy_view_into(const TensorView& src, torch::Tensor& dst) {
     // from_blob does not own the mapped bytes; copy_ makes the owned copy (and converts dtype
     // and device) before the mapping can go away.
-    auto view = torch::from_blob(const_cast<uint8_t*>(src.data), src.shape,
-                                 torch::TensorOptions().dtype(to_torch_dtype(src.dtype)));
+    const auto options = torch::TensorOptions().dtype(to_torch_dtype(src.dtype));
+    auto view =
+        src.strides.empty()
+            ? torch::from_blob(const_cast<uint8_t*>(src.data), src.shape, options)
+            : torch::from_blob(const_cast<uint8_t*>(src.data), src.shape, src.strides, options);
     torch::NoGradGuard no_grad;
     dst.copy_(view);
 }
@@ -93,9 +96,13 @@ LoadStateReport load_state(
         const std::string& name = item.key();
         torch::Tensor param = item.value();
         const TensorView* view = nullptr;
+        std::string found;
         for (const auto& key : candidates(name)) {
             view = archive.find(key);
-            if (view) break;
+            if (view) {
+                found = key;
+                break;
+            }
         }
         if (!view) {
             throw Error("checkpoint has no tensor '" + name + "' (expected shape " +
@@ -112,7 +119,7 @@ LoadStateReport load_state(
                         dtype_name(view->dtype) + ", expected a floating-point type");
         }
         copy_view_into(*view, param);
-        used.insert(view->name);
+        used.insert(found);
         report.tensors_loaded++;
         report.bytes_loaded += view->nbytes;
         ++done;

@@ -93,7 +93,7 @@ void write_tiny_model(const std::string& dir, const ModelConfig& config,
             auto names = llava_key_candidates(item.key());
             auto t = item.value().detach().to(to_torch_dtype(options.dtype)).contiguous();
             keep.push_back(t);
-            out.push_back({names.back(),
+            out.push_back({names.at(1),  // the newer transformers spelling
                            options.dtype,
                            {t.sizes().begin(), t.sizes().end()},
                            t.data_ptr(),

@@ -51,6 +51,14 @@ struct ModelConfig {
     std::string region_format = "dualfocus";  ///< see region_format.h
     std::string image_aspect = "pad";         ///< "pad" to square with the mean colour, or "resize"
 
+    /// "hf-llava" (llava-hf: vision_config/text_config, one checkpoint) or "llava-original"
+    /// (liuhaotian/llava-v1.5, DualFocus: LLaMA keys at the top, mm_* keys, the CLIP vision
+    /// tower in a separate Hugging Face CLIP folder named by mm_vision_tower).
+    std::string layout = "hf-llava";
+    /// llava-original: mm_vision_tower as written, and the folder it was found in.
+    std::string vision_tower;
+    std::string vision_tower_dir;
+
     /// Keys present in the file that we do not know; each is a readable warning.
     std::vector<std::string> warnings;
 
@@ -59,10 +67,18 @@ struct ModelConfig {
 };
 
 /// Reads `<dir>/config.json` (or a path to a .json file). Throws rc::Error naming the file and
-/// the key when a required key is missing or has the wrong type.
+/// the key when a required key is missing or has the wrong type. For the original LLaVA
+/// layout the vision tower's folder is looked for (see find_vision_tower) and its CLIP
+/// config.json supplies the vision settings.
 ModelConfig load_model_config(const std::string& dir_or_file);
 /// Parses config JSON text; `source` names it in messages.
 ModelConfig parse_model_config(const std::string& json_text, const std::string& source);
+/// The folder of an original-layout model's CLIP vision tower, for mm_vision_tower `name`
+/// (a path, or a hub id such as "openai/clip-vit-large-patch14-336"): $REGIONCHAT_VISION_TOWER,
+/// then `name` itself, then `<model_dir>/<last part of name>`, then `<model_dir>/../<last
+/// part>`. Throws rc::Error saying where it looked when none holds a config.json.
+std::string find_vision_tower(const std::string& model_dir, const std::string& name);
+
 /// Writes the config in the Hugging Face `llava` layout (round-trips through parse).
 std::string model_config_to_json(const ModelConfig& config);
 

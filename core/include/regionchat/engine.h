@@ -43,7 +43,7 @@ struct LoadParams {
 
 struct ModelInfo {
     std::string dir;
-    std::string layout;  ///< "hf-llava"
+    std::string layout;  ///< "hf-llava" or "llava-original" (see ModelConfig::layout)
     std::string device;  ///< "cpu", "cuda:0"
     std::string dtype;   ///< "fp32", "fp16", "bf16"
     int64_t parameters = 0;

@@ -33,11 +33,27 @@ struct TensorView {
     const uint8_t* data = nullptr;
     size_t nbytes = 0;
     std::string file;  ///< path of the file holding it, for messages
+    /// Element strides of a view into a larger storage (PyTorch checkpoints); empty means
+    /// contiguous row-major. `data` points at the first element, `nbytes` spans every
+    /// element the strides reach.
+    std::vector<int64_t> strides;
 
     int64_t numel() const;
 };
 
-/// One memory-mapped .safetensors file.
+class SafetensorsFile;
+
+/// A PyTorch checkpoint written by torch.save (the zip format: `<name>/data.pkl` plus one
+/// stored entry per storage), as LLaVA's `pytorch_model-*.bin` shards and Pink's `.pth`
+/// files are. Memory-mapped like a .safetensors file. The pickle is interpreted, never
+/// executed: only the opcodes torch.save uses for a (nested) dict of tensors and the globals
+/// collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter and the
+/// typed storages are accepted; anything else throws rc::Error naming it. Nested dicts are
+/// flattened with "." ("state_dict.layer.weight"). F32, F16, BF16, F64 and integer storages;
+/// views with offsets and strides are bounds-checked against their storage.
+std::unique_ptr<SafetensorsFile> open_torch_checkpoint(const std::string& path);
+
+/// One memory-mapped .safetensors file (or, through open_torch_checkpoint, a torch zip file).
 class SafetensorsFile {
 public:
     /// Maps and validates `path`. Throws rc::Error on any inconsistency.
@@ -53,6 +69,9 @@ public:
     const TensorView* find(const std::string& name) const;
 
 private:
+    friend std::unique_ptr<SafetensorsFile> open_torch_checkpoint(const std::string& path);
+    /// Maps `path` read-only into a new, empty file object.
+    static std::unique_ptr<SafetensorsFile> map(const std::string& path, uint64_t min_size);
     SafetensorsFile() = default;
     std::string path_;
     void* map_ = nullptr;
@@ -78,6 +97,11 @@ public:
     uint64_t total_bytes() const;
     size_t size() const { return by_name_.size(); }
     const std::vector<std::unique_ptr<SafetensorsFile>>& files() const { return files_; }
+    /// Takes over `other`'s tensors whose names start with `keep_prefix`, renamed
+    /// `add_prefix + name` (the original LLaVA layout's separate CLIP folder becomes
+    /// "vision_tower.vision_model.*"). rc::Error when a name is already taken.
+    void merge(std::unique_ptr<SafetensorsArchive> other, const std::string& keep_prefix,
+               const std::string& add_prefix);
 
 private:
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
