@@ -302,6 +302,7 @@ void CanvasView::syncFocusCrop() {
     } else {
         focusCropItem_->setCropRect(focus.cropRect);
     }
+    focusCropItem_->setImageBounds(imageRect());
 }
 
 // --- input ---

@@ -91,17 +91,25 @@ static QString focusCropText() {
     return QCoreApplication::translate("RegionChat", "focus crop");
 }
 
-// Inside the crop's bottom-left corner: answer boxes put their tags above their top-left
-// corner, and the crop usually shares that corner's neighbourhood with the box it was cut
-// around.
-static QRectF focusCropTagRect(const QRectF& crop, const OverlayStyle& style) {
-    QRectF tag = tagRectFor(crop, focusCropText(), style);
-    tag.moveTop(crop.bottom() - tag.height());
+void FocusCropItem::setImageBounds(const QRectF& bounds) {
+    prepareGeometryChange();
+    bounds_ = bounds;
+    update();
+}
+
+// Inside the bottom-left corner of the crop's part on the image: answer boxes put their tags
+// above their top-left corner, and the crop usually shares that corner's neighbourhood with
+// the box it was cut around.
+QRectF FocusCropItem::tagRect() const {
+    const QRectF visible = bounds_.isEmpty() ? crop_ : crop_.intersected(bounds_);
+    const QRectF area = visible.isEmpty() ? crop_ : visible;
+    QRectF tag = tagRectFor(area, focusCropText(), *style_);
+    tag.moveTop(area.bottom() - tag.height());
     return tag;
 }
 
 QRectF FocusCropItem::boundingRect() const {
-    return outlineBounds(crop_, focusCropTagRect(crop_, *style_), *style_, 1.0);
+    return outlineBounds(crop_, tagRect(), *style_, 1.0);
 }
 
 void FocusCropItem::paint(QPainter* painter, const QStyleOptionGraphicsItem*, QWidget*) {
@@ -109,8 +117,7 @@ void FocusCropItem::paint(QPainter* painter, const QStyleOptionGraphicsItem*, QW
     // Neutral, so it never reads as a region or an answer; inverted against the halo.
     const QColor colour = style_->presentation ? QColor(20, 20, 20) : QColor(255, 255, 255);
     paintOutline(painter, crop_, colour, *style_, true);
-    paintTag(painter, focusCropTagRect(crop_, *style_), focusCropText(), QColor(40, 40, 40),
-             *style_);
+    paintTag(painter, tagRect(), focusCropText(), QColor(40, 40, 40), *style_);
 }
 
 }  // namespace rcui

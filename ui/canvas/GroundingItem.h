@@ -54,13 +54,18 @@ public:
     int type() const override { return Type; }
     QRectF cropRect() const { return crop_; }
     void setCropRect(const QRectF& cropRect);
+    /// The image's rectangle: the crop may reach past it (the square expansion), its tag
+    /// stays inside the part that is on the image.
+    void setImageBounds(const QRectF& bounds);
     void styleChanged();
 
     QRectF boundingRect() const override;
     void paint(QPainter* painter, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
 
 private:
+    QRectF tagRect() const;
     QRectF crop_;
+    QRectF bounds_;
     const OverlayStyle* style_;
 };
 
