@@ -142,7 +142,7 @@ BenchmarkDock::BenchmarkDock(InferenceController* inference, QWidget* parent)
     connect(runCaseButton_, &QPushButton::clicked, this, [this] { runCase(currentRow()); });
     connect(runAllButton_, &QPushButton::clicked, this, [this] { runAll(); });
     connect(cancelButton_, &QPushButton::clicked, this, [this] { cancel(); });
-    connect(exportButton_, &QPushButton::clicked, this, [this] { exportAs(true); });
+    connect(exportButton_, &QPushButton::clicked, this, [this] { exportAs(); });
     connect(inference_, &InferenceController::answered, this,
             [this](const AnswerResult& r) { onAnswered(r); });
     connect(inference_, &InferenceController::failed, this,
@@ -392,8 +392,7 @@ void BenchmarkDock::startNext() {
         startNext();
         return;
     }
-    static qint64 benchImageKey = -1000;
-    req.imageKey = --benchImageKey;  // every case is a new image for the worker
+    req.imageKey = --nextImageKey_;
     running_ = row;
     errors_[row].clear();
     runCaseButton_->setEnabled(false);
@@ -562,7 +561,7 @@ bool BenchmarkDock::exportJson(const QString& path) const {
     return f.commit();
 }
 
-void BenchmarkDock::exportAs(bool) {
+void BenchmarkDock::exportAs() {
     QString filter;
     const QString path = QFileDialog::getSaveFileName(this, tr("Export benchmark results"),
                                                       QStringLiteral("results.csv"),

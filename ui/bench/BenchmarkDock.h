@@ -80,7 +80,7 @@ private:
     BenchCaseView viewFor(int row) const;
     int currentRow() const;
     bool rowVisible(int row) const;
-    void exportAs(bool json);
+    void exportAs();
 
     InferenceController* inference_;
     QString format_, root_, message_;
@@ -93,6 +93,7 @@ private:
     int queueTotal_ = 0;
     int filter_ = 0;
     int openRow_ = -1;
+    qint64 nextImageKey_ = -1000;  ///< every case is a new image for the worker
 
     QLabel* rootLabel_;
     QComboBox* formatBox_;
