@@ -191,12 +191,7 @@ private slots:
                 t.strides = {1, rows};
                 ++transposed;
             } else {
-                int64_t stride = 1;
-                t.strides.assign(v->shape.size(), 1);
-                for (size_t d = v->shape.size(); d-- > 0;) {
-                    t.strides[d] = stride;
-                    stride *= v->shape[d];
-                }
+                t.strides = testing::contiguous_strides(v->shape);
             }
             storages.push_back(std::move(s));
             tensors.push_back(std::move(t));
@@ -292,13 +287,8 @@ private slots:
             st.key = std::to_string(storages.size());
             st.numel = tv->numel();
             st.bytes.assign(tv->data, tv->data + tv->nbytes);
-            testing::ZipTensor zt{key, "FloatStorage", st.key, tv->shape, {}, 0};
-            int64_t stride = 1;
-            zt.strides.assign(tv->shape.size(), 1);
-            for (size_t d = tv->shape.size(); d-- > 0;) {
-                zt.strides[d] = stride;
-                stride *= tv->shape[d];
-            }
+            testing::ZipTensor zt{
+                key, "FloatStorage", st.key, tv->shape, testing::contiguous_strides(tv->shape), 0};
             storages.push_back(std::move(st));
             tensors.push_back(std::move(zt));
         }

@@ -44,6 +44,16 @@ void integer(std::vector<uint8_t>& p, int64_t v) {
 
 }  // namespace
 
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+    std::vector<int64_t> strides(shape.size(), 1);
+    int64_t stride = 1;
+    for (size_t d = shape.size(); d-- > 0;) {
+        strides[d] = stride;
+        stride *= shape[d];
+    }
+    return strides;
+}
+
 std::vector<uint8_t> state_dict_pickle(const std::vector<ZipTensor>& tensors,
                                        const std::vector<ZipStorage>& storages) {
     std::vector<uint8_t> p = {0x80, 2};

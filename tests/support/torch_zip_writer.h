@@ -24,6 +24,9 @@ struct ZipStorage {
     std::string type = "FloatStorage";
 };
 
+/// Row-major element strides of a contiguous tensor of `shape`.
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
+
 /// The pickle torch.save writes for an OrderedDict of these tensors.
 std::vector<uint8_t> state_dict_pickle(const std::vector<ZipTensor>& tensors,
                                        const std::vector<ZipStorage>& storages);
