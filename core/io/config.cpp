@@ -363,7 +363,9 @@ int ModelConfig::image_tokens() const {
     return side * side + (vision_feature_select_strategy == "full" ? 1 : 0);
 }
 
-ModelConfig parse_model_config(const std::string& json_text, const std::string& source) {
+namespace {
+
+json parse_json_object(const std::string& json_text, const std::string& source) {
     json root;
     try {
         root = json::parse(json_text);
@@ -374,6 +376,27 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
                     ": invalid JSON: " + (p == std::string::npos ? what : what.substr(p + 2)));
     }
     if (!root.is_object()) throw Error(source + ": must be a JSON object");
+    return root;
+}
+
+// A config file's text; configs are small, so a large file is refused before it is read.
+std::string read_config_text(const fs::path& path) {
+    std::error_code ec;
+    const std::string name = path.string();
+    const uintmax_t size = fs::file_size(path, ec);
+    if (ec) throw Error(name + ": cannot read: " + ec.message());
+    if (size > (16u << 20)) throw Error(name + ": file is too large for a config");
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in && !in.eof()) throw Error(name + ": cannot read");
+    return text.str();
+}
+
+}  // namespace
+
+ModelConfig parse_model_config(const std::string& json_text, const std::string& source) {
+    const json root = parse_json_object(json_text, source);
 
     if (root.contains("mm_vision_tower") && !root.contains("text_config"))
         return parse_original(root, source);
@@ -415,30 +438,12 @@ ModelConfig load_model_config(const std::string& dir_or_file) {
     fs::path path(dir_or_file);
     if (fs::is_directory(path, ec)) path /= "config.json";
     const std::string name = path.string();
-    const uintmax_t size = fs::file_size(path, ec);
-    if (ec) throw Error(name + ": cannot read: " + ec.message());
-    if (size > (16u << 20)) throw Error(name + ": file is too large for a config");
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in && !in.eof()) throw Error(name + ": cannot read");
-    ModelConfig c = parse_model_config(text.str(), name);
+    ModelConfig c = parse_model_config(read_config_text(path), name);
     if (c.layout != "llava-original") return c;
     // The vision tower: a CLIP folder (CLIPConfig with vision_config, or CLIPVisionConfig).
     c.vision_tower_dir = find_vision_tower(path.parent_path().string(), c.vision_tower);
     const fs::path clip_config = fs::path(c.vision_tower_dir) / "config.json";
-    const uintmax_t clip_size = fs::file_size(clip_config, ec);
-    if (ec || clip_size > (16u << 20)) throw Error(clip_config.string() + ": cannot read");
-    std::ifstream clip_in(clip_config, std::ios::binary);
-    std::stringstream clip_text;
-    clip_text << clip_in.rdbuf();
-    json clip;
-    try {
-        clip = json::parse(clip_text.str());
-    } catch (const json::exception&) {
-        throw Error(clip_config.string() + ": invalid JSON");
-    }
-    if (!clip.is_object()) throw Error(clip_config.string() + ": must be a JSON object");
+    const json clip = parse_json_object(read_config_text(clip_config), clip_config.string());
     std::vector<std::string> ignored;  // a CLIP config carries its text model's keys too
     if (clip.contains("vision_config") && clip["vision_config"].is_object()) {
         json v = clip["vision_config"];

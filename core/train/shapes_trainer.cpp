@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <type_traits>
 
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
@@ -247,26 +248,21 @@ Batch make_batch(const Tokenizer& tok, const ChatTemplate& tmpl, const ModelConf
     if (!labels.empty()) {
         const int64_t M = static_cast<int64_t>(labels.size());
         const int64_t P = static_cast<int64_t>(labels[0].colour.size());
-        auto cat_i = [&](std::vector<int64_t> PatchLabels::*f, int64_t k) {
-            std::vector<int64_t> all;
+        // One field of every image's labels, concatenated: [M, P] or [M, P, k].
+        auto cat = [&](const auto PatchLabels::*f, int64_t k) {
+            std::vector<typename std::remove_reference_t<decltype(labels[0].*f)>::value_type> all;
             for (const auto& l : labels) all.insert(all.end(), (l.*f).begin(), (l.*f).end());
-            return torch::tensor(all, torch::kInt64)
-                .view(k == 1 ? std::vector<int64_t>{M, P} : std::vector<int64_t>{M, P, k});
+            return torch::tensor(all).view(k == 1 ? std::vector<int64_t>{M, P}
+                                                  : std::vector<int64_t>{M, P, k});
         };
-        auto cat_f = [&](std::vector<float> PatchLabels::*f, int64_t k) {
-            std::vector<float> all;
-            for (const auto& l : labels) all.insert(all.end(), (l.*f).begin(), (l.*f).end());
-            return torch::tensor(all, torch::kFloat32)
-                .view(k == 1 ? std::vector<int64_t>{M, P} : std::vector<int64_t>{M, P, k});
-        };
-        b.aux_colour = cat_i(&PatchLabels::colour, 1);
-        b.aux_shape = cat_i(&PatchLabels::shape, 1);
-        b.aux_anchor = cat_i(&PatchLabels::anchor, 1);
-        b.aux_pos_x = cat_i(&PatchLabels::pos_x, 1);
-        b.aux_pos_y = cat_i(&PatchLabels::pos_y, 1);
-        b.aux_box_bins = cat_i(&PatchLabels::box_bins, 4);
-        b.aux_box = cat_f(&PatchLabels::box, 4);
-        b.aux_box_mask = cat_f(&PatchLabels::box_mask, 1);
+        b.aux_colour = cat(&PatchLabels::colour, 1);
+        b.aux_shape = cat(&PatchLabels::shape, 1);
+        b.aux_anchor = cat(&PatchLabels::anchor, 1);
+        b.aux_pos_x = cat(&PatchLabels::pos_x, 1);
+        b.aux_pos_y = cat(&PatchLabels::pos_y, 1);
+        b.aux_box_bins = cat(&PatchLabels::box_bins, 4);
+        b.aux_box = cat(&PatchLabels::box, 4);
+        b.aux_box_mask = cat(&PatchLabels::box_mask, 1);
     }
     b.ids = torch::zeros({batch_size, L}, torch::kInt64);
     b.targets = torch::full({batch_size, L}, -100, torch::kInt64);
