@@ -14,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "regionchat/bench.h"
+#include "regionchat/bench_run.h"
 #include "regionchat/error.h"
 
 using namespace rc;
@@ -322,6 +323,21 @@ private slots:
     }
 
     // ---- MMVM ----------------------------------------------------------------------------
+
+    void mmvmPromptListsTheOptions() {
+        BenchCase c;
+        c.format = "mmvm";
+        c.question = "Which is the same object?";
+        c.choices = "A. 1\nB. 2\n";
+        QCOMPARE(case_prompt(c), std::string("Which is the same object?\nA. 1\nB. 2\nAnswer with "
+                                             "the option's letter from the given choices "
+                                             "directly."));
+        c.question = "Which is the same object?\nA. 1\nB. 2";  // already listed: unchanged
+        QCOMPARE(case_prompt(c), c.question);
+        c.format = "mme";
+        c.question = "Is there a dog?";
+        QCOMPARE(case_prompt(c), c.question);
+    }
 
     void mmvmLetterParser() {
         QCOMPARE(mmvm_parse_letter("B"), std::string("B"));

@@ -67,6 +67,20 @@ private:
         return QString::fromStdString(root.string());
     }
 
+    // MMVM: one case whose two frames differ in size (the candidate frame half as tall).
+    QString writeMmvm() {
+        const fs::path root = (tmp_.path() + "/mmvm").toStdString();
+        const fs::path c = root / "match_bench/case_0001";
+        fs::create_directories(c);
+        cv::imwrite((c / "FRAME00.jpg").string(), rc::testing::test_image(100, 80, 4));
+        cv::imwrite((c / "FRAME01_CAND.jpg").string(), rc::testing::test_image(60, 40, 5));
+        std::ofstream f(root / "mllm_match_eval_full.tsv");
+        f << "index\tquestion\tanswer\timage_path\tmatch_type\tchoices\n"
+             "0\tWhich candidate is the same object?\tB\t['match_bench/case_0001/FRAME00.jpg', "
+             "'match_bench/case_0001/FRAME01_CAND.jpg']\t[1]\t\"A. 1\nB. 2\"\n";
+        return QString::fromStdString(root.string());
+    }
+
 private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
@@ -142,6 +156,26 @@ private slots:
         QVERIFY(finished.wait(60000));
         QCOMPARE(dock->resultCount(), 1);
         QVERIFY(dock->scoreText().contains("Acc@0.5"));
+    }
+
+    // An MMVM case shows the query frame and the candidate frame side by side at one height,
+    // with the choices in the question.
+    void mmvmCaseShowsBothFramesSideBySide() {
+        auto w = window();
+        BenchmarkDock* dock = w->benchmark();
+        QVERIFY(dock->openBenchmark(writeMmvm()));
+        QCOMPARE(dock->format(), QString("mmvm"));
+        QCOMPARE(dock->caseCount(), 1);
+        dock->openCase(0);
+        const QImage shown = w->document()->image();
+        QCOMPARE(shown.height(), 80);
+        QCOMPARE(shown.width(), 100 + 120);  // 60x40 scaled to height 80
+        // Left half is the query frame, right half the candidate frame, pixel for pixel.
+        const QImage query(tmp_.path() + "/mmvm/match_bench/case_0001/FRAME00.jpg");
+        QCOMPARE(shown.copy(0, 0, 100, 80).convertToFormat(QImage::Format_RGB32),
+                 query.convertToFormat(QImage::Format_RGB32));
+        const QString q = w->document()->chat().first().text;
+        QVERIFY2(q.contains("Which candidate") && q.contains("B. 2"), qPrintable(q));
     }
 
     void cancelStopsARun() {

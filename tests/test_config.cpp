@@ -317,6 +317,13 @@ private slots:
             "config.json: text_config.vocab_size");
         row("rope_scaling", config_with("", R"("rope_scaling": {"type": "linear", "factor": 2.0})"),
             "config.json: text_config.rope_scaling");
+        row("rope_parameters type",
+            config_with("", R"("rope_parameters": {"rope_type": "linear", "factor": 2.0})"),
+            "config.json: text_config.rope_parameters rope_type \"linear\" is not supported");
+        row("rope_parameters theta", config_with("", R"("rope_parameters": {"rope_theta": "x"})"),
+            "config.json: text_config.rope_parameters rope_theta must be a number");
+        row("rope_parameters not object", config_with("", R"("rope_parameters": 5)"),
+            "config.json: text_config.rope_parameters must be an object");
         row("heads do not divide", config_with("", "\"num_attention_heads\": 30"),
             "config.json: text_config.hidden_size 4096 is not divisible by "
             "text_config.num_attention_heads 30");

@@ -16,6 +16,8 @@ const char* kUsage =
     "usage: regionchat-train --out DIR [--work DIR] [--steps N] [--batch N] [--lr X] [--seed S]\n"
     "                        [--threads N] [--max-minutes M] [--save-every N] [--vocab N]\n"
     "                        [--warmup N] [--aux-weight X] [--curriculum STEPS]\n"
+    "                        [--device auto|cpu|cuda|cuda:N] [--data-threads N]\n"
+    "                        [--tokenizer tokenizer.model]\n"
     "Trains the tiny region-aware LLaVA on synthetic scenes. Resumes from --work (default\n"
     "DIR.work) when it holds a checkpoint; exports to --out every --save-every steps.\n";
 
@@ -61,6 +63,12 @@ int main(int argc, char** argv) {
                 o.curriculum_steps = std::stoi(v);
             else if (arg(argc, argv, i, "--aux-weight", &v))
                 o.aux_weight = std::stod(v);
+            else if (arg(argc, argv, i, "--device", &v))
+                o.device = v;
+            else if (arg(argc, argv, i, "--data-threads", &v))
+                o.data_threads = std::stoi(v);
+            else if (arg(argc, argv, i, "--tokenizer", &v))
+                o.tokenizer = v;
             else if (arg(argc, argv, i, "--vocab", &v))
                 o.vocab_size = std::stoi(v);
             else {
@@ -72,7 +80,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "regionchat-train: bad number\n%s", kUsage);
         return 2;
     }
-    if (o.out_dir.empty() || o.steps <= 0 || o.batch_size <= 0 || o.save_every <= 0) {
+    if (o.out_dir.empty() || o.steps <= 0 || o.batch_size <= 0 || o.save_every <= 0 ||
+        o.data_threads < 0) {
         std::fputs(kUsage, stderr);
         return 2;
     }

@@ -7,6 +7,16 @@
 namespace rc::bench {
 
 std::string case_prompt(const BenchCase& c, const RunOptions& options) {
+    if (c.format == "mmvm") {
+        // The options, unless the question already lists them, and LLaVA's instruction for
+        // multiple choice, so the answer is a letter.
+        std::string first = c.choices.substr(0, c.choices.find('\n'));
+        if (c.choices.empty() || c.question.find(first) != std::string::npos) return c.question;
+        std::string choices = c.choices;
+        while (!choices.empty() && choices.back() == '\n') choices.pop_back();
+        return c.question + "\n" + choices +
+               "\nAnswer with the option's letter from the given choices directly.";
+    }
     if (c.format != "grounding") return c.question;
     std::string prompt = options.grounding_prompt;
     const std::string key = "{expression}";

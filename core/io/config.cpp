@@ -75,6 +75,7 @@ const std::set<std::string> kCommonHfKeys = {"_name_or_path",
                                              "top_k",
                                              "top_p",
                                              "torch_dtype",
+                                             "dtype",
                                              "torchscript",
                                              "transformers_version",
                                              "typical_p",
@@ -270,6 +271,20 @@ void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
     t->max_position_embeddings = s.integer("max_position_embeddings", 2048);
     t->rms_norm_eps = s.number("rms_norm_eps", 1e-6);
     t->rope_theta = s.number("rope_theta", 10000.0);
+    // transformers 5 writes {"rope_type": "default", "rope_theta": ...} instead.
+    if (const json* rope = s.object("rope_parameters", false)) {
+        if (const auto type = rope->find("rope_type"); type != rope->end() && *type != "default")
+            s.fail("rope_parameters",
+                   "rope_type " + type->dump() + " is not supported yet (only \"default\")");
+        for (const auto& [key, value] : rope->items()) {
+            if (key == "rope_theta") {
+                if (!value.is_number()) s.fail("rope_parameters", "rope_theta must be a number");
+                t->rope_theta = value.get<double>();
+            } else if (key != "rope_type" && !value.is_null()) {
+                s.fail("rope_parameters", "'" + key + "' is not supported yet");
+            }
+        }
+    }
     t->hidden_act = s.choice("hidden_act", "silu", {"silu"});
     t->tie_word_embeddings = s.boolean("tie_word_embeddings", false);
     const int none = -1;

@@ -36,6 +36,11 @@ std::vector<std::string> llava_key_candidates(const std::string& name) {
     } else if (starts("vision_tower.vision_model.")) {
         out.push_back("model.vision_tower." + name);
     }
+    // transformers 5 saves the CLIP tower without its vision_model level.
+    if (starts("vision_tower.vision_model.")) {
+        out.push_back("vision_tower." + name.substr(26));
+        out.push_back("model.vision_tower." + name.substr(26));
+    }
     return out;
 }
 

@@ -5,13 +5,16 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <deque>
 #include <fstream>
+#include <future>
 #include <random>
 #include <type_traits>
 
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/model_impl.h"
 #include "engine/prompt.h"
 #include "model/llava.h"
 #include "model/tensor_io.h"
@@ -178,6 +181,14 @@ struct Batch {
     torch::Tensor aux_box_bins;                                             // [M, P, 4]
     torch::Tensor aux_box;                                                  // [M, P, 4]
     torch::Tensor aux_box_mask;                                             // [M, P]
+
+    // The tensors on the training device (index lists stay on the host).
+    void to(const torch::Device& d) {
+        for (torch::Tensor* t : {&pixels, &ids, &targets, &image_mask, &aux_colour, &aux_shape,
+                                 &aux_anchor, &aux_pos_x, &aux_pos_y, &aux_box_bins, &aux_box,
+                                 &aux_box_mask})
+            if (t->defined()) *t = t->to(d, /*non_blocking=*/false);
+    }
 };
 
 // One training conversation per scene: every sample's turns in a shuffled order, the scene
@@ -318,7 +329,7 @@ torch::Tensor aux_loss(const torch::Tensor& logits, const Batch& b, std::string*
     const auto l_anchor = ce(anchor, b.aux_anchor);
     const auto l_pos = 0.5 * (ce(pos_x, b.aux_pos_x) + ce(pos_y, b.aux_pos_y));
     auto loss = l_colour + l_shape + l_anchor + l_pos;
-    torch::Tensor l_bins = torch::zeros({}), l1 = torch::zeros({});
+    torch::Tensor l_bins = torch::zeros({}, logits.options()), l1 = l_bins;
     if (b.aux_box_mask.sum().item<double>() > 0) {
         l_bins = ce(bins, b.aux_box_bins);
         l1 = ((box - b.aux_box).abs().sum(-1) * b.aux_box_mask).sum() / b.aux_box_mask.sum();
@@ -393,6 +404,9 @@ void train_shapes_model(const TrainOptions& o) {
             throw Error(state_path.string() +
                         " was made with another --seed; use a new work folder");
         cfg = load_model_config(work.string());
+    } else if (!o.tokenizer.empty()) {
+        fs::copy_file(o.tokenizer, tok_path, fs::copy_options::overwrite_existing);
+        cfg = shapes_tiny_config();
     } else {
         Tokenizer::train(tokenizer_corpus(*tmpl), tok_path.string(), o.vocab_size,
                          coordinate_symbols());
@@ -402,6 +416,7 @@ void train_shapes_model(const TrainOptions& o) {
     cfg.text.vocab_size = tok->vocab_size() + 1;  // + the image token, as llava-hf checkpoints
     cfg.image_token_index = tok->vocab_size();
 
+    const torch::Device device = resolve_device(o.device);
     torch::manual_seed(o.seed);
     Llava net(cfg);
     init_weights(*net);
@@ -411,6 +426,8 @@ void train_shapes_model(const TrainOptions& o) {
         aux_head->weight.normal_(0.0, 0.02);
         aux_head->bias.zero_();
     }
+    net->to(device);
+    aux_head->to(device);
     auto params = net->parameters();
     for (auto& p : aux_head->parameters()) params.push_back(p);
     torch::optim::AdamW opt(
@@ -422,7 +439,7 @@ void train_shapes_model(const TrainOptions& o) {
         auto aux_archive = SafetensorsArchive::open((work / "aux_head.safetensors").string());
         load_state(*aux_head, *aux_archive,
                    [](const std::string& n) { return std::vector<std::string>{n}; });
-        torch::load(opt, (work / "optimizer.pt").string());
+        torch::load(opt, (work / "optimizer.pt").string(), device);
     }
     net->train();
 
@@ -441,14 +458,35 @@ void train_shapes_model(const TrainOptions& o) {
     const int first_step = step;
     double loss_ema = 0, aux_ema = 0;
     std::string aux_parts;
+    // Batches are pure functions of their step (seeds, curriculum), so they are built ahead
+    // on data_threads threads while the device trains; the result does not depend on the
+    // thread count.
+    auto build = [&, tok = tok.get()](int s) {
+        const uint64_t first_seed = o.seed * 100'000'000ull + uint64_t(s) * o.batch_size;
+        if (first_seed + o.batch_size >= kFirstHeldOutSeed)
+            throw Error("training seeds would reach held-out seeds");
+        return make_batch(*tok, *tmpl, cfg, pre, first_seed, o.batch_size,
+                          curriculum_scene(o, s));
+    };
+    std::deque<std::future<Batch>> ahead;
+    int next_built = step;
+    auto refill = [&] {
+        while (static_cast<int>(ahead.size()) < o.data_threads && next_built < o.steps)
+            ahead.push_back(std::async(std::launch::async, build, next_built++));
+    };
     for (; step < o.steps; ++step) {
         const double minutes = std::chrono::duration<double>(Clock::now() - t0).count() / 60.0;
         if (o.max_minutes > 0 && minutes >= o.max_minutes) break;
-        const uint64_t first_seed = o.seed * 100'000'000ull + uint64_t(step) * o.batch_size;
-        if (first_seed + o.batch_size >= kFirstHeldOutSeed)
-            throw Error("training seeds would reach held-out seeds");
-        Batch b =
-            make_batch(*tok, *tmpl, cfg, pre, first_seed, o.batch_size, curriculum_scene(o, step));
+        refill();
+        Batch b;
+        if (ahead.empty()) {
+            b = build(step);
+        } else {
+            b = ahead.front().get();
+            ahead.pop_front();
+            refill();
+        }
+        b.to(device);
         const double lr = lr_at(o, step);
         for (auto& g : opt.param_groups())
             static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
@@ -461,12 +499,13 @@ void train_shapes_model(const TrainOptions& o) {
         torch::Tensor aux;
         if (!b.aux_images.empty())
             aux =
-                aux_loss(aux_head(vis.index_select(0, torch::tensor(b.aux_images, torch::kInt64))),
+                aux_loss(aux_head(vis.index_select(
+                             0, torch::tensor(b.aux_images, torch::kInt64).to(device))),
                          b, &aux_parts);
         auto emb = net->language_model->embed(b.ids);
         if (!b.image_order.empty()) {
-            auto ordered = feats.index_select(0, torch::tensor(b.image_order, torch::kInt64))
-                               .reshape({-1, emb.size(-1)});
+            const auto order = torch::tensor(b.image_order, torch::kInt64).to(device);
+            auto ordered = feats.index_select(0, order).reshape({-1, emb.size(-1)});
             emb = emb.masked_scatter(b.image_mask.unsqueeze(-1).expand_as(emb), ordered);
         }
         auto hidden = net->language_model->forward(emb, 0, nullptr);
@@ -499,6 +538,7 @@ void train_shapes_model(const TrainOptions& o) {
         }
         if ((step + 1) % o.save_every == 0) save(step + 1);
     }
+    for (auto& f : ahead) f.wait();  // the stop may leave batches being built
     save(step);
 }
 

@@ -25,6 +25,7 @@ struct TrainOptions {
     std::string
         out_dir;  ///< the exported model folder (config.json, model.safetensors, tokenizer.model)
     std::string work_dir;  ///< resumable state: weights, optimizer, step
+    std::string tokenizer;  ///< reuse this tokenizer.model instead of training one
     int vocab_size = 512;  ///< SentencePiece vocabulary trained on the task text
     int steps = 3000;
     int batch_size = 32;
@@ -33,10 +34,11 @@ struct TrainOptions {
     double lr = 1e-3;
     double min_lr = 5e-5;
     double weight_decay = 0.05;
-    double aux_weight = 0.5;
-    int curriculum_steps = 600;  ///< steps over which scenes grow from 1 to 6 objects  ///< weight
-                                 ///< of the dense auxiliary vision loss
+    double aux_weight = 0.5;     ///< weight of the dense auxiliary vision loss
+    int curriculum_steps = 600;  ///< steps over which scenes grow from 1 to 6 objects
     uint64_t seed = 1;
+    std::string device = "auto";  ///< auto (CUDA when LibTorch has it), cpu, cuda, cuda:N
+    int data_threads = 1;  ///< threads building batches ahead of the training step
     double max_minutes = 0;  ///< stop, save and export after this much wall time; 0: no limit
     std::function<void(const TrainProgress&)> on_progress;
 };

@@ -20,7 +20,9 @@ struct RunOptions {
     GenerateParams generate;
 };
 
-/// The text sent to the model for a case (MME and MMVM: the question as written).
+/// The text sent to the model for a case: MME's question as written; MMVM's question with
+/// its options and "Answer with the option's letter from the given choices directly."
+/// (unless the question lists them already); grounding's prompt with the expression.
 std::string case_prompt(const BenchCase& c, const RunOptions& options = {});
 
 /// Whether a result is right by the benchmark's own rule: MME parsed yes/no equals the answer,
