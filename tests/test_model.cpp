@@ -466,6 +466,54 @@ private slots:
         }
     }
 
+    // The model manager's plan: read from config.json and the file headers, no loading.
+    void planWithoutLoading() {
+        const auto cfg = testing::tiny_config();
+        const std::string d = dir("plan");
+        testing::write_tiny_model(d, cfg);
+        LoadParams p = testing::load_params(d, "cpu");
+        ModelPlan plan = plan_model(p);
+        QCOMPARE(plan.layout, std::string("hf-llava"));
+        QCOMPARE(plan.device, std::string("cpu"));
+        QCOMPARE(plan.dtype, std::string("fp32"));
+        QCOMPARE(plan.parameters, count_parameters(cfg));
+        QCOMPARE(plan.weight_bytes, uint64_t(plan.parameters) * 4);
+        QVERIFY(plan.bytes_needed > plan.weight_bytes);
+        QVERIFY(plan.bytes_free > plan.bytes_needed);  // MemAvailable of this machine
+        QVERIFY(plan.fits && plan.message.empty());
+        p.dtype = "bf16";
+        QCOMPARE(plan_model(p).weight_bytes, uint64_t(plan.parameters) * 2);
+        plan.set_free(plan.bytes_needed - 1);
+        QVERIFY(!plan.fits);
+        QVERIFY2(plan.message.find("needs") != std::string::npos, plan.message.c_str());
+        plan.set_free(0);  // unknown: not refused
+        QVERIFY(plan.fits);
+        fs::remove(fs::path(d) / "model.safetensors");
+        QVERIFY_THROWS_EXCEPTION(Error, plan_model(p));
+    }
+
+    // bf16 builds the network in bf16 from the start (peak host memory) and leaves the
+    // process's default dtype as it was; fp16 on the CPU is refused with the reason.
+    void sixteenBitLoadsOnTheCpu() {
+        const auto cfg = testing::tiny_config();
+        const std::string d = dir("bf16");
+        testing::write_tiny_model(d, cfg);
+        LoadParams p = testing::load_params(d, "cpu");
+        p.dtype = "bf16";
+        auto model = Model::load(p);
+        QCOMPARE(model->info().dtype, std::string("bf16"));
+        for (const auto& t : model->impl().net->parameters())
+            QCOMPARE(t.scalar_type(), torch::kBFloat16);
+        QVERIFY(torch::get_default_dtype() == caffe2::TypeMeta::Make<float>());
+        p.dtype = "fp16";
+        try {
+            Model::load(p);
+            QFAIL("fp16 on the CPU loaded");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("CUDA only") != std::string::npos, e.what());
+        }
+    }
+
     void unknownDeviceIsRefused() {
         const std::string d = dir("device");
         testing::write_tiny_model(d, testing::tiny_config());

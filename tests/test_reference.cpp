@@ -1,8 +1,10 @@
-// Parity with Hugging Face transformers: tests/reference/llava-tiny is a tiny random
-// LlavaForConditionalGeneration saved by transformers' save_pretrained, with inputs and what
-// transformers computed from them (tools/reference/make_llava_reference.py wrote it; the
-// file's metadata names the versions). Our loader and network must give the same image
-// features, logits and greedy continuation.
+// Parity with Hugging Face transformers (tests/reference/make_reference.py wrote the fixtures
+// on a machine with transformers; each file's metadata names the versions):
+//   llava-tiny/   a tiny random LlavaForConditionalGeneration saved by save_pretrained, with
+//                 inputs and what transformers computed from them: our loader and network
+//                 must give the same image features, logits and greedy continuation;
+//   shapes-tiny.safetensors   the embedded model's logits when transformers loads its folder.
+// (sam-tiny/ waits for the SAM runtime, issue 5.)
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -27,13 +29,18 @@ class TestReference : public QObject {
     std::shared_ptr<Model> model_;
     std::unique_ptr<SafetensorsArchive> ref_;
 
-    torch::Tensor ref(const std::string& name, torch::Dtype dtype) {
-        const TensorView* v = ref_->find(name);
+    // A stored tensor, or an undefined one when the file lacks it.
+    static torch::Tensor read(const SafetensorsArchive& archive, const std::string& name,
+                              torch::Dtype dtype) {
+        const TensorView* v = archive.find(name);
         if (!v) return {};
         auto t = torch::empty(std::vector<int64_t>(v->shape.begin(), v->shape.end()),
                               torch::TensorOptions().dtype(dtype));
         copy_view_into(*v, t);
         return t;
+    }
+    torch::Tensor ref(const std::string& name, torch::Dtype dtype) {
+        return read(*ref_, name, dtype);
     }
 
     // Largest absolute difference, relative to the reference's largest magnitude.
@@ -43,8 +50,7 @@ class TestReference : public QObject {
 
     // Embeddings of `ids` with the image features scattered over the image-token positions,
     // as LlavaForConditionalGeneration builds them.
-    torch::Tensor embeds(const torch::Tensor& ids, const torch::Tensor& feats) {
-        auto& net = model_->impl().net;
+    static torch::Tensor embeds(Llava& net, const torch::Tensor& ids, const torch::Tensor& feats) {
         const auto is_image = ids.eq(net->config.image_token_index);
         auto e = net->language_model->embed(ids.masked_fill(is_image, 0));
         return e.masked_scatter(is_image.unsqueeze(-1).expand_as(e), feats.reshape({-1}));
@@ -93,7 +99,7 @@ private slots:
         const auto ids = ref("input_ids", torch::kInt64);
         const auto want = ref("logits", torch::kFloat32);
         QVERIFY(ids.defined() && want.defined());
-        const auto e = embeds(ids, net->encode_images(ref("pixel_values", torch::kFloat32)));
+        const auto e = embeds(net, ids, net->encode_images(ref("pixel_values", torch::kFloat32)));
         const auto got = net->language_model->logits(net->language_model->forward(e, 0, nullptr));
         QCOMPARE(got.sizes(), want.sizes());
         const double d = rel_diff(got, want);
@@ -101,6 +107,27 @@ private slots:
         QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));
         // The argmax at every position agrees too.
         QVERIFY(torch::equal(got.argmax(-1), want.argmax(-1)));
+    }
+
+    // transformers, loading resources/models/shapes-tiny, computes the same logits as we do.
+    void embeddedModelMatchesTransformers() {
+        torch::NoGradGuard ng;
+        const fs::path src = std::getenv("REGIONCHAT_SOURCE_DIR");
+        auto archive =
+            SafetensorsArchive::open((src / "tests/reference/shapes-tiny.safetensors").string());
+        const auto ids = read(*archive, "input_ids", torch::kInt64);
+        const auto want = read(*archive, "logits", torch::kFloat32);
+        const auto pixels = read(*archive, "pixel_values", torch::kFloat32);
+        QVERIFY(ids.defined() && want.defined() && pixels.defined());
+        auto model = Model::load(
+            testing::load_params((src / "resources/models/shapes-tiny").string(), "cpu"));
+        auto& net = model->impl().net;
+        const auto e = embeds(net, ids, net->encode_images(pixels));
+        const auto got = net->language_model->logits(net->language_model->forward(e, 0, nullptr));
+        QCOMPARE(got.sizes(), want.sizes());
+        const double d = rel_diff(got, want);
+        qInfo("embedded model logits: max difference %.2e of the largest value", d);
+        QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));
     }
 
     // Greedy decoding through the KV cache reproduces transformers' generate().
@@ -111,7 +138,7 @@ private slots:
         const auto want = ref("greedy_ids", torch::kInt64);
         QVERIFY(ids.defined() && want.defined());
         auto cache = net->language_model->make_cache();
-        auto e = embeds(ids, net->encode_images(ref("pixel_values", torch::kFloat32)));
+        auto e = embeds(net, ids, net->encode_images(ref("pixel_values", torch::kFloat32)));
         int64_t pos = 0;
         std::vector<int64_t> got;
         for (int64_t i = 0; i < want.numel(); ++i) {

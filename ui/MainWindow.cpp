@@ -1,6 +1,7 @@
 #include "MainWindow.h"
 
 #include "bench/BenchmarkDock.h"
+#include "inference/ModelManagerDialog.h"
 
 #include <QAction>
 #include <QApplication>
@@ -181,12 +182,14 @@ void MainWindow::buildMenus() {
     file->addAction(tr("&Copy Annotated Image"), QKeySequence(tr("Ctrl+Shift+C")), this,
                     &MainWindow::copyAnnotatedImage);
     file->addSeparator();
-    file->addAction(tr("Open &Model Folder…"), this, [this] {
+    file->addAction(tr("Open &Model…"), QKeySequence(tr("Ctrl+Shift+M")), this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"));
-        if (!dir.isEmpty()) {
-            options_.modelDir = dir;
-            inference_->loadModel(dir, options_.device);
-        }
+        if (dir.isEmpty()) return;
+        ModelManagerDialog dialog(dir, options_.device, this);
+        if (dialog.exec() != QDialog::Accepted || !dialog.canLoad()) return;
+        options_.modelDir = dir;
+        options_.device = dialog.device();
+        inference_->loadModel(dir, dialog.device(), dialog.dtype());
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);

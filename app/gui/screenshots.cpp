@@ -13,6 +13,8 @@
 #include "chat/ChatPanel.h"
 #include "document/AddRegionCommand.h"
 #include "inference/InferenceController.h"
+#include "inference/InferenceWorker.h"
+#include "inference/ModelManagerDialog.h"
 
 namespace {
 
@@ -108,5 +110,13 @@ int main(int argc, char** argv) {
     waitFor([&] { return ran; }, 60000);
     shoot(w, out + "/6-benchmark.png");
     doc->setModified(false);
+
+    // File > Open Model… on the embedded model.
+    rcui::ModelManagerDialog manager(rcui::InferenceWorker::embeddedModelDir(), "cpu");
+    manager.show();
+    waitFor([] { return false; }, 300);
+    const QString managerShot = out + "/7-model-manager.png";
+    manager.grab().save(managerShot);
+    qInfo("wrote %s", qPrintable(managerShot));
     return 0;
 }

@@ -1,5 +1,10 @@
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "engine/model_impl.h"
 #include "model/tensor_io.h"
@@ -55,7 +60,12 @@ torch::Device resolve_device(const std::string& name) {
 torch::Dtype resolve_dtype(const std::string& name, const torch::Device& device) {
     if (name.empty() || name == "auto") return device.is_cuda() ? torch::kFloat16 : torch::kFloat32;
     if (name == "fp32" || name == "float32") return torch::kFloat32;
-    if (name == "fp16" || name == "float16") return torch::kFloat16;
+    if (name == "fp16" || name == "float16") {
+        if (!device.is_cuda())
+            throw Error("fp16 runs on CUDA only (LibTorch's CPU kernels lack half-precision "
+                        "convolution); use bf16 or fp32 on the CPU");
+        return torch::kFloat16;
+    }
     if (name == "bf16" || name == "bfloat16") return torch::kBFloat16;
     throw Error("unknown dtype '" + name + "' (use auto, fp32, fp16 or bf16)");
 }
@@ -91,9 +101,9 @@ const RegionFormat& Model::region_format() const {
     return *impl_->region_format;
 }
 
-std::shared_ptr<Model> Model::load(const LoadParams& params) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const fs::path dir(params.model_dir);
+namespace {
+
+void check_model_folder(const fs::path& dir) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
         throw Error("model folder '" + dir.string() + "' does not exist");
@@ -101,6 +111,116 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
         throw Error("'" + dir.string() + "' is not a model folder: it has no config.json");
     if (!fs::exists(dir / "tokenizer.model", ec))
         throw Error("model folder '" + dir.string() + "' has no tokenizer.model");
+}
+
+// The checkpoint (plus, for the original LLaVA layout, the CLIP tower's own folder), checked
+// against the config before anything is built from the config.
+std::unique_ptr<SafetensorsArchive> open_weights(const fs::path& dir, const ModelConfig& config) {
+    auto archive = SafetensorsArchive::open(dir.string());
+    if (config.layout == "llava-original")
+        archive->merge(SafetensorsArchive::open(config.vision_tower_dir), "vision_model.",
+                       "vision_tower.");
+    const int64_t expected = count_parameters(config);
+    int64_t stored = 0;
+    for (const auto& name : archive->names()) stored += archive->find(name)->numel();
+    if (expected > stored)
+        throw Error("config.json describes " + std::to_string(expected) +
+                    " parameters but the checkpoint in '" + dir.string() + "' holds only " +
+                    std::to_string(stored));
+    return archive;
+}
+
+// Free memory on `device` in bytes, 0 when it cannot be told: MemAvailable for the host;
+// for CUDA, cudaMemGetInfo looked up in the CUDA runtime LibTorch has loaded (no CUDA
+// headers needed, and nothing to find in a CPU-only build).
+uint64_t free_memory(const torch::Device& device) {
+    if (device.is_cuda()) {
+        using MemGetInfo = int (*)(size_t*, size_t*);
+        using SetDevice = int (*)(int);
+        auto get = reinterpret_cast<MemGetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
+        auto set = reinterpret_cast<SetDevice>(dlsym(RTLD_DEFAULT, "cudaSetDevice"));
+        size_t free_b = 0, total_b = 0;
+        if (!get || (set && set(device.index() < 0 ? 0 : device.index()) != 0) ||
+            get(&free_b, &total_b) != 0)
+            return 0;
+        return free_b;
+    }
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit)
+        if (key == "MemAvailable:") return kb * 1024;
+    return 0;
+}
+
+std::string gib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1ull << 30));
+    return buf;
+}
+
+// The network with its parameters created in `dtype` from the start: building it in fp32
+// and converting would hold twice the 16-bit weights on the host. The default dtype is
+// process-wide, so it is restored at once (models are loaded on one worker thread).
+Llava build_in_dtype(const ModelConfig& config, torch::Dtype dtype) {
+    struct Restore {
+        caffe2::TypeMeta old = torch::get_default_dtype();
+        ~Restore() { torch::set_default_dtype(old); }
+    } restore;
+    try {
+        torch::set_default_dtype(caffe2::TypeMeta::fromScalarType(dtype));
+        return Llava(config);
+    } catch (const c10::Error&) {  // an initializer without a kernel for this dtype here
+        torch::set_default_dtype(restore.old);
+        return Llava(config);
+    }
+}
+
+}  // namespace
+
+void ModelPlan::set_free(uint64_t bytes) {
+    bytes_free = bytes;
+    fits = bytes_free == 0 || bytes_needed <= bytes_free;
+    message = fits ? std::string()
+                   : "the model needs " + gib(bytes_needed) + " on " + device + " but only " +
+                         gib(bytes_free) + " is free; try another device or a 16-bit dtype";
+}
+
+ModelPlan plan_model(const LoadParams& params) {
+    const fs::path dir(params.model_dir);
+    check_model_folder(dir);
+    const ModelConfig config = load_model_config(dir.string());
+    open_weights(dir, config);  // headers only: the files are memory-mapped, not read
+    const torch::Device device = resolve_device(params.device);
+    const torch::Dtype dtype = resolve_dtype(params.dtype, device);
+    const uint64_t elem = dtype == torch::kFloat32 ? 4 : 2;
+    ModelPlan plan;
+    plan.dir = dir.string();
+    plan.layout = config.layout;
+    plan.device = device.str();
+    plan.dtype = dtype_label(dtype);
+    plan.parameters = count_parameters(config);
+    plan.warnings = config.warnings;
+    plan.weight_bytes = uint64_t(plan.parameters) * elem;
+    const auto& t = config.text;
+    const uint64_t kv = 2ull * t.num_hidden_layers * uint64_t(t.max_position_embeddings) *
+                        t.num_key_value_heads * (t.hidden_size / t.num_attention_heads) * elem;
+    // Working memory: the fp32 logits and attention scores of a full-context prefill, and a
+    // margin for the allocator.
+    const uint64_t work = 4ull * t.max_position_embeddings *
+                              (uint64_t(t.vocab_size) + t.max_position_embeddings *
+                                                            uint64_t(t.num_attention_heads)) +
+                          std::max<uint64_t>(64ull << 20, plan.weight_bytes / 20);
+    plan.bytes_needed = plan.weight_bytes + kv + work;
+    plan.set_free(free_memory(device));
+    return plan;
+}
+
+std::shared_ptr<Model> Model::load(const LoadParams& params) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const fs::path dir(params.model_dir);
+    check_model_folder(dir);
 
     std::shared_ptr<Model> model(new Model());
     Impl& m = *model->impl_;
@@ -122,25 +242,14 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.region_format = make_region_format(m.config.region_format, m.preprocess.pad_to_square);
     if (!m.region_format) throw Error("unknown region format '" + m.config.region_format + "'");
 
-    auto archive = SafetensorsArchive::open(dir.string());
-    if (m.config.layout == "llava-original")  // the CLIP tower lives in its own folder
-        archive->merge(SafetensorsArchive::open(m.config.vision_tower_dir), "vision_model.",
-                       "vision_tower.");
-    // Check the checkpoint against the config before building anything from the config.
-    const int64_t expected = count_parameters(m.config);
-    int64_t stored = 0;
-    for (const auto& name : archive->names()) stored += archive->find(name)->numel();
-    if (expected > stored)
-        throw Error("config.json describes " + std::to_string(expected) +
-                    " parameters but the checkpoint in '" + dir.string() + "' holds only " +
-                    std::to_string(stored));
+    auto archive = open_weights(dir, m.config);
 
     if (params.threads > 0) torch::set_num_threads(params.threads);
     m.device = resolve_device(params.device);
     m.dtype = resolve_dtype(params.dtype, m.device);
     {
         torch::NoGradGuard no_grad;
-        m.net = Llava(m.config);
+        m.net = build_in_dtype(m.config, m.dtype);
         m.net->to(m.device, m.dtype);
         m.net->eval();
     }

@@ -437,6 +437,23 @@ void SafetensorsArchive::merge(std::unique_ptr<SafetensorsArchive> other,
     for (auto& f : other->files_) files_.push_back(std::move(f));
 }
 
+bool SafetensorsFile::release(const uint8_t* data, size_t n) const {
+    const auto* base = static_cast<const uint8_t*>(map_);
+    if (!map_ || data < base || n > map_size_ || data - base > ptrdiff_t(map_size_ - n))
+        return false;
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t first = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+    const uintptr_t last = (reinterpret_cast<uintptr_t>(data) + n) / page * page;
+    if (last > first)  // read-only private mapping: dropped pages are re-read from the file
+        ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    return true;
+}
+
+void SafetensorsArchive::release(const TensorView& view) const {
+    for (const auto& f : files_)
+        if (f->release(view.data, view.nbytes)) return;
+}
+
 SafetensorsFile::~SafetensorsFile() {
     if (map_) ::munmap(map_, map_size_);
 }

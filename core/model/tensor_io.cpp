@@ -119,6 +119,7 @@ LoadStateReport load_state(
                         dtype_name(view->dtype) + ", expected a floating-point type");
         }
         copy_view_into(*view, param);
+        archive.release(*view);  // peak host memory: the copy, not the copy plus the file
         used.insert(found);
         report.tensors_loaded++;
         report.bytes_loaded += view->nbytes;

@@ -89,12 +89,14 @@ void InferenceController::cancelBelow(quint64 id) {
     }
 }
 
-void InferenceController::loadModel(const QString& dir, const QString& device) {
+void InferenceController::loadModel(const QString& dir, const QString& device,
+                                    const QString& dtype) {
     loadId_ = next_++;
     cancelBelow(loadId_);  // a new model supersedes older loads and running answers
     loading_ = true;
     QMetaObject::invokeMethod(
-        worker_, [w = worker_, id = loadId_, dir, device] { w->loadModel(id, dir, device); },
+        worker_,
+        [w = worker_, id = loadId_, dir, device, dtype] { w->loadModel(id, dir, device, dtype); },
         Qt::QueuedConnection);
 }
 

@@ -21,8 +21,10 @@ public:
     explicit InferenceController(QObject* parent = nullptr);
     ~InferenceController() override;  ///< cancels, quits the thread and waits for it
 
-    /// Loads a model asynchronously ("" = embedded model; device "auto", "cpu", "cuda").
-    void loadModel(const QString& dir, const QString& device = QStringLiteral("auto"));
+    /// Loads a model asynchronously ("" = embedded model; device "auto", "cpu", "cuda";
+    /// dtype "auto", "fp32", "fp16", "bf16").
+    void loadModel(const QString& dir, const QString& device = QStringLiteral("auto"),
+                   const QString& dtype = QStringLiteral("auto"));
     /// Asks; a running request is cancelled first. Returns the request id.
     quint64 ask(AskRequest request);
     /// Cancels the running request (it ends with answered(..., stopped = true)).

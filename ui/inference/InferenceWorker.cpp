@@ -75,12 +75,14 @@ QString InferenceWorker::embeddedModelDir() {
     return QStringLiteral(REGIONCHAT_DEFAULT_MODEL_DIR);
 }
 
-void InferenceWorker::loadModel(quint64 id, const QString& dir, const QString& device) {
+void InferenceWorker::loadModel(quint64 id, const QString& dir, const QString& device,
+                                const QString& dtype) {
     const QString folder = dir.isEmpty() ? embeddedModelDir() : dir;
     try {
         rc::LoadParams p;
         p.model_dir = folder.toStdString();
         p.device = device.isEmpty() ? std::string("auto") : device.toStdString();
+        p.dtype = dtype.isEmpty() ? std::string("auto") : dtype.toStdString();
         // Progress arrives once per tensor; a real checkpoint has hundreds, so only every
         // 30 ms (and the last one) crosses to the GUI thread.
         QElapsedTimer sinceEmit;

@@ -32,7 +32,8 @@ public:
 
 public slots:
     /// Loads a model folder ("" = the embedded model); replaces the current one on success.
-    void loadModel(quint64 id, const QString& dir, const QString& device);
+    void loadModel(quint64 id, const QString& dir, const QString& device,
+                   const QString& dtype = QStringLiteral("auto"));
     void ask(const rcui::AskRequest& request);
     /// Forgets the conversation (next ask starts a new one).
     void resetConversation();

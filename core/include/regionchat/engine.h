@@ -52,6 +52,29 @@ struct ModelInfo {
     std::vector<std::string> warnings;  ///< config keys ignored, unused tensors
 };
 
+/// What loading a model folder would take, worked out from config.json and the weight
+/// files' headers without loading anything (the app's model manager shows it).
+struct ModelPlan {
+    std::string dir;
+    std::string layout;  ///< "hf-llava" or "llava-original"
+    std::string device;  ///< resolved: "cpu", "cuda:0"
+    std::string dtype;   ///< resolved: "fp32", "fp16", "bf16"
+    int64_t parameters = 0;
+    uint64_t weight_bytes = 0;  ///< parameters in `dtype`
+    uint64_t bytes_needed = 0;  ///< weights + KV cache for the whole context + working memory
+    uint64_t bytes_free = 0;    ///< free memory on the device; 0 = unknown
+    bool fits = true;           ///< false only when bytes_free is known and too small
+    std::string message;        ///< why it does not fit (empty when it fits)
+    std::vector<std::string> warnings;
+
+    /// Sets bytes_free and recomputes fits and message.
+    void set_free(uint64_t bytes);
+};
+
+/// Plans loading `params.model_dir` on `params.device` in `params.dtype`. Throws rc::Error
+/// naming the file at fault when the folder is not a loadable model.
+ModelPlan plan_model(const LoadParams& params);
+
 /// A loaded model: weights on a device plus tokenizer, chat template and region format.
 /// Immutable after load; share it between sessions of one thread at a time.
 class Model {

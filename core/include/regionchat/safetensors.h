@@ -67,6 +67,10 @@ public:
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
     /// Returns the tensor or nullptr.
     const TensorView* find(const std::string& name) const;
+    /// Drops this process's copy of the whole pages inside [data, data + n) (the file stays in
+    /// the page cache; a later read maps it in again), so a loader that has copied a tensor
+    /// does not keep the file resident too. False when the range is not in this file's map.
+    bool release(const uint8_t* data, size_t n) const;
 
 private:
     friend std::unique_ptr<SafetensorsFile> open_torch_checkpoint(const std::string& path);
@@ -102,6 +106,8 @@ public:
     /// "vision_tower.vision_model.*"). rc::Error when a name is already taken.
     void merge(std::unique_ptr<SafetensorsArchive> other, const std::string& keep_prefix,
                const std::string& add_prefix);
+    /// SafetensorsFile::release for a tensor of this archive, once it has been copied.
+    void release(const TensorView& view) const;
 
 private:
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
