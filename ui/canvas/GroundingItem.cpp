@@ -97,14 +97,15 @@ void FocusCropItem::setImageBounds(const QRectF& bounds) {
     update();
 }
 
-// Inside the bottom-left corner of the crop's part on the image: answer boxes put their tags
-// above their top-left corner, and the crop usually shares that corner's neighbourhood with
-// the box it was cut around.
+// Inside the top-right corner of the crop's part on the image. Region and answer tags sit at
+// their boxes' top-left corners, and the crop is cut around a box with a margin, so that
+// box's tag lies near the crop's top-left, and boxes below the crop put their tags along its
+// bottom edge; the top-right corner is the one they leave free.
 QRectF FocusCropItem::tagRect() const {
     const QRectF visible = bounds_.isEmpty() ? crop_ : crop_.intersected(bounds_);
     const QRectF area = visible.isEmpty() ? crop_ : visible;
     QRectF tag = tagRectFor(area, focusCropText(), *style_);
-    tag.moveTop(area.bottom() - tag.height());
+    tag.moveTopRight(QPointF(area.right(), area.top()));
     return tag;
 }
 
