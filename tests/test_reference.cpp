@@ -56,6 +56,21 @@ class TestReference : public QObject {
         return e.masked_scatter(is_image.unsqueeze(-1).expand_as(e), feats.reshape({-1}));
     }
 
+    // Logits of a full forward pass over `ids` with the image of `pixels`.
+    static torch::Tensor logits_of(Llava& net, const torch::Tensor& ids,
+                                   const torch::Tensor& pixels) {
+        const auto e = embeds(net, ids, net->encode_images(pixels));
+        return net->language_model->logits(net->language_model->forward(e, 0, nullptr));
+    }
+
+    // rel_diff, printed under `what` so the test log carries the figure.
+    static double reported_diff(const char* what, const torch::Tensor& got,
+                                const torch::Tensor& want) {
+        const double d = rel_diff(got, want);
+        qInfo("%s: max difference %.2e of the largest value", what, d);
+        return d;
+    }
+
 private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
@@ -88,8 +103,7 @@ private slots:
         const auto want = ref("image_features", torch::kFloat32);
         QVERIFY(pixels.defined() && want.defined());
         const auto got = model_->impl().net->encode_images(pixels).reshape(want.sizes());
-        const double d = rel_diff(got, want);
-        qInfo("image features: max difference %.2e of the largest value", d);
+        const double d = reported_diff("image features", got, want);
         QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));
     }
 
@@ -99,11 +113,9 @@ private slots:
         const auto ids = ref("input_ids", torch::kInt64);
         const auto want = ref("logits", torch::kFloat32);
         QVERIFY(ids.defined() && want.defined());
-        const auto e = embeds(net, ids, net->encode_images(ref("pixel_values", torch::kFloat32)));
-        const auto got = net->language_model->logits(net->language_model->forward(e, 0, nullptr));
+        const auto got = logits_of(net, ids, ref("pixel_values", torch::kFloat32));
         QCOMPARE(got.sizes(), want.sizes());
-        const double d = rel_diff(got, want);
-        qInfo("logits: max difference %.2e of the largest value", d);
+        const double d = reported_diff("logits", got, want);
         QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));
         // The argmax at every position agrees too.
         QVERIFY(torch::equal(got.argmax(-1), want.argmax(-1)));
@@ -121,12 +133,9 @@ private slots:
         QVERIFY(ids.defined() && want.defined() && pixels.defined());
         auto model = Model::load(
             testing::load_params((src / "resources/models/shapes-tiny").string(), "cpu"));
-        auto& net = model->impl().net;
-        const auto e = embeds(net, ids, net->encode_images(pixels));
-        const auto got = net->language_model->logits(net->language_model->forward(e, 0, nullptr));
+        const auto got = logits_of(model->impl().net, ids, pixels);
         QCOMPARE(got.sizes(), want.sizes());
-        const double d = rel_diff(got, want);
-        qInfo("embedded model logits: max difference %.2e of the largest value", d);
+        const double d = reported_diff("embedded model logits", got, want);
         QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));
     }
 
