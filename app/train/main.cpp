@@ -17,9 +17,10 @@ const char* kUsage =
     "                        [--threads N] [--max-minutes M] [--save-every N] [--vocab N]\n"
     "                        [--warmup N] [--aux-weight X] [--curriculum STEPS]\n"
     "                        [--device auto|cpu|cuda|cuda:N] [--data-threads N]\n"
-    "                        [--tokenizer tokenizer.model]\n"
+    "                        [--tokenizer tokenizer.model] [--init MODEL_DIR]\n"
     "Trains the tiny region-aware LLaVA on synthetic scenes. Resumes from --work (default\n"
-    "DIR.work) when it holds a checkpoint; exports to --out every --save-every steps.\n";
+    "DIR.work) when it holds a checkpoint; exports to --out every --save-every steps.\n"
+    "--init fine-tunes an exported model (its weights and tokenizer) with a fresh schedule.\n";
 
 bool arg(int argc, char** argv, int& i, const char* name, std::string* value) {
     if (std::strcmp(argv[i], name) != 0) return false;
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
                 o.device = v;
             else if (arg(argc, argv, i, "--data-threads", &v))
                 o.data_threads = std::stoi(v);
+            else if (arg(argc, argv, i, "--init", &v))
+                o.init_dir = v;
             else if (arg(argc, argv, i, "--tokenizer", &v))
                 o.tokenizer = v;
             else if (arg(argc, argv, i, "--vocab", &v))

@@ -171,8 +171,13 @@ bool add_dual_focus(const Scene& scene, const Counts& counts, Random& rng,
     Sample s;
     s.turns.push_back(box_turn(Task::DualFocusBox, dual_focus_box_prompt(c.question), c.box,
                                scene_size(scene), 0));
-    s.turns.push_back(
-        text_turn(Task::DualFocusMicro, dual_focus_micro_prompt(c.question), c.answer, 1));
+    // Half the micro turns end with the short-answer line the pipeline's choice step scores
+    // both candidate answers under, so that score prefers the right one.
+    const bool scored = splitmix(scene.seed ^ 0xD0A1F0C5ULL) % 2 == 0;
+    s.turns.push_back(text_turn(Task::DualFocusMicro,
+                                dual_focus_micro_prompt(c.question) +
+                                    (scored ? kDualFocusScoreSuffix : ""),
+                                c.answer, 1));
     s.crop = dual_focus_crop(scene.image, c.box);
     out.push_back(std::move(s));
     return true;

@@ -404,6 +404,10 @@ void train_shapes_model(const TrainOptions& o) {
             throw Error(state_path.string() +
                         " was made with another --seed; use a new work folder");
         cfg = load_model_config(work.string());
+    } else if (!o.init_dir.empty()) {
+        fs::copy_file(fs::path(o.init_dir) / "tokenizer.model", tok_path,
+                      fs::copy_options::overwrite_existing);
+        cfg = load_model_config(o.init_dir);
     } else if (!o.tokenizer.empty()) {
         fs::copy_file(o.tokenizer, tok_path, fs::copy_options::overwrite_existing);
         cfg = shapes_tiny_config();
@@ -440,6 +444,11 @@ void train_shapes_model(const TrainOptions& o) {
         load_state(*aux_head, *aux_archive,
                    [](const std::string& n) { return std::vector<std::string>{n}; });
         torch::load(opt, (work / "optimizer.pt").string(), device);
+    } else if (!o.init_dir.empty()) {
+        auto archive =
+            SafetensorsArchive::open((fs::path(o.init_dir) / "model.safetensors").string());
+        load_state(*net, *archive,
+                   [](const std::string& n) { return std::vector<std::string>{n}; });
     }
     net->train();
 

@@ -26,6 +26,9 @@ struct TrainOptions {
         out_dir;  ///< the exported model folder (config.json, model.safetensors, tokenizer.model)
     std::string work_dir;  ///< resumable state: weights, optimizer, step
     std::string tokenizer;  ///< reuse this tokenizer.model instead of training one
+    /// Start from this exported model (its weights, config and tokenizer) instead of random
+    /// weights; the optimizer and schedule start afresh (fine-tuning). Ignored on resume.
+    std::string init_dir;
     int vocab_size = 512;  ///< SentencePiece vocabulary trained on the task text
     int steps = 3000;
     int batch_size = 32;
