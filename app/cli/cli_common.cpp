@@ -2,13 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <string>
-#include <algorithm>
 #include <filesystem>
+#include <string>
 
 #include "regionchat/error.h"
 
@@ -168,6 +168,12 @@ synth::SceneOptions scene_options(const Args& args) {
     so.augment = !args.flags.count("no-augment");
     so.max_objects = args.get_int("max-objects", so.max_objects, 1, 6);
     return so;
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 double now_ms() {

@@ -58,6 +58,9 @@ synth::SceneOptions scene_options(const Args& args);
 
 double now_ms();
 
+/// Median of the values (0 for none).
+double median(std::vector<double> v);
+
 /// Writes "[#####.....] done/total  N ms/case  ETA 1m05s" to stderr: redrawn in place on a
 /// terminal, else one line every 10 cases and at the end.
 void print_progress(size_t done, size_t total, double start_ms, bool tty);

@@ -26,12 +26,6 @@ std::string normalize_answer(std::string s) {
     return s;
 }
 
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
 // The targets per task (MODEL_CARD.md); DualFocus micro has none.
 double target_for(synth::Task t) {
     switch (t) {

@@ -26,6 +26,8 @@ const char* kUsage =
     "scenes, speed medians\n"
     "  regionchat-cli bench --format mme|mmvm|grounding --root DIR [--model DIR] [--output DIR]\n"
     "                     [--limit N] [--json] [--grounding-prompt TEXT]   run and score a set\n"
+    "  regionchat-cli speed [--model DIR] [--device D] [--dtype T] [--runs N] [--text-tokens N]\n"
+    "                     [--new-tokens N] [--json]   encode, prefill, decode medians vs bandwidth\n"
     "\n"
     "<region> placeholders in the question are filled, in order, by the --box values (pixels\n"
     "of the original image), written in the model's region format. --model defaults to the\n"
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
         if (command == "export-synth") return rc::cli::run_export_synth(argc, argv);
         if (command == "eval-synth") return rc::cli::run_eval_synth(argc, argv);
         if (command == "bench") return rc::cli::run_bench(argc, argv);
+        if (command == "speed") return rc::cli::run_speed(argc, argv);
         std::fprintf(stderr, "regionchat-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
         return 2;
     } catch (const rc::cli::UsageError& e) {

@@ -249,6 +249,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.dtype = resolve_dtype(params.dtype, m.device);
     {
         torch::NoGradGuard no_grad;
+        BuildPlacement place(m.device, m.dtype);  // layer by layer onto the device
         m.net = build_in_dtype(m.config, m.dtype);
         m.net->to(m.device, m.dtype);
         m.net->eval();

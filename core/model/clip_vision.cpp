@@ -1,6 +1,7 @@
 #include "model/clip_vision.h"
 
 #include "model/attention.h"
+#include "model/tensor_io.h"
 #include "regionchat/error.h"
 
 namespace rc {
@@ -51,7 +52,11 @@ torch::Tensor ClipEncoderLayerImpl::forward(torch::Tensor x) {
 
 ClipEncoderImpl::ClipEncoderImpl(const VisionConfig& c) {
     layers = register_module("layers", nn::ModuleList());
-    for (int i = 0; i < c.num_hidden_layers; ++i) layers->push_back(ClipEncoderLayer(c));
+    for (int i = 0; i < c.num_hidden_layers; ++i) {
+        ClipEncoderLayer layer(c);
+        place_built(*layer);
+        layers->push_back(layer);
+    }
 }
 
 ClipEmbeddingsImpl::ClipEmbeddingsImpl(const VisionConfig& c) {

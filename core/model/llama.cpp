@@ -1,6 +1,7 @@
 #include "model/llama.h"
 
 #include "model/attention.h"
+#include "model/tensor_io.h"
 
 namespace rc {
 
@@ -108,8 +109,13 @@ torch::Tensor LlamaDecoderLayerImpl::forward(torch::Tensor x, const torch::Tenso
 
 LlamaModelImpl::LlamaModelImpl(const TextConfig& c) {
     embed_tokens = register_module("embed_tokens", nn::Embedding(c.vocab_size, c.hidden_size));
+    place_built(*embed_tokens);
     layers = register_module("layers", nn::ModuleList());
-    for (int i = 0; i < c.num_hidden_layers; ++i) layers->push_back(LlamaDecoderLayer(c));
+    for (int i = 0; i < c.num_hidden_layers; ++i) {
+        LlamaDecoderLayer layer(c);
+        place_built(*layer);
+        layers->push_back(layer);
+    }
     norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps));
 }
 
@@ -120,6 +126,7 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const TextConfig& c)
     if (!c.tie_word_embeddings) {
         lm_head = register_module(
             "lm_head", nn::Linear(nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+        place_built(*lm_head);
     }
 }
 

@@ -7,6 +7,22 @@
 namespace rc {
 
 namespace {
+thread_local const BuildPlacement* g_placement = nullptr;
+}  // namespace
+
+BuildPlacement::BuildPlacement(torch::Device device, torch::Dtype dtype)
+    : outer_(g_placement), device_(device), dtype_(dtype) {
+    g_placement = this;
+}
+
+BuildPlacement::~BuildPlacement() { g_placement = outer_; }
+
+void place_built(torch::nn::Module& module) {
+    if (g_placement) module.to(g_placement->device_, g_placement->dtype_);
+}
+
+
+namespace {
 
 std::string shape_string(c10::IntArrayRef shape) {
     std::ostringstream s;

@@ -36,6 +36,28 @@ LoadStateReport load_state(
     const std::function<std::vector<std::string>(const std::string&)>& candidates,
     const TensorProgress& progress = {});
 
+/// While alive, the network constructors on this thread move each big part (an encoder or
+/// decoder layer, an embedding table) to `device` in `dtype` as soon as it is built
+/// (place_built), so a model bound for a GPU is never whole on the host: the host holds one
+/// layer at a time, and the weights then go from the memory map straight to the GPU.
+class BuildPlacement {
+public:
+    BuildPlacement(torch::Device device, torch::Dtype dtype);
+    ~BuildPlacement();
+    BuildPlacement(const BuildPlacement&) = delete;
+    BuildPlacement& operator=(const BuildPlacement&) = delete;
+
+private:
+    const BuildPlacement* outer_;
+    torch::Device device_;
+    torch::Dtype dtype_;
+    friend void place_built(torch::nn::Module& module);
+};
+
+/// Moves a freshly built part to the current BuildPlacement's device and dtype (no-op
+/// without one).
+void place_built(torch::nn::Module& module);
+
 /// Writes every parameter of `module` (named as registered) into a safetensors file,
 /// converted to `dtype` (F32, F16 or BF16).
 void save_state(const torch::nn::Module& module, const std::string& path, DType dtype = DType::F32,

@@ -14,4 +14,4 @@ cmake -S . -B "$build" -G Ninja -DREGIONCHAT_BUILD_UI=OFF -DREGIONCHAT_BUILD_TES
   -DCMAKE_PREFIX_PATH="$torch_prefix;$kit" -DOpenCV_DIR="$kit/lib/cmake/opencv4" \
   -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_BUILD_RPATH="$kit/lib" \
   -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON  # the packed SentencePiece, not a system one
-cmake --build "$build" -j"$(nproc)" --target regionchat-cli regionchat-train
+cmake --build "$build" -j"$(nproc)" --target regionchat-cli regionchat-train make-checkpoint

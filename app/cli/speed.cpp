@@ -1,0 +1,131 @@
+// regionchat-cli speed: a model's speed on one device (a benchmark, not a test): load time,
+// image encode, prefill of image tokens + N text tokens, decode tokens/s, and that decode
+// rate against the memory-bandwidth bound (weight bytes read once per token).
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "regionchat/tokenizer.h"
+
+namespace rc::cli {
+
+namespace {
+
+// Copy bandwidth of `device` in GB/s (bytes read + bytes written per second), median of 5
+// copies of a 1 GiB (CUDA) or 256 MiB (CPU) buffer.
+double copy_bandwidth_gbs(const std::string& device) {
+    const torch::Device dev(device);
+    const int64_t n = (dev.is_cuda() ? 1ll << 30 : 1ll << 28) / 4;
+    auto src = torch::ones({n}, torch::TensorOptions().device(dev).dtype(torch::kFloat32));
+    auto dst = torch::empty_like(src);
+    dst.copy_(src);
+    (void)dst[0].item<float>();  // waits for the device
+    std::vector<double> gbs;
+    for (int i = 0; i < 5; ++i) {
+        const double t0 = now_ms();
+        dst.copy_(src);
+        (void)dst[n - 1].item<float>();
+        gbs.push_back(2.0 * n * 4 / ((now_ms() - t0) * 1e6));
+    }
+    return median(gbs);
+}
+
+// A question of about `tokens` tokens in the model's tokenizer.
+std::string question_of(const Tokenizer& tok, int tokens) {
+    static const char* words[] = {"Describe", "the", "objects", "in", "this", "picture",
+                                  "and",      "their", "colors", "shapes", "positions", "sizes"};
+    std::string q;
+    for (size_t i = 0; int(tok.encode(q).size()) < tokens; ++i)
+        q += (q.empty() ? "" : " ") + std::string(words[i % std::size(words)]);
+    return q + "?";
+}
+
+}  // namespace
+
+int run_speed(int argc, char** argv) {
+    const Args args = parse_args(argc, argv, 2,
+                                 {"model", "device", "dtype", "threads", "runs", "text-tokens",
+                                  "new-tokens"},
+                                 {"json"});
+    const int runs = args.get_int("runs", 5, 1, 1000);
+    const int text_tokens = args.get_int("text-tokens", 50, 1, 4000);
+    const int new_tokens = args.get_int("new-tokens", 64, 2, 4000);
+    LoadParams lp;
+    lp.model_dir = resolve_model_dir(args);
+    lp.device = args.get("device", "auto");
+    lp.dtype = args.get("dtype", "auto");
+    const ModelPlan plan = plan_model(lp);  // what the model manager would show
+    auto model = load_model(args);
+    const ModelInfo& info = model->info();
+    const std::string question = question_of(model->tokenizer(), text_tokens);
+
+    std::vector<double> encode, prefill, tps, first;
+    int prompt_tokens = 0, generated = 0;
+    for (int i = 0; i <= runs; ++i) {  // run 0 warms up (kernels, allocator) and is dropped
+        cv::Mat image(480, 640, CV_8UC3);
+        cv::randu(image, cv::Scalar::all(0), cv::Scalar::all(256));  // new pixels: no cache
+        Session session(model);
+        GenerateParams gp;
+        gp.max_new_tokens = new_tokens;
+        const Reply r = session.ask(question, {image}, gp);
+        if (i == 0) continue;
+        encode.push_back(r.timings.image_encode_ms);
+        prefill.push_back(r.timings.prefill_ms);
+        first.push_back(r.timings.first_token_ms);
+        if (r.timings.tokens_per_s > 0) tps.push_back(r.timings.tokens_per_s);
+        prompt_tokens = r.timings.prompt_tokens;
+        generated = std::max(generated, r.timings.generated_tokens);
+    }
+    const double bandwidth = copy_bandwidth_gbs(info.device);
+    const double bound = bandwidth * 1e9 / double(info.weight_bytes);
+    const double decode = median(tps);
+    const int image_tokens = model->config().image_tokens();
+
+    nlohmann::json j = {{"model", info.dir},
+                        {"device", info.device},
+                        {"dtype", info.dtype},
+                        {"parameters", info.parameters},
+                        {"weight_bytes", info.weight_bytes},
+                        {"load_ms", info.load_ms},
+                        {"plan_bytes_needed", plan.bytes_needed},
+                        {"plan_bytes_free", plan.bytes_free},
+                        {"runs", runs},
+                        {"image_tokens", image_tokens},
+                        {"prompt_tokens", prompt_tokens},
+                        {"generated_tokens", generated},
+                        {"median_image_encode_ms", median(encode)},
+                        {"median_prefill_ms", median(prefill)},
+                        {"median_first_token_ms", median(first)},
+                        {"median_decode_tokens_per_s", decode},
+                        {"copy_bandwidth_gbs", bandwidth},
+                        {"bandwidth_bound_tokens_per_s", bound},
+                        {"fraction_of_bound", bound > 0 ? decode / bound : 0.0}};
+    if (args.flags.count("json")) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%s on %s in %s: %.2f B parameters, %.2f GB of weights, loaded in %.1f s\n",
+                info.dir.c_str(), info.device.c_str(), info.dtype.c_str(), info.parameters / 1e9,
+                info.weight_bytes / 1e9, info.load_ms / 1e3);
+    std::printf("plan: needs %.2f GB, %.2f GB free on the device%s\n", plan.bytes_needed / 1e9,
+                plan.bytes_free / 1e9, plan.fits ? "" : " (does not fit)");
+    std::printf("medians of %d runs (after one warm-up):\n", runs);
+    std::printf("  image encode            %9.1f ms\n", median(encode));
+    std::printf("  prefill %4d tokens      %9.1f ms  (%d image + %d text)\n", prompt_tokens,
+                median(prefill), image_tokens, prompt_tokens - image_tokens);
+    std::printf("  first token             %9.1f ms\n", median(first));
+    std::printf("  decode                  %9.1f tokens/s  (%d tokens)\n", decode, generated);
+    std::printf("  copy bandwidth          %9.1f GB/s -> bound %.1f tokens/s; decode at %.0f%%\n",
+                bandwidth, bound, bound > 0 ? 100 * decode / bound : 0.0);
+    return 0;
+}
+
+}  // namespace rc::cli
