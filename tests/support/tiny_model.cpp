@@ -1,5 +1,7 @@
 #include "support/tiny_model.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <mutex>
