@@ -547,4 +547,137 @@ std::string model_config_to_json(const ModelConfig& c) {
     return root.dump(2) + "\n";
 }
 
+namespace {
+
+// One SAM config value: an integer in [lo, hi] (absent: keep the default).
+void sam_int(const json& section, const char* key, int lo, int hi, int* out,
+             const std::string& where) {
+    const auto it = section.find(key);
+    if (it == section.end() || it->is_null()) return;
+    if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi)
+        throw Error(where + "." + key + " must be an integer in [" + std::to_string(lo) + ", " +
+                    std::to_string(hi) + "]");
+    *out = int(it->get<int64_t>());
+}
+
+const json& sam_section(const json& root, const char* key, const std::string& source) {
+    static const json empty = json::object();
+    const auto it = root.find(key);
+    if (it == root.end()) return empty;
+    if (!it->is_object()) throw Error(source + ": " + key + " must be an object");
+    return *it;
+}
+
+}  // namespace
+
+SamConfig parse_sam_config(const std::string& json_text, const std::string& source) {
+    const json root = parse_json_object(json_text, source);
+    const std::string type = root.value("model_type", std::string());
+    if (type != "sam")
+        throw Error(source + ": model_type is '" + type + "', not 'sam' (a Segment Anything "
+                    "folder in the Hugging Face SamModel layout is needed)");
+    SamConfig c;
+    const json& v = sam_section(root, "vision_config", source);
+    const std::string vs = source + ": vision_config";
+    sam_int(v, "hidden_size", 1, 8192, &c.vision_hidden, vs);
+    sam_int(v, "num_hidden_layers", 1, 256, &c.vision_layers, vs);
+    sam_int(v, "num_attention_heads", 1, 256, &c.vision_heads, vs);
+    sam_int(v, "mlp_dim", 1, 65536, &c.vision_mlp, vs);
+    sam_int(v, "image_size", 8, 4096, &c.image_size, vs);
+    sam_int(v, "patch_size", 1, 256, &c.patch_size, vs);
+    sam_int(v, "window_size", 0, 256, &c.window_size, vs);
+    sam_int(v, "output_channels", 1, 8192, &c.output_channels, vs);
+    sam_int(v, "num_pos_feats", 1, 8192, &c.num_pos_feats, vs);
+    if (v.contains("global_attn_indexes")) {
+        const json& g = v.at("global_attn_indexes");
+        if (!g.is_array()) throw Error(vs + ".global_attn_indexes must be a list");
+        c.global_attn_indexes.clear();
+        for (const auto& x : g) {
+            if (!x.is_number_integer() || x.get<int64_t>() < 0 ||
+                x.get<int64_t>() >= c.vision_layers)
+                throw Error(vs + ".global_attn_indexes holds a bad layer index");
+            c.global_attn_indexes.push_back(int(x.get<int64_t>()));
+        }
+    }
+    c.qkv_bias = v.value("qkv_bias", true);
+    c.use_abs_pos = v.value("use_abs_pos", true);
+    c.use_rel_pos = v.value("use_rel_pos", true);
+    c.vision_eps = v.value("layer_norm_eps", 1e-6);
+    if (c.vision_hidden % c.vision_heads != 0)
+        throw Error(vs + ": hidden_size is not a multiple of num_attention_heads");
+    if (c.image_size % c.patch_size != 0)
+        throw Error(vs + ": image_size is not a multiple of patch_size");
+    const json& p = sam_section(root, "prompt_encoder_config", source);
+    const std::string ps = source + ": prompt_encoder_config";
+    sam_int(p, "hidden_size", 1, 8192, &c.prompt_hidden, ps);
+    sam_int(p, "mask_input_channels", 1, 4096, &c.mask_input_channels, ps);
+    c.image_embedding_size = c.image_size / c.patch_size;
+    sam_int(p, "image_embedding_size", 1, 4096, &c.image_embedding_size, ps);
+    const json& d = sam_section(root, "mask_decoder_config", source);
+    const std::string ds = source + ": mask_decoder_config";
+    sam_int(d, "hidden_size", 1, 8192, &c.decoder_hidden, ds);
+    sam_int(d, "mlp_dim", 1, 65536, &c.decoder_mlp, ds);
+    sam_int(d, "num_hidden_layers", 1, 64, &c.decoder_layers, ds);
+    sam_int(d, "num_attention_heads", 1, 256, &c.decoder_heads, ds);
+    sam_int(d, "attention_downsample_rate", 1, 64, &c.attention_downsample_rate, ds);
+    sam_int(d, "num_multimask_outputs", 1, 16, &c.num_multimask_outputs, ds);
+    sam_int(d, "iou_head_depth", 2, 16, &c.iou_head_depth, ds);
+    sam_int(d, "iou_head_hidden_dim", 1, 8192, &c.iou_head_hidden, ds);
+    c.decoder_eps = d.value("layer_norm_eps", 1e-6);
+    if (c.prompt_hidden != c.decoder_hidden || c.output_channels != c.decoder_hidden ||
+        2 * c.num_pos_feats != c.decoder_hidden)
+        throw Error(source + ": the prompt encoder, mask decoder and vision output sizes "
+                    "disagree (output_channels, hidden sizes, 2 x num_pos_feats)");
+    if (c.decoder_hidden % (c.decoder_heads * c.attention_downsample_rate) != 0 ||
+        c.decoder_hidden % 8 != 0)
+        throw Error(ds + ": hidden_size does not split into the heads");
+    if (c.image_embedding_size != c.image_size / c.patch_size)
+        throw Error(ps + ": image_embedding_size is not image_size / patch_size");
+    return c;
+}
+
+SamConfig load_sam_config(const std::string& dir_or_file) {
+    fs::path path(dir_or_file);
+    if (fs::is_directory(path)) path /= "config.json";
+    if (!fs::exists(path)) throw Error(path.string() + " is missing");
+    return parse_sam_config(read_config_text(path), path.string());
+}
+
+std::string sam_config_to_json(const SamConfig& c) {
+    json v = {{"hidden_size", c.vision_hidden},
+              {"num_hidden_layers", c.vision_layers},
+              {"num_attention_heads", c.vision_heads},
+              {"mlp_dim", c.vision_mlp},
+              {"image_size", c.image_size},
+              {"patch_size", c.patch_size},
+              {"window_size", c.window_size},
+              {"output_channels", c.output_channels},
+              {"num_pos_feats", c.num_pos_feats},
+              {"global_attn_indexes", c.global_attn_indexes},
+              {"qkv_bias", c.qkv_bias},
+              {"use_abs_pos", c.use_abs_pos},
+              {"use_rel_pos", c.use_rel_pos},
+              {"layer_norm_eps", c.vision_eps}};
+    json p = {{"hidden_size", c.prompt_hidden},
+              {"mask_input_channels", c.mask_input_channels},
+              {"image_embedding_size", c.image_embedding_size},
+              {"image_size", c.image_size},
+              {"patch_size", c.patch_size}};
+    json d = {{"hidden_size", c.decoder_hidden},
+              {"mlp_dim", c.decoder_mlp},
+              {"num_hidden_layers", c.decoder_layers},
+              {"num_attention_heads", c.decoder_heads},
+              {"attention_downsample_rate", c.attention_downsample_rate},
+              {"num_multimask_outputs", c.num_multimask_outputs},
+              {"iou_head_depth", c.iou_head_depth},
+              {"iou_head_hidden_dim", c.iou_head_hidden},
+              {"layer_norm_eps", c.decoder_eps}};
+    json root = {{"model_type", "sam"},
+                 {"architectures", {"SamModel"}},
+                 {"vision_config", v},
+                 {"prompt_encoder_config", p},
+                 {"mask_decoder_config", d}};
+    return root.dump(2);
+}
+
 }  // namespace rc

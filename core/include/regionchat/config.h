@@ -82,4 +82,31 @@ std::string find_vision_tower(const std::string& model_dir, const std::string& n
 /// Writes the config in the Hugging Face `llava` layout (round-trips through parse).
 std::string model_config_to_json(const ModelConfig& config);
 
+/// A Hugging Face `SamModel` config.json (facebook/sam-vit-base layout); the defaults are
+/// sam-vit-base's.
+struct SamConfig {
+    // vision_config
+    int vision_hidden = 768, vision_layers = 12, vision_heads = 12, vision_mlp = 3072;
+    int image_size = 1024, patch_size = 16, window_size = 14, output_channels = 256;
+    std::vector<int> global_attn_indexes{2, 5, 8, 11};
+    bool qkv_bias = true, use_abs_pos = true, use_rel_pos = true;
+    double vision_eps = 1e-6;
+    int num_pos_feats = 128;  ///< the shared positional embedding: [2, num_pos_feats]
+    // prompt_encoder_config
+    int prompt_hidden = 256, mask_input_channels = 16, image_embedding_size = 64;
+    // mask_decoder_config
+    int decoder_hidden = 256, decoder_mlp = 2048, decoder_layers = 2, decoder_heads = 8;
+    int attention_downsample_rate = 2, num_multimask_outputs = 3;
+    int iou_head_depth = 3, iou_head_hidden = 256;
+    double decoder_eps = 1e-6;
+};
+
+/// Reads `<dir>/config.json` of a SAM folder; throws rc::Error naming the file and key when
+/// it is not a SamModel config or a value is out of range.
+SamConfig load_sam_config(const std::string& dir_or_file);
+/// Parses SAM config JSON text; `source` names it in messages.
+SamConfig parse_sam_config(const std::string& json_text, const std::string& source);
+/// Writes a SAM config (round-trips through parse_sam_config).
+std::string sam_config_to_json(const SamConfig& config);
+
 }  // namespace rc

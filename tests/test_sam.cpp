@@ -1,0 +1,295 @@
+// Segment Anything: parity with transformers' SamModel (tests/reference/sam-tiny, written by
+// tests/reference/make_reference.py), a random SAM with sam-vit-base's real sizes answering
+// point and box prompts, batched decoding equal to one-by-one, "segment everything", and
+// clear errors for broken checkpoints and configs.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <filesystem>
+#include <fstream>
+
+#include <opencv2/imgproc.hpp>
+
+#include "model/sam/sam_net.h"
+#include "model/tensor_io.h"
+#include "regionchat/config.h"
+#include "regionchat/error.h"
+#include "regionchat/safetensors.h"
+#include "regionchat/sam.h"
+
+using namespace rc;
+namespace fs = std::filesystem;
+
+namespace {
+
+torch::Tensor read(const SafetensorsArchive& archive, const std::string& name, torch::Dtype dtype) {
+    const TensorView* v = archive.find(name);
+    if (!v) return {};
+    auto t = torch::empty(std::vector<int64_t>(v->shape.begin(), v->shape.end()),
+                          torch::TensorOptions().dtype(dtype));
+    copy_view_into(*v, t);
+    return t;
+}
+
+double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
+    return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
+}
+
+// A test image: a light background with a dark disc and a mid-grey square.
+cv::Mat scene(int w, int h) {
+    cv::Mat m(h, w, CV_8UC3, cv::Scalar(230, 225, 220));
+    cv::circle(m, {w / 3, h / 2}, std::min(w, h) / 5, cv::Scalar(40, 40, 200), cv::FILLED);
+    cv::rectangle(m, cv::Rect(2 * w / 3 - w / 10, h / 4, w / 5, h / 3), cv::Scalar(90, 160, 60),
+                  cv::FILLED);
+    return m;
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+    std::ofstream(p) << text;
+}
+
+}  // namespace
+
+class TestSam : public QObject {
+    Q_OBJECT
+
+    fs::path fixture_;
+    QTemporaryDir tmp_;
+
+    // A copy of the fixture whose model.safetensors `edit` changed (tensor bytes are copied
+    // into `data` first so the edit may resize them).
+    struct Tensor {
+        std::string name;
+        DType dtype;
+        std::vector<int64_t> shape;
+        std::vector<uint8_t> data;
+    };
+    fs::path edited_copy(const std::string& name,
+                         const std::function<void(std::vector<Tensor>&)>& edit) {
+        const fs::path dir = fs::path(tmp_.path().toStdString()) / name;
+        fs::create_directories(dir);
+        fs::copy_file(fixture_ / "config.json", dir / "config.json",
+                      fs::copy_options::overwrite_existing);
+        std::vector<Tensor> tensors;
+        {
+            auto archive = SafetensorsArchive::open((fixture_ / "model.safetensors").string());
+            for (const auto& n : archive->names()) {
+                const TensorView* v = archive->find(n);
+                tensors.push_back({n, v->dtype, std::vector<int64_t>(v->shape.begin(), v->shape.end()),
+                                   std::vector<uint8_t>(v->data, v->data + v->nbytes)});
+            }
+        }
+        edit(tensors);
+        std::vector<TensorToWrite> out;
+        for (const auto& t : tensors) out.push_back({t.name, t.dtype, t.shape, t.data.data(), t.data.size()});
+        write_safetensors((dir / "model.safetensors").string(), out);
+        return dir;
+    }
+
+private slots:
+    void initTestCase() {
+        const char* src = std::getenv("REGIONCHAT_SOURCE_DIR");
+        QVERIFY2(src, "REGIONCHAT_SOURCE_DIR is not set (run through CTest)");
+        fixture_ = fs::path(src) / "tests/reference/sam-tiny";
+        QVERIFY(fs::exists(fixture_ / "reference.safetensors"));
+        QVERIFY(tmp_.isValid());
+        torch::manual_seed(0);
+    }
+
+    void matchesTransformers() {
+        torch::NoGradGuard ng;
+        const SamConfig c = load_sam_config(fixture_.string());
+        QCOMPARE(c.vision_hidden, 32);
+        QCOMPARE(c.window_size, 4);
+        sam::SamNet net(c);
+        net->eval();
+        auto weights = SafetensorsArchive::open((fixture_ / "model.safetensors").string());
+        const auto report = load_state(*net, *weights, [](const std::string& n) {
+            return std::vector<std::string>{n};
+        });
+        QVERIFY2(report.unused.empty(), report.unused.empty() ? "" : report.unused[0].c_str());
+        auto ref = SafetensorsArchive::open((fixture_ / "reference.safetensors").string());
+
+        const auto emb = net->vision_encoder->forward(read(*ref, "pixel_values", torch::kFloat32));
+        const auto want_emb = read(*ref, "image_embeddings", torch::kFloat32);
+        QCOMPARE(emb.sizes().vec(), want_emb.sizes().vec());
+        const double d_emb = rel_diff(emb, want_emb);
+        qInfo("image embeddings: max difference %.2e of the largest value", d_emb);
+        QVERIFY(d_emb < 1e-4);
+
+        const auto out = net->decode(want_emb, read(*ref, "input_points", torch::kFloat32),
+                                     read(*ref, "input_labels", torch::kInt64), {}, true);
+        const auto want_masks = read(*ref, "pred_masks", torch::kFloat32);
+        const auto want_iou = read(*ref, "iou_scores", torch::kFloat32);
+        QCOMPARE(out.masks.sizes().vec(), want_masks.sizes().vec());
+        const double d_mask = rel_diff(out.masks, want_masks);
+        const double d_iou = rel_diff(out.iou, want_iou);
+        qInfo("mask logits: %.2e, IoU scores: %.2e", d_mask, d_iou);
+        QVERIFY(d_mask < 1e-4);
+        QVERIFY(d_iou < 1e-4);
+    }
+
+    void realSizesAnswerPointAndBoxPrompts() {
+        // sam-vit-base's sizes, random weights, written as a SamModel folder.
+        SamConfig c;
+        const fs::path dir = fs::path(tmp_.path().toStdString()) / "sam-vit-base-random";
+        fs::create_directories(dir);
+        {
+            torch::NoGradGuard ng;
+            sam::SamNet net(c);
+            save_state(*net, (dir / "model.safetensors").string());
+        }
+        write_text(dir / "config.json", sam_config_to_json(c));
+        SamLoadParams lp;
+        lp.model_dir = dir.string();
+        auto sam = SamModel::load(lp);
+        QVERIFY(sam->info().parameters > 89'000'000);  // ViT-B: 93.7 M
+        QCOMPARE(sam->info().image_size, 1024);
+
+        const cv::Mat image = scene(300, 200);
+        const double encode_ms = sam->set_image(image);
+        QVERIFY(encode_ms > 0);
+        QCOMPARE(sam->cached_images(), size_t(1));
+
+        SamPrompt point;
+        point.points = {cv::Point2f(100, 100)};
+        point.labels = {1};
+        const auto masks = sam->predict(image, point);
+        QCOMPARE(masks.size(), size_t(3));
+        for (size_t i = 0; i < masks.size(); ++i) {
+            QCOMPARE(masks[i].mask.cols, 300);
+            QCOMPARE(masks[i].mask.rows, 200);
+            QCOMPARE(masks[i].mask.type(), CV_8UC1);
+            if (i > 0) QVERIFY(masks[i - 1].iou >= masks[i].iou);
+        }
+        SamPrompt box;
+        box.box = Box{180, 50, 260, 130};
+        box.multimask = false;
+        const auto one = sam->predict(image, box);
+        QCOMPARE(one.size(), size_t(1));
+        QCOMPARE(one[0].mask.size(), image.size());
+        QCOMPARE(sam->cached_images(), size_t(1));  // the same image: no second encode
+        QCOMPARE(sam->set_image(image), 0.0);
+    }
+
+    void batchedEqualsOneByOne() {
+        SamLoadParams lp;
+        lp.model_dir = fixture_.string();
+        auto sam = SamModel::load(lp);
+        const cv::Mat image = scene(64, 48);
+        std::vector<SamPrompt> prompts;
+        for (int i = 0; i < 7; ++i) {
+            SamPrompt p;
+            p.points = {cv::Point2f(5.f + 8.f * i, 4.f + 6.f * i)};
+            p.labels = {1};
+            prompts.push_back(p);
+        }
+        const auto batched = sam->predict_batch(image, prompts, 4);  // two decoder calls
+        QCOMPARE(batched.size(), prompts.size());
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            const auto single = sam->predict(image, prompts[i]);
+            QCOMPARE(batched[i].mask.size(), image.size());
+            QVERIFY(std::abs(batched[i].iou - single[0].iou) < 1e-5);
+            const int differ = cv::countNonZero(batched[i].mask != single[0].mask);
+            QVERIFY2(differ <= 1, qPrintable(QString("prompt %1: %2 pixels differ")
+                                                 .arg(i)
+                                                 .arg(differ)));
+        }
+        QCOMPARE(sam->cached_images(), size_t(1));
+        // Empty prompts are refused.
+        QVERIFY_THROWS_EXCEPTION(rc::Error, sam->predict(image, SamPrompt{}));
+    }
+
+    void segmentEverything() {
+        SamLoadParams lp;
+        lp.model_dir = fixture_.string();
+        auto sam = SamModel::load(lp);
+        const cv::Mat image = scene(80, 60);
+        SamEverythingParams p;
+        p.points_per_side = 8;
+        p.points_per_batch = 16;
+        p.pred_iou_thresh = -1e9f;  // random weights: keep everything the filters would judge
+        p.stability_thresh = 0.f;
+        p.min_area_fraction = 0.0;
+        std::vector<float> seen;
+        p.progress = [&](float f) {
+            seen.push_back(f);
+            return true;
+        };
+        const auto proposals = sam->segment_everything(image, p);
+        QVERIFY(!proposals.empty());
+        QVERIFY(seen.size() >= 4 && seen.back() == 1.f);
+        for (size_t i = 0; i < proposals.size(); ++i) {
+            const Proposal& q = proposals[i];
+            QCOMPARE(q.mask.size(), image.size());
+            QCOMPARE(q.source, std::string("sam"));
+            const Box b = mask_box(q.mask);
+            QCOMPARE(q.box.x0, b.x0);
+            QCOMPARE(q.box.y1, b.y1);
+            if (i > 0) QVERIFY(proposals[i - 1].score >= q.score);
+            for (size_t j = 0; j < i; ++j) QVERIFY(iou(proposals[j].box, q.box) <= p.nms_iou);
+        }
+        // Cancelling from the progress callback ends with rc::Error("cancelled").
+        p.progress = [](float f) { return f < 0.2f; };
+        try {
+            sam->segment_everything(image, p);
+            QFAIL("not cancelled");
+        } catch (const rc::Error& e) {
+            QCOMPARE(QString(e.what()), QString("cancelled"));
+        }
+        // Through the ProposalGenerator interface.
+        auto gen = make_sam_generator(sam);
+        QCOMPARE(gen->name(), std::string("sam"));
+    }
+
+    void brokenCheckpointsNameTheTensor() {
+        const std::string victim = "mask_decoder.iou_prediction_head.proj_out.weight";
+        const fs::path missing = edited_copy("missing", [&](std::vector<Tensor>& t) {
+            t.erase(std::remove_if(t.begin(), t.end(),
+                                   [&](const Tensor& x) { return x.name == victim; }),
+                    t.end());
+        });
+        const fs::path misshaped = edited_copy("misshaped", [&](std::vector<Tensor>& t) {
+            for (auto& x : t)
+                if (x.name == victim) {
+                    x.shape = {2, 32};
+                    x.data.resize(2 * 32 * 4);
+                }
+        });
+        for (const fs::path& dir : {missing, misshaped}) {
+            SamLoadParams lp;
+            lp.model_dir = dir.string();
+            try {
+                SamModel::load(lp);
+                QFAIL("a broken checkpoint loaded");
+            } catch (const rc::Error& e) {
+                QVERIFY2(std::string(e.what()).find(victim) != std::string::npos, e.what());
+            }
+        }
+        // A config that is not SAM's, and one that is not JSON.
+        const fs::path bad = fs::path(tmp_.path().toStdString()) / "badconfig";
+        fs::create_directories(bad);
+        fs::copy_file(fixture_ / "model.safetensors", bad / "model.safetensors");
+        write_text(bad / "config.json", R"({"model_type": "llava"})");
+        SamLoadParams lp;
+        lp.model_dir = bad.string();
+        try {
+            SamModel::load(lp);
+            QFAIL("a llava config loaded as SAM");
+        } catch (const rc::Error& e) {
+            QVERIFY2(std::string(e.what()).find("not 'sam'") != std::string::npos, e.what());
+        }
+        write_text(bad / "config.json", "{\"model_type\": \"sam\", ");
+        try {
+            SamModel::load(lp);
+            QFAIL("broken JSON loaded");
+        } catch (const rc::Error& e) {
+            QVERIFY2(std::string(e.what()).find("invalid JSON") != std::string::npos, e.what());
+        }
+        lp.model_dir = (bad / "nowhere").string();
+        QVERIFY_THROWS_EXCEPTION(rc::Error, SamModel::load(lp));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSam)
+#include "test_sam.moc"
