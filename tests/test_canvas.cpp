@@ -201,6 +201,42 @@ private slots:
         QCOMPARE(c.doc.region(id)->box, moved);
     }
 
+    void maskRegionsMoveWithTheirMaskAndResizeToBoxes() {
+        Canvas c;
+        QImage mask(c.doc.image().size(), QImage::Format_Grayscale8);
+        mask.fill(0);
+        for (int y = 110; y < 150; ++y)
+            for (int x = 100 + (y - 110); x < 180; ++x) mask.scanLine(y)[x] = 255;  // a wedge
+        Region r;
+        r.id = c.doc.nextRegionId();
+        r.mask = mask;
+        r.box = maskBoundingRect(mask);
+        r.colour = regionColour(r.id);
+        c.doc.undoStack()->push(new AddRegionCommand(&c.doc, r));
+        QCOMPARE(r.box, QRectF(100, 110, 80, 40));
+
+        // The mask is drawn under the outline: a pixel inside the wedge takes its colour,
+        // one inside the box but outside the wedge does not.
+        const QImage shot = c.view->renderAnnotated();
+        QVERIFY(colourDistance(shot.pixel(170, 140), kBackground) > 30);
+        QVERIFY(colourDistance(shot.pixel(105, 145), kBackground) < 10);
+
+        c.drag(QPointF(160, 120), QPointF(210, 140));
+        const Region* moved = c.doc.region(r.id);
+        QVERIFY(moved->hasMask());
+        QVERIFY2(near(moved->box, r.box.translated(50, 20)), qPrintable(describe(moved->box)));
+        QVERIFY2(near(maskBoundingRect(moved->mask), moved->box),
+                 qPrintable(describe(maskBoundingRect(moved->mask))));
+        c.doc.undoStack()->undo();
+        QCOMPARE(c.doc.region(r.id)->mask, mask);
+
+        // Resizing makes it the box the user drew.
+        c.doc.setSelectedRegion(r.id);
+        c.drag(r.box.bottomRight(), QPointF(220, 200));
+        QVERIFY(!c.doc.region(r.id)->hasMask());
+        QVERIFY(near(c.doc.region(r.id)->box, QRectF(QPointF(100, 110), QPointF(220, 200))));
+    }
+
     void movingStopsAtTheImageEdge() {
         Canvas c;
         const int id = c.addBox(QRectF(300, 200, 80, 60));
@@ -438,13 +474,15 @@ private slots:
     void toolActionsAreExclusive() {
         Canvas c;
         const QList<QAction*> actions = c.tools->actions();
-        QCOMPARE(actions.size(), 3);
+        QCOMPARE(actions.size(), 4);
         QCOMPARE(actions[0]->text(), QStringLiteral("Box"));
         QCOMPARE(actions[1]->text(), QStringLiteral("Point"));
-        QCOMPARE(actions[2]->text(), QStringLiteral("Pan"));
+        QCOMPARE(actions[2]->text(), QStringLiteral("Pick"));
+        QCOMPARE(actions[3]->text(), QStringLiteral("Pan"));
         QCOMPARE(actions[0]->shortcut(), QKeySequence(Qt::Key_B));
         QCOMPARE(actions[1]->shortcut(), QKeySequence(Qt::Key_P));
-        QCOMPARE(actions[2]->shortcut(), QKeySequence(Qt::Key_H));
+        QCOMPARE(actions[2]->shortcut(), QKeySequence(Qt::Key_K));
+        QCOMPARE(actions[3]->shortcut(), QKeySequence(Qt::Key_H));
         QVERIFY(actions[1]->toolTip().contains(QStringLiteral("P")));
         QVERIFY(actions[0]->isChecked());
 

@@ -10,6 +10,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "model/sam/sam_image.h"
 #include "model/sam/sam_net.h"
 #include "model/tensor_io.h"
 #include "regionchat/config.h"
@@ -75,13 +76,15 @@ class TestSam : public QObject {
             auto archive = SafetensorsArchive::open((fixture_ / "model.safetensors").string());
             for (const auto& n : archive->names()) {
                 const TensorView* v = archive->find(n);
-                tensors.push_back({n, v->dtype, std::vector<int64_t>(v->shape.begin(), v->shape.end()),
+                tensors.push_back({n, v->dtype,
+                                   std::vector<int64_t>(v->shape.begin(), v->shape.end()),
                                    std::vector<uint8_t>(v->data, v->data + v->nbytes)});
             }
         }
         edit(tensors);
         std::vector<TensorToWrite> out;
-        for (const auto& t : tensors) out.push_back({t.name, t.dtype, t.shape, t.data.data(), t.data.size()});
+        for (const auto& t : tensors)
+            out.push_back({t.name, t.dtype, t.shape, t.data.data(), t.data.size()});
         write_safetensors((dir / "model.safetensors").string(), out);
         return dir;
     }
@@ -104,9 +107,8 @@ private slots:
         sam::SamNet net(c);
         net->eval();
         auto weights = SafetensorsArchive::open((fixture_ / "model.safetensors").string());
-        const auto report = load_state(*net, *weights, [](const std::string& n) {
-            return std::vector<std::string>{n};
-        });
+        const auto report = load_state(
+            *net, *weights, [](const std::string& n) { return std::vector<std::string>{n}; });
         QVERIFY2(report.unused.empty(), report.unused.empty() ? "" : report.unused[0].c_str());
         auto ref = SafetensorsArchive::open((fixture_ / "reference.safetensors").string());
 
@@ -129,17 +131,68 @@ private slots:
         QVERIFY(d_iou < 1e-4);
     }
 
+    void preprocessingAsTransformers() {
+        // Longest side to S, the other rounded: 300x200 -> 64x43 (200 * 64 / 300 = 42.67).
+        QCOMPARE(sam::resized_size({300, 200}, 64), cv::Size(64, 43));
+        QCOMPARE(sam::resized_size({10, 4000}, 1024), cv::Size(3, 1024));
+        // A flat colour: every resized pixel normalized with ImageNet's mean and std, RGB
+        // order, the padding 0.
+        const cv::Mat flat(200, 300, CV_8UC3, cv::Scalar(10, 128, 250));  // BGR
+        const auto t = sam::preprocess(flat, 64);
+        QCOMPARE(t.sizes().vec(), (std::vector<int64_t>{1, 3, 64, 64}));
+        const float want_r = (250 / 255.f - 0.485f) / 0.229f;
+        const float want_b = (10 / 255.f - 0.406f) / 0.225f;
+        QVERIFY(std::abs(t[0][0][42][63].item<float>() - want_r) < 1e-5);
+        QVERIFY(std::abs(t[0][2][0][0].item<float>() - want_b) < 1e-5);
+        QCOMPARE(t[0][0][43][0].item<float>(), 0.f);  // padding rows below the image
+        QCOMPARE(t.slice(2, 43).abs().max().item<float>(), 0.f);
+        // Shrinking 4x filters as PIL's bilinear does: a one-pixel checkerboard becomes an even
+        // grey (plain bilinear sampling would alias it to black and white).
+        cv::Mat checker(256, 256, CV_8UC3);
+        for (int y = 0; y < 256; ++y)
+            for (int x = 0; x < 256; ++x)
+                checker.at<cv::Vec3b>(y, x) = cv::Vec3b::all((x + y) % 2 ? 255 : 0);
+        const auto grey = sam::preprocess(checker, 64)[0][1];  // green channel
+        const float mid = (128 / 255.f - 0.456f) / 0.224f;
+        const auto inner = grey.slice(0, 2, 62).slice(1, 2, 62);
+        QVERIFY2((inner - mid).abs().max().item<float>() < 0.03f,
+                 qPrintable(QString::number((inner - mid).abs().max().item<float>())));
+    }
+
+    void masksAndScoresFromLogits() {
+        // Low-res logits 16x16 for a 64 frame: positive in columns 0..7 (x < 32 of the 64
+        // frame), a 300x200 image resized to 64x43: the mask is x < 150 of the original.
+        auto logits = torch::full({2, 16, 16}, -5.f);
+        logits[0].slice(1, 0, 8).fill_(5.f);
+        const auto masks = sam::masks_from_logits(logits, 64, {64, 43}, {300, 200});
+        QCOMPARE(masks.size(), size_t(2));
+        QCOMPARE(masks[0].size(), cv::Size(300, 200));
+        QCOMPARE(masks[0].type(), CV_8UC1);
+        QCOMPARE(int(masks[0].at<uint8_t>(100, 145)), 255);
+        QCOMPARE(int(masks[0].at<uint8_t>(199, 0)), 255);
+        QCOMPARE(int(masks[0].at<uint8_t>(100, 155)), 0);
+        QCOMPARE(cv::countNonZero(masks[1]), 0);
+        QCOMPARE(mask_box(masks[0]).x1, 150.0);
+        // Stability: pixels over +1 / pixels over -1.
+        auto s = torch::zeros({2, 4, 4});
+        s[0][0].fill_(2.f);   // 4 above +1
+        s[0][1].fill_(0.5f);  // 4 more above -1
+        s[1].fill_(-3.f);     // empty at both
+        const auto st = sam::stability_scores(s);
+        QCOMPARE(st[0].item<float>(), 4.f / 16.f);  // zeros count as above -1 too
+        QCOMPARE(st[1].item<float>(), 0.f);
+        // The everything grid: cell centres, row by row.
+        const auto grid = sam::point_grid(4, {200, 100});
+        QCOMPARE(grid.size(), size_t(16));
+        QCOMPARE(grid[0], cv::Point2f(25, 12.5f));
+        QCOMPARE(grid[5], cv::Point2f(75, 37.5f));
+        QCOMPARE(grid[15], cv::Point2f(175, 87.5f));
+    }
+
     void realSizesAnswerPointAndBoxPrompts() {
         // sam-vit-base's sizes, random weights, written as a SamModel folder.
-        SamConfig c;
         const fs::path dir = fs::path(tmp_.path().toStdString()) / "sam-vit-base-random";
-        fs::create_directories(dir);
-        {
-            torch::NoGradGuard ng;
-            sam::SamNet net(c);
-            save_state(*net, (dir / "model.safetensors").string());
-        }
-        write_text(dir / "config.json", sam_config_to_json(c));
+        write_random_sam(dir.string());
         SamLoadParams lp;
         lp.model_dir = dir.string();
         auto sam = SamModel::load(lp);
@@ -191,11 +244,18 @@ private slots:
             QCOMPARE(batched[i].mask.size(), image.size());
             QVERIFY(std::abs(batched[i].iou - single[0].iou) < 1e-5);
             const int differ = cv::countNonZero(batched[i].mask != single[0].mask);
-            QVERIFY2(differ <= 1, qPrintable(QString("prompt %1: %2 pixels differ")
-                                                 .arg(i)
-                                                 .arg(differ)));
+            QVERIFY2(differ <= 1,
+                     qPrintable(QString("prompt %1: %2 pixels differ").arg(i).arg(differ)));
         }
         QCOMPARE(sam->cached_images(), size_t(1));
+        // Four more images: the first falls out of the cache, which holds 4.
+        for (int k = 1; k <= 4; ++k) QVERIFY(sam->set_image(scene(64 + k, 48)) > 0);
+        QCOMPARE(sam->cached_images(), size_t(4));
+        QVERIFY(sam->set_image(image) > 0);
+        // A random SAM built in memory answers too.
+        auto random = SamModel::random(load_sam_config(fixture_.string()), "cpu");
+        QCOMPARE(random->info().parameters, sam->info().parameters);
+        QCOMPARE(random->predict(image, prompts[0]).size(), size_t(3));
         // Empty prompts are refused.
         QVERIFY_THROWS_EXCEPTION(rc::Error, sam->predict(image, SamPrompt{}));
     }
@@ -208,7 +268,7 @@ private slots:
         SamEverythingParams p;
         p.points_per_side = 8;
         p.points_per_batch = 16;
-        p.pred_iou_thresh = -1e9f;  // random weights: keep everything the filters would judge
+        p.pred_iou_thresh = 0.f;  // random weights: the filters off (0, as transformers)
         p.stability_thresh = 0.f;
         p.min_area_fraction = 0.0;
         std::vector<float> seen;
@@ -223,12 +283,19 @@ private slots:
             const Proposal& q = proposals[i];
             QCOMPARE(q.mask.size(), image.size());
             QCOMPARE(q.source, std::string("sam"));
+            QVERIFY(cv::countNonZero(q.mask) > 0);
             const Box b = mask_box(q.mask);
             QCOMPARE(q.box.x0, b.x0);
+            QCOMPARE(q.box.y0, b.y0);
+            QCOMPARE(q.box.x1, b.x1);
             QCOMPARE(q.box.y1, b.y1);
             if (i > 0) QVERIFY(proposals[i - 1].score >= q.score);
             for (size_t j = 0; j < i; ++j) QVERIFY(iou(proposals[j].box, q.box) <= p.nms_iou);
         }
+        // The predicted-IoU filter: above every score, nothing is left.
+        SamEverythingParams strict = p;
+        strict.pred_iou_thresh = proposals.front().score + 1.f;
+        QVERIFY(sam->segment_everything(image, strict).empty());
         // Cancelling from the progress callback ends with rc::Error("cancelled").
         p.progress = [](float f) { return f < 0.2f; };
         try {
@@ -240,6 +307,11 @@ private slots:
         // Through the ProposalGenerator interface.
         auto gen = make_sam_generator(sam);
         QCOMPARE(gen->name(), std::string("sam"));
+        ProposalParams pp;
+        pp.max_proposals = 2;
+        const auto some = gen->generate(image, pp);
+        QVERIFY(some.size() <= 2);
+        for (const auto& q : some) QCOMPARE(q.source, std::string("sam"));
     }
 
     void brokenCheckpointsNameTheTensor() {

@@ -34,12 +34,15 @@
 #include "chat/ChatPanel.h"
 #include "chat/PromptComposer.h"
 #include "document/AddRegionCommand.h"
+#include "document/ChangeRegionCommand.h"
 #include "document/RemoveRegionCommand.h"
 #include "focus/FocusPanel.h"
 #include "inference/ImageConversion.h"
 #include "inference/InferenceController.h"
 #include "regionchat/image_io.h"
 #include "regionchat/region_format.h"
+#include "tools/PointTool.h"
+#include "tools/ProposalPickTool.h"
 #include "tools/ToolManager.h"
 
 namespace rcui {
@@ -101,6 +104,7 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent)
     buildMenus();
     buildStatusBar();
     connectInference();
+    connectProposals();
 
     connect(&doc_, &ImageDocument::modifiedChanged, this, &MainWindow::refreshTitle);
     connect(&doc_, &ImageDocument::imageChanged, this, &MainWindow::refreshTitle);
@@ -110,6 +114,12 @@ MainWindow::MainWindow(const MainWindowOptions& options, QWidget* parent)
     refreshTitle();
 
     inference_->loadModel(options_.modelDir, options_.device);
+    setVisualPrompts(QSettings().value("visualPrompts", false).toBool());
+    // The SAM folder chosen last time comes back (a failure only shows in the status bar).
+    if (options_.restoreSam) {
+        const QString sam = QSettings().value("samFolder").toString();
+        if (!sam.isEmpty() && QFileInfo::exists(sam + "/config.json")) loadSam(sam);
+    }
 }
 
 MainWindow::~MainWindow() = default;
@@ -222,6 +232,31 @@ void MainWindow::buildMenus() {
     view->addSeparator();
     for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
 
+    QMenu* regions = menuBar()->addMenu(tr("&Regions"));
+    regions->addAction(tr("&Propose Regions (Classic)"), QKeySequence(tr("Ctrl+Shift+R")), this,
+                       [this] { proposeRegions(QStringLiteral("classic")); });
+    regions->addAction(tr("Propose Regions with &SAM"), QKeySequence(tr("Ctrl+Alt+R")), this,
+                       [this] { proposeRegions(QStringLiteral("sam")); });
+    regions->addAction(tr("&Clear Proposals"), this, [this] { doc_.setProposals({}); });
+    cancelProposalsAction_ =
+        regions->addAction(tr("Cancel Proposals"), QKeySequence(Qt::Key_Escape), inference_,
+                           &InferenceController::cancelProposals);
+    cancelProposalsAction_->setEnabled(false);
+    regions->addSeparator();
+    regions->addAction(tr("&Load SAM…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(
+            this, tr("Open a Segment Anything Folder (config.json + model.safetensors)"),
+            QSettings().value("samFolder").toString());
+        if (!dir.isEmpty()) loadSam(dir);
+    });
+    regions->addSeparator();
+    visualPromptsAction_ =
+        regions->addAction(tr("&Visual Prompts"), this, [this](bool on) { setVisualPrompts(on); });
+    visualPromptsAction_->setCheckable(true);
+    visualPromptsAction_->setToolTip(
+        tr("Send regions drawn on the image (numbered contours, as "
+           "in MMVM) instead of as box coordinates"));
+
     QMenu* toolsMenu = menuBar()->addMenu(tr("&Tools"));
     toolsMenu->addActions(tools_->actions());
     QToolBar* bar = addToolBar(tr("Tools"));
@@ -276,7 +311,16 @@ void MainWindow::buildStatusBar() {
     loadBar_->setMaximumWidth(180);
     loadBar_->setTextVisible(true);
     speedLabel_ = new QLabel(this);
+    proposalBar_ = new QProgressBar(this);
+    proposalBar_->setMaximumWidth(160);
+    proposalBar_->setRange(0, 100);
+    proposalBar_->setFormat(tr("proposals %p%"));
+    proposalBar_->setVisible(false);
+    samLabel_ = new QLabel(this);
+    samLabel_->setVisible(false);
     statusBar()->addPermanentWidget(speedLabel_);
+    statusBar()->addPermanentWidget(proposalBar_);
+    statusBar()->addPermanentWidget(samLabel_);
     statusBar()->addPermanentWidget(loadBar_);
     statusBar()->addPermanentWidget(modelLabel_);
     connect(tools_, &ToolManager::statusMessage, this,
@@ -357,6 +401,139 @@ void MainWindow::connectInference() {
     });
 }
 
+void MainWindow::connectProposals() {
+    connect(inference_, &InferenceController::proposalProgress, this, [this](double f) {
+        proposalBar_->setFormat(tr("proposals %p%"));
+        proposalBar_->setVisible(true);
+        proposalBar_->setValue(int(std::lround(100 * f)));
+    });
+    connect(inference_, &InferenceController::proposalsReady, this,
+            [this](const QList<ProposalMask>& proposals, double ms) {
+                proposalBar_->setVisible(false);
+                cancelProposalsAction_->setEnabled(false);
+                // The image changes cancel runs; masks of another size are never shown.
+                QList<ProposalMask> fitting;
+                for (const auto& p : proposals)
+                    if (p.mask.size() == doc_.image().size()) fitting.append(p);
+                doc_.setProposals(fitting);
+                statusBar()->showMessage(
+                    tr("%n proposal(s) in %1 ms; the Pick tool (K) makes one a region.", nullptr,
+                       int(fitting.size()))
+                        .arg(ms, 0, 'f', 0),
+                    8000);
+                emit proposalsFinished(true);
+            });
+    connect(inference_, &InferenceController::proposalsFailed, this, [this](const QString& msg) {
+        proposalBar_->setVisible(false);
+        cancelProposalsAction_->setEnabled(false);
+        if (msg == QLatin1String("cancelled"))
+            statusBar()->showMessage(tr("Proposals cancelled."), 5000);
+        else
+            showError(tr("No proposals"), msg);
+        emit proposalsFinished(false);
+    });
+    connect(inference_, &InferenceController::samLoadProgress, this,
+            [this](qint64 done, qint64 total) {
+                proposalBar_->setFormat(tr("SAM %p%"));
+                proposalBar_->setVisible(true);
+                proposalBar_->setValue(int(total > 0 ? 100 * done / total : 0));
+            });
+    connect(inference_, &InferenceController::samReady, this, [this](const QString& what) {
+        QSettings().setValue("samFolder", samFolder_);
+        proposalBar_->setVisible(false);
+        samLabel_->setText(tr("SAM"));
+        samLabel_->setToolTip(what);
+        samLabel_->setVisible(true);
+        statusBar()->showMessage(what, 8000);
+        if (auto* point = qobject_cast<PointTool*>(tools_->tool(QStringLiteral("Point"))))
+            point->setSamEnabled(true);
+        emit samFinished(true);
+    });
+    connect(inference_, &InferenceController::samLoadFailed, this, [this](const QString& msg) {
+        proposalBar_->setVisible(false);
+        samLabel_->setVisible(false);
+        if (auto* point = qobject_cast<PointTool*>(tools_->tool(QStringLiteral("Point"))))
+            point->setSamEnabled(false);
+        showError(tr("SAM could not be loaded"),
+                  tr("SAM could not be loaded from %1: %2").arg(samFolder_, msg));
+        emit samFinished(false);
+    });
+    connect(inference_, &InferenceController::samFailed, this,
+            [this](const QString& msg) { statusBar()->showMessage(tr("SAM: %1").arg(msg), 8000); });
+    connect(inference_, &InferenceController::samHoverMask, this, [this](const QImage& mask) {
+        auto* point = qobject_cast<PointTool*>(tools_->tool(QStringLiteral("Point")));
+        if (point && tools_->activeTool() == point)
+            canvas_->setPreviewMask(mask, regionColour(int(doc_.regions().size()) + 1));
+    });
+    connect(inference_, &InferenceController::samRegionMask, this,
+            [this](const SamRequest& request, const QImage& mask) {
+                const Region* r = doc_.region(request.regionId);
+                // The points changed (or the region went) while SAM ran: a newer request
+                // is on its way, or nothing is needed.
+                if (!r || r->positive != request.positive || r->negative != request.negative ||
+                    mask.isNull() || mask.size() != doc_.image().size())
+                    return;
+                Region after = *r;
+                after.mask = mask;
+                after.box = maskBoundingRect(mask);
+                if (after.box.isEmpty()) return;
+                auto* command = new ChangeRegionCommand(&doc_, *r, after);
+                command->setText(tr("SAM mask for region %1").arg(r->id));
+                doc_.undoStack()->push(command);
+            });
+    connect(canvas_, &CanvasView::mouseLeft, inference_, &InferenceController::cancelSamHover);
+    auto* point = qobject_cast<PointTool*>(tools_->tool(QStringLiteral("Point")));
+    if (point) {
+        connect(point, &PointTool::hoverLeft, inference_, &InferenceController::cancelSamHover);
+        connect(point, &PointTool::hoverMaskWanted, this,
+                [this](const QPointF& pos) { inference_->requestSamHover(doc_.image(), pos); });
+        connect(point, &PointTool::regionMaskWanted, this, [this](int id) {
+            if (const Region* r = doc_.region(id))
+                inference_->requestSamRegion(doc_.image(), id, r->positive, r->negative);
+        });
+    }
+    if (auto* pick = qobject_cast<ProposalPickTool*>(tools_->tool(QStringLiteral("Pick"))))
+        connect(pick, &ProposalPickTool::proposalsWanted, this, [this] {
+            // Classic unless SAM is loaded and was the last generator chosen.
+            proposeRegions(preferSam_ && inference_->hasSam() ? QStringLiteral("sam")
+                                                              : QStringLiteral("classic"));
+        });
+}
+
+void MainWindow::proposeRegions(const QString& generator) {
+    if (!doc_.hasImage()) {
+        showError(tr("No image"), tr("Open an image first."));
+        emit proposalsFinished(false);
+        return;
+    }
+    if (generator == QLatin1String("sam") && !inference_->hasSam()) {
+        showError(tr("No SAM loaded"),
+                  tr("Load a Segment Anything folder first (Regions > Load SAM…), or use the "
+                     "classic generator (Ctrl+Shift+R)."));
+        emit proposalsFinished(false);
+        return;
+    }
+    preferSam_ = generator == QLatin1String("sam");
+    proposalBar_->setFormat(tr("proposals %p%"));
+    proposalBar_->setValue(0);
+    proposalBar_->setVisible(true);
+    cancelProposalsAction_->setEnabled(true);
+    statusBar()->showMessage(tr("Finding regions (%1)… Esc cancels.").arg(generator));
+    inference_->generateProposals(doc_.image(), generator);
+}
+
+void MainWindow::loadSam(const QString& dir) {
+    samFolder_ = dir;  // remembered once it has loaded
+    statusBar()->showMessage(tr("Loading SAM from %1…").arg(dir));
+    inference_->loadSam(dir);
+}
+
+void MainWindow::setVisualPrompts(bool on) {
+    visualPrompts_ = on;
+    if (visualPromptsAction_) visualPromptsAction_->setChecked(on);
+    QSettings().setValue("visualPrompts", on);
+}
+
 void MainWindow::ask(const QString& question) {
     if (question.trimmed().isEmpty()) return;
     if (!doc_.hasImage()) {
@@ -373,7 +550,10 @@ void MainWindow::ask(const QString& question) {
     const ModelSummary& m = inference_->model();
     auto format = rc::make_region_format(m.regionFormat.toStdString(), m.padToSquare);
     QString error;
-    const QString prompt = format ? composePrompt(question, doc_, *format, &error) : QString();
+    QList<int> drawn;
+    const QString prompt =
+        format ? composePrompt(question, doc_, *format, &error, visualPrompts_ ? &drawn : nullptr)
+               : QString();
     if (prompt.isEmpty()) {
         chat_->input()->setPlainText(question);  // the panel cleared it; give it back
         showError(tr("Cannot ask that"),
@@ -403,6 +583,30 @@ void MainWindow::ask(const QString& question) {
     req.image = doc_.image();
     req.imageKey = imageKey_;
     req.newConversation = !conversationStarted_;
+    if (!drawn.isEmpty()) {
+        // Visual prompts: the regions are drawn on the image this question sends. The same
+        // drawing keeps its key (and the conversation about it); another one is a new image.
+        QStringList signature{QString::number(imageKey_)};
+        for (int id : drawn) {
+            const Region* r = doc_.region(id);
+            const QRectF b = r->box;
+            signature << QStringLiteral("%1:%2,%3,%4,%5:%6:%7")
+                             .arg(id)
+                             .arg(b.left())
+                             .arg(b.top())
+                             .arg(b.width())
+                             .arg(b.height())
+                             .arg(r->hasMask() ? r->mask.cacheKey() : 0)
+                             .arg(r->colour.name());
+        }
+        const QString key = signature.join(QLatin1Char(';'));
+        if (key != visualSignature_) {
+            visualSignature_ = key;
+            ++visualImageKey_;
+        }
+        req.image = drawVisualPrompts(doc_, drawn);
+        req.imageKey = -visualImageKey_;
+    }
     req.dualFocus = chat_->dualFocus();
     req.subject = question;
     conversationStarted_ = true;
@@ -443,6 +647,7 @@ void MainWindow::showBenchCase(const BenchCaseView& view) {
     }
     // A chat answer streaming into the old image stops; a benchmark run goes on.
     if (streamingEntry_ >= 0) inference_->stop();
+    inference_->cancelProposals();
     streamingEntry_ = -1;
     doc_.setImage(view.image, view.title);
     ++imageKey_;
@@ -468,6 +673,7 @@ void MainWindow::showBenchCase(const BenchCaseView& view) {
 
 void MainWindow::setImage(const QImage& image, const QString& path, const QString& hash) {
     inference_->stop();
+    inference_->cancelProposals();  // they were for the old image
     streamingEntry_ = -1;
     doc_.setImage(image, path);
     doc_.setImageHash(hash);

@@ -31,6 +31,7 @@ struct MainWindowOptions {
     QString device = QStringLiteral("auto");
     QString recoveryPath;            ///< autosave file; "" = the per-user default
     bool askBeforeRestoring = true;  ///< false: restore a recovery file without asking (tests)
+    bool restoreSam = true;          ///< load the SAM folder remembered in the settings
 };
 
 class MainWindow : public QMainWindow {
@@ -67,6 +68,15 @@ public:
     InferenceController* inference() { return inference_; }
     ToolManager* tools() { return tools_; }
     QString lastError() const { return lastError_; }
+
+    /// Runs a proposal generator ("classic", "sam") on the image, with a progress bar.
+    void proposeRegions(const QString& generator);
+    /// Loads a SAM folder on the worker (remembered in the settings once it has loaded);
+    /// errors show in the window.
+    void loadSam(const QString& dir);
+    /// Regions go to the model drawn on the image ("region N") instead of as box text.
+    void setVisualPrompts(bool on);
+    bool visualPrompts() const { return visualPrompts_; }
     QString recoveryPath() const { return recoveryPath_; }
 
 signals:
@@ -74,6 +84,10 @@ signals:
     void imageLoaded(bool ok);
     /// An answer finished (including stopped and failed ones).
     void answerFinished();
+    /// A proposal run finished (ok = false when it failed or was cancelled).
+    void proposalsFinished(bool ok);
+    /// A SAM load finished.
+    void samFinished(bool ok);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -86,6 +100,7 @@ private:
     void buildDocks();
     void buildStatusBar();
     void connectInference();
+    void connectProposals();
     void showError(const QString& title, const QString& message);
     void setImage(const QImage& image, const QString& path, const QString& hash);
     void addRecent(const QString& path);
@@ -113,14 +128,23 @@ private:
     QProgressBar* loadBar_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QAction* presentationAction_ = nullptr;
+    QAction* visualPromptsAction_ = nullptr;
+    QProgressBar* proposalBar_ = nullptr;       // proposals and SAM loading
+    QLabel* samLabel_ = nullptr;                // "SAM" while one is loaded (tooltip: which)
+    QAction* cancelProposalsAction_ = nullptr;  // Esc, enabled while proposals run
+    bool visualPrompts_ = false;
     QList<QAction*> docActions_;
 
     QString sessionPath_;
     QString recoveryPath_;
     QString lastError_;
     QString pendingQuestion_;
-    int streamingEntry_ = -1;  // index of the assistant entry receiving tokens
-    qint64 imageKey_ = 0;      // bumps with every new image (the worker resets its session)
+    int streamingEntry_ = -1;    // index of the assistant entry receiving tokens
+    qint64 imageKey_ = 0;        // bumps with every new image (the worker resets its session)
+    qint64 visualImageKey_ = 0;  // images with visual prompts drawn get keys -1, -2, …
+    QString visualSignature_;    // what the current visual-prompt key was drawn from
+    QString samFolder_;          // the SAM folder loading or loaded
+    bool preferSam_ = false;     // the last proposal run used SAM (the Pick tool follows it)
     bool conversationStarted_ = false;
     int loadingImage_ = 0;  // generation counter for background image loads
     QTimer autosaveTimer_;

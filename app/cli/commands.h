@@ -9,5 +9,6 @@ int run_export_synth(int argc, char** argv);
 int run_eval_synth(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_speed(int argc, char** argv);
+int run_sam_bench(int argc, char** argv);
 
 }  // namespace rc::cli

@@ -28,6 +28,8 @@ const char* kUsage =
     "                     [--limit N] [--json] [--grounding-prompt TEXT]   run and score a set\n"
     "  regionchat-cli speed [--model DIR] [--device D] [--dtype T] [--runs N] [--text-tokens N]\n"
     "                     [--new-tokens N] [--json]   encode, prefill, decode medians vs bandwidth\n"
+    "  regionchat-cli sam-bench [--model SAM_DIR | --random-vit-b] [--runs N] [--device D]\n"
+    "                     Segment Anything encoder and decoder medians\n"
     "\n"
     "<region> placeholders in the question are filled, in order, by the --box values (pixels\n"
     "of the original image), written in the model's region format. --model defaults to the\n"
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
         if (command == "eval-synth") return rc::cli::run_eval_synth(argc, argv);
         if (command == "bench") return rc::cli::run_bench(argc, argv);
         if (command == "speed") return rc::cli::run_speed(argc, argv);
+        if (command == "sam-bench") return rc::cli::run_sam_bench(argc, argv);
         std::fprintf(stderr, "regionchat-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
         return 2;
     } catch (const rc::cli::UsageError& e) {

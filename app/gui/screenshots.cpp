@@ -6,6 +6,7 @@
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QTimer>
+#include <QtTest/QTest>
 
 #include "MainWindow.h"
 #include "bench/BenchmarkDock.h"
@@ -15,6 +16,7 @@
 #include "inference/InferenceController.h"
 #include "inference/InferenceWorker.h"
 #include "inference/ModelManagerDialog.h"
+#include "tools/ToolManager.h"
 
 namespace {
 
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
     if (m > 0 && m + 1 < args.size()) o.modelDir = args[m + 1];
     o.recoveryPath = out + "/recovery.regionchat";
     o.askBeforeRestoring = false;
+    o.restoreSam = false;  // the same shots on every machine
     rcui::MainWindow w(o);
     w.resize(1400, 860);
     w.show();
@@ -118,5 +121,30 @@ int main(int argc, char** argv) {
     const QString managerShot = out + "/7-model-manager.png";
     manager.grab().save(managerShot);
     qInfo("wrote %s", qPrintable(managerShot));
+    manager.close();
+
+    // Regions > Propose Regions on the first sample scene, the Pick tool hovering the green
+    // star with the red circle already picked.
+    doc->setModified(false);
+    loaded = false;
+    w.openImage(QStringLiteral(REGIONCHAT_SAMPLES_DIR "/scene_1000000000.png"));
+    if (!waitFor([&] { return loaded; }, 20000)) return 1;
+    bool proposed = false;
+    QObject::connect(&w, &rcui::MainWindow::proposalsFinished, [&](bool ok) { proposed = ok; });
+    w.proposeRegions(QStringLiteral("classic"));
+    if (!waitFor([&] { return proposed; }, 60000)) {
+        qCritical("proposals: %s", qPrintable(w.lastError()));
+        return 1;
+    }
+    w.chat()->raise();
+    w.tools()->setActiveTool(QStringLiteral("Pick"));
+    w.canvas()->fitToWindow();
+    waitFor([] { return false; }, 200);
+    QWidget* viewport = w.canvas()->viewport();
+    QTest::mouseClick(viewport, Qt::LeftButton, {}, w.canvas()->mapFromScene(QPointF(187, 208)));
+    QTest::mouseMove(viewport, w.canvas()->mapFromScene(QPointF(120, 360)));
+    waitFor([] { return false; }, 300);
+    shoot(w, out + "/8-proposals.png");
+    doc->setModified(false);
     return 0;
 }

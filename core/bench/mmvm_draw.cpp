@@ -76,7 +76,8 @@ cv::Mat mmvm_object_mask(const MmvmObject& object, cv::Size size) {
     return mask;
 }
 
-cv::Mat draw_mmvm_prompt(const cv::Mat& image, const std::vector<MmvmObject>& objects, bool query) {
+cv::Mat draw_mmvm_prompt(const cv::Mat& image, const std::vector<MmvmObject>& objects, bool query,
+                         const std::vector<cv::Scalar>& colours) {
     if (image.empty()) return cv::Mat();
     cv::Mat out = as_bgr(image);
 
@@ -97,7 +98,7 @@ cv::Mat draw_mmvm_prompt(const cv::Mat& image, const std::vector<MmvmObject>& ob
         const auto contours = object_contours(object, out.size());
         if (contours.empty()) continue;
         Label label;
-        label.colour = palette[k % palette.size()];
+        label.colour = k < colours.size() ? colours[k] : palette[k % palette.size()];
         label.text = std::to_string(object.id >= 0 ? object.id : int(k) + 1);
         cv::drawContours(out, contours, -1, label.colour, kContourThickness);
 

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "canvas/GroundingItem.h"
+#include "canvas/MaskItem.h"
 #include "canvas/OverlayStyle.h"
 #include "canvas/RegionItem.h"
 #include "document/ImageDocument.h"
@@ -28,6 +29,8 @@ constexpr double kZoomToRectMargin = 1.4;
 constexpr double kZoomToRectMax = 8.0;
 constexpr int kFitMarginPx = 8;
 constexpr double kDraftZ = 10.0;
+constexpr double kProposalZ = 0.5;  // under the focus crop, grounding boxes and regions
+constexpr double kPreviewZ = 6.0;
 // Exports of large images draw overlays as if shown at this many screen pixels per short side.
 constexpr double kExportReferenceSide = 640.0;
 }  // namespace
@@ -61,6 +64,7 @@ CanvasView::CanvasView(ImageDocument* document, QWidget* parent)
     connect(document_, &ImageDocument::chatCleared, this, &CanvasView::syncGroundingItems);
     connect(document_, &ImageDocument::highlightChanged, this, &CanvasView::updateHighlight);
     connect(document_, &ImageDocument::focusChanged, this, &CanvasView::syncFocusCrop);
+    connect(document_, &ImageDocument::proposalsChanged, this, &CanvasView::syncProposals);
     rebuildAll();
 }
 
@@ -75,6 +79,60 @@ void CanvasView::setTool(AbstractTool* tool) {
         setToolCursor(tool_->cursor());
     } else {
         setToolCursor(QCursor(Qt::ArrowCursor));
+    }
+}
+
+void CanvasView::setProposalsVisible(bool visible) {
+    proposalsVisible_ = visible;
+    for (auto* item : proposalItems_) item->setVisible(visible);
+    if (!visible) setHoveredProposal(-1);
+}
+
+int CanvasView::proposalAt(const QPointF& pos) const {
+    const auto& proposals = document_->proposals();
+    int best = -1;
+    double bestArea = 0;
+    for (int i = 0; i < proposals.size(); ++i) {
+        const auto& p = proposals[i];
+        if (!p.box.contains(pos) || !maskContains(p.mask, pos)) continue;
+        const double area = p.area > 0 ? p.area : p.box.width() * p.box.height();
+        if (best < 0 || area < bestArea) {
+            best = i;
+            bestArea = area;
+        }
+    }
+    return best;
+}
+
+void CanvasView::setHoveredProposal(int index) {
+    if (index == hoveredProposal_) return;
+    if (hoveredProposal_ >= 0 && hoveredProposal_ < proposalItems_.size())
+        proposalItems_[hoveredProposal_]->setHighlighted(false);
+    hoveredProposal_ = index;
+    if (index >= 0 && index < proposalItems_.size()) proposalItems_[index]->setHighlighted(true);
+}
+
+void CanvasView::setPreviewMask(const QImage& mask, const QColor& colour) {
+    delete previewItem_;
+    previewItem_ = nullptr;
+    if (mask.isNull()) return;
+    previewItem_ = new MaskItem(mask, colour, style_.get());
+    previewItem_->setZValue(kPreviewZ);
+    previewItem_->setHighlighted(true);
+    scene_->addItem(previewItem_);
+}
+
+void CanvasView::syncProposals() {
+    qDeleteAll(proposalItems_);
+    proposalItems_.clear();
+    hoveredProposal_ = -1;
+    const auto& proposals = document_->proposals();
+    for (int i = 0; i < proposals.size(); ++i) {
+        auto* item = new MaskItem(proposals[i].mask, regionColour(i + 1), style_.get());
+        item->setZValue(kProposalZ);
+        item->setVisible(proposalsVisible_);
+        scene_->addItem(item);
+        proposalItems_.append(item);
     }
 }
 
@@ -109,6 +167,9 @@ QImage CanvasView::renderAnnotated() const {
     refreshOverlays();
     const bool draftVisible = draftItem_->isVisible();
     draftItem_->setVisible(false);
+    // Candidates and the cursor's preview are not part of the annotated image.
+    for (auto* item : proposalItems_) item->setVisible(false);
+    if (previewItem_) previewItem_->setVisible(false);
     {
         QPainter painter(&out);
         painter.setRenderHints(QPainter::Antialiasing | QPainter::TextAntialiasing);
@@ -116,6 +177,8 @@ QImage CanvasView::renderAnnotated() const {
                        Qt::IgnoreAspectRatio);
     }
     draftItem_->setVisible(draftVisible);
+    for (auto* item : proposalItems_) item->setVisible(proposalsVisible_);
+    if (previewItem_) previewItem_->setVisible(true);
     style_->unit = savedUnit;
     style_->exporting = false;
     refreshOverlays();
@@ -213,6 +276,8 @@ void CanvasView::refreshOverlays() const {
     for (auto* item : regionItems_) item->styleChanged();
     for (auto* item : groundingItems_) item->styleChanged();
     if (focusCropItem_) focusCropItem_->styleChanged();
+    for (auto* item : proposalItems_) item->styleChanged();
+    if (previewItem_) previewItem_->styleChanged();
 }
 
 // --- following the document ---
@@ -221,6 +286,9 @@ void CanvasView::rebuildAll() {
     regionItems_.clear();
     groundingItems_.clear();
     focusCropItem_ = nullptr;
+    proposalItems_.clear();
+    previewItem_ = nullptr;
+    hoveredProposal_ = -1;
     scene_->clear();
     imageItem_ = nullptr;
 
@@ -238,6 +306,7 @@ void CanvasView::rebuildAll() {
 
     for (const auto& region : document_->regions()) addRegionItem(region.id);
     updateSelection(document_->selectedRegion());
+    syncProposals();
     syncGroundingItems();
     syncFocusCrop();
 }
@@ -356,6 +425,13 @@ void CanvasView::mouseMoveEvent(QMouseEvent* event) {
     if (document_->hasImage()) emit mouseImagePosition(e.imagePos);
     if (tool_ && document_->hasImage()) tool_->mouseMoved(e);
     event->accept();
+}
+
+void CanvasView::leaveEvent(QEvent* event) {
+    setHoveredProposal(-1);
+    setPreviewMask(QImage(), QColor());
+    emit mouseLeft();
+    QGraphicsView::leaveEvent(event);
 }
 
 void CanvasView::mouseReleaseEvent(QMouseEvent* event) {

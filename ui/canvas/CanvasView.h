@@ -18,6 +18,7 @@ namespace rcui {
 class AbstractTool;
 class FocusCropItem;
 class GroundingItem;
+class MaskItem;
 class ImageDocument;
 class RegionItem;
 struct OverlayStyle;
@@ -56,6 +57,23 @@ public:
     /// Image pixels per screen pixel: how far a tool's "a few pixels" reaches in the image.
     double imagePixelsPerScreenPixel() const { return 1.0 / zoom(); }
 
+    // --- proposals and masks (the pick tool, SAM's preview) ---
+    /// Shows the document's proposals as translucent masks (the pick tool turns them on).
+    void setProposalsVisible(bool visible);
+    bool proposalsVisible() const { return proposalsVisible_; }
+    /// The smallest proposal whose mask holds image pixel `pos`: index into the document's
+    /// proposals, or -1.
+    int proposalAt(const QPointF& pos) const;
+    /// Highlights one proposal (-1: none).
+    void setHoveredProposal(int index);
+    int hoveredProposal() const { return hoveredProposal_; }
+    /// A mask drawn under the cursor (SAM's answer while the point tool moves); a null image
+    /// hides it.
+    void setPreviewMask(const QImage& mask, const QColor& colour);
+    bool hasPreviewMask() const { return previewItem_ != nullptr; }
+    /// The proposal overlays, for tests.
+    const QList<MaskItem*>& proposalItems() const { return proposalItems_; }
+
     // --- the overlay items, for tests and tooltips ---
     RegionItem* regionItem(int regionId) const { return regionItems_.value(regionId); }
     QList<GroundingItem*> groundingItems() const { return groundingItems_; }
@@ -80,6 +98,8 @@ signals:
     void zoomChanged(double zoom);
     /// The image pixel under the mouse (for the status bar); emitted while the mouse moves.
     void mouseImagePosition(const QPointF& imagePos);
+    /// The mouse left the canvas (the hover highlight and SAM preview are cleared).
+    void mouseLeft();
 
 protected:
     void wheelEvent(QWheelEvent* event) override;
@@ -90,6 +110,7 @@ protected:
     void keyPressEvent(QKeyEvent* event) override;
     void keyReleaseEvent(QKeyEvent* event) override;
     void focusOutEvent(QFocusEvent* event) override;
+    void leaveEvent(QEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
     void drawForeground(QPainter* painter, const QRectF& rect) override;
 
@@ -102,6 +123,7 @@ private:
     void syncGroundingItems();
     void updateHighlight(int index);
     void syncFocusCrop();
+    void syncProposals();
     /// Zooms keeping the scene point under `viewAnchor` (viewport pixels) in place.
     void zoomAround(double zoom, const QPointF& viewAnchor);
     /// Tells every overlay that sizes changed (zoom, presentation mode, export scale).
@@ -119,6 +141,10 @@ private:
     QHash<int, RegionItem*> regionItems_;
     QList<GroundingItem*> groundingItems_;
     FocusCropItem* focusCropItem_ = nullptr;
+    QList<MaskItem*> proposalItems_;
+    MaskItem* previewItem_ = nullptr;
+    bool proposalsVisible_ = false;
+    int hoveredProposal_ = -1;
     QPointer<AbstractTool> tool_;
     QCursor toolCursor_;
     bool fitted_ = true;  // keep fitting on resize until the user zooms

@@ -16,11 +16,15 @@ constexpr double kSelectedRegionZ = 5.0;
 RegionItem::RegionItem(const Region& region, const OverlayStyle* style, QGraphicsItem* parent)
     : QGraphicsItem(parent), region_(region), style_(style) {
     setZValue(kRegionZ);
+    if (region_.hasMask()) mask_.set(region_.mask, region_.colour);
 }
 
 void RegionItem::setRegion(const Region& region) {
     prepareGeometryChange();
+    const bool maskChanged = region.mask != region_.mask || region.colour != region_.colour;
     region_ = region;
+    if (maskChanged) mask_ = MaskGraphic();
+    if (maskChanged && region_.hasMask()) mask_.set(region_.mask, region_.colour);
     update();
 }
 
@@ -55,6 +59,8 @@ QRectF RegionItem::boundingRect() const {
 void RegionItem::paint(QPainter* painter, const QStyleOptionGraphicsItem*, QWidget*) {
     painter->setRenderHint(QPainter::Antialiasing, true);
     const bool point = region_.kind == Region::Kind::Point;
+    // A mask region: its mask filled lightly under the box outline.
+    if (!mask_.isNull()) mask_.paint(painter, 0.25, style_->lineWidth() * 0.6);
     paintOutline(painter, region_.box, region_.colour, *style_, point,
                  outlineWidth() / style_->lineWidth());
     if (point) paintPoints(painter);

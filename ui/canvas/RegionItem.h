@@ -4,6 +4,7 @@
 
 #include <QGraphicsItem>
 
+#include "canvas/MaskItem.h"
 #include "document/Region.h"
 
 namespace rcui {
@@ -55,6 +56,7 @@ private:
     QString labelText() const { return QString::number(region_.id); }
 
     Region region_;
+    MaskGraphic mask_;
     const OverlayStyle* style_;
     bool selected_ = false;
 };

@@ -90,7 +90,9 @@ QString RegionListWidget::boxText(const QRectF& box) {
 }
 
 QString RegionListWidget::kindText(const Region& region) {
-    if (region.kind == Region::Kind::Box) return tr("box");
+    if (region.kind == Region::Kind::Box) return region.hasMask() ? tr("mask") : tr("box");
+    if (region.hasMask())
+        return tr("SAM mask (%1 points)").arg(region.positive.size() + region.negative.size());
     if (region.negative.isEmpty() && region.positive.size() <= 1) return tr("point");
     return tr("points (%1+, %2\u2212)").arg(region.positive.size()).arg(region.negative.size());
 }

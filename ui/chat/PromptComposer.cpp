@@ -3,7 +3,11 @@
 #include <QRegularExpression>
 #include <algorithm>
 
+#include <opencv2/imgproc.hpp>
+
 #include "document/ImageDocument.h"
+#include "inference/ImageConversion.h"
+#include "regionchat/bench.h"
 #include "regionchat/region_format.h"
 
 namespace rcui {
@@ -47,7 +51,7 @@ QList<RegionReference> findRegionReferences(const QString& text) {
 }
 
 QString composePrompt(const QString& question, const ImageDocument& doc,
-                      const rc::RegionFormat& format, QString* error) {
+                      const rc::RegionFormat& format, QString* error, QList<int>* visualIds) {
     if (error) error->clear();
     if (question.trimmed().isEmpty())
         return fail(error, QObject::tr("Type a question about the image first."));
@@ -94,7 +98,12 @@ QString composePrompt(const QString& question, const ImageDocument& doc,
             region = selected ? selected : &byCreation[nextPlain++];
         }
         prompt += question.mid(at, ref.start - at);
-        prompt += QString::fromStdString(encode(*region, doc.image().size(), format));
+        if (visualIds) {
+            prompt += QStringLiteral("region %1").arg(region->id);
+            if (!visualIds->contains(region->id)) visualIds->append(region->id);
+        } else {
+            prompt += QString::fromStdString(encode(*region, doc.image().size(), format));
+        }
         at = ref.start + ref.length;
     }
     prompt += question.mid(at);
@@ -128,6 +137,40 @@ QString groundingLabel(const QString& question, const QString& answer) {
     static const QRegularExpression leading(QStringLiteral(R"(^[\s,;:.]+)"));
     a.remove(leading);
     return a.isEmpty() ? QStringLiteral("box") : a;
+}
+
+QImage drawVisualPrompts(const ImageDocument& doc, const QList<int>& ids) {
+    const cv::Mat image = toBgrMat(doc.image());
+    std::vector<rc::bench::MmvmObject> objects;
+    std::vector<cv::Scalar> colours;
+    for (int id : ids) {
+        const Region* r = doc.region(id);
+        if (!r) continue;
+        rc::bench::MmvmObject o;
+        o.id = id;
+        o.width = image.cols;
+        o.height = image.rows;
+        if (r->hasMask()) {
+            // The mask's outer contours become the object's polygons (holes are left out:
+            // MMVM's rasterizer clears pixels covered twice, so a hole polygon would cut it).
+            std::vector<std::vector<cv::Point>> contours;
+            cv::findContours(toMaskMat(r->mask), contours, cv::RETR_EXTERNAL,
+                             cv::CHAIN_APPROX_SIMPLE);
+            for (const auto& c : contours)
+                if (c.size() >= 3) o.polygons.emplace_back(c.begin(), c.end());
+        }
+        if (o.polygons.empty()) {
+            const QRectF b = r->box.normalized();
+            o.polygons.push_back({{float(b.left()), float(b.top())},
+                                  {float(b.right()), float(b.top())},
+                                  {float(b.right()), float(b.bottom())},
+                                  {float(b.left()), float(b.bottom())}});
+        }
+        objects.push_back(std::move(o));
+        const QColor c = r->colour.isValid() ? r->colour : regionColour(id);
+        colours.emplace_back(c.blue(), c.green(), c.red());
+    }
+    return toQImage(rc::bench::draw_mmvm_prompt(image, objects, /*query=*/false, colours));
 }
 
 }  // namespace rcui

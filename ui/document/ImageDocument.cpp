@@ -14,6 +14,7 @@ void ImageDocument::setImage(const QImage& image, const QString& path) {
     imageHash_.clear();
     undo_.clear();
     regions_.clear();
+    proposals_.clear();
     maxId_ = 0;
     selected_ = 0;
     chat_.clear();
@@ -24,6 +25,12 @@ void ImageDocument::setImage(const QImage& image, const QString& path) {
     emit imageChanged();
     emit chatCleared();
     emit focusChanged();
+    emit proposalsChanged();
+}
+
+void ImageDocument::setProposals(const QList<ProposalMask>& proposals) {
+    proposals_ = proposals;
+    emit proposalsChanged();
 }
 
 const Region* ImageDocument::region(int id) const {

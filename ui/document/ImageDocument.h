@@ -43,6 +43,10 @@ public:
     void replaceRegion(const Region& region);  ///< same id, new geometry
     QUndoStack* undoStack() { return &undo_; }
 
+    // --- proposals (candidates for the pick tool; not undoable, cleared with the image) ---
+    const QList<ProposalMask>& proposals() const { return proposals_; }
+    void setProposals(const QList<ProposalMask>& proposals);
+
     // --- selection (not undoable) ---
     int selectedRegion() const { return selected_; }
     void setSelectedRegion(int id);  ///< 0: none
@@ -72,6 +76,7 @@ signals:
     void regionRemoved(int id);
     void regionChanged(int id);
     void selectionChanged(int id);
+    void proposalsChanged();
     void entryAdded(int index);
     void entryChanged(int index);
     void chatCleared();
@@ -83,6 +88,7 @@ private:
     QImage image_;
     QString imagePath_, imageHash_;
     QList<Region> regions_;
+    QList<ProposalMask> proposals_;
     int maxId_ = 0;
     int selected_ = 0;
     QList<ChatEntry> chat_;

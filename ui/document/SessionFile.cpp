@@ -1,8 +1,10 @@
 #include "document/SessionFile.h"
 
+#include <QBuffer>
 #include <QCryptographicHash>
 #include <QFile>
 #include <QFileInfo>
+#include <QImageReader>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -67,6 +69,30 @@ SessionData sessionFromDocument(const ImageDocument& doc, const SessionSettings&
     return d;
 }
 
+namespace {
+
+QByteArray maskToPng(const QImage& mask) {
+    QByteArray bytes;
+    QBuffer buffer(&bytes);
+    buffer.open(QIODevice::WriteOnly);
+    mask.save(&buffer, "PNG");
+    return bytes;
+}
+
+// A mask from a session: a PNG of exactly the image's size (checked in the header before
+// decoding, so a hostile file cannot make it allocate more), else a null image.
+QImage maskFromPng(const QByteArray& png, const QSize& imageSize) {
+    QBuffer buffer;
+    buffer.setData(png);
+    buffer.open(QIODevice::ReadOnly);
+    QImageReader reader(&buffer, "PNG");
+    if (!imageSize.isValid() || reader.size() != imageSize) return {};
+    QImage mask = reader.read();
+    return mask.isNull() ? mask : mask.convertToFormat(QImage::Format_Grayscale8);
+}
+
+}  // namespace
+
 QByteArray sessionToJson(const SessionData& d) {
     QJsonArray regions;
     for (const auto& r : d.regions) {
@@ -76,6 +102,7 @@ QByteArray sessionToJson(const SessionData& d) {
                       {"colour", r.colour.name()}};
         if (!r.positive.isEmpty()) o["positive"] = pointsToJson(r.positive);
         if (!r.negative.isEmpty()) o["negative"] = pointsToJson(r.negative);
+        if (r.hasMask()) o["mask_png"] = QString::fromLatin1(maskToPng(r.mask).toBase64());
         regions.append(o);
     }
     QJsonArray chat;
@@ -159,6 +186,11 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
             return fail(QStringLiteral("region %1 has bad points").arg(r.id));
         r.colour = QColor(o.value("colour").toString());
         if (!r.colour.isValid()) r.colour = regionColour(r.id);
+        if (o.contains("mask_png")) {
+            r.mask = maskFromPng(QByteArray::fromBase64(o.value("mask_png").toString().toLatin1()),
+                                 QSize(d.imageWidth, d.imageHeight));
+            if (r.mask.isNull()) return fail(QStringLiteral("region %1 has a bad mask").arg(r.id));
+        }
         d.regions.append(r);
     }
     for (int i = 0; i < chat.size(); ++i) {

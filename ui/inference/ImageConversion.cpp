@@ -1,5 +1,7 @@
 #include "inference/ImageConversion.h"
 
+#include <cstring>
+
 #include <opencv2/imgproc.hpp>
 
 namespace rcui {
@@ -34,6 +36,23 @@ QImage toQImage(const cv::Mat& bgr) {
     const QImage view(rgb.data, rgb.cols, rgb.rows, static_cast<qsizetype>(rgb.step),
                       QImage::Format_RGB888);
     return view.copy();  // own the pixels; rgb goes away with this scope
+}
+
+QImage toMaskImage(const cv::Mat& mask) {
+    if (mask.empty() || mask.type() != CV_8UC1) return {};
+    QImage out(mask.cols, mask.rows, QImage::Format_Grayscale8);
+    for (int y = 0; y < mask.rows; ++y)
+        std::memcpy(out.scanLine(y), mask.ptr<uchar>(y), static_cast<size_t>(mask.cols));
+    return out;
+}
+
+cv::Mat toMaskMat(const QImage& mask) {
+    if (mask.isNull()) return {};
+    const QImage grey = mask.convertToFormat(QImage::Format_Grayscale8);
+    cv::Mat out(grey.height(), grey.width(), CV_8UC1);
+    for (int y = 0; y < grey.height(); ++y)
+        std::memcpy(out.ptr<uchar>(y), grey.constScanLine(y), static_cast<size_t>(grey.width()));
+    return out;
 }
 
 }  // namespace rcui

@@ -13,4 +13,9 @@ cv::Mat toBgrMat(const QImage& image);
 /// 8-bit BGR, BGRA or grey cv::Mat -> QImage RGB888 (deep copy); a null QImage when empty.
 QImage toQImage(const cv::Mat& bgr);
 
+/// A CV_8U mask (non-zero inside) -> QImage Format_Grayscale8 (deep copy); null when empty.
+QImage toMaskImage(const cv::Mat& mask);
+/// A mask QImage (any format; converted to Grayscale8) -> CV_8U cv::Mat (deep copy).
+cv::Mat toMaskMat(const QImage& mask);
+
 }  // namespace rcui

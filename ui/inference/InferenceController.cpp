@@ -7,22 +7,31 @@
 namespace rcui {
 
 InferenceController::InferenceController(QObject* parent)
-    : QObject(parent), cancelBelow_(std::make_shared<std::atomic<quint64>>(0)) {
+    : QObject(parent),
+      cancelBelow_(std::make_shared<std::atomic<quint64>>(0)),
+      proposalCancelBelow_(std::make_shared<std::atomic<quint64>>(0)),
+      hoverLatest_(std::make_shared<std::atomic<quint64>>(0)) {
     qRegisterMetaType<rcui::ModelSummary>("rcui::ModelSummary");
     qRegisterMetaType<rcui::AskRequest>("rcui::AskRequest");
     qRegisterMetaType<rcui::AnswerResult>("rcui::AnswerResult");
+    qRegisterMetaType<rcui::SamRequest>("rcui::SamRequest");
+    qRegisterMetaType<QList<rcui::ProposalMask>>("QList<rcui::ProposalMask>");
     thread_.setObjectName(QStringLiteral("RegionChat inference"));
     worker_ = new InferenceWorker(cancelBelow_);
+    worker_->setSideControls(proposalCancelBelow_, hoverLatest_);
     worker_->moveToThread(&thread_);
     // The worker is deleted on its own thread once the loop has stopped.
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
     connectWorker();
+    connectSideRequests();
     thread_.start();
 }
 
 InferenceController::~InferenceController() {
     // Every request polls the atomic (per token, per tensor), so wait() is short.
     cancelBelow_->store(std::numeric_limits<quint64>::max());
+    proposalCancelBelow_->store(std::numeric_limits<quint64>::max());
+    hoverLatest_->store(std::numeric_limits<quint64>::max());
     thread_.quit();
     thread_.wait();
 }
@@ -81,6 +90,128 @@ void InferenceController::connectWorker() {
             }
         },
         queued);
+}
+
+void InferenceController::connectSideRequests() {
+    const auto queued = Qt::QueuedConnection;
+    connect(
+        worker_, &InferenceWorker::proposalProgress, this,
+        [this](quint64 id, double f) {
+            if (id == proposalId_) emit proposalProgress(f);
+        },
+        queued);
+    connect(
+        worker_, &InferenceWorker::proposalsReady, this,
+        [this](quint64 id, const QList<ProposalMask>& proposals, double ms) {
+            if (id != proposalId_) return;
+            proposalId_ = 0;
+            emit proposalsReady(proposals, ms);
+        },
+        queued);
+    connect(
+        worker_, &InferenceWorker::proposalsFailed, this,
+        [this](quint64 id, const QString& message) {
+            if (id != proposalId_) return;
+            proposalId_ = 0;
+            emit proposalsFailed(message);
+        },
+        queued);
+    connect(
+        worker_, &InferenceWorker::samLoadProgress, this,
+        [this](quint64 id, qint64 done, qint64 total) {
+            if (id == samLoadId_) emit samLoadProgress(done, total);
+        },
+        queued);
+    connect(
+        worker_, &InferenceWorker::samLoaded, this,
+        [this](quint64 id, const QString& description) {
+            if (id != samLoadId_) return;
+            samLoadId_ = 0;
+            hasSam_ = true;
+            emit samReady(description);
+        },
+        queued);
+    connect(
+        worker_, &InferenceWorker::samFailed, this,
+        [this](quint64 id, const QString& message) {
+            if (id == samLoadId_) {
+                samLoadId_ = 0;
+                emit samLoadFailed(message);
+                return;
+            }
+            // A mask request failed: report it unless a newer request made it stale.
+            if (regionRequests_.remove(id) > 0 || id == hoverLatest_->load())
+                emit samFailed(message);
+        },
+        queued);
+    connect(
+        worker_, &InferenceWorker::samMaskReady, this,
+        [this](quint64 id, int, bool hover, const QImage& mask, double) {
+            if (hover) {
+                if (id == hoverLatest_->load()) emit samHoverMask(mask);
+                return;
+            }
+            const auto it = regionRequests_.find(id);
+            if (it == regionRequests_.end()) return;
+            const SamRequest request = *it;
+            regionRequests_.erase(it);
+            emit samRegionMask(request, mask);
+        },
+        queued);
+}
+
+void InferenceController::generateProposals(const QImage& image, const QString& generator) {
+    const quint64 id = next_++;
+    proposalCancelBelow_->store(id);  // an older run stops at its next progress call
+    proposalId_ = id;
+    QMetaObject::invokeMethod(
+        worker_,
+        [w = worker_, id, image, generator] { w->generateProposals(id, image, generator); },
+        Qt::QueuedConnection);
+}
+
+void InferenceController::cancelProposals() {
+    if (!proposalId_) return;
+    // The worker stops at its next progress call; whatever it still sends is stale.
+    proposalCancelBelow_->store(proposalId_ + 1);
+    proposalId_ = 0;
+    emit proposalsFailed(QStringLiteral("cancelled"));
+}
+
+void InferenceController::loadSam(const QString& dir) {
+    samLoadId_ = next_++;
+    hasSam_ = false;
+    QMetaObject::invokeMethod(
+        worker_, [w = worker_, id = samLoadId_, dir] { w->loadSam(id, dir); },
+        Qt::QueuedConnection);
+}
+
+void InferenceController::requestSamHover(const QImage& image, const QPointF& pos) {
+    if (!hasSam_) return;
+    SamRequest r;
+    r.id = next_++;
+    r.image = image;
+    r.positive = {pos};
+    r.hover = true;
+    hoverLatest_->store(r.id);
+    QMetaObject::invokeMethod(
+        worker_, [w = worker_, r] { w->samMask(r); }, Qt::QueuedConnection);
+}
+
+void InferenceController::requestSamRegion(const QImage& image, int regionId,
+                                           const QList<QPointF>& positive,
+                                           const QList<QPointF>& negative) {
+    if (!hasSam_) return;
+    SamRequest r;
+    r.id = next_++;
+    r.regionId = regionId;
+    r.positive = positive;
+    r.negative = negative;
+    SamRequest kept = r;  // without the image
+    r.image = image;
+    regionRequests_.insert(r.id, kept);
+    QMetaObject::invokeMethod(
+        worker_, [w = worker_, r] { w->samMask(r); }, Qt::QueuedConnection);
 }
 
 void InferenceController::cancelBelow(quint64 id) {

@@ -2,6 +2,7 @@
 // ("latest request wins"), and on destruction cancels, quits and waits.
 #pragma once
 
+#include <QHash>
 #include <QObject>
 #include <QThread>
 #include <atomic>
@@ -37,6 +38,24 @@ public:
     const ModelSummary& model() const { return model_; }
     quint64 currentId() const { return current_; }
 
+    // --- proposals and SAM (their own cancellation: they never stop an answer) ---
+    /// Runs a proposal generator ("classic", "sam") on the worker; an older run is cancelled.
+    void generateProposals(const QImage& image, const QString& generator);
+    /// Stops the running proposal request; proposalsFailed("cancelled") follows at once.
+    void cancelProposals();
+    bool isProposing() const { return proposalId_ != 0; }
+    /// Loads a SAM folder on the worker.
+    void loadSam(const QString& dir);
+    bool hasSam() const { return hasSam_; }
+    bool isSamLoading() const { return samLoadId_ != 0; }
+    /// The mask under the cursor, for the preview; only the newest request is computed.
+    void requestSamHover(const QImage& image, const QPointF& pos);
+    /// Drops the pending hover request (the cursor left the image).
+    void cancelSamHover() { hoverLatest_->store(next_++); }
+    /// The mask for a point region's points (answered by samRegionMask).
+    void requestSamRegion(const QImage& image, int regionId, const QList<QPointF>& positive,
+                          const QList<QPointF>& negative);
+
 signals:
     void loadProgress(qint64 done, qint64 total);
     void modelReady(const rcui::ModelSummary& summary);
@@ -46,6 +65,17 @@ signals:
     void answered(const rcui::AnswerResult& result);
     void failed(const QString& message);
     void busyChanged(bool busy);
+    void proposalProgress(double fraction);
+    void proposalsReady(const QList<rcui::ProposalMask>& proposals, double ms);
+    void proposalsFailed(const QString& message);  ///< "cancelled" when cancelled
+    void samLoadProgress(qint64 done, qint64 total);
+    void samReady(const QString& description);
+    void samLoadFailed(const QString& message);
+    /// A mask request (hover preview or a point region's) failed.
+    void samFailed(const QString& message);
+    void samHoverMask(const QImage& mask);
+    /// `request` carries the points the mask was computed for (without the image).
+    void samRegionMask(const rcui::SamRequest& request, const QImage& mask);
 
 private:
     void setBusy(bool b);
@@ -53,6 +83,7 @@ private:
     /// Raises the cancel threshold (never lowers it: that would revive cancelled requests).
     void cancelBelow(quint64 id);
     void connectWorker();
+    void connectSideRequests();
     void send(const AskRequest& request);
     /// After a load ends: the question asked while it ran goes out now.
     void sendPending();
@@ -69,6 +100,11 @@ private:
     /// never cancels the load and stale questions never reach the worker.
     std::optional<AskRequest> pending_;
     bool hasModel_ = false;
+    std::shared_ptr<std::atomic<quint64>> proposalCancelBelow_, hoverLatest_;
+    quint64 proposalId_ = 0;  ///< the running proposal request, 0 when none
+    quint64 samLoadId_ = 0;
+    bool hasSam_ = false;
+    QHash<quint64, SamRequest> regionRequests_;
     ModelSummary model_;
 };
 

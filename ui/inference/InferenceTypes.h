@@ -9,6 +9,7 @@
 #include <QStringList>
 
 #include "document/ChatEntry.h"
+#include "document/Region.h"
 
 namespace rcui {
 
@@ -39,6 +40,15 @@ struct AskRequest {
     QString subject;  ///< label for grounding boxes (e.g. "the red circle")
 };
 
+/// A SAM prompt from the canvas: points in image pixels.
+struct SamRequest {
+    quint64 id = 0;
+    QImage image;
+    QList<QPointF> positive, negative;
+    int regionId = 0;    ///< the point region the mask is for; 0 for the hover preview
+    bool hover = false;  ///< preview under the cursor: skipped when a newer one is waiting
+};
+
 struct AnswerTimings {
     double imageEncodeMs = 0, prefillMs = 0, firstTokenMs = 0, totalMs = 0, tokensPerSecond = 0;
     int promptTokens = 0;     ///< the whole conversation prompt
@@ -60,5 +70,7 @@ struct AnswerResult {
 }  // namespace rcui
 
 Q_DECLARE_METATYPE(rcui::ModelSummary)
+Q_DECLARE_METATYPE(rcui::ProposalMask)
 Q_DECLARE_METATYPE(rcui::AskRequest)
+Q_DECLARE_METATYPE(rcui::SamRequest)
 Q_DECLARE_METATYPE(rcui::AnswerResult)

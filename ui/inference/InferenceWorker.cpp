@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -10,6 +11,8 @@
 #include "regionchat/dual_focus.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
+#include "regionchat/proposals.h"
+#include "regionchat/sam.h"
 
 namespace rcui {
 
@@ -197,6 +200,98 @@ AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
         r.crop = toQImage(d.crop);
     }
     return r;
+}
+
+void InferenceWorker::setSideControls(std::shared_ptr<std::atomic<quint64>> proposalCancelBelow,
+                                      std::shared_ptr<std::atomic<quint64>> hoverLatest) {
+    proposalCancelBelow_ = std::move(proposalCancelBelow);
+    hoverLatest_ = std::move(hoverLatest);
+}
+
+void InferenceWorker::generateProposals(quint64 id, const QImage& image, const QString& generator) {
+    auto cancelled = [&] { return proposalCancelBelow_ && id < proposalCancelBelow_->load(); };
+    if (cancelled()) return;
+    try {
+        QElapsedTimer timer;
+        timer.start();
+        std::unique_ptr<rc::ProposalGenerator> gen;
+        if (generator == QLatin1String("sam")) {
+            if (!sam_) throw rc::Error("load a SAM folder first (Regions > Load SAM…)");
+            gen = rc::make_sam_generator(sam_);
+        } else {
+            gen = rc::make_classic_generator();
+        }
+        rc::ProposalParams params;
+        params.progress = [&](float f) {
+            emit proposalProgress(id, double(f));
+            return !cancelled();
+        };
+        const cv::Mat bgr = toBgrMat(image);
+        const auto found = gen->generate(bgr, params);
+        QList<ProposalMask> out;
+        for (const auto& p : found) {
+            ProposalMask m;
+            m.mask = toMaskImage(p.mask);
+            m.box = toRect(p.box);
+            m.area = cv::countNonZero(p.mask);
+            m.score = p.score;
+            m.source = qs(p.source);
+            out.append(m);
+        }
+        emit proposalsReady(id, out, double(timer.elapsed()));
+    } catch (const std::exception& e) {
+        emit proposalsFailed(id, cancelled() ? tr("cancelled") : qs(e.what()));
+    }
+}
+
+void InferenceWorker::loadSam(quint64 id, const QString& dir) {
+    sam_.reset();  // the old one's memory goes before the new one loads
+    try {
+        rc::SamLoadParams params;
+        params.model_dir = dir.toStdString();
+        params.progress = [this, id](size_t done, size_t total) {
+            emit samLoadProgress(id, qint64(done), qint64(total));
+            return !shuttingDown();  // the window is closing: stop at the next tensor
+        };
+        sam_ = rc::SamModel::load(params);
+        const rc::SamInfo& info = sam_->info();
+        emit samLoaded(id, tr("SAM %1 on %2: %3 M parameters, %4 px")
+                               .arg(QFileInfo(dir).fileName(), qs(info.device))
+                               .arg(info.parameters / 1e6, 0, 'f', 1)
+                               .arg(info.image_size));
+    } catch (const std::exception& e) {
+        emit samFailed(id, qs(e.what()));
+    }
+}
+
+void InferenceWorker::samMask(const rcui::SamRequest& request) {
+    // A fast-moving cursor queues many previews: only the newest is worth computing.
+    if (request.hover && hoverLatest_ && request.id < hoverLatest_->load()) return;
+    if (!sam_) {
+        emit samFailed(request.id, tr("no SAM is loaded"));
+        return;
+    }
+    try {
+        rc::SamPrompt prompt;
+        for (const auto& p : request.positive) {
+            prompt.points.emplace_back(float(p.x()), float(p.y()));
+            prompt.labels.push_back(1);
+        }
+        for (const auto& p : request.negative) {
+            prompt.points.emplace_back(float(p.x()), float(p.y()));
+            prompt.labels.push_back(0);
+        }
+        prompt.multimask = request.positive.size() + request.negative.size() <= 1;
+        const auto masks = sam_->predict(toBgrMat(request.image), prompt);
+        if (masks.empty() || masks.front().box.area() <= 0) {
+            emit samMaskReady(request.id, request.regionId, request.hover, QImage(), 0);
+            return;
+        }
+        emit samMaskReady(request.id, request.regionId, request.hover,
+                          toMaskImage(masks.front().mask), double(masks.front().iou));
+    } catch (const std::exception& e) {
+        emit samFailed(request.id, qs(e.what()));
+    }
 }
 
 }  // namespace rcui

@@ -6,12 +6,14 @@
 
 #include <QObject>
 #include <atomic>
+#include <limits>
 #include <memory>
 
 #include "inference/InferenceTypes.h"
 
 namespace rc {
 class Model;
+class SamModel;
 class Session;
 struct GenerateParams;
 }  // namespace rc
@@ -35,6 +37,13 @@ public slots:
     void loadModel(quint64 id, const QString& dir, const QString& device,
                    const QString& dtype = QStringLiteral("auto"));
     void ask(const rcui::AskRequest& request);
+    /// Region proposals for `image` from "classic" or "sam" (SAM must be loaded). Cancelled
+    /// when the id is below the proposal threshold (see setSideControls).
+    void generateProposals(quint64 id, const QImage& image, const QString& generator);
+    /// Loads a SAM folder (config.json + model.safetensors); replaces the current SAM.
+    void loadSam(quint64 id, const QString& dir);
+    /// One SAM decoder pass for the request's points (the image embedding is cached).
+    void samMask(const rcui::SamRequest& request);
     /// Forgets the conversation (next ask starts a new one).
     void resetConversation();
 
@@ -46,6 +55,20 @@ signals:
     void stage(quint64 id, const QString& name);
     void answered(quint64 id, const rcui::AnswerResult& result);
     void failed(quint64 id, const QString& message);
+    void proposalProgress(quint64 id, double fraction);
+    void proposalsReady(quint64 id, const QList<rcui::ProposalMask>& proposals, double ms);
+    void proposalsFailed(quint64 id, const QString& message);
+    void samLoadProgress(quint64 id, qint64 done, qint64 total);
+    void samLoaded(quint64 id, const QString& description);
+    void samFailed(quint64 id, const QString& message);
+    /// The best mask for a SamRequest (null when SAM found nothing).
+    void samMaskReady(quint64 id, int regionId, bool hover, const QImage& mask, double iou);
+
+public:
+    /// Thresholds shared with the controller: proposal requests below `proposalCancelBelow`
+    /// stop at their next progress call; hover requests below `hoverLatest` are skipped.
+    void setSideControls(std::shared_ptr<std::atomic<quint64>> proposalCancelBelow,
+                         std::shared_ptr<std::atomic<quint64>> hoverLatest);
 
 private:
     /// One turn of the kept conversation (a new image key or newConversation starts over).
@@ -53,8 +76,15 @@ private:
     /// The three-pass DualFocus pipeline on fresh sessions.
     AnswerResult askDualFocus(const AskRequest& request, const rc::GenerateParams& params);
     bool cancelled(quint64 id) const { return id < cancelBelow_->load(); }
+    /// The controller is being destroyed (it raises every threshold to the maximum).
+    bool shuttingDown() const {
+        return proposalCancelBelow_ &&
+               proposalCancelBelow_->load() == std::numeric_limits<quint64>::max();
+    }
     std::shared_ptr<std::atomic<quint64>> cancelBelow_;
     std::shared_ptr<rc::Model> model_;
+    std::shared_ptr<rc::SamModel> sam_;
+    std::shared_ptr<std::atomic<quint64>> proposalCancelBelow_, hoverLatest_;
     std::unique_ptr<rc::Session> session_;
     qint64 sessionImageKey_ = -1;
 };

@@ -85,6 +85,27 @@ QRectF BoxTool::clippedDraft(const QPointF& from, const QPointF& to) const {
     return snapped(QRectF(from, to).normalized().intersected(canvas()->imageRect()));
 }
 
+namespace {
+
+// The mask moved by whole pixels; what leaves the image is dropped.
+QImage shiftedMask(const QImage& mask, const QPoint& delta) {
+    QImage out(mask.size(), QImage::Format_Grayscale8);
+    out.fill(0);
+    for (int y = 0; y < mask.height(); ++y) {
+        const int ty = y + delta.y();
+        if (ty < 0 || ty >= out.height()) continue;
+        const uchar* src = mask.constScanLine(y);
+        uchar* dst = out.scanLine(ty);
+        for (int x = 0; x < mask.width(); ++x) {
+            const int tx = x + delta.x();
+            if (tx >= 0 && tx < out.width()) dst[tx] = src[x];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 void BoxTool::mousePressed(const ToolMouseEvent& event) {
     if (event.button != Qt::LeftButton) return;
     pressPos_ = event.imagePos;
@@ -133,6 +154,7 @@ void BoxTool::mouseMoved(const ToolMouseEvent& event) {
             after.box = box.translated(delta);
             for (auto& p : after.positive) p += delta;
             for (auto& p : after.negative) p += delta;
+            if (original_.hasMask()) after.mask = shiftedMask(original_.mask, delta.toPoint());
             pushChange(after);
             break;
         }
@@ -156,6 +178,7 @@ void BoxTool::mouseMoved(const ToolMouseEvent& event) {
             if (box.width() < kMinBoxSide || box.height() < kMinBoxSide) break;
             Region after = original_;
             after.box = box;
+            after.mask = QImage();  // a resized mask region becomes the box the user made
             pushChange(after);
             break;
         }

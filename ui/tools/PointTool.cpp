@@ -71,6 +71,7 @@ void PointTool::mousePressed(const ToolMouseEvent& event) {
         return;
     }
     Region after = *selected;
+    after.mask = QImage();  // SAM's mask was for the old points; a new one is asked for below
     if (negative) {
         after.negative.append(pos);
     } else {
@@ -78,6 +79,33 @@ void PointTool::mousePressed(const ToolMouseEvent& event) {
         after.box = boxAroundPoints(after.positive, document()->image().size());
     }
     document()->undoStack()->push(new ChangeRegionCommand(document(), *selected, after));
+    if (sam_) emit regionMaskWanted(after.id);
+}
+
+void PointTool::mouseMoved(const ToolMouseEvent& event) {
+    if (!sam_ || event.buttons != Qt::NoButton) return;
+    if (canvas()->imageRect().contains(event.imagePos)) {
+        emit hoverMaskWanted(event.imagePos);
+    } else {
+        canvas()->setPreviewMask(QImage(), QColor());
+        emit hoverLeft();
+    }
+}
+
+void PointTool::deactivate() {
+    canvas()->setPreviewMask(QImage(), QColor());
+    AbstractTool::deactivate();
+}
+
+void PointTool::setSamEnabled(bool on) {
+    sam_ = on;
+    setStatusText(on ? tr("Point (SAM): the mask under the cursor is previewed; click to make it "
+                          "a region, shift-click to add a negative point, ctrl-click another "
+                          "positive one.")
+                     : tr("Point: click to mark a point; shift-click adds a negative point, "
+                          "ctrl-click another positive one. The model receives a point as the "
+                          "small box around it."));
+    if (!on && canvas()) canvas()->setPreviewMask(QImage(), QColor());
 }
 
 void PointTool::addPointRegion(const QPointF& pos) {
@@ -89,6 +117,7 @@ void PointTool::addPointRegion(const QPointF& pos) {
     region.colour = regionColour(region.id);
     document()->undoStack()->push(new AddRegionCommand(document(), region));
     document()->setSelectedRegion(region.id);
+    if (sam_) emit regionMaskWanted(region.id);
 }
 
 }  // namespace rcui

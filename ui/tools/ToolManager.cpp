@@ -9,6 +9,7 @@
 #include "tools/BoxTool.h"
 #include "tools/PanTool.h"
 #include "tools/PointTool.h"
+#include "tools/ProposalPickTool.h"
 
 namespace rcui {
 
@@ -17,6 +18,7 @@ ToolManager::ToolManager(ImageDocument* document, CanvasView* canvas, QObject* p
     group_->setExclusive(true);
     registerTool(new BoxTool(document, canvas));
     registerTool(new PointTool(document, canvas));
+    registerTool(new ProposalPickTool(document, canvas));
     registerTool(new PanTool(document, canvas));
     setActiveTool(tools_.first()->name());
 }

@@ -158,7 +158,10 @@ cv::Mat mmvm_object_mask(const MmvmObject& object, cv::Size size);
 /// cyan BGR(255,255,0), thickness 2. Otherwise candidates: contours in distinct colours, and
 /// the id (index + 1 when id < 0) in white on a filled box of the contour's colour at the
 /// centroid of the object's largest contour. Objects without polygons are not drawn.
-cv::Mat draw_mmvm_prompt(const cv::Mat& image, const std::vector<MmvmObject>& objects, bool query);
+/// `colours` (BGR, one per object) replaces the candidates' palette when given (the app draws
+/// each region in its own colour).
+cv::Mat draw_mmvm_prompt(const cv::Mat& image, const std::vector<MmvmObject>& objects, bool query,
+                         const std::vector<cv::Scalar>& colours = {});
 
 // ---- Grounding -------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "regionchat/config.h"
 #include "regionchat/proposals.h"
 #include "regionchat/region_format.h"
 
@@ -55,8 +56,8 @@ struct SamMask {
 struct SamEverythingParams {
     int points_per_side = 32;         ///< grid of points_per_side^2 single-point prompts
     int points_per_batch = 64;        ///< prompts per decoder call
-    float pred_iou_thresh = 0.88f;    ///< drop masks whose predicted IoU is lower
-    float stability_thresh = 0.95f;   ///< drop masks whose stability score is lower
+    float pred_iou_thresh = 0.88f;    ///< keep masks whose predicted IoU is higher (<= 0: all)
+    float stability_thresh = 0.95f;   ///< keep masks whose stability is higher (<= 0: all)
     double nms_iou = 0.7;             ///< box NMS between the kept masks
     int max_masks = 128;
     double min_area_fraction = 0.0005;
@@ -71,6 +72,10 @@ class SamModel {
 public:
     /// Throws rc::Error naming the file or tensor at fault (missing, wrong shape, bad config).
     static std::shared_ptr<SamModel> load(const SamLoadParams& params);
+    /// A SAM of `config`'s sizes with random weights (LibTorch's default initialisation),
+    /// built in memory with no files: benchmarks and tests. `device` as in SamLoadParams.
+    static std::shared_ptr<SamModel> random(const SamConfig& config = {},
+                                            const std::string& device = "auto", int threads = 0);
     ~SamModel();
 
     const SamInfo& info() const;
@@ -99,6 +104,10 @@ private:
     SamModel();
     std::unique_ptr<Impl> impl_;
 };
+
+/// Writes a SamModel folder (config.json + model.safetensors) with random weights of
+/// `config`'s sizes (sam-vit-base's by default), for tests and benchmarks.
+void write_random_sam(const std::string& dir, const SamConfig& config = {});
 
 /// A ProposalGenerator over a loaded SAM (segment_everything; ProposalParams' limits apply).
 std::unique_ptr<ProposalGenerator> make_sam_generator(std::shared_ptr<SamModel> sam);
