@@ -131,6 +131,45 @@ private slots:
         QVERIFY(d_iou < 1e-4);
     }
 
+    void blockedAttentionEqualsDirect() {
+        // 40 x 40 tokens: more scores than one block holds, so the encoder's attention runs in
+        // blocks of query rows and its MLP in slices of tokens; compare with the direct
+        // formula (softmax(q k^T / sqrt(d) + rel_h + rel_w) v) on the whole matrix.
+        torch::NoGradGuard ng;
+        SamConfig c;
+        c.vision_hidden = 16;
+        c.vision_heads = 2;
+        c.vision_mlp = 2048;
+        c.image_size = 320;
+        c.patch_size = 8;
+        const int64_t side = 40, N = side * side, heads = 2, d = 8;
+        sam::VisionLayer layer(c, /*window=*/0);
+        for (auto& p : layer->parameters()) p.uniform_(-0.5, 0.5);
+        const auto x = torch::randn({1, side, side, 16});
+        auto& attn = layer->attn;
+        const auto h = layer->layer_norm1(x);
+        const auto qkv = attn->qkv(h).view({N, 3, heads, d}).permute({1, 2, 0, 3});  // [3,h,N,d]
+        const auto q = qkv[0], k = qkv[1], v = qkv[2];
+        // rel_h[i, j] = q_i . rel_pos_h[row(i) - row(j) + side - 1] (the same with columns)
+        const auto pos = torch::arange(side);
+        const auto offset = (pos.unsqueeze(1) - pos.unsqueeze(0) + side - 1);  // [side, side]
+        const auto Rh = attn->rel_pos_h.index({offset});                       // [side, side, d]
+        const auto Rw = attn->rel_pos_w.index({offset});
+        const auto qg = q.view({heads, side, side, d});
+        const auto rh = (qg.unsqueeze(3) * Rh.view({1, side, 1, side, d})).sum(-1);  // [h,r,c,r']
+        const auto rw = (qg.unsqueeze(3) * Rw.view({1, 1, side, side, d})).sum(-1);  // [h,r,c,c']
+        auto scores = torch::matmul(q, k.transpose(1, 2)) / std::sqrt(double(d));
+        scores = scores.view({heads, side, side, side, side}) + rh.unsqueeze(4) + rw.unsqueeze(3);
+        const auto probs = torch::softmax(scores.view({heads, N, N}), -1);
+        const auto mixed = torch::matmul(probs, v).permute({1, 0, 2}).reshape({1, side, side, 16});
+        auto want = x + attn->proj(mixed);
+        want = want + layer->mlp(layer->layer_norm2(want));
+        const auto got = layer->forward(x);
+        const double diff = rel_diff(got, want);
+        qInfo("blocked vs direct attention: %.2e", diff);
+        QVERIFY(diff < 1e-5);
+    }
+
     void preprocessingAsTransformers() {
         // Longest side to S, the other rounded: 300x200 -> 64x43 (200 * 64 / 300 = 42.67).
         QCOMPARE(sam::resized_size({300, 200}, 64), cv::Size(64, 43));

@@ -29,7 +29,7 @@ const char* kUsage =
     "  regionchat-cli speed [--model DIR] [--device D] [--dtype T] [--runs N] [--text-tokens N]\n"
     "                     [--new-tokens N] [--json]   encode, prefill, decode medians vs bandwidth\n"
     "  regionchat-cli sam-bench [--model SAM_DIR | --random-vit-b] [--runs N] [--device D]\n"
-    "                     Segment Anything encoder and decoder medians\n"
+    "                     [--threads N]   Segment Anything encoder and decoder medians\n"
     "\n"
     "<region> placeholders in the question are filled, in order, by the --box values (pixels\n"
     "of the original image), written in the model's region format. --model defaults to the\n"

@@ -1,6 +1,7 @@
 // regionchat-cli sam-bench: Segment Anything speed on this machine (a benchmark, not a test):
-// the image encoder at the model's input size and the decoder per batch of point prompts
-// (one decoder call each, masks scaled back to the image), medians of several runs.
+// the image encoder on a square image of the model's input size, and predict_batch on 1, 16
+// and 64 point prompts (prompt encoder, mask decoder, masks scaled to the image, thresholded),
+// medians of several runs after one warm-up.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -62,7 +63,7 @@ int run_sam_bench(int argc, char** argv) {
             sam->predict_batch(image, prompts, batch);
             if (i > 0) ms.push_back(now_ms() - t0);
         }
-        std::printf("  decoder, %2d point prompts    %9.1f ms  (%.2f ms per prompt)\n", batch,
+        std::printf("  %2d point prompts -> masks   %9.1f ms  (%.1f ms per prompt)\n", batch,
                     median(ms), median(ms) / batch);
     }
     return 0;

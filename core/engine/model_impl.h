@@ -31,6 +31,10 @@ struct Model::Impl {
 /// config cannot make us allocate before the checkpoint is checked against it).
 int64_t count_parameters(const ModelConfig& c);
 
+/// A hash of an image's pixels, size and type (FNV-1a): the key of the image caches
+/// (Session's features, SamModel's embeddings).
+uint64_t image_hash(const cv::Mat& image);
+
 /// Resolves "auto"/"cpu"/"cuda[:N]"; throws rc::Error when CUDA is asked for but absent.
 torch::Device resolve_device(const std::string& name);
 /// Resolves "auto"/"fp32"/"fp16"/"bf16" for a device.

@@ -32,30 +32,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// FNV-1a over the size, type and pixels: the embedding cache's key.
-uint64_t content_hash(const cv::Mat& m) {
-    uint64_t h = 1469598103934665603ull;
-    auto mix = [&](uint64_t v) {
-        h ^= v;
-        h *= 1099511628211ull;
-    };
-    mix(uint64_t(m.rows));
-    mix(uint64_t(m.cols));
-    mix(uint64_t(m.type()));
-    const size_t n = size_t(m.cols) * m.elemSize();
-    for (int y = 0; y < m.rows; ++y) {
-        const uint8_t* row = m.ptr<uint8_t>(y);
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t v;
-            std::memcpy(&v, row + i, 8);
-            mix(v);
-        }
-        for (; i < n; ++i) mix(row[i]);
-    }
-    return h;
-}
-
 void check_prompt(const SamPrompt& p) {
     if (p.points.empty() && !p.box) throw Error("SAM: a prompt needs a point or a box");
     if (p.labels.size() != p.points.size())
@@ -116,7 +92,7 @@ void SamModel::Impl::finish(const std::string& dir, std::chrono::steady_clock::t
 SamModel::Impl::Entry& SamModel::Impl::embed(const cv::Mat& input, double* ms) {
     if (input.empty()) throw Error("SAM: the image is empty");
     const cv::Mat bgr = to_bgr8(input);
-    const uint64_t key = content_hash(bgr);
+    const uint64_t key = image_hash(bgr);
     *ms = 0;
     for (auto it = cache.begin(); it != cache.end(); ++it) {
         if (it->key != key || it->original != bgr.size()) continue;

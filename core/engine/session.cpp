@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cstring>
 #include <list>
 
 #include "engine/model_impl.h"
@@ -21,23 +22,6 @@ size_t count_markers(const std::string& text) {
          p = text.find(kImageMarker, p + kImageMarker.size()))
         ++n;
     return n;
-}
-
-// FNV-1a over the pixels and the size: the key of the image-feature cache.
-uint64_t image_hash(const cv::Mat& bgr) {
-    uint64_t h = 1469598103934665603ull;
-    auto mix = [&](uint64_t v) {
-        h ^= v;
-        h *= 1099511628211ull;
-    };
-    mix(static_cast<uint64_t>(bgr.cols));
-    mix(static_cast<uint64_t>(bgr.rows));
-    for (int y = 0; y < bgr.rows; ++y) {
-        const uint8_t* row = bgr.ptr<uint8_t>(y);
-        const size_t n = static_cast<size_t>(bgr.cols) * bgr.elemSize();
-        for (size_t i = 0; i < n; ++i) mix(row[i]);
-    }
-    return h;
 }
 
 using Sequence = PromptSequence;
@@ -345,6 +329,29 @@ int64_t Session::cached_tokens() const {
 
 Model& Session::model() {
     return *impl_->model;
+}
+
+uint64_t image_hash(const cv::Mat& m) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a, 8 bytes at a time
+    auto mix = [&](uint64_t v) {
+        h ^= v;
+        h *= 1099511628211ull;
+    };
+    mix(uint64_t(m.rows));
+    mix(uint64_t(m.cols));
+    mix(uint64_t(m.type()));
+    for (int y = 0; y < m.rows; ++y) {
+        const uint8_t* row = m.ptr<uint8_t>(y);
+        const size_t n = size_t(m.cols) * m.elemSize();
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t v;
+            std::memcpy(&v, row + i, 8);
+            mix(v);
+        }
+        for (; i < n; ++i) mix(row[i]);
+    }
+    return h;
 }
 
 }  // namespace rc

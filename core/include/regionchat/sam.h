@@ -86,9 +86,9 @@ public:
     /// Masks for one prompt, best predicted IoU first (3 with multimask, else 1). Encodes the
     /// image first when it is not cached. Throws rc::Error for an empty prompt or image.
     std::vector<SamMask> predict(const cv::Mat& bgr, const SamPrompt& prompt);
-    /// Masks for several single-point/box prompts through one batched decoder call each
-    /// `points_per_batch`; result i answers prompts[i] (same order, multimask ignored: the
-    /// best of 3 when prompts[i].multimask, else the single mask).
+    /// Masks for many prompts: consecutive prompts of the same shape (point count, box or
+    /// not, multimask) are stacked, up to `batch_size`, into one decoder call. Result i
+    /// answers prompts[i]: its best mask of 3 when prompts[i].multimask, else the single one.
     std::vector<SamMask> predict_batch(const cv::Mat& bgr, const std::vector<SamPrompt>& prompts,
                                        int batch_size = 64);
     /// "Segment everything": a point grid batched through the decoder, filtered by predicted

@@ -49,17 +49,18 @@ torch::Tensor preprocess(const cv::Mat& bgr, int image_size) {
 std::vector<cv::Mat> masks_from_logits(const torch::Tensor& logits, int image_size,
                                        cv::Size resized, cv::Size original) {
     const int64_t S = image_size;
-    constexpr int64_t kChunk = 16;  // S x S floats each: 64 MiB per chunk at S = 1024
+    // A few S x S planes at a time (4 MiB each at S = 1024): small temporaries are reused.
+    const int64_t chunk = std::max<int64_t>(1, (int64_t(8) << 20) / (S * S * 4));
     std::vector<cv::Mat> out;
     out.reserve(size_t(logits.size(0)));
-    for (int64_t start = 0; start < logits.size(0); start += kChunk) {
-        const auto chunk = logits.slice(0, start, std::min(start + kChunk, logits.size(0)))
-                               .unsqueeze(1)
-                               .to(torch::kFloat32);
-        auto up = F::interpolate(chunk, F::InterpolateFuncOptions()
-                                            .size(std::vector<int64_t>{S, S})
-                                            .mode(torch::kBilinear)
-                                            .align_corners(false));
+    for (int64_t start = 0; start < logits.size(0); start += chunk) {
+        const auto part = logits.slice(0, start, std::min(start + chunk, logits.size(0)))
+                              .unsqueeze(1)
+                              .to(torch::kFloat32);
+        auto up = F::interpolate(part, F::InterpolateFuncOptions()
+                                           .size(std::vector<int64_t>{S, S})
+                                           .mode(torch::kBilinear)
+                                           .align_corners(false));
         up = up.slice(2, 0, resized.height).slice(3, 0, resized.width);
         up = F::interpolate(up, F::InterpolateFuncOptions()
                                     .size(std::vector<int64_t>{original.height, original.width})

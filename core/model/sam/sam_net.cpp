@@ -1,5 +1,8 @@
 #include "model/sam/sam_net.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace rc::sam {
 
 SamNetImpl::SamNetImpl(const SamConfig& c) : config(c) {
@@ -28,8 +31,24 @@ DecoderOutput SamNetImpl::decode(const torch::Tensor& embeddings, const torch::T
                                  const torch::Tensor& labels, const torch::Tensor& boxes,
                                  bool multimask) {
     const auto sparse = prompt_encoder->sparse(points, labels, boxes, shared_image_embedding);
-    return mask_decoder->forward(embeddings, image_positions(), sparse, prompt_encoder->dense(),
-                                 multimask);
+    const auto dense = prompt_encoder->dense();
+    const auto positions = image_positions();
+    // On the CPU the prompts go through a few at a time: each carries its own copy of the
+    // image tokens (4 MiB at sam-vit-base's size), and the allocator reuses temporaries of a
+    // few MiB where it maps larger ones afresh each time, which costs more than the arithmetic.
+    const int64_t P = sparse.size(1);
+    const int64_t per_prompt = embeddings[0].numel() * int64_t(embeddings.element_size());
+    const int64_t group =
+        embeddings.device().is_cpu() ? std::max<int64_t>(1, (int64_t(8) << 20) / per_prompt) : P;
+    if (group >= P) return mask_decoder->forward(embeddings, positions, sparse, dense, multimask);
+    std::vector<torch::Tensor> masks, iou;
+    for (int64_t s = 0; s < P; s += group) {
+        auto d = mask_decoder->forward(embeddings, positions, sparse.slice(1, s, s + group), dense,
+                                       multimask);
+        masks.push_back(d.masks);
+        iou.push_back(d.iou);
+    }
+    return {torch::cat(masks, 1), torch::cat(iou, 1)};
 }
 
 int64_t count_parameters(const SamConfig& c) {
@@ -47,8 +66,8 @@ int64_t count_parameters(const SamConfig& c) {
     n += h * o + 9 * o * o + 4 * o;
     n += 2 * c.num_pos_feats;
     n += 6 * d + c.mask_input_channels * (c.mask_input_channels + 3) + d;  // prompt encoder
-    n += int64_t(c.decoder_layers) * (4 * d * d + 8 * d * d / c.attention_downsample_rate +
-                                      2 * d * c.decoder_mlp + 12 * d);
+    n += int64_t(c.decoder_layers) *
+         (4 * d * d + 8 * d * d / c.attention_downsample_rate + 2 * d * c.decoder_mlp + 12 * d);
     n += 4 * d * d / c.attention_downsample_rate;
     n += int64_t(c.num_multimask_outputs + 1) * (2 * d * d + d * d / 8 + d);
     return n;

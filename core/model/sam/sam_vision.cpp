@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "model/tensor_io.h"
 
@@ -80,9 +81,12 @@ torch::Tensor unpartition(const torch::Tensor& windows, int64_t w, int64_t ph, i
 }  // namespace
 
 VisionAttentionImpl::VisionAttentionImpl(const SamConfig& c, int64_t input_side)
-    : heads(c.vision_heads), head_dim(c.vision_hidden / c.vision_heads), use_rel_pos(c.use_rel_pos) {
+    : heads(c.vision_heads),
+      head_dim(c.vision_hidden / c.vision_heads),
+      use_rel_pos(c.use_rel_pos) {
     qkv = register_module(
-        "qkv", nn::Linear(nn::LinearOptions(c.vision_hidden, 3 * c.vision_hidden).bias(c.qkv_bias)));
+        "qkv",
+        nn::Linear(nn::LinearOptions(c.vision_hidden, 3 * c.vision_hidden).bias(c.qkv_bias)));
     proj = register_module("proj", nn::Linear(c.vision_hidden, c.vision_hidden));
     if (use_rel_pos) {
         rel_pos_h = register_parameter("rel_pos_h", torch::zeros({2 * input_side - 1, head_dim}));
@@ -91,27 +95,53 @@ VisionAttentionImpl::VisionAttentionImpl(const SamConfig& c, int64_t input_side)
 }
 
 torch::Tensor VisionAttentionImpl::forward(const torch::Tensor& x) {
-    const int64_t B = x.size(0), H = x.size(1), W = x.size(2);
-    // [3, B * heads, H * W, head_dim]
-    const auto parts = qkv(x).reshape({B, H * W, 3, heads, head_dim})
-                           .permute({2, 0, 3, 1, 4})
-                           .reshape({3, B * heads, H * W, head_dim});
-    const auto q = parts[0], k = parts[1], v = parts[2];
-    auto attn = torch::matmul(q * (1.0 / std::sqrt(double(head_dim))), k.transpose(-2, -1));
+    const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3), N = H * W;
+    const int64_t BH = B * heads;
+    const auto flat = x.reshape({B, N, C});
+    // q, k and v one at a time, [B * heads, N, head_dim] each: a third of qkv's output.
+    auto project = [&](int64_t i) {
+        const auto w = qkv->weight.slice(0, i * C, (i + 1) * C);
+        const auto y = qkv->bias.defined()
+                           ? torch::linear(flat, w, qkv->bias.slice(0, i * C, (i + 1) * C))
+                           : torch::linear(flat, w);
+        return y.view({B, N, heads, head_dim}).transpose(1, 2).reshape({BH, N, head_dim});
+    };
+    const auto q = project(0), k = project(1), v = project(2);
+    // Decomposed relative positions from the unscaled queries: [BH, N, H] and [BH, N, W].
+    torch::Tensor rel_h, rel_w;
     if (use_rel_pos) {
-        const auto Rh = rel_pos_for(H, H, rel_pos_h), Rw = rel_pos_for(W, W, rel_pos_w);
-        const auto rq = q.reshape({B * heads, H, W, head_dim});
-        const auto rel_h = torch::einsum("bhwc,hkc->bhwk", {rq, Rh});
-        const auto rel_w = torch::einsum("bhwc,wkc->bhwk", {rq, Rw});
-        attn = (attn.view({B * heads, H, W, H, W}) + rel_h.unsqueeze(4) + rel_w.unsqueeze(3))
-                   .view({B * heads, H * W, H * W});
+        const auto rq = q.view({BH, H, W, head_dim});
+        rel_h =
+            torch::einsum("bhwc,hkc->bhwk", {rq, rel_pos_for(H, H, rel_pos_h)}).reshape({BH, N, H});
+        rel_w =
+            torch::einsum("bhwc,wkc->bhwk", {rq, rel_pos_for(W, W, rel_pos_w)}).reshape({BH, N, W});
     }
-    attn = torch::softmax(attn.to(torch::kFloat32), -1).to(q.dtype());
-    const auto out = torch::matmul(attn, v)
-                         .reshape({B, heads, H, W, head_dim})
-                         .permute({0, 2, 3, 1, 4})
-                         .reshape({B, H, W, heads * head_dim});
-    return proj(out);
+    // Scores in blocks of about kScores values (query rows of a few heads), so a global layer
+    // never holds its whole [heads, N, N] matrix (800 MB at 1024 px) and every temporary
+    // stays small enough for the allocator to reuse.
+    constexpr int64_t kScores = int64_t(1) << 21;
+    const int64_t rows = std::min(N, std::max<int64_t>(1, kScores / N));
+    const int64_t group = std::max<int64_t>(1, kScores / (rows * N));
+    const double scale = 1.0 / std::sqrt(double(head_dim));
+    auto out = torch::empty({BH, N, head_dim}, q.options());
+    for (int64_t g = 0; g < BH; g += group) {
+        const int64_t ge = std::min(BH, g + group);
+        const auto kt = k.slice(0, g, ge).transpose(1, 2);
+        const auto vg = v.slice(0, g, ge);
+        for (int64_t r = 0; r < N; r += rows) {
+            const int64_t re = std::min(N, r + rows);
+            auto s = torch::matmul(q.slice(0, g, ge).slice(1, r, re), kt).mul_(scale);
+            if (use_rel_pos)
+                s.view({ge - g, re - r, H, W})
+                    .add_(rel_h.slice(0, g, ge).slice(1, r, re).unsqueeze(3))
+                    .add_(rel_w.slice(0, g, ge).slice(1, r, re).unsqueeze(2));
+            s = torch::softmax(s.to(torch::kFloat32), -1).to(q.dtype());
+            out.slice(0, g, ge).slice(1, r, re).copy_(torch::matmul(s, vg));
+        }
+    }
+    return proj(out.view({B, heads, H, W, head_dim})
+                    .permute({0, 2, 3, 1, 4})
+                    .reshape({B, H, W, heads * head_dim}));
 }
 
 VisionLayerImpl::VisionLayerImpl(const SamConfig& c, int window_) : window(window_) {
@@ -135,24 +165,32 @@ torch::Tensor VisionLayerImpl::forward(torch::Tensor x) {
         h = attn(h);
     }
     x = x + h;
-    return x + mlp(layer_norm2(x));
+    // The MLP over slices of tokens: its hidden layer is 4x wider than x.
+    const int64_t C = x.size(3), tokens = x.numel() / C;
+    const int64_t step =
+        std::max<int64_t>(1, (int64_t(1) << 21) / mlp->lin1->options.out_features());
+    if (tokens <= step) return x + mlp(layer_norm2(x));
+    const auto flat = x.reshape({tokens, C});
+    std::vector<torch::Tensor> parts;
+    for (int64_t s = 0; s < tokens; s += step)
+        parts.push_back(mlp(layer_norm2(flat.slice(0, s, std::min(tokens, s + step)))));
+    return x + torch::cat(parts, 0).view(x.sizes());
 }
 
 PatchEmbedImpl::PatchEmbedImpl(const SamConfig& c) {
     projection = register_module(
-        "projection", nn::Conv2d(nn::Conv2dOptions(3, c.vision_hidden, c.patch_size)
-                                     .stride(c.patch_size)));
+        "projection",
+        nn::Conv2d(nn::Conv2dOptions(3, c.vision_hidden, c.patch_size).stride(c.patch_size)));
 }
 
 NeckImpl::NeckImpl(const SamConfig& c) {
-    conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(c.vision_hidden,
-                                                                  c.output_channels, 1)
-                                                    .bias(false)));
+    conv1 = register_module(
+        "conv1", nn::Conv2d(nn::Conv2dOptions(c.vision_hidden, c.output_channels, 1).bias(false)));
     layer_norm1 = register_module("layer_norm1", LayerNorm2d(c.output_channels, c.vision_eps));
-    conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(c.output_channels,
-                                                                  c.output_channels, 3)
-                                                    .padding(1)
-                                                    .bias(false)));
+    conv2 = register_module(
+        "conv2",
+        nn::Conv2d(
+            nn::Conv2dOptions(c.output_channels, c.output_channels, 3).padding(1).bias(false)));
     layer_norm2 = register_module("layer_norm2", LayerNorm2d(c.output_channels, c.vision_eps));
 }
 
