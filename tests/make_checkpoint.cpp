@@ -4,18 +4,27 @@
 //   1b  LLaMA text 2048 hidden, 22 layers, GQA 32/4, vocab 32000 (TinyLlama-1.1B shapes),
 //       small CLIP tower: 1.10 B parameters, 2.2 GB
 //   7b  LLaVA-1.5-7B shapes (CLIP ViT-L/14-336, LLaMA-7B): 7.06 B parameters, 14.1 GB
+//   pink  a tiny random Pink set in Pink's layout: DIR/pink-tiny (config.json model_type
+//       "pink", saved_parameters.pth), DIR/llama-2-tiny (torch.save shards), DIR/clip-tiny
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "support/tiny_model.h"
+#include "support/tiny_pink.h"
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: make-checkpoint DIR [1b|7b]\n");
+        std::fprintf(stderr, "usage: make-checkpoint DIR [1b|7b|pink]\n");
         return 2;
     }
     const std::string preset = argc > 2 ? argv[2] : "1b";
+    if (preset == "pink") {
+        const auto pink = rc::testing::write_tiny_pink(argv[1]);
+        std::printf("wrote %s (pink; LLaMA-2 in %s, CLIP in %s)\n", pink.model_dir.c_str(),
+                    pink.llama_dir.c_str(), pink.clip_dir.c_str());
+        return 0;
+    }
     rc::ModelConfig c = rc::testing::tiny_config();
     c.text.max_position_embeddings = 2048;
     if (preset == "1b") {
@@ -45,7 +54,8 @@ int main(int argc, char** argv) {
         c.vision.image_size = 336;
         c.vision.patch_size = 14;
     } else {
-        std::fprintf(stderr, "make-checkpoint: unknown preset '%s' (1b or 7b)\n", preset.c_str());
+        std::fprintf(stderr, "make-checkpoint: unknown preset '%s' (1b, 7b or pink)\n",
+                     preset.c_str());
         return 2;
     }
     c.image_token_index = c.text.vocab_size - 1;

@@ -6,6 +6,7 @@
 
 #include "inference/ModelManagerDialog.h"
 #include "support/tiny_model.h"
+#include "support/tiny_pink.h"
 
 using namespace rcui;
 
@@ -42,8 +43,26 @@ private slots:
         QVERIFY(!d.canLoad());
         QVERIFY2(d.messageText().contains("Will not fit") && d.messageText().contains("needs"),
                  qPrintable(d.messageText()));
+        // fp32 suggests a 16-bit dtype; a 16-bit choice does not suggest itself.
+        QVERIFY2(d.messageText().contains("16-bit"), qPrintable(d.messageText()));
+        auto* dtype = d.findChildren<QComboBox*>().last();
+        dtype->setCurrentIndex(dtype->findData("bf16"));
+        QVERIFY(!d.canLoad());
+        QVERIFY2(!d.messageText().contains("16-bit"), qPrintable(d.messageText()));
         d.setFreeMemoryForTesting(quint64(64) << 30);
         QVERIFY(d.canLoad());
+    }
+
+    void recognisesPink() {
+        const auto pink = rc::testing::write_tiny_pink((tmp_.path() + "/pink").toStdString());
+        ModelManagerDialog d(QString::fromStdString(pink.model_dir), "cpu");
+        QVERIFY2(d.layoutText().startsWith("Pink"), qPrintable(d.layoutText()));
+        QVERIFY(d.canLoad());
+        // Without its LLaMA-2 folder the dialog says where it looked and refuses.
+        QDir().rename(QString::fromStdString(pink.llama_dir), tmp_.path() + "/pink/moved");
+        ModelManagerDialog e(QString::fromStdString(pink.model_dir), "cpu");
+        QVERIFY(!e.canLoad());
+        QVERIFY2(e.messageText().contains("llama_path"), qPrintable(e.messageText()));
     }
 
     void refusesAFolderThatIsNotAModel() {

@@ -16,6 +16,7 @@
 #include "regionchat/config.h"
 #include "regionchat/engine.h"
 #include "regionchat/safetensors.h"
+#include "support/read_tensor.h"
 #include "support/tiny_model.h"
 
 using namespace rc;
@@ -30,17 +31,8 @@ class TestReference : public QObject {
     std::unique_ptr<SafetensorsArchive> ref_;
 
     // A stored tensor, or an undefined one when the file lacks it.
-    static torch::Tensor read(const SafetensorsArchive& archive, const std::string& name,
-                              torch::Dtype dtype) {
-        const TensorView* v = archive.find(name);
-        if (!v) return {};
-        auto t = torch::empty(std::vector<int64_t>(v->shape.begin(), v->shape.end()),
-                              torch::TensorOptions().dtype(dtype));
-        copy_view_into(*v, t);
-        return t;
-    }
     torch::Tensor ref(const std::string& name, torch::Dtype dtype) {
-        return read(*ref_, name, dtype);
+        return testing::read_tensor(*ref_, name, dtype);
     }
 
     // Largest absolute difference, relative to the reference's largest magnitude.
@@ -127,9 +119,9 @@ private slots:
         const fs::path src = std::getenv("REGIONCHAT_SOURCE_DIR");
         auto archive =
             SafetensorsArchive::open((src / "tests/reference/shapes-tiny.safetensors").string());
-        const auto ids = read(*archive, "input_ids", torch::kInt64);
-        const auto want = read(*archive, "logits", torch::kFloat32);
-        const auto pixels = read(*archive, "pixel_values", torch::kFloat32);
+        const auto ids = testing::read_tensor(*archive, "input_ids", torch::kInt64);
+        const auto want = testing::read_tensor(*archive, "logits", torch::kFloat32);
+        const auto pixels = testing::read_tensor(*archive, "pixel_values", torch::kFloat32);
         QVERIFY(ids.defined() && want.defined() && pixels.defined());
         auto model = Model::load(
             testing::load_params((src / "resources/models/shapes-tiny").string(), "cpu"));

@@ -17,20 +17,14 @@
 #include "regionchat/error.h"
 #include "regionchat/safetensors.h"
 #include "regionchat/sam.h"
+#include "support/read_tensor.h"
 
 using namespace rc;
 namespace fs = std::filesystem;
 
 namespace {
 
-torch::Tensor read(const SafetensorsArchive& archive, const std::string& name, torch::Dtype dtype) {
-    const TensorView* v = archive.find(name);
-    if (!v) return {};
-    auto t = torch::empty(std::vector<int64_t>(v->shape.begin(), v->shape.end()),
-                          torch::TensorOptions().dtype(dtype));
-    copy_view_into(*v, t);
-    return t;
-}
+using testing::read_tensor;
 
 double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
     return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
@@ -112,17 +106,17 @@ private slots:
         QVERIFY2(report.unused.empty(), report.unused.empty() ? "" : report.unused[0].c_str());
         auto ref = SafetensorsArchive::open((fixture_ / "reference.safetensors").string());
 
-        const auto emb = net->vision_encoder->forward(read(*ref, "pixel_values", torch::kFloat32));
-        const auto want_emb = read(*ref, "image_embeddings", torch::kFloat32);
+        const auto emb = net->vision_encoder->forward(read_tensor(*ref, "pixel_values"));
+        const auto want_emb = read_tensor(*ref, "image_embeddings", torch::kFloat32);
         QCOMPARE(emb.sizes().vec(), want_emb.sizes().vec());
         const double d_emb = rel_diff(emb, want_emb);
         qInfo("image embeddings: max difference %.2e of the largest value", d_emb);
         QVERIFY(d_emb < 1e-4);
 
-        const auto out = net->decode(want_emb, read(*ref, "input_points", torch::kFloat32),
-                                     read(*ref, "input_labels", torch::kInt64), {}, true);
-        const auto want_masks = read(*ref, "pred_masks", torch::kFloat32);
-        const auto want_iou = read(*ref, "iou_scores", torch::kFloat32);
+        const auto out = net->decode(want_emb, read_tensor(*ref, "input_points", torch::kFloat32),
+                                     read_tensor(*ref, "input_labels", torch::kInt64), {}, true);
+        const auto want_masks = read_tensor(*ref, "pred_masks", torch::kFloat32);
+        const auto want_iou = read_tensor(*ref, "iou_scores", torch::kFloat32);
         QCOMPARE(out.masks.sizes().vec(), want_masks.sizes().vec());
         const double d_mask = rel_diff(out.masks, want_masks);
         const double d_iou = rel_diff(out.iou, want_iou);

@@ -114,8 +114,9 @@ int main(int argc, char** argv) {
     shoot(w, out + "/6-benchmark.png");
     doc->setModified(false);
 
-    // File > Open Model… on the embedded model.
-    rcui::ModelManagerDialog manager(rcui::InferenceWorker::embeddedModelDir(), "cpu");
+    // File > Open Model… on the model shown (the embedded one by default).
+    rcui::ModelManagerDialog manager(
+        o.modelDir.isEmpty() ? rcui::InferenceWorker::embeddedModelDir() : o.modelDir, "cpu");
     manager.show();
     waitFor([] { return false; }, 300);
     const QString managerShot = out + "/7-model-manager.png";

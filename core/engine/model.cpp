@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/model_impl.h"
 #include "model/tensor_io.h"
 #include "regionchat/error.h"
@@ -29,6 +31,13 @@ int64_t count_parameters(const ModelConfig& c) {
     n += V * H + H;
     n += int64_t(c.text.num_hidden_layers) * (2 * H * H + 2 * H * kv + 3 * H * TI + 2 * H);
     if (!c.text.tie_word_embeddings) n += V * H;
+    // Pink's adapters: d*r + r + r*d + d each, before attention and/or before the MLP.
+    auto adapters = [](const AdapterConfig& a, int64_t d) -> int64_t {
+        if (a.dim <= 0) return 0;
+        return (2 * d * a.dim + a.dim + d) * ((a.attn ? 1 : 0) + (a.mlp ? 1 : 0));
+    };
+    n += int64_t(c.vision.adapter_layers) * adapters(c.vision.adapter, D);
+    n += int64_t(c.text.num_hidden_layers) * adapters(c.text.adapter, H);
     return n;
 }
 
@@ -109,15 +118,34 @@ void check_model_folder(const fs::path& dir) {
         throw Error("model folder '" + dir.string() + "' does not exist");
     if (!fs::exists(dir / "config.json", ec))
         throw Error("'" + dir.string() + "' is not a model folder: it has no config.json");
-    if (!fs::exists(dir / "tokenizer.model", ec))
-        throw Error("model folder '" + dir.string() + "' has no tokenizer.model");
 }
 
-// The checkpoint (plus, for the original LLaVA layout, the CLIP tower's own folder), checked
-// against the config before anything is built from the config.
+// tokenizer.model of the folder; Pink may leave it in the LLaMA-2 folder it builds on.
+fs::path tokenizer_path(const fs::path& dir, const ModelConfig& config) {
+    std::error_code ec;
+    if (fs::exists(dir / "tokenizer.model", ec)) return dir / "tokenizer.model";
+    if (!config.llama_dir.empty() && fs::exists(fs::path(config.llama_dir) / "tokenizer.model", ec))
+        return fs::path(config.llama_dir) / "tokenizer.model";
+    throw Error("model folder '" + dir.string() + "' has no tokenizer.model");
+}
+
+// The checkpoint (plus, for the original LLaVA layout, the CLIP tower's own folder; for Pink,
+// saved_parameters.pth over the LLaMA-2 weights and the CLIP folder), checked against the
+// config before anything is built from the config.
 std::unique_ptr<SafetensorsArchive> open_weights(const fs::path& dir, const ModelConfig& config) {
-    auto archive = SafetensorsArchive::open(dir.string());
-    if (config.layout == "llava-original")
+    std::unique_ptr<SafetensorsArchive> archive;
+    if (config.layout == "pink") {
+        const fs::path saved = dir / "saved_parameters.pth";
+        std::error_code ec;
+        if (!fs::is_regular_file(saved, ec))
+            throw Error("Pink folder '" + dir.string() +
+                        "' has no saved_parameters.pth (its adapters, projector and embeddings)");
+        archive = SafetensorsArchive::open(config.llama_dir);
+        archive->overlay(SafetensorsArchive::open(saved.string()));
+    } else {
+        archive = SafetensorsArchive::open(dir.string());
+    }
+    if (config.layout == "llava-original" || config.layout == "pink")
         archive->merge(SafetensorsArchive::open(config.vision_tower_dir), "vision_model.",
                        "vision_tower.");
     const int64_t expected = count_parameters(config);
@@ -160,6 +188,50 @@ std::string gib(uint64_t bytes) {
     return buf;
 }
 
+// Pink's tokens added to LLaMA-2's tokenizer (pink/model/pink.py: initialize_vision_tokenizer,
+// add_mark_tokens), from the folder's added_tokens.json (what save_pretrained writes) or, when
+// that is absent, in Pink's order after the SentencePiece pieces.
+void add_pink_tokens(const fs::path& dir, const ModelConfig& config, Tokenizer& tokenizer,
+                     std::vector<std::string>* warnings) {
+    std::vector<std::pair<std::string, int>> tokens;
+    const fs::path file = dir / "added_tokens.json";
+    std::error_code ec;
+    if (fs::exists(file, ec)) {
+        if (fs::file_size(file, ec) > (1u << 20))
+            throw Error(file.string() + ": too large for a list of added tokens");
+        std::ifstream in(file);
+        nlohmann::json j;
+        try {
+            in >> j;
+        } catch (const nlohmann::json::exception&) {
+            throw Error(file.string() + ": invalid JSON");
+        }
+        if (!j.is_object()) throw Error(file.string() + ": must map token text to ids");
+        for (const auto& [text, id] : j.items()) {
+            if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+                id.get<int64_t>() >= config.text.vocab_size)
+                throw Error(file.string() + ": '" + text + "' has id " + id.dump() +
+                            ", outside the model's " + std::to_string(config.text.vocab_size) +
+                            " embeddings");
+            tokens.emplace_back(text, static_cast<int>(id.get<int64_t>()));
+        }
+    } else {
+        static const char* const kPink[] = {"<im_patch>", "<des>", "</des>", "<loc>", "</loc>",
+                                            "<rel>",      "</rel>", "<cls>", "</cls>", "<qes>",
+                                            "</qes>",     "<opt>", "</opt>"};
+        int id = tokenizer.vocab_size();
+        for (const char* t : kPink) tokens.emplace_back(t, id++);
+        if (id > config.text.vocab_size)
+            throw Error(dir.string() + ": no added_tokens.json, and Pink's 13 tokens after the " +
+                        std::to_string(tokenizer.vocab_size()) + " of tokenizer.model exceed " +
+                        "vocab_size " + std::to_string(config.text.vocab_size));
+        warnings->push_back(dir.string() + " has no added_tokens.json: Pink's tokens were " +
+                            "numbered from " + std::to_string(tokenizer.vocab_size()) +
+                            " in Pink's order");
+    }
+    tokenizer.add_tokens(tokens);
+}
+
 // The network with its parameters created in `dtype` from the start: building it in fp32
 // and converting would hold twice the 16-bit weights on the host. The default dtype is
 // process-wide, so it is restored at once (models are loaded on one worker thread).
@@ -184,13 +256,15 @@ void ModelPlan::set_free(uint64_t bytes) {
     fits = bytes_free == 0 || bytes_needed <= bytes_free;
     message = fits ? std::string()
                    : "the model needs " + gib(bytes_needed) + " on " + device + " but only " +
-                         gib(bytes_free) + " is free; try another device or a 16-bit dtype";
+                         gib(bytes_free) + " is free; try another device" +
+                         (dtype == "fp32" ? " or a 16-bit dtype" : "");
 }
 
 ModelPlan plan_model(const LoadParams& params) {
     const fs::path dir(params.model_dir);
     check_model_folder(dir);
     const ModelConfig config = load_model_config(dir.string());
+    tokenizer_path(dir, config);
     open_weights(dir, config);  // headers only: the files are memory-mapped, not read
     const torch::Device device = resolve_device(params.device);
     const torch::Dtype dtype = resolve_dtype(params.dtype, device);
@@ -229,9 +303,11 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.info.layout = m.config.layout;
     m.info.warnings = m.config.warnings;
 
-    m.tokenizer = Tokenizer::load((dir / "tokenizer.model").string());
+    const fs::path tok_path = tokenizer_path(dir, m.config);
+    m.tokenizer = Tokenizer::load(tok_path.string());
+    if (m.config.layout == "pink") add_pink_tokens(dir, m.config, *m.tokenizer, &m.info.warnings);
     if (m.tokenizer->vocab_size() > m.config.text.vocab_size)
-        throw Error((dir / "tokenizer.model").string() + " has " +
+        throw Error(tok_path.string() + " has " +
                     std::to_string(m.tokenizer->vocab_size()) +
                     " tokens but the model embeds only " +
                     std::to_string(m.config.text.vocab_size));
@@ -239,6 +315,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     if (!m.chat_template) throw Error("unknown chat template '" + m.config.chat_template + "'");
     m.preprocess.size = m.config.vision.image_size;
     m.preprocess.pad_to_square = m.config.image_aspect == "pad";
+    m.preprocess.bicubic_antialias = m.config.image_filter == "bicubic";
     m.region_format = make_region_format(m.config.region_format, m.preprocess.pad_to_square);
     if (!m.region_format) throw Error("unknown region format '" + m.config.region_format + "'");
 
@@ -252,11 +329,17 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
         BuildPlacement place(m.device, m.dtype);  // layer by layer onto the device
         m.net = build_in_dtype(m.config, m.dtype);
         m.net->to(m.device, m.dtype);
+        // Pink keeps its adapters in fp32 under a 16-bit model (demo.py halves the rest).
+        if (m.dtype != torch::kFloat32)
+            for (const auto& item : m.net->named_modules())
+                if (item.key().find("adapter_") != std::string::npos)
+                    item.value()->to(torch::kFloat32);
         m.net->eval();
     }
     LoadProgress lp;
     lp.bytes_total = archive->total_bytes();
-    auto report = load_state(*m.net, *archive, llava_key_candidates,
+    auto report = load_state(*m.net, *archive,
+                             m.config.layout == "pink" ? pink_key_candidates : llava_key_candidates,
                              [&](size_t done, size_t total, uint64_t bytes) {
                                  lp.tensors_done = done;
                                  lp.tensors_total = total;
@@ -264,7 +347,8 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
                                  return params.progress ? params.progress(lp) : true;
                              });
     for (const auto& u : report.unused)
-        if (u.find("position_ids") == std::string::npos)
+        if (u.find("position_ids") == std::string::npos &&
+            u.find("rotary_emb.inv_freq") == std::string::npos)
             m.info.warnings.push_back("checkpoint tensor '" + u + "' is not used");
     m.info.parameters = 0;
     for (const auto& p : m.net->parameters()) m.info.parameters += p.numel();

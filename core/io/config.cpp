@@ -3,6 +3,7 @@
 // rc::Error naming the key, unknown keys become warnings.
 #include "regionchat/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -333,10 +334,12 @@ void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
 void read_regionchat(Section& top, const json& root, ModelConfig* c) {
     if (const json* rc = top.object("regionchat", false)) {
         Section s(*rc, top.source(), "regionchat.");
-        c->chat_template = s.choice("chat_template", c->chat_template, {"vicuna_v1", "llama_2"});
+        c->chat_template =
+            s.choice("chat_template", c->chat_template, {"vicuna_v1", "llama_2", "pink"});
         c->region_format =
             s.choice("region_format", c->region_format, {"dualfocus", "pink", "pixels"});
         c->image_aspect = s.choice("image_aspect", c->image_aspect, {"pad", "resize"});
+        c->image_filter = s.choice("image_filter", c->image_filter, {"auto", "bicubic"});
         if (root.contains("mm_projector_type") && s.present("projector_type") &&
             s.string("projector_type", "") != c->projector_type)
             s.fail("projector_type", "'" + s.string("projector_type", "") +
@@ -366,6 +369,77 @@ ModelConfig parse_original(const json& root, const std::string& source) {
     if (top.boolean("mm_use_im_start_end", false))
         top.fail("mm_use_im_start_end", "true is not supported (LLaVA-1.5 uses false)");
     c.image_token_index = c.text.vocab_size;  // LLaVA marks images with -200, outside the vocab
+    read_regionchat(top, root, &c);
+    return c;
+}
+
+// Pink (pink/model/pink.py PinkConfig): a LlamaConfig with model_type "pink" and the adapter,
+// CLIP and LLaMA-2 settings. Everything Pink's demo fixes in code is set here: the llama_2
+// template with "Image: <im_patch>x256" as the system text, Pink's region format, one Linear
+// projector, images stretched to crop_size with bicubic, hidden state clip_select_layer
+// without CLS.
+const std::set<std::string> kPinkHarmless = {"llama_path",  // read after the LLaMA keys
+                                             "clip_path",
+                                             "clip_select_layer",
+                                             "adapter_attn",
+                                             "adapter_mlp",
+                                             "adapter_non_linear",
+                                             "adapter_vision_enable",
+                                             "adapter_vision_dim",
+                                             "adapter_llm_enable",
+                                             "adapter_llm_dim",
+                                             "crop_size",
+                                             "adapter_vision_scale",  // unused in the forward
+                                             "adapter_vision_dropout",
+                                             "adapter_llm_scale",
+                                             "adapter_llm_dropout",
+                                             "num_patches",
+                                             "im_patch_token",
+                                             "model_type",
+                                             "architectures",
+                                             "torch_dtype",
+                                             "transformers_version",
+                                             "use_cache",
+                                             "initializer_range",
+                                             "attention_dropout",
+                                             "pretraining_tp",
+                                             "regionchat"};
+
+ModelConfig parse_pink(const json& root, const std::string& source) {
+    ModelConfig c;
+    c.layout = "pink";
+    Section top(root, source, "");
+    read_text(top, &c.text, &c.warnings, kPinkHarmless, /*check_type=*/false);
+    c.llama_path = top.string("llama_path", "");
+    if (c.llama_path.empty())
+        top.fail("llama_path", "must name the LLaMA-2 folder saved_parameters.pth goes over");
+    c.vision_tower = top.string("clip_path", "");
+    if (c.vision_tower.empty()) top.fail("clip_path", "must name the CLIP folder");
+    c.vision_feature_layer = top.integer("clip_select_layer", -2);
+    AdapterConfig a;
+    a.attn = top.boolean("adapter_attn", true);
+    a.mlp = top.boolean("adapter_mlp", false);
+    a.silu = top.boolean("adapter_non_linear", false);
+    if (top.boolean("adapter_vision_enable", false)) {
+        c.vision.adapter = a;
+        c.vision.adapter.dim = top.integer("adapter_vision_dim", 8);
+        top.range("adapter_vision_dim", c.vision.adapter.dim, 1, 65536);
+    }
+    if (top.boolean("adapter_llm_enable", false)) {
+        c.text.adapter = a;
+        c.text.adapter.dim = top.integer("adapter_llm_dim", 8);
+        top.range("adapter_llm_dim", c.text.adapter.dim, 1, 65536);
+    }
+    // Checked against the CLIP folder's image_size in load_model_config.
+    c.vision.image_size = top.integer("crop_size", 224);
+    top.range("crop_size", c.vision.image_size, 1, 4096);
+    c.image_token_index = top.integer("im_patch_token", c.image_token_index);
+    c.projector_type = "linear";
+    c.vision_feature_select_strategy = "default";
+    c.chat_template = "pink";
+    c.region_format = "pink";
+    c.image_aspect = "resize";
+    c.image_filter = "bicubic";
     read_regionchat(top, root, &c);
     return c;
 }
@@ -415,6 +489,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
 
     if (root.contains("mm_vision_tower") && !root.contains("text_config"))
         return parse_original(root, source);
+    if (const auto t = root.find("model_type"); t != root.end() && *t == "pink")
+        return parse_pink(root, source);
     ModelConfig c;
     Section top(root, source, "");
     const std::string type = top.string("model_type", "llava");
@@ -454,11 +530,16 @@ ModelConfig load_model_config(const std::string& dir_or_file) {
     if (fs::is_directory(path, ec)) path /= "config.json";
     const std::string name = path.string();
     ModelConfig c = parse_model_config(read_config_text(path), name);
-    if (c.layout != "llava-original") return c;
+    if (c.layout == "hf-llava") return c;
+    const bool pink = c.layout == "pink";
+    const std::string model_dir = path.parent_path().string();
     // The vision tower: a CLIP folder (CLIPConfig with vision_config, or CLIPVisionConfig).
-    c.vision_tower_dir = find_vision_tower(path.parent_path().string(), c.vision_tower);
+    c.vision_tower_dir = pink ? find_named_folder(model_dir, c.vision_tower, "clip_path",
+                                                  "REGIONCHAT_CLIP_PATH")
+                              : find_vision_tower(model_dir, c.vision_tower);
     const fs::path clip_config = fs::path(c.vision_tower_dir) / "config.json";
     const json clip = parse_json_object(read_config_text(clip_config), clip_config.string());
+    const int crop_size = c.vision.image_size;
     std::vector<std::string> ignored;  // a CLIP config carries its text model's keys too
     if (clip.contains("vision_config") && clip["vision_config"].is_object()) {
         json v = clip["vision_config"];
@@ -467,18 +548,38 @@ ModelConfig load_model_config(const std::string& dir_or_file) {
     } else {
         read_vision(Section(clip, clip_config.string(), ""), &c.vision, &ignored);
     }
-    const int states = c.vision.num_hidden_layers + 1;
+    const int L = c.vision.num_hidden_layers, states = L + 1;
+    const char* select_key = pink ? "clip_select_layer" : "mm_vision_select_layer";
     if (c.vision_feature_layer < -states || c.vision_feature_layer >= states)
-        throw Error(name + ": mm_vision_select_layer " + std::to_string(c.vision_feature_layer) +
+        throw Error(name + ": " + select_key + " " + std::to_string(c.vision_feature_layer) +
                     " is outside the " + std::to_string(states) + " hidden states of " +
                     c.vision_tower_dir);
+    if (!pink) return c;
+    if (crop_size != c.vision.image_size)
+        throw Error(name + ": crop_size " + std::to_string(crop_size) +
+                    " differs from the CLIP tower's image_size " +
+                    std::to_string(c.vision.image_size) + " (" + clip_config.string() +
+                    "); Pink then re-initialises CLIP's position table, which is not supported");
+    // Pink deletes the adapters of the layers after the selected hidden state
+    // (encoder.layers[clip_select_layer:][1:]), so layers [0, selected + 1) keep theirs.
+    if (c.vision.adapter.dim > 0) {
+        const int selected = c.vision_feature_layer < 0 ? L + c.vision_feature_layer
+                                                        : c.vision_feature_layer;
+        c.vision.adapter_layers = std::min(L, selected + 1);
+    }
+    c.llama_dir =
+        find_named_folder(model_dir, c.llama_path, "llama_path", "REGIONCHAT_LLAMA_PATH");
     return c;
 }
 
 std::string find_vision_tower(const std::string& model_dir, const std::string& name) {
+    return find_named_folder(model_dir, name, "mm_vision_tower", "REGIONCHAT_VISION_TOWER");
+}
+
+std::string find_named_folder(const std::string& model_dir, const std::string& name,
+                              const std::string& key, const char* env) {
     std::vector<fs::path> tried;
-    if (const char* env = std::getenv("REGIONCHAT_VISION_TOWER"); env && *env)
-        tried.emplace_back(env);
+    if (const char* value = std::getenv(env); value && *value) tried.emplace_back(value);
     const fs::path given(name);
     tried.push_back(given.is_absolute() ? given : fs::path(model_dir) / given);
     const std::string last = given.filename().string();
@@ -492,8 +593,8 @@ std::string find_vision_tower(const std::string& model_dir, const std::string& n
         if (fs::is_regular_file(p / "config.json", ec)) return p.string();
         where += (where.empty() ? "" : ", ") + p.string();
     }
-    throw Error("the vision tower '" + name + "' (mm_vision_tower) is not here: looked in " +
-                where + "; put its Hugging Face CLIP folder there or set REGIONCHAT_VISION_TOWER");
+    throw Error("the folder '" + name + "' (" + key + ") is not here: looked in " + where +
+                "; put its Hugging Face folder there or set " + env);
 }
 
 std::string model_config_to_json(const ModelConfig& c) {

@@ -437,6 +437,19 @@ void SafetensorsArchive::merge(std::unique_ptr<SafetensorsArchive> other,
     for (auto& f : other->files_) files_.push_back(std::move(f));
 }
 
+size_t SafetensorsArchive::overlay(std::unique_ptr<SafetensorsArchive> other) {
+    size_t replaced = 0;
+    for (const auto& [name, view] : other->by_name_) {
+        auto [it, inserted] = by_name_.emplace(name, view);
+        if (!inserted) {
+            it->second = view;
+            ++replaced;
+        }
+    }
+    for (auto& f : other->files_) files_.push_back(std::move(f));
+    return replaced;
+}
+
 bool SafetensorsFile::release(const uint8_t* data, size_t n) const {
     const auto* base = static_cast<const uint8_t*>(map_);
     if (!map_ || data < base || n > map_size_ || data - base > ptrdiff_t(map_size_ - n))

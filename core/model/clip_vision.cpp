@@ -37,23 +37,30 @@ torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
     return fc2(h);
 }
 
-ClipEncoderLayerImpl::ClipEncoderLayerImpl(const VisionConfig& c) {
+ClipEncoderLayerImpl::ClipEncoderLayerImpl(const VisionConfig& c, bool with_adapters) {
     auto ln = nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps);
     self_attn = register_module("self_attn", ClipAttention(c));
     layer_norm1 = register_module("layer_norm1", nn::LayerNorm(ln));
     mlp = register_module("mlp", ClipMlp(c));
     layer_norm2 = register_module("layer_norm2", nn::LayerNorm(ln));
+    if (with_adapters)
+        register_adapters(*this, c.hidden_size, c.adapter, &adapter_attn, &adapter_mlp);
 }
 
 torch::Tensor ClipEncoderLayerImpl::forward(torch::Tensor x) {
-    x = x + self_attn(layer_norm1(x));
-    return x + mlp(layer_norm2(x));
+    // Pink (CLIPEncoderAdapterLayer): x + Attn(Adapter(LN1(x))), then x + MLP(Adapter(LN2(x))).
+    auto h = layer_norm1(x);
+    if (adapter_attn) h = adapter_attn(h);
+    x = x + self_attn(h);
+    h = layer_norm2(x);
+    if (adapter_mlp) h = adapter_mlp(h);
+    return x + mlp(h);
 }
 
 ClipEncoderImpl::ClipEncoderImpl(const VisionConfig& c) {
     layers = register_module("layers", nn::ModuleList());
     for (int i = 0; i < c.num_hidden_layers; ++i) {
-        ClipEncoderLayer layer(c);
+        ClipEncoderLayer layer(c, i < c.adapter_layers);
         place_built(*layer);
         layers->push_back(layer);
     }

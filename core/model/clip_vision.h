@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include "model/adapter.h"
 #include "regionchat/config.h"
 
 namespace rc {
@@ -24,12 +25,14 @@ struct ClipMlpImpl : torch::nn::Module {
 TORCH_MODULE(ClipMlp);
 
 struct ClipEncoderLayerImpl : torch::nn::Module {
-    explicit ClipEncoderLayerImpl(const VisionConfig& c);
+    /// `with_adapters`: Pink's adapters (c.adapter) in this layer.
+    explicit ClipEncoderLayerImpl(const VisionConfig& c, bool with_adapters = false);
     torch::Tensor forward(torch::Tensor x);
     ClipAttention self_attn{nullptr};
     torch::nn::LayerNorm layer_norm1{nullptr};
     ClipMlp mlp{nullptr};
     torch::nn::LayerNorm layer_norm2{nullptr};
+    Adapter adapter_attn{nullptr}, adapter_mlp{nullptr};  ///< Pink only
 };
 TORCH_MODULE(ClipEncoderLayer);
 

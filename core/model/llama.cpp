@@ -98,13 +98,19 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const TextConfig& c) {
     input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
     post_attention_layernorm =
         register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+    register_adapters(*this, c.hidden_size, c.adapter, &adapter_attn, &adapter_mlp);
 }
 
 torch::Tensor LlamaDecoderLayerImpl::forward(torch::Tensor x, const torch::Tensor& cos,
                                              const torch::Tensor& sin, int64_t pos, KvCache* cache,
                                              int layer) {
-    x = x + self_attn(input_layernorm(x), cos, sin, pos, cache, layer);
-    return x + mlp(post_attention_layernorm(x));
+    // Pink (LlamaAdapterDecoderLayer): the adapters sit between each norm and its block.
+    auto h = input_layernorm(x);
+    if (adapter_attn) h = adapter_attn(h);
+    x = x + self_attn(h, cos, sin, pos, cache, layer);
+    h = post_attention_layernorm(x);
+    if (adapter_mlp) h = adapter_mlp(h);
+    return x + mlp(h);
 }
 
 LlamaModelImpl::LlamaModelImpl(const TextConfig& c) {

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "model/adapter.h"
 #include "model/kv_cache.h"
 #include "regionchat/config.h"
 
@@ -55,6 +56,7 @@ struct LlamaDecoderLayerImpl : torch::nn::Module {
     LlamaAttention self_attn{nullptr};
     LlamaMlp mlp{nullptr};
     RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+    Adapter adapter_attn{nullptr}, adapter_mlp{nullptr};  ///< Pink only (c.adapter)
 };
 TORCH_MODULE(LlamaDecoderLayer);
 

@@ -93,10 +93,15 @@ private:
 // (the leading "<s>" is stripped by LLaVA and added back by the tokenizer as BOS).
 // Split chosen here: each answer piece is " {a} " with both spaces, then Eos; each user turn is
 // Bos + Text("[INST] ... [/INST]"). An empty assistant message renders nothing (LLaVA's None).
+//
+// pink: the same with Pink's system text (pink/conversation.py conv_llama2.copy() and
+// datasets/BaseDataset.py): "Image: " followed by the image's tokens, or "Image: N/A" without
+// an image. The image the engine puts at the start of the first question ("<image>\n") moves
+// into the system text.
 class Llama2Template : public ChatTemplate {
 public:
-    explicit Llama2Template(std::string system) : system_(std::move(system)) {}
-    std::string name() const override { return "llama_2"; }
+    Llama2Template(std::string system, bool pink) : system_(std::move(system)), pink_(pink) {}
+    std::string name() const override { return pink_ ? "pink" : "llama_2"; }
 
     std::vector<PromptPiece> render(const std::vector<ChatMessage>& messages) const override {
         PieceBuilder b;
@@ -105,8 +110,15 @@ public:
         for (const ChatMessage& m : messages) {
             if (m.role == ChatMessage::Role::User) {
                 std::string msg = m.text;
-                if (first_user && !system_.empty())
-                    msg = "<<SYS>>\n" + system_ + "\n<</SYS>>\n\n" + msg;
+                std::string system = system_;
+                if (pink_) {
+                    static const std::string kLeadingImage = "<image>\n";
+                    const bool image = msg.compare(0, kLeadingImage.size(), kLeadingImage) == 0;
+                    if (first_user) system = image ? "Image: <image>" : "Image: N/A";
+                    if (first_user && image) msg = msg.substr(kLeadingImage.size());
+                }
+                if (first_user && !system.empty())
+                    msg = "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + msg;
                 first_user = false;
                 b.bos();
                 started = true;
@@ -127,6 +139,7 @@ public:
 
 private:
     std::string system_;
+    bool pink_;
 };
 
 }  // namespace
@@ -136,7 +149,8 @@ std::unique_ptr<ChatTemplate> make_chat_template(const std::string& name,
     if (name == "vicuna_v1")
         return std::make_unique<VicunaV1Template>(system.empty() ? kVicunaSystem : system);
     if (name == "llama_2")
-        return std::make_unique<Llama2Template>(system.empty() ? kLlama2System : system);
+        return std::make_unique<Llama2Template>(system.empty() ? kLlama2System : system, false);
+    if (name == "pink") return std::make_unique<Llama2Template>(system, true);
     return nullptr;
 }
 

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -96,26 +97,77 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     return tok;
 }
 
-std::vector<int> Tokenizer::encode(const std::string& text, bool add_bos) const {
+std::vector<int> Tokenizer::encode_pieces(const std::string& text) const {
     std::vector<int> ids;
     std::string error;
     if (!api().encode(handle_, text, &ids, &error))
         throw Error("tokenizer encode failed: " + error);
-    if (add_bos) ids.insert(ids.begin(), bos_);
+    return ids;
+}
+
+std::vector<int> Tokenizer::encode(const std::string& text, bool add_bos) const {
+    std::vector<int> ids;
+    if (add_bos) ids.push_back(bos_);
+    size_t from = 0;
+    while (from < text.size() || (from == 0 && text.empty())) {
+        // The earliest added token; at one position the longest (added_ is sorted so).
+        size_t at = std::string::npos;
+        const std::pair<std::string, int>* hit = nullptr;
+        for (const auto& t : added_) {
+            const size_t p = text.find(t.first, from);
+            if (p < at) {
+                at = p;
+                hit = &t;
+            }
+        }
+        const std::string chunk = text.substr(from, at == std::string::npos ? at : at - from);
+        if (!chunk.empty()) {
+            const std::vector<int> piece_ids = encode_pieces(chunk);
+            ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
+        }
+        if (!hit) break;
+        ids.push_back(hit->second);
+        from = at + hit->first.size();
+    }
     return ids;
 }
 
 std::string Tokenizer::decode(const std::vector<int>& ids) const {
     const int size = size_;
+    std::string text;
     std::vector<int> kept;
     kept.reserve(ids.size());
+    auto flush = [&] {
+        if (kept.empty()) return;
+        std::string part;
+        if (api().decode(handle_, kept, &part)) text += part;
+        kept.clear();
+    };
     for (int id : ids) {
-        if (id < 0 || id >= size || id == bos_ || id == eos_) continue;
+        if (id == bos_ || id == eos_) continue;
+        if (id < 0 || id >= size) {
+            for (const auto& t : added_)
+                if (t.second == id) {
+                    flush();
+                    text += t.first;
+                    break;
+                }
+            continue;
+        }
         kept.push_back(id);
     }
-    std::string text;
-    if (!api().decode(handle_, kept, &text)) return {};
+    flush();
     return text;
+}
+
+void Tokenizer::add_tokens(const std::vector<std::pair<std::string, int>>& tokens) {
+    for (const auto& t : tokens) {
+        if (t.first.empty()) throw Error("an added token has no text");
+        added_.push_back(t);
+    }
+    std::stable_sort(added_.begin(), added_.end(), [](const auto& a, const auto& b) {
+        return a.first.size() > b.first.size();
+    });
 }
 
 int Tokenizer::vocab_size() const {

@@ -55,11 +55,15 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
 }
 
 std::vector<uint8_t> state_dict_pickle(const std::vector<ZipTensor>& tensors,
-                                       const std::vector<ZipStorage>& storages) {
+                                       const std::vector<ZipStorage>& storages, bool plain_dict) {
     std::vector<uint8_t> p = {0x80, 2};
-    global(p, "collections", "OrderedDict");
-    p.push_back(')');
-    p.push_back('R');
+    if (plain_dict) {
+        p.push_back('}');
+    } else {
+        global(p, "collections", "OrderedDict");
+        p.push_back(')');
+        p.push_back('R');
+    }
     p.push_back('q');
     p.push_back(0);
     p.push_back('(');
@@ -97,6 +101,10 @@ std::vector<uint8_t> state_dict_pickle(const std::vector<ZipTensor>& tensors,
         p.push_back('R');
     }
     p.push_back('u');
+    if (plain_dict) {
+        p.push_back('.');
+        return p;
+    }
     // An OrderedDict state dict carries _metadata through BUILD.
     p.push_back('}');
     unicode(p, "_metadata");

@@ -27,9 +27,11 @@ struct ZipStorage {
 /// Row-major element strides of a contiguous tensor of `shape`.
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
 
-/// The pickle torch.save writes for an OrderedDict of these tensors.
+/// The pickle torch.save writes for an OrderedDict of these tensors (a module's state_dict), or
+/// with `plain_dict` for a plain dict (Pink's torch.save of saved_parameters).
 std::vector<uint8_t> state_dict_pickle(const std::vector<ZipTensor>& tensors,
-                                       const std::vector<ZipStorage>& storages);
+                                       const std::vector<ZipStorage>& storages,
+                                       bool plain_dict = false);
 
 struct ZipOptions {
     bool zip64 = false;   ///< write zip64 records (as torch does for files > 4 GiB)

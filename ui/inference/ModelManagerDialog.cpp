@@ -21,6 +21,7 @@ QString gib(quint64 bytes) {
 QString layoutName(const std::string& layout) {
     if (layout == "hf-llava") return QObject::tr("Hugging Face llava (safetensors)");
     if (layout == "llava-original") return QObject::tr("original LLaVA (mm_vision_tower)");
+    if (layout == "pink") return QObject::tr("Pink (saved_parameters.pth over LLaMA-2, CLIP)");
     return QString::fromStdString(layout);
 }
 

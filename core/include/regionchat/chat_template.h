@@ -32,8 +32,9 @@ public:
     virtual std::vector<PromptPiece> render(const std::vector<ChatMessage>& messages) const = 0;
 };
 
-/// "vicuna_v1" or "llama_2"; nullptr for an unknown name. `system` replaces the template's
-/// default system message when not empty.
+/// "vicuna_v1", "llama_2" or "pink" (llama_2 with Pink's "Image: ..." system text); nullptr
+/// for an unknown name. `system` replaces the template's default system message when not
+/// empty.
 std::unique_ptr<ChatTemplate> make_chat_template(const std::string& name,
                                                  const std::string& system = {});
 

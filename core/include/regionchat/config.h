@@ -6,6 +6,15 @@
 
 namespace rc {
 
+/// Pink's adapters (pink/model/adapter.py AdapterLayer): y = x + B(A(x)) with A Linear(d, dim)
+/// and B Linear(dim, d), both with biases, optionally SiLU between them.
+struct AdapterConfig {
+    int dim = 0;        ///< 0: no adapters
+    bool attn = true;   ///< `adapter_attn`: after the layer's first norm, before self-attention
+    bool mlp = false;   ///< `adapter_mlp`: after the second norm, before the MLP
+    bool silu = false;  ///< `adapter_non_linear`
+};
+
 /// CLIP vision tower (Hugging Face CLIPVisionConfig).
 struct VisionConfig {
     int hidden_size = 1024;
@@ -17,6 +26,9 @@ struct VisionConfig {
     int num_channels = 3;
     double layer_norm_eps = 1e-5;
     std::string hidden_act = "quick_gelu";  ///< "quick_gelu" or "gelu"
+    /// Pink: adapters in layers [0, adapter_layers) (those run up to the selected layer).
+    AdapterConfig adapter;
+    int adapter_layers = 0;
 };
 
 /// LLaMA decoder (Hugging Face LlamaConfig).
@@ -35,6 +47,7 @@ struct TextConfig {
     int bos_token_id = 1;
     int eos_token_id = 2;
     int pad_token_id = -1;  ///< -1: none
+    AdapterConfig adapter;  ///< Pink: adapters in every decoder layer
 };
 
 /// The whole model: vision tower, projector and language model.
@@ -47,17 +60,25 @@ struct ModelConfig {
     std::string vision_feature_select_strategy = "default";  ///< "default" drops CLS, "full" keeps
     int image_token_index = 32000;
     // RegionChat extensions (optional keys under "regionchat"); defaults suit LLaVA-1.5.
-    std::string chat_template = "vicuna_v1";  ///< "vicuna_v1" or "llama_2"
+    std::string chat_template = "vicuna_v1";  ///< "vicuna_v1", "llama_2" or "pink"
     std::string region_format = "dualfocus";  ///< see region_format.h
     std::string image_aspect = "pad";         ///< "pad" to square with the mean colour, or "resize"
+    /// "auto": area filter when shrinking, bicubic when enlarging; "bicubic": antialiased
+    /// bicubic as PIL's (Pink's torchvision Resize on PIL images).
+    std::string image_filter = "auto";
 
-    /// "hf-llava" (llava-hf: vision_config/text_config, one checkpoint) or "llava-original"
+    /// "hf-llava" (llava-hf: vision_config/text_config, one checkpoint), "llava-original"
     /// (liuhaotian/llava-v1.5, DualFocus: LLaMA keys at the top, mm_* keys, the CLIP vision
-    /// tower in a separate Hugging Face CLIP folder named by mm_vision_tower).
+    /// tower in a separate Hugging Face CLIP folder named by mm_vision_tower) or "pink"
+    /// (SY-Xuan/Pink: model_type "pink", saved_parameters.pth over the LLaMA-2 folder named by
+    /// llama_path, CLIP from clip_path).
     std::string layout = "hf-llava";
-    /// llava-original: mm_vision_tower as written, and the folder it was found in.
+    /// llava-original and pink: mm_vision_tower / clip_path as written, and the folder found.
     std::string vision_tower;
     std::string vision_tower_dir;
+    /// pink: llama_path as written, and the folder found.
+    std::string llama_path;
+    std::string llama_dir;
 
     /// Keys present in the file that we do not know; each is a readable warning.
     std::vector<std::string> warnings;
@@ -78,6 +99,11 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
 /// then `name` itself, then `<model_dir>/<last part of name>`, then `<model_dir>/../<last
 /// part>`. Throws rc::Error saying where it looked when none holds a config.json.
 std::string find_vision_tower(const std::string& model_dir, const std::string& name);
+/// The same search for any folder a config names: `env` first, then `name`, then
+/// `<model_dir>/<last part>` and `<model_dir>/../<last part>`; `key` names the config key in
+/// the message.
+std::string find_named_folder(const std::string& model_dir, const std::string& name,
+                              const std::string& key, const char* env);
 
 /// Writes the config in the Hugging Face `llava` layout (round-trips through parse).
 std::string model_config_to_json(const ModelConfig& config);

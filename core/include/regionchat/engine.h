@@ -43,7 +43,7 @@ struct LoadParams {
 
 struct ModelInfo {
     std::string dir;
-    std::string layout;  ///< "hf-llava" or "llava-original" (see ModelConfig::layout)
+    std::string layout;  ///< "hf-llava", "llava-original" or "pink" (see ModelConfig::layout)
     std::string device;  ///< "cpu", "cuda:0"
     std::string dtype;   ///< "fp32", "fp16", "bf16"
     int64_t parameters = 0;
@@ -56,7 +56,7 @@ struct ModelInfo {
 /// files' headers without loading anything (the app's model manager shows it).
 struct ModelPlan {
     std::string dir;
-    std::string layout;  ///< "hf-llava" or "llava-original"
+    std::string layout;  ///< "hf-llava", "llava-original" or "pink"
     std::string device;  ///< resolved: "cpu", "cuda:0"
     std::string dtype;   ///< resolved: "fp32", "fp16", "bf16"
     int64_t parameters = 0;

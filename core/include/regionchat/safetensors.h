@@ -106,6 +106,9 @@ public:
     /// "vision_tower.vision_model.*"). rc::Error when a name is already taken.
     void merge(std::unique_ptr<SafetensorsArchive> other, const std::string& keep_prefix,
                const std::string& add_prefix);
+    /// Takes over all of `other`'s tensors; a name already here now means `other`'s tensor
+    /// (Pink's saved_parameters.pth over the LLaMA-2 shards). Returns how many it replaced.
+    size_t overlay(std::unique_ptr<SafetensorsArchive> other);
     /// SafetensorsFile::release for a tensor of this archive, once it has been copied.
     void release(const TensorView& view) const;
 
