@@ -15,6 +15,7 @@
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
 #include "support/tiny_model.h"
+#include "support/tiny_pink.h"
 #include "support/torch_zip_writer.h"
 
 using namespace rc;
@@ -222,43 +223,22 @@ private slots:
         fs::create_directories(clip);
         fs::copy_file(fs::path(hf) / "tokenizer.model", fs::path(orig) / "tokenizer.model");
         const auto& t = cfg.text;
-        std::ofstream(fs::path(orig) / "config.json") << nlohmann::json{
-            {"architectures", {"LlavaLlamaForCausalLM"}},
-            {"model_type", "llava"},
-            {"hidden_size", t.hidden_size},
-            {"intermediate_size", t.intermediate_size},
-            {"num_attention_heads", t.num_attention_heads},
-            {"num_hidden_layers", t.num_hidden_layers},
-            {"num_key_value_heads", t.num_key_value_heads},
-            {"max_position_embeddings", t.max_position_embeddings},
-            {"rms_norm_eps", t.rms_norm_eps},
-            {"vocab_size", t.vocab_size},
-            {"rope_scaling", nullptr},
-            {"torch_dtype", "float16"},
-            {"use_cache", true},
-            {"mm_hidden_size", cfg.vision.hidden_size},
-            {"mm_projector_type", "mlp2x_gelu"},
-            {"mm_vision_select_feature", "patch"},
-            {"mm_vision_select_layer", -2},
-            {"mm_vision_tower", "openai/clip-tiny"},
-            {"mm_use_im_start_end", false},
-            {"mm_use_im_patch_token", false},
-            {"image_aspect_ratio", "pad"},
-            {"tune_mm_mlp_adapter", false},
-            {"tokenizer_model_max_length", 2048}}.dump(2);
+        nlohmann::json original = testing::llama_config_json(t);
+        original.update(nlohmann::json{{"architectures", {"LlavaLlamaForCausalLM"}},
+                                       {"model_type", "llava"},
+                                       {"mm_hidden_size", cfg.vision.hidden_size},
+                                       {"mm_projector_type", "mlp2x_gelu"},
+                                       {"mm_vision_select_feature", "patch"},
+                                       {"mm_vision_select_layer", -2},
+                                       {"mm_vision_tower", "openai/clip-tiny"},
+                                       {"mm_use_im_start_end", false},
+                                       {"mm_use_im_patch_token", false},
+                                       {"image_aspect_ratio", "pad"},
+                                       {"tune_mm_mlp_adapter", false},
+                                       {"tokenizer_model_max_length", 2048}});
+        std::ofstream(fs::path(orig) / "config.json") << original.dump(2);
         const auto& v = cfg.vision;
-        std::ofstream(fs::path(clip) / "config.json") << nlohmann::json{
-            {"model_type", "clip"},
-            {"text_config", {{"hidden_size", 16}, {"bos_token_id", 0}}},
-            {"vision_config",
-             {{"hidden_size", v.hidden_size},
-              {"intermediate_size", v.intermediate_size},
-              {"num_hidden_layers", v.num_hidden_layers},
-              {"num_attention_heads", v.num_attention_heads},
-              {"image_size", v.image_size},
-              {"patch_size", v.patch_size},
-              {"dropout", 0.0},
-              {"model_type", "clip_vision_model"}}}}.dump(2);
+        std::ofstream(fs::path(clip) / "config.json") << testing::clip_config_json(v).dump(2);
         auto archive = SafetensorsArchive::open(hf);
         std::vector<testing::ZipTensor> tensors;
         std::vector<testing::ZipStorage> storages;

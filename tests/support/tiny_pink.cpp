@@ -47,6 +47,36 @@ struct ZipFile {
 
 }  // namespace
 
+json llama_config_json(const TextConfig& t) {
+    return json{{"architectures", {"LlamaForCausalLM"}},
+                {"model_type", "llama"},
+                {"hidden_size", t.hidden_size},
+                {"intermediate_size", t.intermediate_size},
+                {"num_attention_heads", t.num_attention_heads},
+                {"num_hidden_layers", t.num_hidden_layers},
+                {"num_key_value_heads", t.num_key_value_heads},
+                {"max_position_embeddings", t.max_position_embeddings},
+                {"rms_norm_eps", t.rms_norm_eps},
+                {"vocab_size", t.vocab_size},
+                {"rope_scaling", nullptr},
+                {"torch_dtype", "float16"},
+                {"use_cache", true}};
+}
+
+json clip_config_json(const VisionConfig& v) {
+    return json{{"model_type", "clip"},
+                {"text_config", {{"hidden_size", 16}, {"bos_token_id", 0}}},
+                {"vision_config",
+                 {{"hidden_size", v.hidden_size},
+                  {"intermediate_size", v.intermediate_size},
+                  {"num_hidden_layers", v.num_hidden_layers},
+                  {"num_attention_heads", v.num_attention_heads},
+                  {"image_size", v.image_size},
+                  {"patch_size", v.patch_size},
+                  {"dropout", 0.0},
+                  {"model_type", "clip_vision_model"}}}};
+}
+
 TinyPink write_tiny_pink(const std::string& root, const TinyPinkOptions& o) {
     TinyPink out;
     out.model_dir = (fs::path(root) / "pink-tiny").string();
@@ -95,15 +125,9 @@ TinyPink write_tiny_pink(const std::string& root, const TinyPinkOptions& o) {
     const auto& t = c.text;
     const auto& v = c.vision;
     // LLaMA-2 folder: config, two torch.save shards with their index, old-style inv_freq.
-    std::ofstream(fs::path(out.llama_dir) / "config.json") << json{
-        {"architectures", {"LlamaForCausalLM"}},
-        {"model_type", "llama"},
-        {"hidden_size", t.hidden_size},
-        {"intermediate_size", t.intermediate_size},
-        {"num_attention_heads", t.num_attention_heads},
-        {"num_hidden_layers", t.num_hidden_layers},
-        {"num_key_value_heads", t.num_key_value_heads},
-        {"vocab_size", base_vocab}}.dump(2);
+    TextConfig base = t;
+    base.vocab_size = base_vocab;
+    std::ofstream(fs::path(out.llama_dir) / "config.json") << llama_config_json(base).dump(2);
     ZipFile shard[2], saved;
     std::vector<TensorToWrite> clip_tensors;
     std::vector<torch::Tensor> keep;
@@ -152,50 +176,31 @@ TinyPink write_tiny_pink(const std::string& root, const TinyPinkOptions& o) {
     clip_tensors.push_back(
         {"text_model.final_layer_norm.weight", DType::F32, {16}, text_norm.data(), 64});
     write_safetensors((fs::path(out.clip_dir) / "model.safetensors").string(), clip_tensors);
-    std::ofstream(fs::path(out.clip_dir) / "config.json") << json{
-        {"model_type", "clip"},
-        {"text_config", {{"hidden_size", 16}}},
-        {"vision_config",
-         {{"hidden_size", v.hidden_size},
-          {"intermediate_size", v.intermediate_size},
-          {"num_hidden_layers", v.num_hidden_layers},
-          {"num_attention_heads", v.num_attention_heads},
-          {"image_size", v.image_size},
-          {"patch_size", v.patch_size},
-          {"model_type", "clip_vision_model"}}}}.dump(2);
+    std::ofstream(fs::path(out.clip_dir) / "config.json") << clip_config_json(v).dump(2);
 
     // Pink folder: PinkConfig as save_pretrained writes it.
     const int patches = (v.image_size / v.patch_size) * (v.image_size / v.patch_size);
-    std::ofstream(fs::path(out.model_dir) / "config.json") << json{
-        {"architectures", {"PinkModel"}},
-        {"model_type", "pink"},
-        {"hidden_size", t.hidden_size},
-        {"intermediate_size", t.intermediate_size},
-        {"num_attention_heads", t.num_attention_heads},
-        {"num_hidden_layers", t.num_hidden_layers},
-        {"num_key_value_heads", t.num_key_value_heads},
-        {"max_position_embeddings", t.max_position_embeddings},
-        {"rms_norm_eps", t.rms_norm_eps},
-        {"vocab_size", t.vocab_size},
-        {"torch_dtype", "float16"},
-        {"use_cache", true},
-        {"llama_path", c.llama_path},
-        {"clip_path", c.vision_tower},
-        {"clip_select_layer", -2},
-        {"adapter_vision_enable", true},
-        {"adapter_vision_dim", a.dim},
-        {"adapter_vision_scale", 1.0},
-        {"adapter_vision_dropout", 0.05},
-        {"adapter_llm_enable", true},
-        {"adapter_llm_dim", a.dim},
-        {"adapter_llm_scale", 1.0},
-        {"adapter_llm_dropout", 0.05},
-        {"adapter_attn", true},
-        {"adapter_mlp", a.mlp},
-        {"adapter_non_linear", a.silu},
-        {"crop_size", v.image_size},
-        {"num_patches", patches},
-        {"im_patch_token", base_vocab}}.dump(2);
+    json pink_config = llama_config_json(t);
+    pink_config["architectures"] = {"PinkModel"};
+    pink_config["model_type"] = "pink";
+    pink_config.update(json{{"llama_path", c.llama_path},
+                            {"clip_path", c.vision_tower},
+                            {"clip_select_layer", -2},
+                            {"adapter_vision_enable", true},
+                            {"adapter_vision_dim", a.dim},
+                            {"adapter_vision_scale", 1.0},
+                            {"adapter_vision_dropout", 0.05},
+                            {"adapter_llm_enable", true},
+                            {"adapter_llm_dim", a.dim},
+                            {"adapter_llm_scale", 1.0},
+                            {"adapter_llm_dropout", 0.05},
+                            {"adapter_attn", true},
+                            {"adapter_mlp", a.mlp},
+                            {"adapter_non_linear", a.silu},
+                            {"crop_size", v.image_size},
+                            {"num_patches", patches},
+                            {"im_patch_token", base_vocab}});
+    std::ofstream(fs::path(out.model_dir) / "config.json") << pink_config.dump(2);
     if (o.added_tokens_json) {
         json added = json::object();
         for (int i = 0; i < 13; ++i) added[kPinkTokens[i]] = base_vocab + i;

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "regionchat/config.h"
 
 namespace rc::testing {
@@ -27,6 +29,12 @@ struct TinyPink {
 /// Writes `root`/llama-2-tiny, `root`/clip-tiny and `root`/pink-tiny. config.json names the
 /// others as hub ids ("meta-llama/llama-2-tiny", "openai/clip-tiny"), found next to the model.
 TinyPink write_tiny_pink(const std::string& root, const TinyPinkOptions& options = {});
+
+/// LLaMA's keys as a LlamaConfig's config.json has them at its top level (the original LLaVA
+/// and Pink configs extend it): model_type "llama", sizes, eps, vocab, fp16, use_cache.
+nlohmann::json llama_config_json(const TextConfig& text);
+/// A Hugging Face CLIPModel config.json (a stub text_config, the vision sizes of `vision`).
+nlohmann::json clip_config_json(const VisionConfig& vision);
 
 /// Pink's 13 added tokens in the order Pink adds them.
 extern const char* const kPinkTokens[13];
