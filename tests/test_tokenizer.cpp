@@ -61,6 +61,7 @@ private slots:
     void bosHandling();
     void decodeSkipsSpecialAndInvalidIds();
     void digitsAreSplit();
+    void addedTokensSplitTheText();
     void userSymbolIsOnePiece();
     void byteFallbackEncodesUnseenText();
     void leadingSpaceFoldsIntoDummyPrefix();
@@ -143,6 +144,30 @@ void TestTokenizer::decodeSkipsSpecialAndInvalidIds() {
     QCOMPARE(tok_->decode(noisy), s);
     QCOMPARE(tok_->decode({}), std::string());
     QCOMPARE(tok_->decode({1, 2, -1}), std::string());
+}
+
+// Pink's added tokens: cut out of the text before SentencePiece (longest first where two start
+// at the same place), the text between encoded piece by piece, written back by decode.
+void TestTokenizer::addedTokensSplitTheText() {
+    auto tok = rc::Tokenizer::load(model_path_);
+    const int n = tok->vocab_size();
+    tok->add_tokens({{"<d>", n}, {"<dd>", n + 1}, {"</d>", n + 2}});
+    const std::vector<int> green = tok_->encode("green");
+    std::vector<int> want = {n + 1, n};
+    want.insert(want.end(), green.begin(), green.end());
+    want.push_back(n + 2);
+    QCOMPARE(tok->encode("<dd><d>green</d>"), want);
+    QCOMPARE(tok->decode(want), std::string("<dd><d>green</d>"));
+    // Text before and after is encoded as it would be alone; BOS comes first.
+    const std::vector<int> a = tok_->encode("a dog"), b = tok_->encode(" sat");
+    std::vector<int> mixed = {1};
+    mixed.insert(mixed.end(), a.begin(), a.end());
+    mixed.push_back(n);
+    mixed.insert(mixed.end(), b.begin(), b.end());
+    QCOMPARE(tok->encode("a dog<d> sat", true), mixed);
+    QCOMPARE(tok->encode(""), std::vector<int>{});
+    QCOMPARE(tok->encode("plain words"), tok_->encode("plain words"));
+    QVERIFY_THROWS_EXCEPTION(rc::Error, tok->add_tokens({{"", n + 3}}));
 }
 
 void TestTokenizer::digitsAreSplit() {

@@ -108,8 +108,7 @@ std::vector<int> Tokenizer::encode_pieces(const std::string& text) const {
 std::vector<int> Tokenizer::encode(const std::string& text, bool add_bos) const {
     std::vector<int> ids;
     if (add_bos) ids.push_back(bos_);
-    size_t from = 0;
-    while (from < text.size() || (from == 0 && text.empty())) {
+    for (size_t from = 0;;) {
         // The earliest added token; at one position the longest (added_ is sorted so).
         size_t at = std::string::npos;
         const std::pair<std::string, int>* hit = nullptr;
