@@ -10,6 +10,7 @@
 
 #include "engine/model_impl.h"
 #include "model/attention.h"
+#include "model/layers.h"
 #include "model/llava.h"
 #include "model/tensor_io.h"
 #include "regionchat/engine.h"
@@ -47,6 +48,52 @@ private:
 
 private slots:
     void initTestCase() { QVERIFY(tmp_.isValid()); }
+
+    void layersDrawWhatLibTorchDraws() {
+        // Same seed, same numbers: a model built for training is unchanged by the swap.
+        for (bool bias : {true, false}) {
+            torch::manual_seed(7);
+            torch::nn::Linear ref(torch::nn::LinearOptions(37, 11).bias(bias));
+            torch::manual_seed(7);
+            rc::Linear ours(37, 11, bias);
+            QVERIFY(torch::equal(ours->weight, ref->weight));
+            QCOMPARE(ours->bias.defined(), bias);
+            if (bias) QVERIFY(torch::equal(ours->bias, ref->bias));
+            QCOMPARE(ours->named_parameters().size(), ref->named_parameters().size());
+            auto x = torch::randn({2, 5, 37});
+            QVERIFY(torch::allclose(ours(x), ref(x)));
+        }
+        torch::manual_seed(9);
+        torch::nn::Embedding ref_table(13, 6);
+        torch::manual_seed(9);
+        rc::Embedding table(13, 6);
+        QVERIFY(torch::equal(table->weight, ref_table->weight));
+        auto ids = torch::tensor({3, 0, 12}, torch::kLong);
+        QVERIFY(torch::equal(table(ids), ref_table(ids)));
+    }
+
+    void skipInitDrawsNoRandomNumbers() {
+        torch::manual_seed(3);
+        {
+            SkipInit outer;
+            {
+                SkipInit inner;
+            }
+            QVERIFY(init_skipped());  // the inner guard restores, not clears
+            rc::Linear big(512, 256);
+            rc::Embedding table(100, 32);
+            QCOMPARE(big->weight.sizes(), (torch::IntArrayRef{256, 512}));
+            QCOMPARE(table->weight.sizes(), (torch::IntArrayRef{100, 32}));
+        }
+        QVERIFY(!init_skipped());
+        const auto after = torch::rand({8});
+        torch::manual_seed(3);
+        QVERIFY(torch::equal(after, torch::rand({8})));  // the generator was not advanced
+        // Without a guard the same layers advance it.
+        torch::manual_seed(3);
+        rc::Linear drawn(4, 4);
+        QVERIFY(!torch::equal(torch::rand({8}), after));
+    }
 
     void registeredNamesAreHuggingFaceKeys() {
         Llava net(testing::tiny_config());

@@ -1,6 +1,7 @@
 // regionchat-cli speed: a model's speed on one device (a benchmark, not a test): load time,
-// image encode, prefill of image tokens + N text tokens, decode tokens/s, and that decode
-// rate against the memory-bandwidth bound (weight bytes read once per token).
+// image encode, prefill of image tokens + N text tokens (the chat template's own tokens
+// included), decode tokens/s, and that decode rate against the memory-bandwidth bound
+// (weight bytes read once per token).
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -38,12 +39,12 @@ double copy_bandwidth_gbs(const std::string& device) {
     return median(gbs);
 }
 
-// A question of about `tokens` tokens in the model's tokenizer.
+// A question of at least `tokens` tokens (and at least one word) in the model's tokenizer.
 std::string question_of(const Tokenizer& tok, int tokens) {
     static const char* words[] = {"Describe", "the", "objects", "in", "this", "picture",
                                   "and",      "their", "colors", "shapes", "positions", "sizes"};
     std::string q;
-    for (size_t i = 0; int(tok.encode(q).size()) < tokens; ++i)
+    for (size_t i = 0; q.empty() || int(tok.encode(q).size()) < tokens; ++i)
         q += (q.empty() ? "" : " ") + std::string(words[i % std::size(words)]);
     return q + "?";
 }
@@ -65,17 +66,27 @@ int run_speed(int argc, char** argv) {
     const ModelPlan plan = plan_model(lp);  // what the model manager would show
     auto model = load_model(args);
     const ModelInfo& info = model->info();
-    const std::string question = question_of(model->tokenizer(), text_tokens);
-
-    std::vector<double> encode, prefill, tps, first;
-    int prompt_tokens = 0, generated = 0;
-    for (int i = 0; i <= runs; ++i) {  // run 0 warms up (kernels, allocator) and is dropped
+    const int image_tokens = model->config().image_tokens();
+    auto ask = [&](const std::string& question) {
         cv::Mat image(480, 640, CV_8UC3);
         cv::randu(image, cv::Scalar::all(0), cv::Scalar::all(256));  // new pixels: no cache
         Session session(model);
         GenerateParams gp;
         gp.max_new_tokens = new_tokens;
-        const Reply r = session.ask(question, {image}, gp);
+        return session.ask(question, {image}, gp);
+    };
+    // The template's own tokens (system text, roles, separators) count as text tokens: one
+    // untimed question of one word measures them, the question then fills the rest.
+    const Tokenizer& tok = model->tokenizer();
+    const std::string probe = question_of(tok, 1);
+    const int template_tokens = ask(probe).timings.prompt_tokens - image_tokens -
+                                int(tok.encode(probe).size());
+    const std::string question = question_of(tok, text_tokens - template_tokens);
+
+    std::vector<double> encode, prefill, tps, first;
+    int prompt_tokens = 0, generated = 0;
+    for (int i = 0; i <= runs; ++i) {  // run 0 warms up (kernels, allocator) and is dropped
+        const Reply r = ask(question);
         if (i == 0) continue;
         encode.push_back(r.timings.image_encode_ms);
         prefill.push_back(r.timings.prefill_ms);
@@ -87,7 +98,6 @@ int run_speed(int argc, char** argv) {
     const double bandwidth = copy_bandwidth_gbs(info.device);
     const double bound = bandwidth * 1e9 / double(info.weight_bytes);
     const double decode = median(tps);
-    const int image_tokens = model->config().image_tokens();
 
     nlohmann::json j = {{"model", info.dir},
                         {"device", info.device},
@@ -100,6 +110,7 @@ int run_speed(int argc, char** argv) {
                         {"runs", runs},
                         {"image_tokens", image_tokens},
                         {"prompt_tokens", prompt_tokens},
+                        {"template_tokens", template_tokens},
                         {"generated_tokens", generated},
                         {"median_image_encode_ms", median(encode)},
                         {"median_prefill_ms", median(prefill)},
@@ -119,8 +130,10 @@ int run_speed(int argc, char** argv) {
                 plan.bytes_free / 1e9, plan.fits ? "" : " (does not fit)");
     std::printf("medians of %d runs (after one warm-up):\n", runs);
     std::printf("  image encode            %9.1f ms\n", median(encode));
-    std::printf("  prefill %4d tokens      %9.1f ms  (%d image + %d text)\n", prompt_tokens,
-                median(prefill), image_tokens, prompt_tokens - image_tokens);
+    std::printf("  prefill %4d tokens      %9.1f ms  (%d image + %d text, %d of them the "
+                "template's)\n",
+                prompt_tokens, median(prefill), image_tokens, prompt_tokens - image_tokens,
+                template_tokens);
     std::printf("  first token             %9.1f ms\n", median(first));
     std::printf("  decode                  %9.1f tokens/s  (%d tokens)\n", decode, generated);
     std::printf("  copy bandwidth          %9.1f GB/s -> bound %.1f tokens/s; decode at %.0f%%\n",

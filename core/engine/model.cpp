@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/model_impl.h"
+#include "model/layers.h"
 #include "model/tensor_io.h"
 #include "regionchat/error.h"
 #include "regionchat/safetensors.h"
@@ -327,6 +328,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     {
         torch::NoGradGuard no_grad;
         BuildPlacement place(m.device, m.dtype);  // layer by layer onto the device
+        SkipInit skip;  // no random numbers: load_state overwrites every parameter
         m.net = build_in_dtype(m.config, m.dtype);
         m.net->to(m.device, m.dtype);
         // Pink keeps its adapters in fp32 under a 16-bit model (demo.py halves the rest).

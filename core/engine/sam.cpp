@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <list>
+#include <optional>
 #include <tuple>
 
 #include <opencv2/imgproc.hpp>
 
 #include "engine/model_impl.h"
 #include "model/sam/sam_image.h"
+#include "model/layers.h"
 #include "model/sam/sam_net.h"
 #include "model/tensor_io.h"
 #include "regionchat/error.h"
@@ -58,8 +60,9 @@ struct SamModel::Impl {
     };
     std::list<Entry> cache;  ///< most recently used first
 
-    /// Builds the network of `config` on `device_name` (random weights until loaded).
-    void build(const std::string& device_name, int threads);
+    /// Builds the network of `config` on `device_name`: random weights, or (`loading`)
+    /// uninitialised ones that the caller fills from a checkpoint.
+    void build(const std::string& device_name, int threads, bool loading);
     /// Fills info once the weights are in.
     void finish(const std::string& dir, std::chrono::steady_clock::time_point t0);
     /// The cached (or freshly computed) embedding of an image; *ms gets the encode time.
@@ -70,11 +73,13 @@ struct SamModel::Impl {
                               bool multimask);
 };
 
-void SamModel::Impl::build(const std::string& device_name, int threads) {
+void SamModel::Impl::build(const std::string& device_name, int threads, bool loading) {
     if (threads > 0) torch::set_num_threads(threads);
     device = resolve_device(device_name);
     torch::NoGradGuard ng;
     BuildPlacement place(device, torch::kFloat32);
+    std::optional<SkipInit> skip;
+    if (loading) skip.emplace();  // load_state fills every parameter next
     net = sam::SamNet(config);
     net->to(device, torch::kFloat32);
     net->eval();
@@ -182,7 +187,7 @@ std::shared_ptr<SamModel> SamModel::load(const SamLoadParams& params) {
     if (double(described) > 1.5 * double(archive->total_bytes()) / 2 + 1e6)
         throw Error((dir / "config.json").string() + " describes " + std::to_string(described) +
                     " parameters but " + weights.string() + " holds far fewer");
-    m.build(params.device, params.threads);
+    m.build(params.device, params.threads, /*loading=*/true);
     load_state(
         *m.net, *archive, [](const std::string& n) { return std::vector<std::string>{n}; },
         [&](size_t done, size_t total, uint64_t) {
@@ -198,7 +203,7 @@ std::shared_ptr<SamModel> SamModel::random(const SamConfig& config, const std::s
     std::shared_ptr<SamModel> model(new SamModel());
     Impl& m = *model->impl_;
     m.config = config;
-    m.build(device, threads);
+    m.build(device, threads, /*loading=*/false);
     m.finish("(random weights)", t0);
     return model;
 }

@@ -7,21 +7,22 @@
 
 #include <torch/torch.h>
 
+#include "model/layers.h"
 #include "regionchat/config.h"
 
 namespace rc {
 
 struct AdapterImpl : torch::nn::Module {
     AdapterImpl(int64_t d, const AdapterConfig& c) : silu(c.silu) {
-        tune_adapter_a = register_module("tune_adapter_a", torch::nn::Linear(d, c.dim));
-        tune_adapter_b = register_module("tune_adapter_b", torch::nn::Linear(c.dim, d));
+        tune_adapter_a = register_module("tune_adapter_a", Linear(d, c.dim));
+        tune_adapter_b = register_module("tune_adapter_b", Linear(c.dim, d));
     }
     torch::Tensor forward(const torch::Tensor& x) {
         auto h = tune_adapter_a(x.to(tune_adapter_a->weight.scalar_type()));
         if (silu) h = torch::silu(h);
         return x + tune_adapter_b(h).to(x.scalar_type());
     }
-    torch::nn::Linear tune_adapter_a{nullptr}, tune_adapter_b{nullptr};
+    Linear tune_adapter_a{nullptr}, tune_adapter_b{nullptr};
     bool silu;
 };
 TORCH_MODULE(Adapter);

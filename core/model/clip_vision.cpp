@@ -11,10 +11,10 @@ namespace nn = torch::nn;
 ClipAttentionImpl::ClipAttentionImpl(const VisionConfig& c)
     : heads(c.num_attention_heads), head_dim(c.hidden_size / c.num_attention_heads) {
     const int64_t d = c.hidden_size;
-    q_proj = register_module("q_proj", nn::Linear(d, d));
-    k_proj = register_module("k_proj", nn::Linear(d, d));
-    v_proj = register_module("v_proj", nn::Linear(d, d));
-    out_proj = register_module("out_proj", nn::Linear(d, d));
+    q_proj = register_module("q_proj", Linear(d, d));
+    k_proj = register_module("k_proj", Linear(d, d));
+    v_proj = register_module("v_proj", Linear(d, d));
+    out_proj = register_module("out_proj", Linear(d, d));
 }
 
 torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x) {
@@ -27,8 +27,8 @@ torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x) {
 }
 
 ClipMlpImpl::ClipMlpImpl(const VisionConfig& c) : quick_gelu(c.hidden_act == "quick_gelu") {
-    fc1 = register_module("fc1", nn::Linear(c.hidden_size, c.intermediate_size));
-    fc2 = register_module("fc2", nn::Linear(c.intermediate_size, c.hidden_size));
+    fc1 = register_module("fc1", Linear(c.hidden_size, c.intermediate_size));
+    fc2 = register_module("fc2", Linear(c.intermediate_size, c.hidden_size));
 }
 
 torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
@@ -74,7 +74,7 @@ ClipEmbeddingsImpl::ClipEmbeddingsImpl(const VisionConfig& c) {
                                           .stride(c.patch_size)
                                           .bias(false)));
     position_embedding =
-        register_module("position_embedding", nn::Embedding(patches + 1, c.hidden_size));
+        register_module("position_embedding", Embedding(patches + 1, c.hidden_size));
 }
 
 torch::Tensor ClipEmbeddingsImpl::forward(const torch::Tensor& pixels) {

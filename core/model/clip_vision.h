@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "model/adapter.h"
+#include "model/layers.h"
 #include "regionchat/config.h"
 
 namespace rc {
@@ -11,7 +12,7 @@ namespace rc {
 struct ClipAttentionImpl : torch::nn::Module {
     explicit ClipAttentionImpl(const VisionConfig& c);
     torch::Tensor forward(const torch::Tensor& x);
-    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
+    Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
     int64_t heads, head_dim;
 };
 TORCH_MODULE(ClipAttention);
@@ -19,7 +20,7 @@ TORCH_MODULE(ClipAttention);
 struct ClipMlpImpl : torch::nn::Module {
     explicit ClipMlpImpl(const VisionConfig& c);
     torch::Tensor forward(const torch::Tensor& x);
-    torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+    Linear fc1{nullptr}, fc2{nullptr};
     bool quick_gelu;
 };
 TORCH_MODULE(ClipMlp);
@@ -47,7 +48,7 @@ struct ClipEmbeddingsImpl : torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& pixels);
     torch::Tensor class_embedding;
     torch::nn::Conv2d patch_embedding{nullptr};
-    torch::nn::Embedding position_embedding{nullptr};
+    Embedding position_embedding{nullptr};
 };
 TORCH_MODULE(ClipEmbeddings);
 

@@ -56,7 +56,7 @@ LlamaAttentionImpl::LlamaAttentionImpl(const TextConfig& c)
       kv_heads(c.num_key_value_heads),
       head_dim(c.hidden_size / c.num_attention_heads) {
     const int64_t d = c.hidden_size;
-    auto lin = [](int64_t i, int64_t o) { return nn::Linear(nn::LinearOptions(i, o).bias(false)); };
+    auto lin = [](int64_t i, int64_t o) { return Linear(i, o, /*with_bias=*/false); };
     q_proj = register_module("q_proj", lin(d, heads * head_dim));
     k_proj = register_module("k_proj", lin(d, kv_heads * head_dim));
     v_proj = register_module("v_proj", lin(d, kv_heads * head_dim));
@@ -82,7 +82,7 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
 }
 
 LlamaMlpImpl::LlamaMlpImpl(const TextConfig& c) {
-    auto lin = [](int64_t i, int64_t o) { return nn::Linear(nn::LinearOptions(i, o).bias(false)); };
+    auto lin = [](int64_t i, int64_t o) { return Linear(i, o, /*with_bias=*/false); };
     gate_proj = register_module("gate_proj", lin(c.hidden_size, c.intermediate_size));
     up_proj = register_module("up_proj", lin(c.hidden_size, c.intermediate_size));
     down_proj = register_module("down_proj", lin(c.intermediate_size, c.hidden_size));
@@ -114,7 +114,7 @@ torch::Tensor LlamaDecoderLayerImpl::forward(torch::Tensor x, const torch::Tenso
 }
 
 LlamaModelImpl::LlamaModelImpl(const TextConfig& c) {
-    embed_tokens = register_module("embed_tokens", nn::Embedding(c.vocab_size, c.hidden_size));
+    embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size));
     place_built(*embed_tokens);
     layers = register_module("layers", nn::ModuleList());
     for (int i = 0; i < c.num_hidden_layers; ++i) {
@@ -131,7 +131,7 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const TextConfig& c)
     // Tied embeddings share the table; it is still registered once (as embed_tokens).
     if (!c.tie_word_embeddings) {
         lm_head = register_module(
-            "lm_head", nn::Linear(nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+            "lm_head", Linear(c.hidden_size, c.vocab_size, /*with_bias=*/false));
         place_built(*lm_head);
     }
 }

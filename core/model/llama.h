@@ -37,7 +37,7 @@ struct LlamaAttentionImpl : torch::nn::Module {
     /// x [B,T,D]; cos/sin from Rope; pos = absolute position of x[:,0]; cache may be null.
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
                           const torch::Tensor& sin, int64_t pos, KvCache* cache, int layer);
-    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+    Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
     int64_t heads, kv_heads, head_dim;
 };
 TORCH_MODULE(LlamaAttention);
@@ -45,7 +45,7 @@ TORCH_MODULE(LlamaAttention);
 struct LlamaMlpImpl : torch::nn::Module {
     explicit LlamaMlpImpl(const TextConfig& c);
     torch::Tensor forward(const torch::Tensor& x);
-    torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+    Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(LlamaMlp);
 
@@ -63,7 +63,7 @@ TORCH_MODULE(LlamaDecoderLayer);
 /// `model.*` of LlamaForCausalLM.
 struct LlamaModelImpl : torch::nn::Module {
     explicit LlamaModelImpl(const TextConfig& c);
-    torch::nn::Embedding embed_tokens{nullptr};
+    Embedding embed_tokens{nullptr};
     torch::nn::ModuleList layers{nullptr};
     RmsNorm norm{nullptr};
 };
@@ -82,7 +82,7 @@ struct LlamaForCausalLMImpl : torch::nn::Module {
     KvCache make_cache() const;
 
     LlamaModel model{nullptr};
-    torch::nn::Linear lm_head{nullptr};
+    Linear lm_head{nullptr};
     TextConfig config;
     Rope rope;
 };

@@ -8,8 +8,8 @@ ProjectorImpl::ProjectorImpl(const ModelConfig& c) : mlp(c.projector_type != "li
     if (c.projector_type != "linear" && c.projector_type != "mlp2x_gelu")
         throw Error("unknown projector type '" + c.projector_type + "'");
     const int64_t vin = c.vision.hidden_size, d = c.text.hidden_size;
-    linear_1 = register_module("linear_1", torch::nn::Linear(vin, d));
-    if (mlp) linear_2 = register_module("linear_2", torch::nn::Linear(d, d));
+    linear_1 = register_module("linear_1", Linear(vin, d));
+    if (mlp) linear_2 = register_module("linear_2", Linear(d, d));
 }
 
 torch::Tensor ProjectorImpl::forward(const torch::Tensor& x) {

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "model/layers.h"
 #include "regionchat/config.h"
 
 namespace rc {
@@ -11,7 +12,7 @@ namespace rc {
 struct ProjectorImpl : torch::nn::Module {
     explicit ProjectorImpl(const ModelConfig& c);
     torch::Tensor forward(const torch::Tensor& x);
-    torch::nn::Linear linear_1{nullptr}, linear_2{nullptr};
+    Linear linear_1{nullptr}, linear_2{nullptr};
     bool mlp;
 };
 TORCH_MODULE(Projector);

@@ -24,8 +24,8 @@ torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
 }
 
 MlpBlockImpl::MlpBlockImpl(int64_t dim, int64_t hidden, bool relu_) : relu(relu_) {
-    lin1 = register_module("lin1", nn::Linear(dim, hidden));
-    lin2 = register_module("lin2", nn::Linear(hidden, dim));
+    lin1 = register_module("lin1", Linear(dim, hidden));
+    lin2 = register_module("lin2", Linear(hidden, dim));
 }
 
 torch::Tensor MlpBlockImpl::forward(const torch::Tensor& x) {
@@ -86,8 +86,8 @@ VisionAttentionImpl::VisionAttentionImpl(const SamConfig& c, int64_t input_side)
       use_rel_pos(c.use_rel_pos) {
     qkv = register_module(
         "qkv",
-        nn::Linear(nn::LinearOptions(c.vision_hidden, 3 * c.vision_hidden).bias(c.qkv_bias)));
-    proj = register_module("proj", nn::Linear(c.vision_hidden, c.vision_hidden));
+        Linear(c.vision_hidden, 3 * c.vision_hidden, c.qkv_bias));
+    proj = register_module("proj", Linear(c.vision_hidden, c.vision_hidden));
     if (use_rel_pos) {
         rel_pos_h = register_parameter("rel_pos_h", torch::zeros({2 * input_side - 1, head_dim}));
         rel_pos_w = register_parameter("rel_pos_w", torch::zeros({2 * input_side - 1, head_dim}));
@@ -168,7 +168,7 @@ torch::Tensor VisionLayerImpl::forward(torch::Tensor x) {
     // The MLP over slices of tokens: its hidden layer is 4x wider than x.
     const int64_t C = x.size(3), tokens = x.numel() / C;
     const int64_t step =
-        std::max<int64_t>(1, (int64_t(1) << 21) / mlp->lin1->options.out_features());
+        std::max<int64_t>(1, (int64_t(1) << 21) / mlp->lin1->weight.size(0));
     if (tokens <= step) return x + mlp(layer_norm2(x));
     const auto flat = x.reshape({tokens, C});
     std::vector<torch::Tensor> parts;

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "model/layers.h"
 #include "regionchat/config.h"
 
 namespace rc::sam {
@@ -21,7 +22,7 @@ TORCH_MODULE(LayerNorm2d);
 struct MlpBlockImpl : torch::nn::Module {
     MlpBlockImpl(int64_t dim, int64_t hidden, bool relu);
     torch::Tensor forward(const torch::Tensor& x);
-    torch::nn::Linear lin1{nullptr}, lin2{nullptr};
+    Linear lin1{nullptr}, lin2{nullptr};
     bool relu;
 };
 TORCH_MODULE(MlpBlock);
@@ -30,7 +31,7 @@ struct VisionAttentionImpl : torch::nn::Module {
     VisionAttentionImpl(const SamConfig& c, int64_t input_side);
     /// x [B, H, W, C] -> [B, H, W, C]
     torch::Tensor forward(const torch::Tensor& x);
-    torch::nn::Linear qkv{nullptr}, proj{nullptr};
+    Linear qkv{nullptr}, proj{nullptr};
     torch::Tensor rel_pos_h, rel_pos_w;
     int64_t heads, head_dim;
     bool use_rel_pos;
