@@ -63,7 +63,9 @@ int run_speed(int argc, char** argv) {
     lp.model_dir = resolve_model_dir(args);
     lp.device = args.get("device", "auto");
     lp.dtype = args.get("dtype", "auto");
-    const ModelPlan plan = plan_model(lp);  // what the model manager would show
+    const double plan_t0 = now_ms();
+    const ModelPlan plan = plan_model(lp);  // what the model manager shows, per device/dtype
+    const double plan_ms = now_ms() - plan_t0;
     auto model = load_model(args);
     const ModelInfo& info = model->info();
     const int image_tokens = model->config().image_tokens();
@@ -105,6 +107,7 @@ int run_speed(int argc, char** argv) {
                         {"parameters", info.parameters},
                         {"weight_bytes", info.weight_bytes},
                         {"load_ms", info.load_ms},
+                        {"plan_ms", plan_ms},
                         {"plan_bytes_needed", plan.bytes_needed},
                         {"plan_bytes_free", plan.bytes_free},
                         {"runs", runs},
@@ -126,8 +129,8 @@ int run_speed(int argc, char** argv) {
     std::printf("%s on %s in %s: %.2f B parameters, %.2f GB of weights, loaded in %.1f s\n",
                 info.dir.c_str(), info.device.c_str(), info.dtype.c_str(), info.parameters / 1e9,
                 info.weight_bytes / 1e9, info.load_ms / 1e3);
-    std::printf("plan: needs %.2f GB, %.2f GB free on the device%s\n", plan.bytes_needed / 1e9,
-                plan.bytes_free / 1e9, plan.fits ? "" : " (does not fit)");
+    std::printf("plan (%.0f ms): needs %.2f GB, %.2f GB free on the device%s\n", plan_ms,
+                plan.bytes_needed / 1e9, plan.bytes_free / 1e9, plan.fits ? "" : " (does not fit)");
     std::printf("medians of %d runs (after one warm-up):\n", runs);
     std::printf("  image encode            %9.1f ms\n", median(encode));
     std::printf("  prefill %4d tokens      %9.1f ms  (%d image + %d text, %d of them the "
