@@ -2,13 +2,7 @@
 # Run on the GPU machine from the repository root (carry .devkit: devkit.tar.xz from
 # make-devkit.sh and src.tar.xz = `git archive HEAD | xz`), e.g. run: bash tools/device/bench-7b.sh
 # One device call: CUDA build, a random checkpoint with LLaVA-1.5-7B's shapes, speed figures.
-start=$(date +%s)
-mkdir -p /tmp/src && tar -C /tmp/src -xJf .devkit/src.tar.xz && cp -r .devkit /tmp/src/
-cd /tmp/src; R=$PWD
-tools/device/build.sh > $OUT/build.log 2>&1 || { tail -60 $OUT/build.log; exit 1; }
-echo "build done after $(( $(date +%s) - start )) s"; rm -f $OUT/build.log
-export LD_LIBRARY_PATH=/tmp/devkit/lib:$LD_LIBRARY_PATH
-E=$R/build-cuda/app/regionchat-cli
+source tools/device/unpack-and-build.sh
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv
 /usr/bin/time -v $R/build-cuda/tests/make-checkpoint /tmp/ck7 7b 2> /tmp/mk.time | tail -1
 grep -E "Elapsed|Maximum resident" /tmp/mk.time; du -sh /tmp/ck7

@@ -4,13 +4,7 @@
 # One device call: CUDA build, a tiny random Pink set (make-checkpoint DIR pink), the same
 # greedy question on the CPU in fp32 and on CUDA in fp32, fp16 and bf16 (Pink's adapters
 # stay fp32 under the 16-bit dtypes), then the 7B-shape speed with a 576 + 50 token prefill.
-start=$(date +%s)
-mkdir -p /tmp/src && tar -C /tmp/src -xJf .devkit/src.tar.xz && cp -r .devkit /tmp/src/
-cd /tmp/src; R=$PWD
-tools/device/build.sh > $OUT/build.log 2>&1 || { tail -60 $OUT/build.log; exit 1; }
-echo "build done after $(( $(date +%s) - start )) s"; rm -f $OUT/build.log
-export LD_LIBRARY_PATH=/tmp/devkit/lib:$LD_LIBRARY_PATH
-E=$R/build-cuda/app/regionchat-cli
+source tools/device/unpack-and-build.sh
 $R/build-cuda/tests/make-checkpoint /tmp/pk pink | tail -1
 img=$R/resources/samples/$(ls $R/resources/samples | grep -m1 -E '\.(png|jpg)$')
 for dd in "cpu fp32" "cuda fp32" "cuda fp16" "cuda bf16"; do
