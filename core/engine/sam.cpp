@@ -15,8 +15,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine/model_impl.h"
-#include "model/sam/sam_image.h"
 #include "model/layers.h"
+#include "model/sam/sam_image.h"
 #include "model/sam/sam_net.h"
 #include "model/tensor_io.h"
 #include "regionchat/error.h"

@@ -3,14 +3,8 @@
 # make-devkit.sh and src.tar.xz = `git archive HEAD | xz`), e.g. run: bash tools/device/finetune.sh
 # One device call: build the committed tree with CUDA, fine-tune shapes-tiny, pick an export.
 export PYTHONUNBUFFERED=1
-start=$(date +%s)
-R0=$PWD
-mkdir -p /tmp/src && tar -C /tmp/src -xJf .devkit/src.tar.xz && cp -r .devkit /tmp/src/
-cd /tmp/src; R=$PWD
-tools/device/build.sh > $OUT/build.log 2>&1 || { tail -60 $OUT/build.log; exit 1; }
-echo "build done after $(( $(date +%s) - start )) s"
-export LD_LIBRARY_PATH=/tmp/devkit/lib:$LD_LIBRARY_PATH
-T=$R/build-cuda/app/regionchat-train; E=$R/build-cuda/app/regionchat-cli
+source tools/device/unpack-and-build.sh
+T=$R/build-cuda/app/regionchat-train
 STEPS=${STEPS:-5500}
 setsid nohup $T --out /tmp/m --work /tmp/w --init $R/resources/models/shapes-tiny --seed 2 \
   --batch 64 --steps $STEPS --lr 3e-4 --warmup 100 --curriculum 1 --device cuda \
