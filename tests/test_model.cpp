@@ -11,10 +11,11 @@
 #include "engine/model_impl.h"
 #include "model/attention.h"
 #include "model/layers.h"
-#include "model/llava.h"
+#include "model/llava/llava_family.h"
 #include "model/tensor_io.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
+#include "support/model_internals.h"
 #include "support/tiny_model.h"
 #include "support/tiny_pink.h"
 #include "support/torch_zip_writer.h"
@@ -195,11 +196,11 @@ private slots:
         testing::write_tiny_model(d, cfg);
         auto model = Model::load(testing::load_params(d, "cpu"));
         QCOMPARE(model->info().parameters, count_parameters(cfg));
-        QCOMPARE(model->info().dtype, std::string("fp32"));
-        QCOMPARE(model->info().device, std::string("cpu"));
+        QCOMPARE(to_string(model->info().dtype), std::string("fp32"));
+        QCOMPARE(to_string(model->info().device), std::string("cpu"));
         // Every stored tensor equals the loaded parameter.
         auto archive = SafetensorsArchive::open(d);
-        for (const auto& p : model->impl().net->named_parameters(true)) {
+        for (const auto& p : testing::llava_net(*model)->named_parameters(true)) {
             const TensorView* v = archive->find(p.key());
             QVERIFY2(v, p.key().c_str());
             auto t = torch::empty(p.value().sizes());
@@ -249,7 +250,7 @@ private slots:
                                  testing::state_dict_pickle(tensors, storages), storages);
         auto a = Model::load(testing::load_params(st, "cpu"));
         auto b = Model::load(testing::load_params(bin, "cpu"));
-        auto pa = a->impl().net->named_parameters(true), pb = b->impl().net->named_parameters(true);
+        auto pa = testing::llava_net(*a)->named_parameters(true), pb = testing::llava_net(*b)->named_parameters(true);
         QCOMPARE(pa.size(), pb.size());
         for (const auto& p : pa) QVERIFY2(torch::equal(p.value(), pb[p.key()]), p.key().c_str());
         const cv::Mat image = testing::test_image(40, 30, 5);
@@ -331,7 +332,7 @@ private slots:
         std::string warnings;
         for (const auto& w : b->info().warnings) warnings += w + "; ";
         QVERIFY2(b->info().warnings.empty(), warnings.c_str());
-        auto pa = a->impl().net->named_parameters(true), pb = b->impl().net->named_parameters(true);
+        auto pa = testing::llava_net(*a)->named_parameters(true), pb = testing::llava_net(*b)->named_parameters(true);
         for (const auto& p : pa) QVERIFY2(torch::equal(p.value(), pb[p.key()]), p.key().c_str());
         const cv::Mat image = testing::test_image(40, 30, 6);
         Session sa(a), sb(b);
@@ -501,14 +502,14 @@ private slots:
         LoadParams p = testing::load_params(d, "cpu");
         ModelPlan plan = plan_model(p);
         QCOMPARE(plan.layout, std::string("hf-llava"));
-        QCOMPARE(plan.device, std::string("cpu"));
-        QCOMPARE(plan.dtype, std::string("fp32"));
+        QCOMPARE(to_string(plan.device), std::string("cpu"));
+        QCOMPARE(to_string(plan.dtype), std::string("fp32"));
         QCOMPARE(plan.parameters, count_parameters(cfg));
         QCOMPARE(plan.weight_bytes, uint64_t(plan.parameters) * 4);
         QVERIFY(plan.bytes_needed > plan.weight_bytes);
         QVERIFY(plan.bytes_free > plan.bytes_needed);  // MemAvailable of this machine
         QVERIFY(plan.fits && plan.message.empty());
-        p.dtype = "bf16";
+        p.dtype = Precision::BF16;
         QCOMPARE(plan_model(p).weight_bytes, uint64_t(plan.parameters) * 2);
         plan.set_free(plan.bytes_needed - 1);
         QVERIFY(!plan.fits);
@@ -526,13 +527,13 @@ private slots:
         const std::string d = dir("bf16");
         testing::write_tiny_model(d, cfg);
         LoadParams p = testing::load_params(d, "cpu");
-        p.dtype = "bf16";
+        p.dtype = Precision::BF16;
         auto model = Model::load(p);
-        QCOMPARE(model->info().dtype, std::string("bf16"));
-        for (const auto& t : model->impl().net->parameters())
+        QCOMPARE(to_string(model->info().dtype), std::string("bf16"));
+        for (const auto& t : testing::llava_net(*model)->parameters())
             QCOMPARE(t.scalar_type(), torch::kBFloat16);
         QVERIFY(torch::get_default_dtype() == caffe2::TypeMeta::Make<float>());
-        p.dtype = "fp16";
+        p.dtype = Precision::F16;
         try {
             Model::load(p);
             QFAIL("fp16 on the CPU loaded");

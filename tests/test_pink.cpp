@@ -14,11 +14,13 @@
 
 #include "engine/model_impl.h"
 #include "engine/prompt.h"
-#include "model/llava.h"
+#include "model/llava/llava_family.h"
+#include "model/pink/pink.h"
 #include "model/tensor_io.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
 #include "support/read_tensor.h"
+#include "support/model_internals.h"
 #include "support/tiny_model.h"
 #include "support/tiny_pink.h"
 
@@ -74,7 +76,7 @@ private slots:
         auto llama = SafetensorsArchive::open(pink.llama_dir);
         auto clip = SafetensorsArchive::open(pink.clip_dir);
         int from_saved = 0, from_llama = 0, from_clip = 0, adapters = 0;
-        for (const auto& p : model->impl().net->named_parameters(true)) {
+        for (const auto& p : testing::llava_net(*model)->named_parameters(true)) {
             const std::string key = pink_key_candidates(p.key()).at(0);
             torch::Tensor want;
             if (saved->find(key)) {
@@ -92,14 +94,13 @@ private slots:
             adapters += key.find("adapter_attn.tune_adapter_a.weight") != std::string::npos;
         }
         QCOMPARE(adapters, 2 + 2);  // CLIP layers 0-1 (not 2), both LLaMA layers
-        QVERIFY(!model->impl()
-                     .net->vision_tower->vision_model->encoder->layers[2]
+        QVERIFY(!testing::llava_net(*model)->vision_tower->vision_model->encoder->layers[2]
                      ->as<ClipEncoderLayer>()
                      ->adapter_attn);
         QCOMPARE(from_saved, 4 * 4 + 2 + 2);  // 4 adapters x 4 tensors, projector, 2 tables
         QVERIFY(from_llama > 10 && from_clip > 10);
         // The embedding table has Pink's 13 extra rows, LLaMA-2's own table is not used.
-        const auto& emb = model->impl().net->language_model->model->embed_tokens->weight;
+        const auto& emb = testing::llava_net(*model)->language_model->model->embed_tokens->weight;
         QCOMPARE(emb.size(0), int64_t(model->tokenizer().vocab_size() + 13));
         QVERIFY(!torch::equal(
             emb.narrow(0, 0, 5),
@@ -130,7 +131,7 @@ private slots:
         Llava net(twin);
         {
             torch::NoGradGuard no_grad;
-            auto src = a->impl().net->named_parameters(true);
+            auto src = testing::llava_net(*a)->named_parameters(true);
             for (auto& p : net->named_parameters(true)) p.value().copy_(src[p.key()]);
         }
         const std::string t = dir("twin");
@@ -146,21 +147,21 @@ private slots:
         torch::NoGradGuard no_grad;
         torch::manual_seed(7);
         const auto pixels = torch::randn({1, 3, 32, 32});
-        const auto fa = a->impl().net->encode_images(pixels);
-        QVERIFY(torch::equal(fa, b->impl().net->encode_images(pixels)));
+        const auto fa = testing::llava_net(*a)->encode_images(pixels);
+        QVERIFY(torch::equal(fa, testing::llava_net(*b)->encode_images(pixels)));
         const auto embeds = torch::randn({1, 9, 64});
         auto logits = [&](Model& m) {
-            auto& lm = m.impl().net->language_model;
+            auto& lm = testing::llava_net(m)->language_model;
             return lm->logits(lm->forward(embeds, 0, nullptr));
         };
         QVERIFY(torch::equal(logits(*a), logits(*b)));
         // The full model has other projector weights too (another seed), so compare it with
         // itself with its adapters switched off.
-        const auto with = f->impl().net->encode_images(pixels);
+        const auto with = testing::llava_net(*f)->encode_images(pixels);
         const auto lwith = logits(*f);
-        for (auto& p : f->impl().net->named_parameters(true))
+        for (auto& p : testing::llava_net(*f)->named_parameters(true))
             if (p.key().find("tune_adapter_b") != std::string::npos) p.value().zero_();
-        QVERIFY(max_diff(with, f->impl().net->encode_images(pixels)) > 1e-3);
+        QVERIFY(max_diff(with, testing::llava_net(*f)->encode_images(pixels)) > 1e-3);
         QVERIFY(max_diff(lwith, logits(*f)) > 1e-3);
     }
 
@@ -178,8 +179,7 @@ private slots:
         };
         torch::NoGradGuard no_grad;
         torch::manual_seed(11);
-        auto& cl = *model->impl()
-                        .net->vision_tower->vision_model->encoder->layers[1]
+        auto& cl = *testing::llava_net(*model)->vision_tower->vision_model->encoder->layers[1]
                         ->as<ClipEncoderLayer>();
         QVERIFY(cl.adapter_attn && cl.adapter_mlp);
         const auto x = torch::randn({1, 5, 32});
@@ -187,7 +187,7 @@ private slots:
         h = h + cl.mlp(adapt(cl.adapter_mlp, cl.layer_norm2(h)));
         QVERIFY(max_diff(cl.forward(x), h) < 1e-5);
 
-        auto& lm = model->impl().net->language_model;
+        auto& lm = testing::llava_net(*model)->language_model;
         auto& ll = *lm->model->layers[1]->as<LlamaDecoderLayer>();
         QVERIFY(ll.adapter_attn && ll.adapter_mlp);
         const auto y = torch::randn({1, 6, 64});
@@ -248,8 +248,8 @@ private slots:
     void sessionAnswersWithRegions() {
         const auto pink = testing::write_tiny_pink(dir("session"));
         auto model = Model::load(testing::load_params(pink.model_dir, "cpu"));
-        QVERIFY(model->impl().preprocess.bicubic_antialias);
-        QVERIFY(!model->impl().preprocess.pad_to_square);
+        QVERIFY(testing::llava_network(*model).preprocess().bicubic_antialias);
+        QVERIFY(!testing::llava_network(*model).preprocess().pad_to_square);
         Session s(model);
         const cv::Mat image = testing::test_image(90, 60, 3);
         GenerateParams g;
@@ -269,10 +269,10 @@ private slots:
     void adaptersStayFp32InBf16() {
         const auto pink = testing::write_tiny_pink(dir("bf16"));
         auto params = testing::load_params(pink.model_dir, "cpu");
-        params.dtype = "bf16";
+        params.dtype = Precision::BF16;
         auto model = Model::load(params);
         int adapters = 0, others16 = 0;
-        for (const auto& p : model->impl().net->named_parameters(true)) {
+        for (const auto& p : testing::llava_net(*model)->named_parameters(true)) {
             if (p.key().find("adapter_") != std::string::npos) {
                 QCOMPARE(p.value().scalar_type(), torch::kFloat32);
                 ++adapters;

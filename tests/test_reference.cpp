@@ -11,12 +11,13 @@
 #include <filesystem>
 
 #include "engine/model_impl.h"
-#include "model/llava.h"
+#include "model/llava/llava_family.h"
 #include "model/tensor_io.h"
 #include "regionchat/config.h"
 #include "regionchat/engine.h"
 #include "regionchat/safetensors.h"
 #include "support/read_tensor.h"
+#include "support/model_internals.h"
 #include "support/tiny_model.h"
 
 using namespace rc;
@@ -94,14 +95,14 @@ private slots:
         const auto pixels = ref("pixel_values", torch::kFloat32);
         const auto want = ref("image_features", torch::kFloat32);
         QVERIFY(pixels.defined() && want.defined());
-        const auto got = model_->impl().net->encode_images(pixels).reshape(want.sizes());
+        const auto got = testing::llava_net(*model_)->encode_images(pixels).reshape(want.sizes());
         const double d = reported_diff("image features", got, want);
         QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));
     }
 
     void logitsMatch() {
         torch::NoGradGuard ng;
-        auto& net = model_->impl().net;
+        auto& net = testing::llava_net(*model_);
         const auto ids = ref("input_ids", torch::kInt64);
         const auto want = ref("logits", torch::kFloat32);
         QVERIFY(ids.defined() && want.defined());
@@ -125,7 +126,7 @@ private slots:
         QVERIFY(ids.defined() && want.defined() && pixels.defined());
         auto model = Model::load(
             testing::load_params((src / "resources/models/shapes-tiny").string(), "cpu"));
-        const auto got = logits_of(model->impl().net, ids, pixels);
+        const auto got = logits_of(testing::llava_net(*model), ids, pixels);
         QCOMPARE(got.sizes(), want.sizes());
         const double d = reported_diff("embedded model logits", got, want);
         QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));
@@ -134,7 +135,7 @@ private slots:
     // Greedy decoding through the KV cache reproduces transformers' generate().
     void greedyContinuationMatches() {
         torch::NoGradGuard ng;
-        auto& net = model_->impl().net;
+        auto& net = testing::llava_net(*model_);
         const auto ids = ref("input_ids", torch::kInt64);
         const auto want = ref("greedy_ids", torch::kInt64);
         QVERIFY(ids.defined() && want.defined());

@@ -49,7 +49,7 @@ private slots:
         QCOMPARE(streamed, ra.text);
         QVERIFY(pieces >= 2);
         QCOMPARE(ra.timings.generated_tokens, 12);  // never_eos model: runs to the limit
-        QCOMPARE(ra.stop_reason, std::string("length"));
+        QCOMPARE(rc::to_string(ra.stop_reason), std::string("length"));
         QVERIFY(ra.timings.image_encode_ms > 0);
         QVERIFY(ra.timings.prompt_tokens > model_->config().image_tokens());
         QCOMPARE(a.messages().size(), size_t(2));
@@ -140,7 +140,7 @@ private slots:
         g.on_token = [&](const std::string&) { ++tokens; };
         g.should_abort = [&] { return tokens >= 4; };
         Reply r = s.ask("Tell me everything.", {image_}, g);
-        QCOMPARE(r.stop_reason, std::string("abort"));
+        QCOMPARE(rc::to_string(r.stop_reason), std::string("abort"));
         QVERIFY2(r.timings.generated_tokens <= 5,
                  qPrintable(QString::number(r.timings.generated_tokens)));
         QVERIFY(r.timings.generated_tokens >= 4);
@@ -149,7 +149,7 @@ private slots:
         now.should_abort = [] { return true; };
         Reply r2 = s.ask("Again?", {}, now);
         QCOMPARE(r2.timings.generated_tokens, 0);
-        QCOMPARE(r2.stop_reason, std::string("abort"));
+        QCOMPARE(rc::to_string(r2.stop_reason), std::string("abort"));
     }
 
     void tooLongConversationIsRefusedAndNothingIsLost() {

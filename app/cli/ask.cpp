@@ -48,7 +48,7 @@ int run_ask(int argc, char** argv) {
     out["boxes"] = nlohmann::json::array();
     for (const auto& pb : reply.boxes)
         out["boxes"].push_back({pb.box.x0, pb.box.y0, pb.box.x1, pb.box.y1});
-    out["stop_reason"] = reply.stop_reason;
+    out["stop_reason"] = to_string(reply.stop_reason);
     out["timings_ms"] = {{"load", load_ms},
                          {"image_encode", reply.timings.image_encode_ms},
                          {"prefill", reply.timings.prefill_ms},
@@ -58,8 +58,8 @@ int run_ask(int argc, char** argv) {
     out["prompt_tokens"] = reply.timings.prompt_tokens;
     out["generated_tokens"] = reply.timings.generated_tokens;
     out["model"] = model->info().dir;
-    out["device"] = model->info().device;
-    out["dtype"] = model->info().dtype;
+    out["device"] = to_string(model->info().device);
+    out["dtype"] = to_string(model->info().dtype);
     std::cout << out.dump() << std::endl;
     return 0;
 }

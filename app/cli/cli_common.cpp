@@ -94,7 +94,7 @@ std::shared_ptr<Model> load_model(const Args& args) {
     LoadParams p;
     p.model_dir = resolve_model_dir(args);
     p.device = args.get("device", "auto");
-    p.dtype = args.get("dtype", "auto");
+    p.dtype = parse_precision(args.get("dtype", "auto"));
     p.threads = args.get_int("threads", 0, 0, 256);
     const bool tty = isatty(STDERR_FILENO);
     if (tty) {

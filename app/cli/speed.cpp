@@ -62,7 +62,7 @@ int run_speed(int argc, char** argv) {
     LoadParams lp;
     lp.model_dir = resolve_model_dir(args);
     lp.device = args.get("device", "auto");
-    lp.dtype = args.get("dtype", "auto");
+    lp.dtype = parse_precision(args.get("dtype", "auto"));
     const double plan_t0 = now_ms();
     const ModelPlan plan = plan_model(lp);  // what the model manager shows, per device/dtype
     const double plan_ms = now_ms() - plan_t0;
@@ -97,13 +97,13 @@ int run_speed(int argc, char** argv) {
         prompt_tokens = r.timings.prompt_tokens;
         generated = std::max(generated, r.timings.generated_tokens);
     }
-    const double bandwidth = copy_bandwidth_gbs(info.device);
+    const double bandwidth = copy_bandwidth_gbs(to_string(info.device));
     const double bound = bandwidth * 1e9 / double(info.weight_bytes);
     const double decode = median(tps);
 
     nlohmann::json j = {{"model", info.dir},
-                        {"device", info.device},
-                        {"dtype", info.dtype},
+                        {"device", to_string(info.device)},
+                        {"dtype", to_string(info.dtype)},
                         {"parameters", info.parameters},
                         {"weight_bytes", info.weight_bytes},
                         {"load_ms", info.load_ms},
@@ -127,7 +127,7 @@ int run_speed(int argc, char** argv) {
         return 0;
     }
     std::printf("%s on %s in %s: %.2f B parameters, %.2f GB of weights, loaded in %.1f s\n",
-                info.dir.c_str(), info.device.c_str(), info.dtype.c_str(), info.parameters / 1e9,
+                info.dir.c_str(), to_string(info.device).c_str(), to_string(info.dtype).c_str(), info.parameters / 1e9,
                 info.weight_bytes / 1e9, info.load_ms / 1e3);
     std::printf("plan (%.0f ms): needs %.2f GB, %.2f GB free on the device%s\n", plan_ms,
                 plan.bytes_needed / 1e9, plan.bytes_free / 1e9, plan.fits ? "" : " (does not fit)");

@@ -21,11 +21,12 @@ bool aborted(const DualFocusParams& p) {
 
 }  // namespace
 
-DualFocusResult run_dual_focus(const std::shared_ptr<Model>& model, const cv::Mat& input,
-                               const std::string& question, const DualFocusParams& params) {
+DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& request,
+                               const DualFocusParams& params) {
     const auto t0 = std::chrono::steady_clock::now();
     DualFocusResult r;
-    const cv::Mat image = to_bgr8(input);
+    if (request.images.empty()) throw Error("dual focus needs an image");
+    const cv::Mat image = to_bgr8(request.images.front());
     const ImageSize size{image.cols, image.rows};
     auto finish = [&]() -> DualFocusResult& {
         r.total_ms =
@@ -33,29 +34,35 @@ DualFocusResult run_dual_focus(const std::shared_ptr<Model>& model, const cv::Ma
                 .count();
         return r;
     };
+    auto turn = [&](const std::string& text, const cv::Mat& img) {
+        ChatRequest q = request;
+        q.text = text;
+        q.images = {img};
+        return q;
+    };
 
     // 1. Macro: the plain question on the whole image.
     stage(params, "macro");
-    Session macro(model);
-    const Reply a1 = macro.ask(question, {image}, params.generate);
+    auto macro = backend.fresh();
+    const Reply a1 = macro->ask(turn(request.text, image), params.generate);
     r.macro_answer = a1.text;
     r.answer = a1.text;
-    if (a1.stop_reason == "abort" || aborted(params)) {
+    if (a1.stop_reason == StopReason::Abort || aborted(params)) {
         r.aborted = true;
         return finish();
     }
 
     // 2. Box: where does the question look?
     stage(params, "box");
-    Session focus(model);
-    const Reply b = focus.ask(dual_focus_box_prompt(question), {image}, params.generate);
+    auto focus = backend.fresh();
+    const Reply b = focus->ask(turn(dual_focus_box_prompt(request.text), image), params.generate);
     r.box_answer = b.text;
-    if (b.stop_reason == "abort" || aborted(params)) {
+    if (b.stop_reason == StopReason::Abort || aborted(params)) {
         r.aborted = true;
         return finish();
     }
     // The first 4-number group is the box (DualFocus' own parser takes the first).
-    const auto boxes = model->region_format().parse(b.text, size);
+    const auto boxes = focus->parse_boxes(b.text, size);
     if (boxes.empty()) return finish();  // no valid box: the macro answer stands
     r.has_box = true;
     r.box = boxes.front().box;
@@ -68,24 +75,46 @@ DualFocusResult run_dual_focus(const std::shared_ptr<Model>& model, const cv::Ma
 
     // 3. Micro: second turn with the crop as the second image.
     stage(params, "micro");
-    const std::string micro_prompt = dual_focus_micro_prompt(question);
-    const Reply a2 = focus.ask(micro_prompt, {r.crop}, params.generate);
+    const std::string micro_prompt = dual_focus_micro_prompt(request.text);
+    // The crop turns refer to regions of the first image: their text is written here, and
+    // nothing is drawn on the crop.
+    auto crop_turn = [&](const std::string& text) {
+        ChatRequest q = turn(text, r.crop);
+        q.text = focus->render_question(q);
+        q.regions.clear();
+        return q;
+    };
+    const Reply a2 = focus->ask(crop_turn(micro_prompt), params.generate);
     r.micro_answer = a2.text;
-    if (a2.stop_reason == "abort" || aborted(params)) {
+    if (a2.stop_reason == StopReason::Abort || aborted(params)) {
         r.aborted = true;
         return finish();
     }
 
     // 4. Choice: score both answers after the box turn, in the micro context with the
-    // short-answer instruction; the lower mean NLL (perplexity) wins.
+    // short-answer instruction; the lower mean NLL (perplexity) wins. A backend that cannot
+    // score keeps the micro answer and reports both.
+    if (!backend.info().capabilities.answer_scoring) {
+        r.answer = r.micro_answer;
+        return finish();
+    }
     stage(params, "score");
-    focus.truncate(2);  // back to the box turn; its KV cache is reused
-    const std::string score_prompt = micro_prompt + kDualFocusScoreSuffix;
-    r.macro_nll = focus.answer_nll(score_prompt, {r.crop}, r.macro_answer);
-    r.micro_nll = focus.answer_nll(score_prompt, {r.crop}, r.micro_answer);
+    focus->truncate(2);  // back to the box turn; its KV cache is reused
+    const ChatRequest score = crop_turn(micro_prompt + kDualFocusScoreSuffix);
+    r.macro_nll = focus->score(score, r.macro_answer);
+    r.micro_nll = focus->score(score, r.micro_answer);
+    r.scored = true;
     r.micro_won = r.micro_nll < r.macro_nll;
     r.answer = r.micro_won ? r.micro_answer : r.macro_answer;
     return finish();
+}
+
+DualFocusResult run_dual_focus(const std::shared_ptr<Model>& model, const cv::Mat& image,
+                               const std::string& question, const DualFocusParams& params) {
+    ChatRequest request;
+    request.text = question;
+    request.images = {image};
+    return run_dual_focus(*make_local_backend(model), request, params);
 }
 
 }  // namespace rc

@@ -1,13 +1,13 @@
-// Model internals shared by the engine files (LibTorch side of rc::Model).
+// Model internals shared by the engine files (LibTorch side of rc::Model): what the family
+// loaded, driven through rc::Network without knowing the family.
 #pragma once
 
 #include <memory>
 
 #include <torch/torch.h>
 
-#include "model/llava.h"
+#include "model/family.h"
 #include "regionchat/engine.h"
-#include "regionchat/preprocess.h"
 #include "regionchat/tokenizer.h"
 
 namespace rc {
@@ -18,28 +18,26 @@ struct Model::Impl {
     std::unique_ptr<Tokenizer> tokenizer;
     std::unique_ptr<ChatTemplate> chat_template;
     std::unique_ptr<RegionFormat> region_format;
-    Llava net{nullptr};
+    std::unique_ptr<Network> network;
     torch::Device device{torch::kCPU};
     torch::Dtype dtype = torch::kFloat32;
-    PreprocessOptions preprocess;
-
-    /// Projected features [image_tokens, hidden] of one BGR image.
-    torch::Tensor encode_image(const cv::Mat& bgr);
 };
 
-/// Parameters a config describes, computed without building the network (so a hostile
-/// config cannot make us allocate before the checkpoint is checked against it).
-int64_t count_parameters(const ModelConfig& c);
+/// The engine's (and tests') way in to a model's internals.
+struct ModelAccess {
+    static Model::Impl& of(Model& m) { return *m.impl_; }
+    static const Model::Impl& of(const Model& m) { return *m.impl_; }
+};
 
 /// A hash of an image's pixels, size and type (FNV-1a): the key of the image caches
 /// (Session's features, SamModel's embeddings).
 uint64_t image_hash(const cv::Mat& image);
 
-/// Resolves "auto"/"cpu"/"cuda[:N]"; throws rc::Error when CUDA is asked for but absent.
-torch::Device resolve_device(const std::string& name);
-/// Resolves "auto"/"fp32"/"fp16"/"bf16" for a device.
-torch::Dtype resolve_dtype(const std::string& name, const torch::Device& device);
-/// "fp32", "fp16", "bf16".
-std::string dtype_label(torch::Dtype t);
+/// Resolves Auto/Cpu/Cuda:N; throws rc::Error when CUDA is asked for but absent.
+torch::Device resolve_device(const Device& device);
+/// Resolves a precision for a device (Auto: fp16 on CUDA, fp32 on the CPU).
+torch::Dtype resolve_dtype(Precision p, const torch::Device& device);
+Precision precision_of(torch::Dtype t);
+Device device_of(const torch::Device& d);
 
 }  // namespace rc

@@ -7,8 +7,9 @@
 namespace rc {
 
 PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
-                                     const std::vector<ChatMessage>& messages, int64_t image_tokens,
-                                     size_t image_count) {
+                                     const std::vector<ChatMessage>& messages,
+                                     const std::vector<int64_t>& image_tokens) {
+    const size_t image_count = image_tokens.size();
     PromptSequence seq;
     size_t next_image = 0;
     auto push = [&](int64_t key, bool answer) {
@@ -34,15 +35,23 @@ PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const To
             if (at == std::string::npos) break;
             if (next_image >= image_count)
                 throw Error("the conversation has more <image> markers than images");
+            const int64_t n = image_tokens[next_image];
             seq.images.push_back(
-                {static_cast<int64_t>(seq.keys.size()), static_cast<int>(next_image)});
-            for (int64_t i = 0; i < image_tokens; ++i)
+                {static_cast<int64_t>(seq.keys.size()), static_cast<int>(next_image), n});
+            for (int64_t i = 0; i < n; ++i)
                 push(-static_cast<int64_t>(next_image) - 1, false);
             ++next_image;
             from = at + kImageMarker.size();
         }
     }
     return seq;
+}
+
+PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
+                                     const std::vector<ChatMessage>& messages, int64_t image_tokens,
+                                     size_t image_count) {
+    return build_prompt_sequence(chat_template, tokenizer, messages,
+                                 std::vector<int64_t>(image_count, image_tokens));
 }
 
 }  // namespace rc

@@ -22,13 +22,19 @@ struct PromptSequence {
     struct Span {
         int64_t start;
         int image;
+        int64_t length;  ///< positions the image takes (the network's count for it)
     };
     std::vector<Span> images;
 };
 
 /// Renders `messages` with the template and tokenizes it as LLaVA's tokenizer_image_token does:
-/// text between "<image>" markers is tokenized chunk by chunk, each marker becomes
-/// `image_tokens` positions. Throws rc::Error when there are more markers than `image_count`.
+/// text between "<image>" markers is tokenized chunk by chunk, the k-th marker becomes
+/// `image_tokens[k]` positions (each image's own count: the network decides it). Throws
+/// rc::Error when there are more markers than images.
+PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
+                                     const std::vector<ChatMessage>& messages,
+                                     const std::vector<int64_t>& image_tokens);
+/// The same with `image_count` images of `image_tokens` positions each.
 PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
                                      const std::vector<ChatMessage>& messages, int64_t image_tokens,
                                      size_t image_count);

@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine/model_impl.h"
+#include "regionchat/preprocess.h"
 #include "model/layers.h"
 #include "model/sam/sam_image.h"
 #include "model/sam/sam_net.h"

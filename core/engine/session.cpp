@@ -4,6 +4,7 @@
 
 #include "engine/model_impl.h"
 #include "engine/prompt.h"
+#include "regionchat/preprocess.h"
 #include "regionchat/error.h"
 
 namespace rc {
@@ -57,20 +58,28 @@ size_t utf8_complete_prefix(const std::string& s) {
 struct Session::Impl {
     std::shared_ptr<Model> model;
     Model::Impl& m;
+    Network& net;
     std::vector<ChatMessage> messages;
     struct ImageSlot {
         uint64_t hash;
         ImageSize size;
+        int64_t tokens;  // rows the network encoded the image into
     };
     std::vector<ImageSlot> images;
-    std::vector<int64_t> cached_keys;  // what the KV cache holds, position by position
-    KvCache cache;
+    std::vector<int64_t> cached_keys;  // what the state holds, position by position
+    std::unique_ptr<DecodeState> state;
     // Small LRU of projected image features (a follow-up question does not re-encode).
     std::list<std::pair<uint64_t, torch::Tensor>> features;
     static constexpr size_t kFeatureCacheSize = 8;
 
     explicit Impl(std::shared_ptr<Model> mdl)
-        : model(std::move(mdl)), m(model->impl()), cache(m.net->language_model->make_cache()) {}
+        : model(std::move(mdl)),
+          m(ModelAccess::of(*model)),
+          net(*m.network),
+          state(net.new_state()) {
+        if (net.architecture() != Network::Architecture::DecoderOnly)
+            throw Error("this model is an encoder-decoder; the engine has no path for it yet");
+    }
 
     torch::Tensor features_for(uint64_t hash) {
         for (auto it = features.begin(); it != features.end(); ++it)
@@ -87,21 +96,24 @@ struct Session::Impl {
         for (const auto& raw : input) {
             cv::Mat bgr = to_bgr8(raw);
             const uint64_t h = image_hash(bgr);
-            if (!features_for(h).defined()) {
+            torch::Tensor f = features_for(h);
+            if (!f.defined()) {
                 const auto t = Clock::now();
-                auto f = m.encode_image(bgr);
+                f = net.encode_image(bgr);
                 ms += ms_since(t);
                 features.emplace_front(h, f);
                 if (features.size() > kFeatureCacheSize) features.pop_back();
             }
-            slots.push_back({h, {bgr.cols, bgr.rows}});
+            slots.push_back({h, {bgr.cols, bgr.rows}, f.size(0)});
         }
         return ms;
     }
 
-    Sequence build(const std::vector<ChatMessage>& msgs, size_t image_count) const {
-        return build_prompt_sequence(*m.chat_template, *m.tokenizer, msgs, m.config.image_tokens(),
-                                     image_count);
+    Sequence build(const std::vector<ChatMessage>& msgs,
+                   const std::vector<ImageSlot>& slots) const {
+        std::vector<int64_t> counts;
+        for (const auto& slot : slots) counts.push_back(slot.tokens);
+        return build_prompt_sequence(*m.chat_template, *m.tokenizer, msgs, counts);
     }
 
     // Embeddings [1, b-a, D] of positions [a, b) of `seq`.
@@ -110,10 +122,9 @@ struct Session::Impl {
         std::vector<int64_t> ids(seq.keys.begin() + a, seq.keys.begin() + b);
         for (auto& id : ids) id = std::max<int64_t>(id, 0);
         auto idt = torch::tensor(ids, torch::kInt64).to(m.device).unsqueeze(0);
-        auto emb = m.net->language_model->embed(idt);
-        const int64_t n_img = m.config.image_tokens();
+        auto emb = net.embed_tokens(idt);
         for (const auto& span : seq.images) {
-            const int64_t s = std::max(span.start, a), e = std::min(span.start + n_img, b);
+            const int64_t s = std::max(span.start, a), e = std::min(span.start + span.length, b);
             if (s >= e) continue;
             auto f = features_for(slots[span.image].hash);
             if (!f.defined())  // evicted by a long conversation with many images
@@ -129,7 +140,7 @@ struct Session::Impl {
         const int64_t n = std::min<int64_t>(cached_keys.size(), seq.keys.size());
         while (common < n && cached_keys[common] == seq.keys[common]) ++common;
         common = std::min(common, limit);
-        cache.truncate(common);
+        state->truncate(common);
         cached_keys.resize(common);
         return common;
     }
@@ -146,8 +157,7 @@ struct Session::Impl {
                 break;
             }
             const int64_t e = std::min(b, s + kChunk);
-            hidden.push_back(
-                m.net->language_model->forward(embed_range(seq, s, e, slots), s, &cache));
+            hidden.push_back(net.forward(embed_range(seq, s, e, slots), *state));
             cached_keys.insert(cached_keys.end(), seq.keys.begin() + s, seq.keys.begin() + e);
         }
         return hidden.empty() ? torch::Tensor() : torch::cat(hidden, 1);
@@ -186,9 +196,9 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
 
     std::vector<ChatMessage> msgs = s.messages;
     msgs.push_back({ChatMessage::Role::User, user_text});
-    Sequence seq = s.build(msgs, slots.size());
+    Sequence seq = s.build(msgs, slots);
     const int64_t len = static_cast<int64_t>(seq.keys.size());
-    const int64_t max_pos = m.config.text.max_position_embeddings;
+    const int64_t max_pos = s.net.max_positions();
     if (len >= max_pos)
         throw Error("the conversation is " + std::to_string(len) +
                     " tokens long; the model allows " + std::to_string(max_pos) +
@@ -208,9 +218,9 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
     Sampler sampler(params.sampling);
     const int64_t budget = std::min<int64_t>(params.max_new_tokens, max_pos - len);
     Clock::time_point first_token_at;
-    reply.stop_reason = "length";
+    reply.stop_reason = StopReason::Length;
     torch::Tensor logits;
-    if (!aborted) logits = m.net->language_model->logits(hidden.select(1, hidden.size(1) - 1));
+    if (!aborted) logits = s.net.logits(hidden.select(1, hidden.size(1) - 1));
     while (!aborted) {
         if (params.should_abort && params.should_abort()) {
             aborted = true;
@@ -224,7 +234,7 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
             reply.timings.first_token_ms = ms_since(t0);
         }
         if (token == m.tokenizer->eos_id()) {
-            reply.stop_reason = "eos";
+            reply.stop_reason = StopReason::Eos;
             break;
         }
         generated.push_back(token);
@@ -235,14 +245,13 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
             emitted = complete;
         }
         if (static_cast<int64_t>(generated.size()) >= budget) break;  // no need to feed it
-        const int64_t pos = s.cache.length();
-        auto emb = m.net->language_model->embed(
+        auto emb = s.net.embed_tokens(
             torch::tensor({static_cast<int64_t>(token)}, torch::kInt64).to(m.device).unsqueeze(0));
-        auto h = m.net->language_model->forward(emb, pos, &s.cache);
+        auto h = s.net.forward(emb, *s.state);
         s.cached_keys.push_back(token);
-        logits = m.net->language_model->logits(h.select(1, 0));
+        logits = s.net.logits(h.select(1, 0));
     }
-    if (aborted) reply.stop_reason = "abort";
+    if (aborted) reply.stop_reason = StopReason::Abort;
     if (emitted < answer.size() && params.on_token) params.on_token(answer.substr(emitted));
 
     s.images = std::move(slots);
@@ -273,9 +282,9 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
     std::vector<ChatMessage> msgs = s.messages;
     msgs.push_back({ChatMessage::Role::User, user_text});
     msgs.push_back({ChatMessage::Role::Assistant, answer});
-    Sequence seq = s.build(msgs, slots.size());
+    Sequence seq = s.build(msgs, slots);
     const int64_t len = static_cast<int64_t>(seq.keys.size());
-    if (len > s.m.config.text.max_position_embeddings)
+    if (len > s.net.max_positions())
         throw Error("the conversation is too long to score");
     // The last answer: the trailing run of answer positions.
     int64_t first = len;
@@ -286,7 +295,7 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
     auto hidden = s.prefill(seq, keep, len, slots, nullptr, &aborted);
     // hidden[i] predicts position keep + i + 1; we need predictions of [first, len).
     auto h = hidden.narrow(1, first - 1 - keep, len - first);
-    auto logp = torch::log_softmax(s.m.net->language_model->logits(h).to(torch::kFloat32), -1);
+    auto logp = torch::log_softmax(s.net.logits(h).to(torch::kFloat32), -1);
     auto targets =
         torch::tensor(std::vector<int64_t>(seq.keys.begin() + first, seq.keys.end()), torch::kInt64)
             .to(logp.device())
@@ -298,7 +307,7 @@ void Session::reset() {
     impl_->messages.clear();
     impl_->images.clear();
     impl_->cached_keys.clear();
-    impl_->cache.clear();
+    impl_->state->clear();
 }
 
 void Session::truncate(size_t message_count) {
@@ -312,7 +321,7 @@ void Session::truncate(size_t message_count) {
 
 void Session::drop_cache() {
     impl_->cached_keys.clear();
-    impl_->cache.clear();
+    impl_->state->clear();
 }
 
 const std::vector<ChatMessage>& Session::messages() const {
@@ -324,7 +333,7 @@ ImageSize Session::first_image_size() const {
 }
 
 int64_t Session::cached_tokens() const {
-    return impl_->cache.length();
+    return impl_->state->length();
 }
 
 Model& Session::model() {

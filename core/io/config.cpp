@@ -1,7 +1,9 @@
-// config.json of the Hugging Face `llava` layout. Missing keys take the Hugging Face class
-// defaults (llava-hf configs omit most of them), wrong types and unsupported features throw
-// rc::Error naming the key, unknown keys become warnings.
+// The config readers every family shares: CLIP vision and LLaMA text sub-configs, the
+// "regionchat" extension object, size-capped reading. Missing keys take the Hugging Face class
+// defaults, wrong types and unsupported features throw rc::Error naming the key, unknown keys
+// become warnings. Each family's own top-level layout is read in its folder (core/model/*/).
 #include "regionchat/config.h"
+#include "io/config_reader.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,10 +23,8 @@ namespace rc {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace {
+namespace cfg {
 
-// Keys every Hugging Face PretrainedConfig may carry (older llava-hf configs dump all of them
-// into text_config/vision_config); none changes the network we build.
 const std::set<std::string> kCommonHfKeys = {"_name_or_path",
                                              "_commit_hash",
                                              "_attn_implementation_autoset",
@@ -88,137 +88,13 @@ const std::set<std::string> kCommonHfKeys = {"_name_or_path",
                                              "bos_token_id",
                                              "eos_token_id",
                                              "pad_token_id"};
-const std::set<std::string> kTopHarmless = {"ignore_index",        "image_seq_length",
-                                            "tie_word_embeddings", "vocab_size",
-                                            "text_model_id",       "vision_model_id"};
+
+namespace {
+
 const std::set<std::string> kVisionHarmless = {"projection_dim", "vocab_size", "hidden_dropout"};
 const std::set<std::string> kTextHarmless = {};
-// The original LLaVA config.json: LLaMA keys at the top plus LLaVA's training switches.
-const std::set<std::string> kOriginalHarmless = {"mm_hidden_size",
-                                                 "mm_use_im_start_end",
-                                                 "mm_use_im_patch_token",
-                                                 "mm_vision_select_feature",
-                                                 "mm_vision_select_layer",
-                                                 "mm_vision_tower",
-                                                 "mm_projector_type",
-                                                 "mm_patch_merge_type",
-                                                 "mm_projector_lr",
-                                                 "image_aspect_ratio",
-                                                 "image_grid_pinpoints",
-                                                 "freeze_mm_mlp_adapter",
-                                                 "tune_mm_mlp_adapter",
-                                                 "use_mm_proj",
-                                                 "mm_vision_tower_lr",
-                                                 "tokenizer_model_max_length",
-                                                 "tokenizer_padding_side",
-                                                 "unfreeze_mm_vision_tower",
-                                                 "pretraining_tp",
-                                                 "use_cache",
-                                                 "torch_dtype",
-                                                 "transformers_version",
-                                                 "model_type",
-                                                 "architectures",
-                                                 "initializer_range",
-                                                 "regionchat",
-                                                 "attention_dropout",
-                                                 "mm_resampler_type"};
 
-// One JSON object of the config: typed getters that remember which keys were read and name
-// the key path ("text_config.hidden_size") in every message.
-class Section {
-public:
-    Section(const json& obj, std::string source, std::string prefix)
-        : obj_(obj), source_(std::move(source)), prefix_(std::move(prefix)) {}
-
-    [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-        throw Error(source_ + ": " + prefix_ + key + " " + what);
-    }
-    std::string key_path(const std::string& key) const { return prefix_ + key; }
-
-    /// The value or nullptr; marks the key as known either way.
-    const json* find(const std::string& key) {
-        used_.insert(key);
-        const auto it = obj_.find(key);
-        return it == obj_.end() ? nullptr : &*it;
-    }
-    bool present(const std::string& key) {
-        const json* v = find(key);
-        return v && !v->is_null();
-    }
-
-    /// `null_value` is what an explicit null means (token ids); otherwise null is a type error.
-    int integer(const std::string& key, int def, const int* null_value = nullptr) {
-        const json* v = find(key);
-        if (!v) return def;
-        if (v->is_null() && null_value) return *null_value;
-        if (!v->is_number_integer()) fail(key, "must be an integer");
-        if (v->is_number_unsigned() ? v->get<uint64_t>() > uint64_t(std::numeric_limits<int>::max())
-                                    : (v->get<int64_t>() > std::numeric_limits<int>::max() ||
-                                       v->get<int64_t>() < std::numeric_limits<int>::min()))
-            fail(key, "is out of range (" + v->dump() + ")");
-        return v->get<int>();
-    }
-    double number(const std::string& key, double def) {
-        const json* v = find(key);
-        if (!v) return def;
-        if (!v->is_number()) fail(key, "must be a number");
-        return v->get<double>();
-    }
-    bool boolean(const std::string& key, bool def) {
-        const json* v = find(key);
-        if (!v) return def;
-        if (!v->is_boolean()) fail(key, "must be true or false");
-        return v->get<bool>();
-    }
-    std::string string(const std::string& key, const std::string& def) {
-        const json* v = find(key);
-        if (!v) return def;
-        if (!v->is_string()) fail(key, "must be a string");
-        return v->get<std::string>();
-    }
-    /// A string that must be one of `allowed`.
-    std::string choice(const std::string& key, const std::string& def,
-                       const std::vector<std::string>& allowed) {
-        const std::string s = string(key, def);
-        for (const std::string& a : allowed)
-            if (s == a) return s;
-        std::string list;
-        for (const std::string& a : allowed) list += (list.empty() ? "'" : ", '") + a + "'";
-        fail(key, "must be one of " + list + " (got '" + s + "')");
-    }
-    const json* object(const std::string& key, bool required) {
-        const json* v = find(key);
-        if (!v) {
-            if (required) throw Error(source_ + ": missing key '" + key_path(key) + "'");
-            return nullptr;
-        }
-        if (!v->is_object()) fail(key, "must be an object");
-        return v;
-    }
-    void range(const std::string& key, int value, int lo, int hi) const {
-        if (value < lo || value > hi)
-            fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                          " (got " + std::to_string(value) + ")");
-    }
-    void positive(const std::string& key, double value) const {
-        if (!(value > 0) || !std::isfinite(value))
-            fail(key, "must be a positive number (got " + json(value).dump() + ")");
-    }
-    const std::string& source() const { return source_; }
-    void warn_unknown(const std::set<std::string>& harmless,
-                      std::vector<std::string>* warnings) const {
-        for (auto it = obj_.begin(); it != obj_.end(); ++it)
-            if (!used_.count(it.key()) && !harmless.count(it.key()) &&
-                !kCommonHfKeys.count(it.key()))
-                warnings->push_back(source_ + ": unknown key '" + key_path(it.key()) + "' ignored");
-    }
-
-private:
-    const json& obj_;
-    std::string source_;
-    std::string prefix_;
-    std::set<std::string> used_;
-};
+}  // namespace
 
 void read_vision(Section s, VisionConfig* v, std::vector<std::string>* warnings) {
     // CLIPVisionConfig defaults.
@@ -254,7 +130,7 @@ void read_vision(Section s, VisionConfig* v, std::vector<std::string>* warnings)
 }
 
 void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
-               const std::set<std::string>& harmless = kTextHarmless, bool check_type = true) {
+               const std::set<std::string>& harmless, bool check_type) {
     // LlamaConfig defaults.
     if (check_type) {
         const std::string type = s.string("model_type", "llama");
@@ -331,13 +207,15 @@ void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
     s.warn_unknown(harmless, warnings);
 }
 
-void read_regionchat(Section& top, const json& root, ModelConfig* c) {
+void read_regionchat(Section& top, const json& root, ModelConfig* c,
+                     const std::vector<std::string>& templates,
+                     const std::vector<std::string>& formats) {
     if (const json* rc = top.object("regionchat", false)) {
         Section s(*rc, top.source(), "regionchat.");
         c->chat_template =
-            s.choice("chat_template", c->chat_template, {"vicuna_v1", "llama_2", "pink"});
+            s.choice("chat_template", c->chat_template, templates);
         c->region_format =
-            s.choice("region_format", c->region_format, {"dualfocus", "pink", "pixels"});
+            s.choice("region_format", c->region_format, formats);
         c->image_aspect = s.choice("image_aspect", c->image_aspect, {"pad", "resize"});
         c->image_filter = s.choice("image_filter", c->image_filter, {"auto", "bicubic"});
         if (root.contains("mm_projector_type") && s.present("projector_type") &&
@@ -349,110 +227,6 @@ void read_regionchat(Section& top, const json& root, ModelConfig* c) {
         s.warn_unknown({}, &c->warnings);
     }
 }
-
-// liuhaotian/llava-v1.5-7b and DualFocus: LLaMA's keys at the top level, mm_* for the rest.
-// The vision settings come later from the CLIP folder (load_model_config).
-ModelConfig parse_original(const json& root, const std::string& source) {
-    ModelConfig c;
-    c.layout = "llava-original";
-    Section top(root, source, "");
-    read_text(top, &c.text, &c.warnings, kOriginalHarmless, /*check_type=*/false);
-    c.vision_tower = top.string("mm_vision_tower", "");
-    if (c.vision_tower.empty()) top.fail("mm_vision_tower", "must name the CLIP vision tower");
-    c.vision_feature_layer = top.integer("mm_vision_select_layer", -2);
-    const std::string select =
-        top.choice("mm_vision_select_feature", "patch", {"patch", "cls_patch"});
-    c.vision_feature_select_strategy = select == "patch" ? "default" : "full";
-    c.projector_type = top.choice("mm_projector_type", "linear", {"linear", "mlp2x_gelu"});
-    const std::string aspect = top.choice("image_aspect_ratio", "square", {"square", "pad"});
-    c.image_aspect = aspect == "pad" ? "pad" : "resize";
-    if (top.boolean("mm_use_im_start_end", false))
-        top.fail("mm_use_im_start_end", "true is not supported (LLaVA-1.5 uses false)");
-    c.image_token_index = c.text.vocab_size;  // LLaVA marks images with -200, outside the vocab
-    read_regionchat(top, root, &c);
-    return c;
-}
-
-// Pink (pink/model/pink.py PinkConfig): a LlamaConfig with model_type "pink" and the adapter,
-// CLIP and LLaMA-2 settings. Everything Pink's demo fixes in code is set here: the llama_2
-// template with "Image: <im_patch>x256" as the system text, Pink's region format, one Linear
-// projector, images stretched to crop_size with bicubic, hidden state clip_select_layer
-// without CLS.
-const std::set<std::string> kPinkHarmless = {"llama_path",  // read after the LLaMA keys
-                                             "clip_path",
-                                             "clip_select_layer",
-                                             "adapter_attn",
-                                             "adapter_mlp",
-                                             "adapter_non_linear",
-                                             "adapter_vision_enable",
-                                             "adapter_vision_dim",
-                                             "adapter_llm_enable",
-                                             "adapter_llm_dim",
-                                             "crop_size",
-                                             "adapter_vision_scale",  // unused in the forward
-                                             "adapter_vision_dropout",
-                                             "adapter_llm_scale",
-                                             "adapter_llm_dropout",
-                                             "num_patches",
-                                             "im_patch_token",
-                                             "model_type",
-                                             "architectures",
-                                             "torch_dtype",
-                                             "transformers_version",
-                                             "use_cache",
-                                             "initializer_range",
-                                             "attention_dropout",
-                                             "pretraining_tp",
-                                             "regionchat"};
-
-ModelConfig parse_pink(const json& root, const std::string& source) {
-    ModelConfig c;
-    c.layout = "pink";
-    Section top(root, source, "");
-    read_text(top, &c.text, &c.warnings, kPinkHarmless, /*check_type=*/false);
-    c.llama_path = top.string("llama_path", "");
-    if (c.llama_path.empty())
-        top.fail("llama_path", "must name the LLaMA-2 folder saved_parameters.pth goes over");
-    c.vision_tower = top.string("clip_path", "");
-    if (c.vision_tower.empty()) top.fail("clip_path", "must name the CLIP folder");
-    c.vision_feature_layer = top.integer("clip_select_layer", -2);
-    AdapterConfig a;
-    a.attn = top.boolean("adapter_attn", true);
-    a.mlp = top.boolean("adapter_mlp", false);
-    a.silu = top.boolean("adapter_non_linear", false);
-    if (top.boolean("adapter_vision_enable", false)) {
-        c.vision.adapter = a;
-        c.vision.adapter.dim = top.integer("adapter_vision_dim", 8);
-        top.range("adapter_vision_dim", c.vision.adapter.dim, 1, 65536);
-    }
-    if (top.boolean("adapter_llm_enable", false)) {
-        c.text.adapter = a;
-        c.text.adapter.dim = top.integer("adapter_llm_dim", 8);
-        top.range("adapter_llm_dim", c.text.adapter.dim, 1, 65536);
-    }
-    // Checked against the CLIP folder's image_size in load_model_config.
-    c.vision.image_size = top.integer("crop_size", 224);
-    top.range("crop_size", c.vision.image_size, 1, 4096);
-    c.image_token_index = top.integer("im_patch_token", c.image_token_index);
-    c.projector_type = "linear";
-    c.vision_feature_select_strategy = "default";
-    c.chat_template = "pink";
-    c.region_format = "pink";
-    c.image_aspect = "resize";
-    c.image_filter = "bicubic";
-    read_regionchat(top, root, &c);
-    return c;
-}
-
-}  // namespace
-
-int ModelConfig::image_tokens() const {
-    if (vision.patch_size <= 0) return 0;
-    const int side = vision.image_size / vision.patch_size;
-    return side * side + (vision_feature_select_strategy == "full" ? 1 : 0);
-}
-
-namespace {
 
 json parse_json_object(const std::string& json_text, const std::string& source) {
     json root;
@@ -482,95 +256,35 @@ std::string read_config_text(const fs::path& path) {
     return text.str();
 }
 
-}  // namespace
-
-ModelConfig parse_model_config(const std::string& json_text, const std::string& source) {
-    const json root = parse_json_object(json_text, source);
-
-    if (root.contains("mm_vision_tower") && !root.contains("text_config"))
-        return parse_original(root, source);
-    if (const auto t = root.find("model_type"); t != root.end() && *t == "pink")
-        return parse_pink(root, source);
-    ModelConfig c;
-    Section top(root, source, "");
-    const std::string type = top.string("model_type", "llava");
-    if (type != "llava")
-        top.fail("model_type", "'" + type + "' is not supported (expected 'llava')");
-    const json* vision = top.object("vision_config", true);
-    const json* text = top.object("text_config", true);
-    read_vision(Section(*vision, source, "vision_config."), &c.vision, &c.warnings);
-    read_text(Section(*text, source, "text_config."), &c.text, &c.warnings);
-
-    c.projector_hidden_act = top.choice("projector_hidden_act", "gelu", {"gelu"});
-    c.vision_feature_layer = top.integer("vision_feature_layer", -2);
-    c.vision_feature_select_strategy =
-        top.choice("vision_feature_select_strategy", "default", {"default", "full"});
-    c.image_token_index = top.integer("image_token_index", 32000);
-    c.projector_type = top.choice("mm_projector_type", "mlp2x_gelu", {"linear", "mlp2x_gelu"});
-    // Our projector always has biases; a bias-free one would load wrong weights silently.
-    if (!top.boolean("multimodal_projector_bias", true))
-        top.fail("multimodal_projector_bias", "false is not supported");
-
-    // CLIP has num_hidden_layers + 1 hidden states (embeddings first), indexed from either end.
-    const int states = c.vision.num_hidden_layers + 1;
-    if (c.vision_feature_layer < -states || c.vision_feature_layer >= states)
-        top.fail("vision_feature_layer",
-                 std::to_string(c.vision_feature_layer) + " is outside the " +
-                     std::to_string(states) + " hidden states of " +
-                     std::to_string(c.vision.num_hidden_layers) + " vision layers");
-
-    read_regionchat(top, root, &c);
-    top.warn_unknown(kTopHarmless, &c.warnings);
-    return c;
-}
-
-ModelConfig load_model_config(const std::string& dir_or_file) {
-    std::error_code ec;
-    fs::path path(dir_or_file);
-    if (fs::is_directory(path, ec)) path /= "config.json";
-    const std::string name = path.string();
-    ModelConfig c = parse_model_config(read_config_text(path), name);
-    if (c.layout == "hf-llava") return c;
-    const bool pink = c.layout == "pink";
-    const std::string model_dir = path.parent_path().string();
-    // The vision tower: a CLIP folder (CLIPConfig with vision_config, or CLIPVisionConfig).
-    c.vision_tower_dir = pink ? find_named_folder(model_dir, c.vision_tower, "clip_path",
-                                                  "REGIONCHAT_CLIP_PATH")
-                              : find_vision_tower(model_dir, c.vision_tower);
-    const fs::path clip_config = fs::path(c.vision_tower_dir) / "config.json";
+void read_clip_tower(ModelConfig* c, const std::string& source, const char* select_key) {
+    const fs::path clip_config = fs::path(c->vision_tower_dir) / "config.json";
     const json clip = parse_json_object(read_config_text(clip_config), clip_config.string());
-    const int crop_size = c.vision.image_size;
     std::vector<std::string> ignored;  // a CLIP config carries its text model's keys too
     if (clip.contains("vision_config") && clip["vision_config"].is_object()) {
         json v = clip["vision_config"];
         v["model_type"] = "clip_vision_model";
-        read_vision(Section(v, clip_config.string(), "vision_config."), &c.vision, &ignored);
+        read_vision(Section(v, clip_config.string(), "vision_config."), &c->vision, &ignored);
     } else {
-        read_vision(Section(clip, clip_config.string(), ""), &c.vision, &ignored);
+        read_vision(Section(clip, clip_config.string(), ""), &c->vision, &ignored);
     }
-    const int L = c.vision.num_hidden_layers, states = L + 1;
-    const char* select_key = pink ? "clip_select_layer" : "mm_vision_select_layer";
-    if (c.vision_feature_layer < -states || c.vision_feature_layer >= states)
-        throw Error(name + ": " + select_key + " " + std::to_string(c.vision_feature_layer) +
+    const int states = c->vision.num_hidden_layers + 1;
+    if (c->vision_feature_layer < -states || c->vision_feature_layer >= states)
+        throw Error(source + ": " + select_key + " " + std::to_string(c->vision_feature_layer) +
                     " is outside the " + std::to_string(states) + " hidden states of " +
-                    c.vision_tower_dir);
-    if (!pink) return c;
-    if (crop_size != c.vision.image_size)
-        throw Error(name + ": crop_size " + std::to_string(crop_size) +
-                    " differs from the CLIP tower's image_size " +
-                    std::to_string(c.vision.image_size) + " (" + clip_config.string() +
-                    "); Pink then re-initialises CLIP's position table, which is not supported");
-    // Pink deletes the adapters of the layers after the selected hidden state
-    // (encoder.layers[clip_select_layer:][1:]), so layers [0, selected + 1) keep theirs.
-    if (c.vision.adapter.dim > 0) {
-        const int selected = c.vision_feature_layer < 0 ? L + c.vision_feature_layer
-                                                        : c.vision_feature_layer;
-        c.vision.adapter_layers = std::min(L, selected + 1);
-    }
-    c.llama_dir =
-        find_named_folder(model_dir, c.llama_path, "llama_path", "REGIONCHAT_LLAMA_PATH");
-    return c;
+                    c->vision_tower_dir);
 }
+
+}  // namespace cfg
+
+using cfg::parse_json_object;
+using cfg::read_config_text;
+
+int ModelConfig::image_tokens() const {
+    if (vision.patch_size <= 0) return 0;
+    const int side = vision.image_size / vision.patch_size;
+    return side * side + (vision_feature_select_strategy == "full" ? 1 : 0);
+}
+
 
 std::string find_vision_tower(const std::string& model_dir, const std::string& name) {
     return find_named_folder(model_dir, name, "mm_vision_tower", "REGIONCHAT_VISION_TOWER");
@@ -595,57 +309,6 @@ std::string find_named_folder(const std::string& model_dir, const std::string& n
     }
     throw Error("the folder '" + name + "' (" + key + ") is not here: looked in " + where +
                 "; put its Hugging Face folder there or set " + env);
-}
-
-std::string model_config_to_json(const ModelConfig& c) {
-    using ojson = nlohmann::ordered_json;
-    auto token = [](int id) { return id < 0 ? ojson(nullptr) : ojson(id); };
-    const TextConfig& t = c.text;
-    const VisionConfig& v = c.vision;
-    ojson text = {{"model_type", "llama"},
-                  {"vocab_size", t.vocab_size},
-                  {"hidden_size", t.hidden_size},
-                  {"intermediate_size", t.intermediate_size},
-                  {"num_hidden_layers", t.num_hidden_layers},
-                  {"num_attention_heads", t.num_attention_heads},
-                  {"num_key_value_heads", t.num_key_value_heads},
-                  {"max_position_embeddings", t.max_position_embeddings},
-                  {"rms_norm_eps", t.rms_norm_eps},
-                  {"rope_theta", t.rope_theta},
-                  {"rope_scaling", nullptr},
-                  {"hidden_act", t.hidden_act},
-                  {"attention_bias", false},
-                  {"mlp_bias", false},
-                  {"tie_word_embeddings", t.tie_word_embeddings},
-                  {"bos_token_id", token(t.bos_token_id)},
-                  {"eos_token_id", token(t.eos_token_id)},
-                  {"pad_token_id", token(t.pad_token_id)}};
-    ojson vision = {{"model_type", "clip_vision_model"},
-                    {"hidden_size", v.hidden_size},
-                    {"intermediate_size", v.intermediate_size},
-                    {"num_hidden_layers", v.num_hidden_layers},
-                    {"num_attention_heads", v.num_attention_heads},
-                    {"image_size", v.image_size},
-                    {"patch_size", v.patch_size},
-                    {"num_channels", v.num_channels},
-                    {"layer_norm_eps", v.layer_norm_eps},
-                    {"hidden_act", v.hidden_act}};
-    ojson root = ojson::object();
-    root["architectures"] = ojson::array({"LlavaForConditionalGeneration"});
-    root["model_type"] = "llava";
-    root["image_token_index"] = c.image_token_index;
-    root["projector_hidden_act"] = c.projector_hidden_act;
-    root["vision_feature_layer"] = c.vision_feature_layer;
-    root["vision_feature_select_strategy"] = c.vision_feature_select_strategy;
-    root["tie_word_embeddings"] = t.tie_word_embeddings;
-    root["vocab_size"] = t.vocab_size;
-    root["text_config"] = std::move(text);
-    root["vision_config"] = std::move(vision);
-    root["regionchat"] = {{"chat_template", c.chat_template},
-                          {"region_format", c.region_format},
-                          {"image_aspect", c.image_aspect},
-                          {"projector_type", c.projector_type}};
-    return root.dump(2) + "\n";
 }
 
 namespace {

@@ -227,7 +227,7 @@ const char* task_name(Task t) {
 }
 
 std::string box_text(const Box& box, ImageSize size) {
-    static const std::unique_ptr<RegionFormat> format = make_region_format("dualfocus");
+    static const std::unique_ptr<RegionFormat> format = make_builtin_region_format("dualfocus");
     return format->encode(box, size);
 }
 

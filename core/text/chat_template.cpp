@@ -93,15 +93,12 @@ private:
 // (the leading "<s>" is stripped by LLaVA and added back by the tokenizer as BOS).
 // Split chosen here: each answer piece is " {a} " with both spaces, then Eos; each user turn is
 // Bos + Text("[INST] ... [/INST]"). An empty assistant message renders nothing (LLaVA's None).
-//
-// pink: the same with Pink's system text (pink/conversation.py conv_llama2.copy() and
-// datasets/BaseDataset.py): "Image: " followed by the image's tokens, or "Image: N/A" without
-// an image. The image the engine puts at the start of the first question ("<image>\n") moves
-// into the system text.
+// A variant (make_llama2_variant) may rewrite the system text and the first user message.
 class Llama2Template : public ChatTemplate {
 public:
-    Llama2Template(std::string system, bool pink) : system_(std::move(system)), pink_(pink) {}
-    std::string name() const override { return pink_ ? "pink" : "llama_2"; }
+    Llama2Template(std::string name, std::string system, SystemRewrite rewrite)
+        : name_(std::move(name)), system_(std::move(system)), rewrite_(std::move(rewrite)) {}
+    std::string name() const override { return name_; }
 
     std::vector<PromptPiece> render(const std::vector<ChatMessage>& messages) const override {
         PieceBuilder b;
@@ -111,12 +108,7 @@ public:
             if (m.role == ChatMessage::Role::User) {
                 std::string msg = m.text;
                 std::string system = system_;
-                if (pink_) {
-                    static const std::string kLeadingImage = "<image>\n";
-                    const bool image = msg.compare(0, kLeadingImage.size(), kLeadingImage) == 0;
-                    if (first_user) system = image ? "Image: <image>" : "Image: N/A";
-                    if (first_user && image) msg = msg.substr(kLeadingImage.size());
-                }
+                if (first_user && rewrite_) rewrite_(system, msg);
                 if (first_user && !system.empty())
                     msg = "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + msg;
                 first_user = false;
@@ -138,20 +130,30 @@ public:
     }
 
 private:
+    std::string name_;
     std::string system_;
-    bool pink_;
+    SystemRewrite rewrite_;
 };
 
 }  // namespace
 
-std::unique_ptr<ChatTemplate> make_chat_template(const std::string& name,
-                                                 const std::string& system) {
+std::unique_ptr<ChatTemplate> make_builtin_chat_template(const std::string& name,
+                                                         const std::string& system) {
     if (name == "vicuna_v1")
         return std::make_unique<VicunaV1Template>(system.empty() ? kVicunaSystem : system);
     if (name == "llama_2")
-        return std::make_unique<Llama2Template>(system.empty() ? kLlama2System : system, false);
-    if (name == "pink") return std::make_unique<Llama2Template>(system, true);
+        return std::make_unique<Llama2Template>(name, system.empty() ? kLlama2System : system,
+                                                nullptr);
     return nullptr;
+}
+
+std::vector<std::string> builtin_chat_templates() {
+    return {"vicuna_v1", "llama_2"};
+}
+
+std::unique_ptr<ChatTemplate> make_llama2_variant(const std::string& name, std::string system,
+                                                  SystemRewrite rewrite) {
+    return std::make_unique<Llama2Template>(name, std::move(system), std::move(rewrite));
 }
 
 std::string pieces_to_string(const std::vector<PromptPiece>& pieces) {

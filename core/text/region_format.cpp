@@ -1,10 +1,12 @@
-// Region <-> text formats of ../shared/docs/FORMATS.md: DualFocus/LLaVA-1.5 ("[0.12, 0.40, 0.55,
-// 0.93]"), Pink/Shikra ("<loc>[0.111,0.222,0.333,0.444]</loc>") and plain pixels.
+// Region <-> text formats of ../shared/docs/FORMATS.md shared by many models: DualFocus/LLaVA-1.5
+// ("[0.12, 0.40, 0.55, 0.93]") and plain pixels. A family's own format lives in its folder
+// (core/model/<family>/) and uses the scanner declared in text/region_scan.h.
 // Parsing uses a hand-rolled linear scanner (no std::regex: slow, and it recurses deeply enough
 // on long inputs to overflow the stack) and never throws. Numbers are read and written with
 // std::from_chars/std::to_chars so the C locale a Qt application installs cannot turn "0.5"
 // into "0,5".
 #include "regionchat/region_format.h"
+#include "text/region_scan.h"
 
 #include <algorithm>
 #include <array>
@@ -45,7 +47,7 @@ double iou(const Box& a, const Box& b) {
     return inter / uni;
 }
 
-namespace {
+namespace region_text {
 
 constexpr size_t kMaxNumberLength = 32;
 
@@ -72,12 +74,6 @@ bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
-// One bracketed group of exactly four finite numbers: "[a, b, c, d]" (spaces optional).
-struct Group {
-    std::array<double, 4> v{};
-    size_t begin = 0;  // offset of '['
-    size_t end = 0;    // one past ']'
-};
 
 // Reads a number at `i`: [+-]? digits [. digits] [(e|E) [+-]? digits]. On success sets `out`
 // and advances `i`. On failure `i` is left past what was looked at, so the caller resumes there
@@ -172,6 +168,12 @@ bool finish_box(Box b, ImageSize size, Box& out) {
     return out.area() > 0;
 }
 
+}  // namespace region_text
+
+namespace {
+
+using namespace region_text;
+
 // DualFocus / LLaVA-1.5: values normalized to width and height, 2 decimals, ", " between.
 // Parsing clamps every value to [0, 1]; pixel-looking groups ("[12, 34, 56, 78]") therefore
 // clamp to a zero-area box and are skipped rather than guessed at.
@@ -203,61 +205,6 @@ public:
     }
 };
 
-// Pink (Shikra-like): "<loc>[x0,y0,x1,y1]</loc>", 3 decimals, no spaces. With pad_to_square the
-// values are relative to the square of side max(w, h) in which LLaVA's expand2square pastes the
-// image at ((side - w) / 2, (side - h) / 2), integer division.
-class PinkFormat : public RegionFormat {
-public:
-    explicit PinkFormat(bool pad_to_square) : pad_(pad_to_square) {}
-    std::string name() const override { return "pink"; }
-
-    std::string encode(const Box& pixels, ImageSize size) const override {
-        const Frame f = frame(size);
-        const Box b = pixels.normalized();
-        return "<loc>[" + fixed(clamp01((b.x0 + f.ox) / f.w), 3) + "," +
-               fixed(clamp01((b.y0 + f.oy) / f.h), 3) + "," +
-               fixed(clamp01((b.x1 + f.ox) / f.w), 3) + "," +
-               fixed(clamp01((b.y1 + f.oy) / f.h), 3) + "]</loc>";
-    }
-
-    std::vector<ParsedBox> parse(const std::string& text, ImageSize size) const override {
-        std::vector<ParsedBox> out;
-        if (size.width <= 0 || size.height <= 0) return out;
-        const Frame f = frame(size);
-        static const std::string kOpen = "<loc>";
-        static const std::string kClose = "</loc>";
-        for (const Group& g : scan_groups(text)) {
-            const Box b{clamp01(g.v[0]) * f.w - f.ox, clamp01(g.v[1]) * f.h - f.oy,
-                        clamp01(g.v[2]) * f.w - f.ox, clamp01(g.v[3]) * f.h - f.oy};
-            ParsedBox p;
-            if (!finish_box(b, size, p.box)) continue;
-            // The span covers the <loc> tags when they are there, so callers can replace it.
-            p.begin = g.begin;
-            p.end = g.end;
-            if (p.begin >= kOpen.size() &&
-                text.compare(p.begin - kOpen.size(), kOpen.size(), kOpen) == 0)
-                p.begin -= kOpen.size();
-            if (text.compare(p.end, kClose.size(), kClose) == 0) p.end += kClose.size();
-            out.push_back(p);
-        }
-        return out;
-    }
-
-private:
-    // The normalization frame: its size and the image's offset inside it.
-    struct Frame {
-        double w = 1, h = 1, ox = 0, oy = 0;
-    };
-    Frame frame(ImageSize size) const {
-        const int w = std::max(size.width, 1);
-        const int h = std::max(size.height, 1);
-        if (!pad_) return Frame{double(w), double(h), 0.0, 0.0};
-        const int side = std::max(w, h);
-        return Frame{double(side), double(side), double((side - w) / 2), double((side - h) / 2)};
-    }
-    bool pad_;
-};
-
 // Plain pixels of the original image, rounded to integers: "[12, 34, 56, 78]".
 class PixelsFormat : public RegionFormat {
 public:
@@ -287,11 +234,14 @@ public:
 
 }  // namespace
 
-std::unique_ptr<RegionFormat> make_region_format(const std::string& name, bool pad_to_square) {
+std::unique_ptr<RegionFormat> make_builtin_region_format(const std::string& name) {
     if (name == "dualfocus") return std::make_unique<DualFocusFormat>();
-    if (name == "pink") return std::make_unique<PinkFormat>(pad_to_square);
     if (name == "pixels") return std::make_unique<PixelsFormat>();
     return nullptr;
+}
+
+std::vector<std::string> builtin_region_formats() {
+    return {"dualfocus", "pixels"};
 }
 
 std::string fill_region_placeholders(const std::string& question, const std::vector<Box>& boxes,

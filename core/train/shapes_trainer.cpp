@@ -16,7 +16,7 @@
 
 #include "engine/model_impl.h"
 #include "engine/prompt.h"
-#include "model/llava.h"
+#include "model/llava/llava_family.h"
 #include "model/tensor_io.h"
 #include "regionchat/chat_template.h"
 #include "regionchat/error.h"

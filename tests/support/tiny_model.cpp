@@ -10,7 +10,7 @@
 #include <torch/torch.h>
 #include <opencv2/imgproc.hpp>
 
-#include "model/llava.h"
+#include "model/llava/llava_family.h"
 #include "model/tensor_io.h"
 #include "regionchat/error.h"
 #include "regionchat/tokenizer.h"

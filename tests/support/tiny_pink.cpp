@@ -6,7 +6,8 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
-#include "model/llava.h"
+#include "model/llava/llava_family.h"
+#include "model/pink/pink.h"
 #include "model/tensor_io.h"
 #include "regionchat/safetensors.h"
 #include "regionchat/tokenizer.h"

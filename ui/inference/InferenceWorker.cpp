@@ -35,8 +35,8 @@ ModelSummary summarize(const rc::Model& model) {
     ModelSummary s;
     s.dir = qs(info.dir);
     s.name = QDir(s.dir).dirName();
-    s.device = qs(info.device);
-    s.dtype = qs(info.dtype);
+    s.device = qs(rc::to_string(info.device));
+    s.dtype = qs(rc::to_string(info.dtype));
     s.parameters = info.parameters;
     s.regionFormat = qs(model.config().region_format);
     s.padToSquare = model.config().image_aspect == "pad";
@@ -85,7 +85,7 @@ void InferenceWorker::loadModel(quint64 id, const QString& dir, const QString& d
         rc::LoadParams p;
         p.model_dir = folder.toStdString();
         p.device = device.isEmpty() ? std::string("auto") : device.toStdString();
-        p.dtype = dtype.isEmpty() ? std::string("auto") : dtype.toStdString();
+        p.dtype = rc::parse_precision(dtype.isEmpty() ? std::string("auto") : dtype.toStdString());
         // Progress arrives once per tensor; a real checkpoint has hundreds, so only every
         // 30 ms (and the last one) crosses to the GUI thread.
         QElapsedTimer sinceEmit;
@@ -155,8 +155,8 @@ AnswerResult InferenceWorker::askConversation(const AskRequest& request,
     AnswerResult r;
     r.text = qs(reply.text);
     for (const rc::ParsedBox& b : reply.boxes) r.boxes << toRect(b.box);
-    r.stopReason = qs(reply.stop_reason);
-    r.stopped = reply.stop_reason == "abort";
+    r.stopReason = qs(rc::to_string(reply.stop_reason));
+    r.stopped = reply.stop_reason == rc::StopReason::Abort;
     r.timings = toTimings(reply.timings);
     return r;
 }

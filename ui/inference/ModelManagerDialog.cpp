@@ -18,12 +18,6 @@ QString gib(quint64 bytes) {
     return QStringLiteral("%1 GiB").arg(bytes / double(1ull << 30), 0, 'f', 2);
 }
 
-QString layoutName(const std::string& layout) {
-    if (layout == "hf-llava") return QObject::tr("Hugging Face llava (safetensors)");
-    if (layout == "llava-original") return QObject::tr("original LLaVA (mm_vision_tower)");
-    if (layout == "pink") return QObject::tr("Pink (saved_parameters.pth over LLaMA-2, CLIP)");
-    return QString::fromStdString(layout);
-}
 
 }  // namespace
 
@@ -100,12 +94,12 @@ void ModelManagerDialog::replan() {
         rc::LoadParams p;
         p.model_dir = dir_.toStdString();
         p.device = device().toStdString();
-        p.dtype = dtype().toStdString();
+        p.dtype = rc::parse_precision(dtype().toStdString());
         rc::ModelPlan plan = rc::plan_model(p);
         if (freeOverride_) plan.set_free(*freeOverride_);
-        layout_->setText(layoutName(plan.layout));
+        layout_->setText(QString::fromStdString(plan.layout_description));
         params_->setText(tr("%1 M").arg(plan.parameters / 1e6, 0, 'f', 1));
-        const QString on = QString::fromStdString(plan.device + ", " + plan.dtype);
+        const QString on = QString::fromStdString(rc::to_string(plan.device) + ", " + rc::to_string(plan.dtype));
         if (plan.bytes_free > 0) {
             memory_->setText(tr("%1 needed of %2 free (%3)")
                                  .arg(gib(plan.bytes_needed), gib(plan.bytes_free), on));

@@ -1,6 +1,8 @@
-// Conversation templates (LLaVA's vicuna_v1 and llama_2) rendered to pieces of a prompt.
+// Conversation templates (LLaVA's vicuna_v1 and llama_2, and families' variants) rendered to
+// pieces of a prompt.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,11 +34,22 @@ public:
     virtual std::vector<PromptPiece> render(const std::vector<ChatMessage>& messages) const = 0;
 };
 
-/// "vicuna_v1", "llama_2" or "pink" (llama_2 with Pink's "Image: ..." system text); nullptr
-/// for an unknown name. `system` replaces the template's default system message when not
-/// empty.
+/// A template by name: the built-in "vicuna_v1" and "llama_2" and those the model families
+/// bring (e.g. "pink"); nullptr for an unknown name. `system` replaces the template's default
+/// system message when not empty. Defined with the family registry (regionchat_core).
 std::unique_ptr<ChatTemplate> make_chat_template(const std::string& name,
                                                  const std::string& system = {});
+/// Only the built-in templates (torch-free code).
+std::unique_ptr<ChatTemplate> make_builtin_chat_template(const std::string& name,
+                                                         const std::string& system = {});
+std::vector<std::string> builtin_chat_templates();
+
+/// llama_2's layout under another name, with a hook that may rewrite the first user message
+/// and the system text (a family's own variant, e.g. Pink's "Image: ..." system text).
+/// `rewrite(system, first_message)` is called once, for the first user message.
+using SystemRewrite = std::function<void(std::string& system, std::string& first_message)>;
+std::unique_ptr<ChatTemplate> make_llama2_variant(const std::string& name, std::string system,
+                                                  SystemRewrite rewrite);
 
 /// Concatenates pieces into display text ("<s>", "</s>" for Bos/Eos); for logs and tests.
 std::string pieces_to_string(const std::vector<PromptPiece>& pieces);

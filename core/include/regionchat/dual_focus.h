@@ -9,6 +9,7 @@
 #include <opencv2/core.hpp>
 
 #include "regionchat/dual_focus_crop.h"
+#include "regionchat/backend.h"
 #include "regionchat/engine.h"
 
 namespace rc {
@@ -25,6 +26,7 @@ struct DualFocusResult {
     double macro_nll = 0;  ///< mean NLL per answer token in the micro context
     double micro_nll = 0;
     bool micro_won = false;
+    bool scored = false;  ///< false when the backend cannot score answers: both are shown
     bool aborted = false;
     double total_ms = 0;
 };
@@ -35,7 +37,12 @@ struct DualFocusParams {
     std::function<void(const std::string& stage)> on_stage;
 };
 
-/// Runs the three passes with fresh sessions on `model`. Throws rc::Error for a bad image.
+/// Runs the three passes with fresh conversations of `backend` (backend.fresh()) on
+/// `request` (its first image; regions as `<region N>` markers are written by the backend).
+/// Throws rc::Error for a bad image.
+DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& request,
+                               const DualFocusParams& params = {});
+/// The same on the local engine with `model`.
 DualFocusResult run_dual_focus(const std::shared_ptr<Model>& model, const cv::Mat& image,
                                const std::string& question, const DualFocusParams& params = {});
 

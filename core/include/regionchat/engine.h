@@ -32,20 +32,59 @@ struct LoadProgress {
     uint64_t bytes_total = 0;
 };
 
+/// Where a model runs.
+enum class DeviceKind { Auto, Cpu, Cuda };
+
+/// A device: Auto (CUDA when available), Cpu, or Cuda with an index. Built from text
+/// ("auto", "cpu", "cuda", "cuda:1") for command lines and settings.
+struct Device {
+    DeviceKind kind = DeviceKind::Auto;
+    int index = 0;  ///< Cuda only
+
+    Device() = default;
+    Device(DeviceKind k, int i = 0) : kind(k), index(i) {}
+    /// Parses "auto", "cpu", "cuda", "cuda:N"; throws rc::Error for anything else.
+    Device(const std::string& text);
+    Device(const char* text) : Device(std::string(text)) {}
+    bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
+    bool operator!=(const Device& o) const { return !(*this == o); }
+};
+/// "auto", "cpu", "cuda:N".
+std::string to_string(const Device& d);
+
+/// Precision of the weights and activations.
+enum class Precision { Auto, F32, F16, BF16 };
+/// Parses "auto", "fp32"/"float32", "fp16"/"float16", "bf16"/"bfloat16"; throws rc::Error.
+Precision parse_precision(const std::string& text);
+/// "auto", "fp32", "fp16", "bf16".
+std::string to_string(Precision p);
+
+/// The model families the runtime knows (core/model/<family>/, one registry line each).
+enum class Family { Llava, Pink };
+/// The family's short name ("llava", "pink").
+std::string to_string(Family f);
+
+/// Why generation stopped.
+enum class StopReason { Eos, Length, Abort };
+/// "eos", "length", "abort".
+std::string to_string(StopReason r);
+
 struct LoadParams {
-    std::string model_dir;        ///< folder with config.json, *.safetensors, tokenizer.model
-    std::string device = "auto";  ///< "auto" (CUDA when available), "cpu", "cuda", "cuda:N"
-    std::string dtype = "auto";   ///< "auto" (fp16 on CUDA, fp32 on CPU), "fp32", "fp16", "bf16"
-    int threads = 0;              ///< CPU threads for LibTorch; 0 keeps its default
+    std::string model_dir;  ///< folder with config.json, weights, tokenizer
+    Device device;          ///< Auto: CUDA when available
+    Precision dtype = Precision::Auto;  ///< Auto: fp16 on CUDA, fp32 on CPU
+    int threads = 0;  ///< CPU threads for LibTorch; 0 keeps its default
     /// Called after each tensor; return false to cancel (load() then throws "loading cancelled").
     std::function<bool(const LoadProgress&)> progress;
 };
 
 struct ModelInfo {
     std::string dir;
-    std::string layout;  ///< "hf-llava", "llava-original" or "pink" (see ModelConfig::layout)
-    std::string device;  ///< "cpu", "cuda:0"
-    std::string dtype;   ///< "fp32", "fp16", "bf16"
+    Family family = Family::Llava;
+    std::string layout;              ///< the family's layout id ("hf-llava", ...), for logs and tests
+    std::string layout_description;  ///< readable, for the model manager
+    Device device;                   ///< resolved: Cpu or Cuda:N
+    Precision dtype = Precision::F32;  ///< resolved
     int64_t parameters = 0;
     uint64_t weight_bytes = 0;
     double load_ms = 0;
@@ -56,9 +95,11 @@ struct ModelInfo {
 /// files' headers without loading anything (the app's model manager shows it).
 struct ModelPlan {
     std::string dir;
-    std::string layout;  ///< "hf-llava", "llava-original" or "pink"
-    std::string device;  ///< resolved: "cpu", "cuda:0"
-    std::string dtype;   ///< resolved: "fp32", "fp16", "bf16"
+    Family family = Family::Llava;
+    std::string layout;
+    std::string layout_description;
+    Device device;                     ///< resolved
+    Precision dtype = Precision::F32;  ///< resolved
     int64_t parameters = 0;
     uint64_t weight_bytes = 0;  ///< parameters in `dtype`
     uint64_t bytes_needed = 0;  ///< weights + KV cache for the whole context + working memory
@@ -75,7 +116,8 @@ struct ModelPlan {
 /// naming the file at fault when the folder is not a loadable model.
 ModelPlan plan_model(const LoadParams& params);
 
-/// A loaded model: weights on a device plus tokenizer, chat template and region format.
+/// A loaded model of any family: weights on a device plus tokenizer, chat template and
+/// region format.
 /// Immutable after load; share it between sessions of one thread at a time.
 class Model {
 public:
@@ -84,15 +126,16 @@ public:
     ~Model();
 
     const ModelInfo& info() const;
+    /// The LLaVA-architecture config (families llava and pink).
     const ModelConfig& config() const;
     const Tokenizer& tokenizer() const;
     const ChatTemplate& chat_template() const;
     const RegionFormat& region_format() const;
 
     struct Impl;
-    Impl& impl() { return *impl_; }
 
 private:
+    friend struct ModelAccess;  // the engine's own files (engine/model_impl.h)
     Model();
     std::unique_ptr<Impl> impl_;
 };
@@ -120,7 +163,7 @@ struct Timings {
 struct Reply {
     std::string text;
     std::vector<ParsedBox> boxes;  ///< boxes in the answer (pixels of the first image)
-    std::string stop_reason;       ///< "eos", "length", "abort"
+    StopReason stop_reason = StopReason::Length;
     Timings timings;
 };
 

@@ -1,33 +1,15 @@
 // Region <-> text: how boxes are written into prompts and read back out of answers.
-// Formats follow ../shared/docs/FORMATS.md (DualFocus/LLaVA-1.5, Pink, plain pixels).
+// Formats follow ../shared/docs/FORMATS.md (DualFocus/LLaVA-1.5, plain pixels, and the
+// families' own, e.g. Pink).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "regionchat/geometry.h"
+
 namespace rc {
-
-/// A box in pixels of the original image, x0 <= x1, y0 <= y1 after normalize().
-struct Box {
-    double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-
-    double width() const { return x1 - x0; }
-    double height() const { return y1 - y0; }
-    double area() const;
-    /// Orders the corners so x0 <= x1 and y0 <= y1.
-    Box normalized() const;
-    /// Clips to [0, w] x [0, h].
-    Box clipped(double w, double h) const;
-};
-
-/// Intersection over union of two boxes (0 when either is empty).
-double iou(const Box& a, const Box& b);
-
-struct ImageSize {
-    int width = 0;
-    int height = 0;
-};
 
 /// A box found in an answer, with where it stood in the text.
 struct ParsedBox {
@@ -40,7 +22,7 @@ struct ParsedBox {
 class RegionFormat {
 public:
     virtual ~RegionFormat() = default;
-    /// Short name: "dualfocus", "pink", "pixels".
+    /// Short name: "dualfocus", "pixels", or a family's format name.
     virtual std::string name() const = 0;
     /// Text for a box given in pixels of an image of `size`.
     virtual std::string encode(const Box& pixels, ImageSize size) const = 0;
@@ -49,10 +31,20 @@ public:
     virtual std::vector<ParsedBox> parse(const std::string& text, ImageSize size) const = 0;
 };
 
-/// Creates a format by name ("dualfocus", "pink", "pixels"); nullptr for an unknown name.
-/// `pad_to_square`: Pink normalizes to the padded square when the image is padded.
+/// Creates a format by name: the built-in ones ("dualfocus", "pixels") and those the model
+/// families bring (e.g. "pink"); nullptr for an unknown name. `pad_to_square`: formats
+/// normalised to the padded square use it (defined with the family registry, in
+/// regionchat_core).
 std::unique_ptr<RegionFormat> make_region_format(const std::string& name,
                                                  bool pad_to_square = false);
+/// Only the built-in formats (torch-free code that needs no family).
+std::unique_ptr<RegionFormat> make_builtin_region_format(const std::string& name);
+std::vector<std::string> builtin_region_formats();
+
+/// The phrase a grounding box in `answer` stands for: the subject of "where is/are X?",
+/// "find X", "locate X" in `question`; else the answer with its box text (in any known
+/// format) and tags removed; else "box".
+std::string grounding_label(const std::string& question, const std::string& answer);
 
 /// Replaces each `<region>` in `question`, in order, by the encoded box. Extra boxes are
 /// ignored; placeholders without a box are left as they are. `used` (optional) gets the count.

@@ -1,4 +1,4 @@
-#include "model/llava.h"
+#include "model/llava/llava.h"
 
 namespace rc {
 
@@ -42,17 +42,6 @@ std::vector<std::string> llava_key_candidates(const std::string& name) {
         out.push_back("model.vision_tower." + name.substr(26));
     }
     return out;
-}
-
-std::vector<std::string> pink_key_candidates(const std::string& name) {
-    auto after = [&](const std::string& prefix) {
-        return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : std::string();
-    };
-    if (auto rest = after("vision_tower."); !rest.empty()) return {"vision_model." + rest, name};
-    if (auto rest = after("multi_modal_projector.linear_1."); !rest.empty())
-        return {"mm_projector." + rest};
-    if (auto rest = after("language_model."); !rest.empty()) return {rest};
-    return {name};
 }
 
 }  // namespace rc

@@ -30,8 +30,5 @@ TORCH_MODULE(Llava);
 /// transformers versions write (model.vision_tower..., model.language_model..., lm_head...),
 /// then the original LLaVA names (model.layers..., model.mm_projector.0...).
 std::vector<std::string> llava_key_candidates(const std::string& name);
-/// Pink's names first (saved_parameters.pth: vision_model.*, mm_projector.*, model.*,
-/// lm_head.*), then the merged CLIP folder's (vision_tower.vision_model.*).
-std::vector<std::string> pink_key_candidates(const std::string& name);
 
 }  // namespace rc

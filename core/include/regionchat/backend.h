@@ -1,0 +1,106 @@
+// The chat-backend seam: "a thing that answers questions about images and regions". The
+// local LibTorch engine is one implementation (make_local_backend); a remote
+// OpenAI-compatible server is another. Callers pass regions as data and text with
+// `<region N>` markers; the backend writes them in its model's region format (or draws them
+// on the image as visual prompts), so no caller knows any model's format.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "regionchat/engine.h"
+#include "regionchat/geometry.h"
+
+namespace rc {
+
+/// A region the user marked on the first image of a request, in its pixels.
+struct RegionInput {
+    int id = 0;                 ///< the N of `<region N>`
+    Box box;                    ///< always set (a mask's or the points' bounding box)
+    std::vector<Point> points;  ///< clicked points, in order (may be empty)
+    cv::Mat mask;               ///< 8-bit, the image's size, non-zero inside (may be empty)
+    /// Colour for visual prompts (BGR, 0-255); negative: a colour chosen by id.
+    int colour_b = -1, colour_g = -1, colour_r = -1;
+};
+
+/// How regions reach the model.
+enum class RegionMode {
+    Text,          ///< each `<region N>` becomes the box in the model's region format
+    VisualPrompt,  ///< regions drawn on the image (MMVM style), referred to as "region N"
+};
+
+struct ChatRequest {
+    std::string text;             ///< the question; `<region N>` markers, optional `<image>`
+    std::vector<cv::Mat> images;  ///< the first one is the image regions are marked on
+    std::vector<RegionInput> regions;
+    RegionMode region_mode = RegionMode::Text;
+};
+
+/// What a backend can do; the app enables features by it.
+struct BackendCapabilities {
+    bool vision = true;
+    bool region_boxes = true;   ///< `<region N>` with a box
+    bool region_points = false; ///< points are used as such (not only their bounding box)
+    bool region_masks = false;  ///< masks are used as such (not only their bounding box)
+    bool grounding = true;      ///< answers may contain boxes (parse_boxes finds them)
+    bool answer_scoring = true; ///< score() works (DualFocus' perplexity choice)
+    bool streaming = true;
+};
+
+struct BackendInfo {
+    std::string name;         ///< "local: shapes-tiny", "http://host:8000 (model)"
+    std::string region_format;  ///< the format regions are written in ("dualfocus", ...)
+    BackendCapabilities capabilities;
+};
+
+class ChatBackend {
+public:
+    virtual ~ChatBackend() = default;
+    virtual BackendInfo info() const = 0;
+    /// A backend of the same model with an empty conversation (DualFocus' fresh passes).
+    virtual std::unique_ptr<ChatBackend> fresh() const = 0;
+
+    /// Asks one turn of the conversation (streams through params.on_token, stops when
+    /// params.should_abort says so). Throws rc::Error for a bad request (unknown region id,
+    /// bad image, too long).
+    virtual Reply ask(const ChatRequest& request, const GenerateParams& params) = 0;
+    /// Mean negative log-likelihood per token of `answer` as the reply to `request` after the
+    /// conversation so far; the conversation does not change. Throws rc::Error when
+    /// info().capabilities.answer_scoring is false.
+    virtual double score(const ChatRequest& request, const std::string& answer) = 0;
+    /// Keeps the first `message_count` messages.
+    virtual void truncate(size_t message_count) = 0;
+    /// Forgets the conversation.
+    virtual void reset() = 0;
+    /// Number of messages in the conversation.
+    virtual size_t message_count() const = 0;
+
+    /// Boxes named in an answer, in pixels of an image of `size` (grounding overlays).
+    virtual std::vector<ParsedBox> parse_boxes(const std::string& answer, ImageSize size) const = 0;
+    /// The text a model reads for `request` (regions written in its format or as "region N");
+    /// for logs, tests and the CLI's --json.
+    virtual std::string render_question(const ChatRequest& request) const = 0;
+};
+
+/// The local LibTorch engine behind the seam: one conversation (rc::Session) on `model`.
+std::unique_ptr<ChatBackend> make_local_backend(std::shared_ptr<Model> model);
+
+/// Writes every `<region N>` of `text` for the model: as `format`'s text for region N's box
+/// (mode Text) or as "region N" (mode VisualPrompt). Throws rc::Error naming the id when a
+/// region is not in `regions`.
+std::string encode_region_references(const std::string& text,
+                                     const std::vector<RegionInput>& regions, ImageSize size,
+                                     const RegionFormat& format, RegionMode mode);
+
+/// The ids of the `<region N>` markers in `text`, in order of first appearance.
+std::vector<int> region_reference_ids(const std::string& text);
+
+/// The image with `regions` drawn the MMVM way (../shared/docs/FORMATS.md): each one's
+/// contour (its mask's, else its box's) in its colour and its number in white on a filled
+/// box of that colour. `image` is BGR; returns a new BGR image.
+cv::Mat draw_visual_prompts(const cv::Mat& image, const std::vector<RegionInput>& regions);
+
+}  // namespace rc

@@ -1,0 +1,141 @@
+// Internals of the config readers shared by core/io and the model families' folders: typed,
+// key-naming access to one JSON object, the CLIP and LLaMA sub-config readers, and the size-
+// capped file reader. Not a public header.
+#pragma once
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "regionchat/config.h"
+#include "regionchat/error.h"
+
+namespace rc::cfg {
+
+using json = nlohmann::json;
+
+/// Keys every Hugging Face PretrainedConfig may carry; none changes the network we build.
+extern const std::set<std::string> kCommonHfKeys;
+
+// One JSON object of the config: typed getters that remember which keys were read and name
+// the key path ("text_config.hidden_size") in every message.
+class Section {
+public:
+    Section(const json& obj, std::string source, std::string prefix)
+        : obj_(obj), source_(std::move(source)), prefix_(std::move(prefix)) {}
+
+    [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+        throw Error(source_ + ": " + prefix_ + key + " " + what);
+    }
+    std::string key_path(const std::string& key) const { return prefix_ + key; }
+
+    /// The value or nullptr; marks the key as known either way.
+    const json* find(const std::string& key) {
+        used_.insert(key);
+        const auto it = obj_.find(key);
+        return it == obj_.end() ? nullptr : &*it;
+    }
+    bool present(const std::string& key) {
+        const json* v = find(key);
+        return v && !v->is_null();
+    }
+
+    /// `null_value` is what an explicit null means (token ids); otherwise null is a type error.
+    int integer(const std::string& key, int def, const int* null_value = nullptr) {
+        const json* v = find(key);
+        if (!v) return def;
+        if (v->is_null() && null_value) return *null_value;
+        if (!v->is_number_integer()) fail(key, "must be an integer");
+        if (v->is_number_unsigned() ? v->get<uint64_t>() > uint64_t(std::numeric_limits<int>::max())
+                                    : (v->get<int64_t>() > std::numeric_limits<int>::max() ||
+                                       v->get<int64_t>() < std::numeric_limits<int>::min()))
+            fail(key, "is out of range (" + v->dump() + ")");
+        return v->get<int>();
+    }
+    double number(const std::string& key, double def) {
+        const json* v = find(key);
+        if (!v) return def;
+        if (!v->is_number()) fail(key, "must be a number");
+        return v->get<double>();
+    }
+    bool boolean(const std::string& key, bool def) {
+        const json* v = find(key);
+        if (!v) return def;
+        if (!v->is_boolean()) fail(key, "must be true or false");
+        return v->get<bool>();
+    }
+    std::string string(const std::string& key, const std::string& def) {
+        const json* v = find(key);
+        if (!v) return def;
+        if (!v->is_string()) fail(key, "must be a string");
+        return v->get<std::string>();
+    }
+    /// A string that must be one of `allowed`.
+    std::string choice(const std::string& key, const std::string& def,
+                       const std::vector<std::string>& allowed) {
+        const std::string s = string(key, def);
+        for (const std::string& a : allowed)
+            if (s == a) return s;
+        std::string list;
+        for (const std::string& a : allowed) list += (list.empty() ? "'" : ", '") + a + "'";
+        fail(key, "must be one of " + list + " (got '" + s + "')");
+    }
+    const json* object(const std::string& key, bool required) {
+        const json* v = find(key);
+        if (!v) {
+            if (required) throw Error(source_ + ": missing key '" + key_path(key) + "'");
+            return nullptr;
+        }
+        if (!v->is_object()) fail(key, "must be an object");
+        return v;
+    }
+    void range(const std::string& key, int value, int lo, int hi) const {
+        if (value < lo || value > hi)
+            fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                          " (got " + std::to_string(value) + ")");
+    }
+    void positive(const std::string& key, double value) const {
+        if (!(value > 0) || !std::isfinite(value))
+            fail(key, "must be a positive number (got " + json(value).dump() + ")");
+    }
+    const std::string& source() const { return source_; }
+    void warn_unknown(const std::set<std::string>& harmless,
+                      std::vector<std::string>* warnings) const {
+        for (auto it = obj_.begin(); it != obj_.end(); ++it)
+            if (!used_.count(it.key()) && !harmless.count(it.key()) &&
+                !kCommonHfKeys.count(it.key()))
+                warnings->push_back(source_ + ": unknown key '" + key_path(it.key()) + "' ignored");
+    }
+
+private:
+    const json& obj_;
+    std::string source_;
+    std::string prefix_;
+    std::set<std::string> used_;
+};
+
+/// CLIPVisionConfig keys into `v` (checked); unknown keys become warnings.
+void read_vision(Section s, VisionConfig* v, std::vector<std::string>* warnings);
+/// LlamaConfig keys into `t` (checked); keys in `harmless` are not warned about.
+void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
+               const std::set<std::string>& harmless = {}, bool check_type = true);
+/// The optional "regionchat" object: chat template and region format (one of the names
+/// given), image aspect and filter, projector type.
+void read_regionchat(Section& top, const json& root, ModelConfig* c,
+                     const std::vector<std::string>& templates,
+                     const std::vector<std::string>& formats);
+/// Parses JSON text that must be an object; rc::Error naming `source`.
+json parse_json_object(const std::string& json_text, const std::string& source);
+/// A config file's text; files over 16 MiB are refused before they are read.
+std::string read_config_text(const std::filesystem::path& path);
+/// The vision settings of the CLIP folder c->vision_tower_dir (a CLIPConfig with
+/// vision_config, or a CLIPVisionConfig); checks c->vision_feature_layer against its depth,
+/// naming `select_key` of `source` in the message.
+void read_clip_tower(ModelConfig* c, const std::string& source, const char* select_key);
+
+}  // namespace rc::cfg
