@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev libgl1-mesa-dev
   libtorch-dev libopenblas0-pthread
-  libopencv-dev
+  libopencv-dev libopencv-contrib-dev  # contrib: ximgproc, only for tools/proposals-bench
   libsentencepiece-dev sentencepiece
   nlohmann-json3-dev
   xvfb xauth imagemagick fonts-dejavu-core

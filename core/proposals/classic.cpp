@@ -5,6 +5,14 @@
 // (mean colour step across its boundary), how clean its inside is, its size, shape and how
 // much of the image border it touches; candidates are box-NMSed, ranked and upsampled to
 // full-size masks.
+//
+// The grouping is ours, not OpenCV's cv::ximgproc::segmentation selective search, because ours
+// measurably wins (tools/proposals-bench, README "Region proposals: ours vs OpenCV
+// ximgproc"): OpenCV's gives boxes only (no masks; the bench rebuilds masks from our segments),
+// ranks them with rand() (not deterministic), and takes 0.9-1.3 s per image in its fast mode
+// against our 43-93 ms, for the same recall in all proposals (1.000) and no better top-10
+// recall beyond one object in 74; its single-strategy mode takes 163-192 ms and loses recall
+// (top 10: 0.914 vs 1.000 on synthetic scenes; all: 0.986 vs 1.000 on photo-like ones).
 #include <algorithm>
 #include <array>
 #include <cmath>
