@@ -15,6 +15,8 @@
 #include "regionchat/proposals.h"
 #include "regionchat/synth.h"
 
+#include "photo_like.h"
+
 using namespace rc;
 
 namespace {
@@ -65,84 +67,6 @@ QString check_well_formed(const cv::Mat& image, const std::vector<Proposal>& pro
                 return QString("proposals %1 and %2 overlap").arg(j).arg(i);
     }
     return {};
-}
-
-// A photo-like tabletop: a textured, unevenly lit background with shaded objects that cast
-// soft shadows, then blur, sensor noise and JPEG. Returns the image and the objects' boxes.
-cv::Mat photo_like(uint64_t seed, std::vector<Box>* boxes) {
-    cv::RNG rng(seed);
-    const cv::Size size(640, 480);
-    cv::Mat bg(size, CV_32FC3);
-    const cv::Vec3f wood(rng.uniform(90.f, 140.f), rng.uniform(120.f, 160.f),
-                         rng.uniform(150.f, 200.f));
-    const double freq = rng.uniform(0.04, 0.09);
-    for (int y = 0; y < size.height; ++y)
-        for (int x = 0; x < size.width; ++x) {
-            const double grain = 12 * std::sin(freq * y + 3 * std::sin(0.01 * x + 0.02 * y));
-            const double light = 1.1 - 0.35 * double(x + y) / (size.width + size.height);
-            bg.at<cv::Vec3f>(y, x) = (wood + cv::Vec3f::all(float(grain))) * float(light);
-        }
-    cv::Mat speckle(size, CV_32FC3);
-    rng.fill(speckle, cv::RNG::NORMAL, 0, 10);
-    cv::GaussianBlur(speckle, speckle, {0, 0}, 1.5);
-    bg += speckle;
-
-    std::vector<cv::Rect> taken;
-    for (int i = 0; i < 6; ++i) {
-        cv::Mat mask = cv::Mat::zeros(size, CV_8U);
-        const int w = rng.uniform(50, 150), h = rng.uniform(50, 150);
-        const cv::Rect r(rng.uniform(10, size.width - w - 10),
-                         rng.uniform(10, size.height - h - 10), w, h);
-        const cv::Rect grown(r.x - 25, r.y - 25, r.width + 50, r.height + 50);
-        if (std::any_of(taken.begin(), taken.end(),
-                        [&](const cv::Rect& t) { return (t & grown).area() > 0; }))
-            continue;
-        switch (i % 3) {
-            case 0:
-                cv::ellipse(mask, (r.tl() + r.br()) / 2, r.size() / 2, rng.uniform(0., 180.), 0,
-                            360, 255, cv::FILLED, cv::LINE_AA);
-                break;
-            case 1: {
-                const std::vector<cv::Point> poly{{r.x + rng.uniform(0, w / 3), r.y},
-                                                  {r.x + w, r.y + rng.uniform(0, h / 3)},
-                                                  {r.x + w - rng.uniform(0, w / 3), r.y + h},
-                                                  {r.x, r.y + h - rng.uniform(0, h / 3)}};
-                cv::fillConvexPoly(mask, poly, 255, cv::LINE_AA);
-                break;
-            }
-            default:
-                cv::rectangle(mask, r, 255, cv::FILLED);
-                break;
-        }
-        taken.push_back(r);
-        cv::Mat alpha, shadow;
-        mask.convertTo(alpha, CV_32F, 1.0 / 255);
-        cv::Mat shifted = cv::Mat::zeros(size, CV_32F);
-        alpha(cv::Rect(0, 0, size.width - 8, size.height - 8))
-            .copyTo(shifted(cv::Rect(8, 8, size.width - 8, size.height - 8)));
-        cv::GaussianBlur(shifted, shadow, {0, 0}, 6);
-        const cv::Vec3f colour(rng.uniform(30.f, 230.f), rng.uniform(30.f, 230.f),
-                               rng.uniform(30.f, 230.f));
-        for (int y = 0; y < size.height; ++y)
-            for (int x = 0; x < size.width; ++x) {
-                cv::Vec3f& px = bg.at<cv::Vec3f>(y, x);
-                px *= 1.f - 0.45f * shadow.at<float>(y, x);
-                const float a = alpha.at<float>(y, x);
-                if (a <= 0) continue;
-                const float shade = 1.15f - 0.4f * float(y - r.y) / float(h);
-                px = px * (1.f - a) + colour * shade * a;
-            }
-        const Box b = mask_box(mask);
-        boxes->push_back(b);
-    }
-    cv::Mat noise(size, CV_32FC3), out;
-    rng.fill(noise, cv::RNG::NORMAL, 0, 5);
-    bg += noise;
-    cv::GaussianBlur(bg, bg, {0, 0}, 0.7);
-    bg.convertTo(out, CV_8UC3);
-    std::vector<uchar> jpeg;
-    cv::imencode(".jpg", out, jpeg, {cv::IMWRITE_JPEG_QUALITY, 75});
-    return cv::imdecode(jpeg, cv::IMREAD_COLOR);
 }
 
 // The image with the top proposals' outlines, boxes and ranks drawn on it.
@@ -335,7 +259,7 @@ private slots:
         int objects = 0, hits = 0, top10 = 0;
         for (uint64_t seed = 1; seed <= 6; ++seed) {
             std::vector<Box> boxes;
-            const cv::Mat image = photo_like(seed, &boxes);
+            const cv::Mat image = testing::photo_like(seed, &boxes);
             const auto proposals = generator->generate(image, {});
             QVERIFY(check_well_formed(image, proposals, {}).isEmpty());
             for (const Box& b : boxes) {
@@ -349,6 +273,29 @@ private slots:
               double(hits) / objects, double(top10) / objects, objects);
         QVERIFY(double(hits) / objects >= 0.8);
         QVERIFY(double(top10) / objects >= 0.7);
+    }
+
+    // The segmentation and grouping chosen by measurement (README, "Region proposals: ours vs
+    // OpenCV ximgproc"; tools/proposals-bench): on its 20 photo-like scenes they find all 74
+    // objects and 72 in the top 10. The bars allow 2 misses in all and 3 in the top 10.
+    void photoLikeRecallOfTheChosenPath() {
+        auto generator = make_classic_generator();
+        int objects = 0, hits = 0, top10 = 0;
+        for (uint64_t seed = 101; seed <= 120; ++seed) {
+            std::vector<Box> boxes;
+            const cv::Mat image = testing::photo_like(seed, &boxes);
+            const auto proposals = generator->generate(image, {});
+            for (const Box& b : boxes) {
+                ++objects;
+                hits += found(b, proposals);
+                top10 += found(b, proposals, 10);
+            }
+        }
+        qInfo("photo-like, 20 scenes: recall %.3f in all, %.3f in the top 10 (%d objects)",
+              double(hits) / objects, double(top10) / objects, objects);
+        QCOMPARE(objects, 74);
+        QVERIFY(double(hits) / objects >= 0.97);
+        QVERIFY(double(top10) / objects >= 0.95);
     }
 
     void timing() {

@@ -1,5 +1,13 @@
 // Graph segmentation (Felzenszwalb & Huttenlocher 2004): Kruskal-style merging of pixels
 // along edges sorted by colour distance, with an adaptive threshold k/|C| per component.
+//
+// Kept instead of OpenCV's cv::ximgproc::segmentation::createGraphSegmentation (same
+// algorithm) because it measurably wins on time at equal recall (tools/proposals-bench, README
+// "Region proposals: ours vs OpenCV ximgproc"): fed to our grouping, OpenCV's gives the same
+// recall at IoU 0.5 on the sample, photo-like and synthetic scenes but takes 110-213 ms per
+// image against 43-93 ms, and 182 ms against 34 ms for the three scales alone. OpenCV builds,
+// sorts (std::sort, every edge twice) and blurs once per scale; we build 8-connected edges
+// once, counting-sort them stably and share them between the scales.
 #include "graph_segmentation.h"
 
 #include <algorithm>
