@@ -28,7 +28,12 @@ int run_ask(int argc, char** argv) {
     const double t_load = now_ms();
     auto model = load_model(args);
     const double load_ms = now_ms() - t_load;
-    const std::string prompt = fill_regions(question, boxes, size, model->region_format());
+    ChatRequest request;
+    request.text = question;
+    request.images = {image};
+    request.regions = regions_for(question, boxes, size);
+    auto backend = make_local_backend(model);
+    const std::string prompt = backend->render_question(request);
 
     if (!json) {
         gp.on_token = [](const std::string& piece) {
@@ -36,8 +41,7 @@ int run_ask(int argc, char** argv) {
             std::fflush(stdout);
         };
     }
-    Session session(model);
-    const Reply reply = session.ask(prompt, {image}, gp);
+    const Reply reply = backend->ask(request, gp);
     if (!json) {
         std::printf("\n");
         return 0;

@@ -80,11 +80,12 @@ int run_batch(int argc, char** argv) {
             const fs::path img_path = rel.is_absolute() ? rel : base / rel;
             const cv::Mat image = load_image(img_path.string());
             const ImageSize size{image.cols, image.rows};
-            const std::string prompt = fill_regions(obj["question"].get<std::string>(),
-                                                    read_boxes(obj), size, model->region_format());
+            ChatRequest request;
+            request.text = obj["question"].get<std::string>();
+            request.images = {image};
+            request.regions = regions_for(request.text, read_boxes(obj), size);
             const double t0 = now_ms();
-            Session session(model);
-            const Reply reply = session.ask(prompt, {image}, gp);
+            const Reply reply = make_local_backend(model)->ask(request, gp);
             obj["prediction"] = reply.text;
             obj["pred_boxes"] = json::array();
             for (const auto& pb : reply.boxes)

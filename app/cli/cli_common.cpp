@@ -128,8 +128,8 @@ Box parse_box(const std::string& text) {
     return Box{v[0], v[1], v[2], v[3]}.normalized();
 }
 
-std::string fill_regions(const std::string& question, const std::vector<Box>& boxes, ImageSize size,
-                         const RegionFormat& format) {
+std::vector<RegionInput> regions_for(const std::string& question, const std::vector<Box>& boxes,
+                                     ImageSize size) {
     size_t placeholders = 0;
     for (size_t p = question.find("<region>"); p != std::string::npos;
          p = question.find("<region>", p + 8))
@@ -138,15 +138,17 @@ std::string fill_regions(const std::string& question, const std::vector<Box>& bo
         throw UsageError("the question has " + std::to_string(placeholders) +
                          " <region> placeholder(s) but " + std::to_string(boxes.size()) +
                          " box(es) were given");
-    std::vector<Box> clipped;
+    std::vector<RegionInput> regions;
     for (const auto& b : boxes) {
-        Box c = b.clipped(size.width, size.height);
-        if (c.area() <= 0)
+        RegionInput r;
+        r.id = int(regions.size()) + 1;
+        r.box = b.clipped(size.width, size.height);
+        if (r.box.area() <= 0)
             throw UsageError("a box lies outside the " + std::to_string(size.width) + "x" +
                              std::to_string(size.height) + " image");
-        clipped.push_back(c);
+        regions.push_back(r);
     }
-    return fill_region_placeholders(question, clipped, size, format);
+    return regions;
 }
 
 GenerateParams generate_params(const Args& args) {

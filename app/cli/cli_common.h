@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "regionchat/backend.h"
 #include "regionchat/engine.h"
 #include "regionchat/region_format.h"
 #include "regionchat/synth.h"
@@ -46,9 +47,11 @@ std::shared_ptr<Model> load_model(const Args& args);
 /// "X0,Y0,X1,Y1" in pixels → Box; UsageError when malformed.
 Box parse_box(const std::string& text);
 
-/// Fills `<region>` placeholders; UsageError when the counts do not match.
-std::string fill_regions(const std::string& question, const std::vector<Box>& boxes, ImageSize size,
-                         const RegionFormat& format);
+/// The boxes of `<region>` placeholders as regions 1..n (clipped to the image; the backend
+/// writes them in its model's format); UsageError when the counts do not match or a box
+/// lies outside the image.
+std::vector<RegionInput> regions_for(const std::string& question, const std::vector<Box>& boxes,
+                                     ImageSize size);
 
 /// Sampling options (--temperature, --top-p, --seed) and --max-new-tokens.
 GenerateParams generate_params(const Args& args);
