@@ -40,6 +40,13 @@ private:
     }
 
     // MME: 2 images x 2 questions, plus one line whose image is missing.
+    // Cases open in the background: waits until the window shows case `row`.
+    static bool openCase(BenchmarkDock* dock, int row) {
+        QSignalSpy opened(dock, &BenchmarkDock::caseOpened);
+        dock->openCase(row);
+        return opened.wait(20000);
+    }
+
     QString writeMme() {
         const fs::path root = (tmp_.path() + "/mme").toStdString();
         fs::create_directories(root / "Data_json");
@@ -100,7 +107,7 @@ private slots:
                  qPrintable(dock->lastMessage()));
 
         // Opening a case puts its image and question in the window.
-        dock->openCase(2);
+        QVERIFY(openCase(dock, 2));
         QCOMPARE(w->document()->image().size(), QSize(70, 70));
         QCOMPARE(w->document()->chat().size(), 2);
         QVERIFY(w->document()->chat()[0].text.contains("green square"));
@@ -145,7 +152,7 @@ private slots:
         BenchmarkDock* dock = w->benchmark();
         QVERIFY(dock->openBenchmark(writeGrounding()));
         QCOMPARE(dock->format(), QString("grounding"));
-        dock->openCase(1);
+        QVERIFY(openCase(dock, 1));
         const auto boxes = w->document()->groundingBoxes();
         QCOMPARE(boxes.size(), 1);
         QCOMPARE(boxes[0].label, QString("ground truth"));
@@ -166,7 +173,7 @@ private slots:
         QVERIFY(dock->openBenchmark(writeMmvm()));
         QCOMPARE(dock->format(), QString("mmvm"));
         QCOMPARE(dock->caseCount(), 1);
-        dock->openCase(0);
+        QVERIFY(openCase(dock, 0));
         const QImage shown = w->document()->image();
         QCOMPARE(shown.height(), 80);
         QCOMPARE(shown.width(), 100 + 120);  // 60x40 scaled to height 80

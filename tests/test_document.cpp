@@ -1,5 +1,7 @@
 // ImageDocument and its undo commands: the single source of truth the canvas, the region list
 // and the chat follow.
+#include <QPainterPath>
+#include <QRandomGenerator>
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -33,6 +35,43 @@ class TestDocument : public QObject {
     Q_OBJECT
 
 private slots:
+    // maskBoundingRect and maskOutline scan eight bytes at a time and merge equal rows: on random
+    // masks (odd widths, set pixels at the edges, any non-zero value) they agree with a plain
+    // pixel-by-pixel reading.
+    void maskHelpersMatchAPixelScan() {
+        QRandomGenerator rng(7);
+        for (const QSize size : {QSize(1, 1), QSize(9, 5), QSize(37, 23), QSize(64, 40)}) {
+            for (int trial = 0; trial < 20; ++trial) {
+                QImage mask(size, QImage::Format_Grayscale8);
+                mask.fill(0);
+                const int blobs = trial % 4;  // 0: an empty mask
+                for (int b = 0; b < blobs; ++b) {
+                    const QRect r(rng.bounded(size.width()), rng.bounded(size.height()),
+                                  1 + rng.bounded(size.width()), 1 + rng.bounded(size.height()));
+                    for (int y = r.top(); y <= std::min(r.bottom(), size.height() - 1); ++y)
+                        for (int x = r.left(); x <= std::min(r.right(), size.width() - 1); ++x)
+                            if (trial % 3 || rng.bounded(4)) mask.scanLine(y)[x] = 1 + b * 80;
+                }
+                QRect expected;
+                for (int y = 0; y < size.height(); ++y)
+                    for (int x = 0; x < size.width(); ++x)
+                        if (mask.constScanLine(y)[x]) expected |= QRect(x, y, 1, 1);
+                QCOMPARE(maskBoundingRect(mask), QRectF(expected));
+                const QPainterPath outline = maskOutline(mask);
+                for (int y = 0; y < size.height(); ++y)
+                    for (int x = 0; x < size.width(); ++x)
+                        QVERIFY2(outline.contains(QPointF(x + 0.5, y + 0.5)) ==
+                                     (mask.constScanLine(y)[x] != 0),
+                                 qPrintable(QString("%1x%2 trial %3: pixel %4,%5")
+                                                .arg(size.width())
+                                                .arg(size.height())
+                                                .arg(trial)
+                                                .arg(x)
+                                                .arg(y)));
+            }
+        }
+    }
+
     void addRegionIsUndoable() {
         ImageDocument doc;
         doc.setImage(blankImage(), QString());

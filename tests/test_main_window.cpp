@@ -73,6 +73,14 @@ private:
         return spy.first().first().toBool();
     }
 
+    // Sessions open in the background: true when one opened.
+    bool openSession(MainWindow& w, const QString& path) {
+        QSignalSpy spy(&w, &MainWindow::sessionLoaded);
+        w.openSession(path);
+        if (!spy.wait(20000)) return false;
+        return spy.first().first().toBool();
+    }
+
     void addBox(MainWindow& w, const QRectF& box) {
         Region r;
         r.id = w.document()->nextRegionId();
@@ -122,7 +130,7 @@ private slots:
 
         std::ofstream(tmp_.filePath("broken.regionchat").toStdString())
             << "{\"format\": \"regionchat-session\", \"version\": 1, \"regions\": [{\"id\": -3}";
-        QVERIFY(!w->openSession(tmp_.filePath("broken.regionchat")));
+        QVERIFY(!openSession(*w, tmp_.filePath("broken.regionchat")));
         QVERIFY(!w->lastError().isEmpty());
 
         // Nothing was lost: same image, same region.
@@ -161,7 +169,7 @@ private slots:
         QVERIFY(!w->document()->isModified());
 
         auto v = window(tinyModel_);
-        QVERIFY(v->openSession(path));
+        QVERIFY(openSession(*v, path));
         QCOMPARE(v->document()->regions(), w->document()->regions());
         QCOMPARE(v->document()->chat(), w->document()->chat());
         QCOMPARE(v->document()->image(), w->document()->image());
@@ -187,7 +195,11 @@ private slots:
         o.recoveryPath = recovery;
         o.askBeforeRestoring = false;
         MainWindow w(o);
+        QSignalSpy restored(&w, &MainWindow::sessionLoaded);
         w.offerRecovery();
+        QVERIFY(restored.wait(20000));
+        QVERIFY(restored.first().first().toBool());
+        QVERIFY(w.document()->isModified());  // restored work is not saved anywhere yet
         QCOMPARE(w.document()->regions().size(), 1);
         QCOMPARE(w.document()->regions().first().box, QRectF(20, 20, 10, 10));
     }

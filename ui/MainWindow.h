@@ -1,28 +1,28 @@
-// The RegionChat window: canvas in the centre, chat / regions / focus docks, menus, status
-// bar; owns the document and the inference controller and wires them together.
+// The RegionChat window: canvas in the centre, chat / regions / focus / benchmark docks, menus,
+// status bar. It owns the document, the inference controller and one controller per job
+// (documents and files, the conversation, proposals and SAM, benchmarks) and wires them up.
 #pragma once
 
 #include <QMainWindow>
-#include <QPointer>
-#include <QTimer>
 
+#include "controllers/UserFeedback.h"
 #include "document/ImageDocument.h"
-#include "document/SessionFile.h"
-#include "inference/InferenceTypes.h"
 
-class QAction;
 class QLabel;
-class QMenu;
 class QProgressBar;
 
 namespace rcui {
 
+class BenchmarkController;
 class BenchmarkDock;
 struct BenchCaseView;
 class CanvasView;
 class ChatPanel;
+class ConversationController;
+class DocumentController;
 class FocusPanel;
 class InferenceController;
+class ProposalController;
 class RegionListWidget;
 class ToolManager;
 
@@ -34,21 +34,24 @@ struct MainWindowOptions {
     bool restoreSam = true;          ///< load the SAM folder remembered in the settings
 };
 
-class MainWindow : public QMainWindow {
+class MainWindow : public QMainWindow, private UserFeedback {
     Q_OBJECT
 
 public:
     explicit MainWindow(const MainWindowOptions& options = {}, QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    /// Opens an image file in the background; errors show in the window. Returns at once.
+    /// Opens an image file in the background; errors show in the window. Returns at once;
+    /// imageLoaded() follows.
     void openImage(const QString& path);
-    /// Opens a `.regionchat` session; false (with a message shown) when it is broken.
-    bool openSession(const QString& path);
+    /// Opens a `.regionchat` session in the background; sessionLoaded() follows (false, with a
+    /// message shown, when it is broken).
+    void openSession(const QString& path);
     bool saveSession(const QString& path);
     /// Asks a question as if typed in the chat.
     void ask(const QString& question);
-    /// Offers to restore the autosave of a session that did not close cleanly.
+    /// Offers to restore the autosave of a session that did not close cleanly (opened in the
+    /// background; sessionLoaded() follows).
     void offerRecovery();
     /// Writes the conversation as Markdown to `path` (.md) plus the annotated image beside it
     /// (.png); false with a message on failure.
@@ -76,12 +79,14 @@ public:
     void loadSam(const QString& dir);
     /// Regions go to the model drawn on the image ("region N") instead of as box text.
     void setVisualPrompts(bool on);
-    bool visualPrompts() const { return visualPrompts_; }
-    QString recoveryPath() const { return recoveryPath_; }
+    bool visualPrompts() const;
+    QString recoveryPath() const;
 
 signals:
     /// An image finished loading (or failed: ok = false).
     void imageLoaded(bool ok);
+    /// A session finished loading (or failed: ok = false).
+    void sessionLoaded(bool ok);
     /// An answer finished (including stopped and failed ones).
     void answerFinished();
     /// A proposal run finished (ok = false when it failed or was cancelled).
@@ -95,23 +100,20 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
-    void buildActions();
-    void buildMenus();
     void buildDocks();
+    void buildControllers();
+    void buildMenus();
+    void buildFileMenu();
     void buildStatusBar();
-    void connectInference();
-    void connectProposals();
-    void showError(const QString& title, const QString& message);
-    void setImage(const QImage& image, const QString& path, const QString& hash);
-    void addRecent(const QString& path);
-    void refreshRecentMenu();
+    void connectModel();
+    void openModel();
     void refreshTitle();
-    void exportConversationAs();
-    void copyAnnotatedImage();
-    void makeRegionFromBox(int index);
-    void zoomToBox(int index);
-    SessionSettings settings() const;
-    bool maybeSave();
+
+    // UserFeedback
+    void showError(const QString& title, const QString& message) override;
+    void noteError(const QString& message) override { lastError_ = message; }
+    void showStatus(const QString& message, int timeoutMs) override;
+    void clearStatus() override;
 
     MainWindowOptions options_;
     ImageDocument doc_;
@@ -123,31 +125,19 @@ private:
     ToolManager* tools_ = nullptr;
     InferenceController* inference_ = nullptr;
 
+    DocumentController* documents_ = nullptr;
+    ConversationController* conversation_ = nullptr;
+    ProposalController* proposals_ = nullptr;
+    BenchmarkController* benchmarks_ = nullptr;
+
     QLabel* modelLabel_ = nullptr;
     QLabel* speedLabel_ = nullptr;
     QProgressBar* loadBar_ = nullptr;
-    QMenu* recentMenu_ = nullptr;
     QAction* presentationAction_ = nullptr;
     QAction* visualPromptsAction_ = nullptr;
-    QProgressBar* proposalBar_ = nullptr;       // proposals and SAM loading
-    QLabel* samLabel_ = nullptr;                // "SAM" while one is loaded (tooltip: which)
     QAction* cancelProposalsAction_ = nullptr;  // Esc, enabled while proposals run
-    bool visualPrompts_ = false;
-    QList<QAction*> docActions_;
-
-    QString sessionPath_;
-    QString recoveryPath_;
+    QList<QAction*> docActions_;                // undo, redo
     QString lastError_;
-    QString pendingQuestion_;
-    int streamingEntry_ = -1;    // index of the assistant entry receiving tokens
-    qint64 imageKey_ = 0;        // bumps with every new image (the worker resets its session)
-    qint64 visualImageKey_ = 0;  // images with visual prompts drawn get keys -1, -2, …
-    QString visualSignature_;    // what the current visual-prompt key was drawn from
-    QString samFolder_;          // the SAM folder loading or loaded
-    bool preferSam_ = false;     // the last proposal run used SAM (the Pick tool follows it)
-    bool conversationStarted_ = false;
-    int loadingImage_ = 0;  // generation counter for background image loads
-    QTimer autosaveTimer_;
 };
 
 }  // namespace rcui

@@ -17,12 +17,11 @@
 #include <QSaveFile>
 #include <QTableWidget>
 #include <QVBoxLayout>
-#include <opencv2/imgproc.hpp>
 
-#include "inference/ImageConversion.h"
+#include "Background.h"
+#include "bench/CaseImages.h"
 #include "inference/InferenceController.h"
 #include "regionchat/bench_run.h"
-#include "regionchat/image_io.h"
 
 namespace rcui {
 
@@ -176,6 +175,8 @@ bool BenchmarkDock::openBenchmark(const QString& root, const QString& format) {
     results_.assign(cases_.size(), std::nullopt);
     errors_.assign(cases_.size(), QString());
     openRow_ = -1;
+    loadedRow_ = -1;
+    loadedImage_ = QImage();
     rootLabel_->setText(QStringLiteral("%1 · %2 · %3 cases")
                             .arg(fmt.toUpper(), QFileInfo(root).fileName())
                             .arg(cases_.size()));
@@ -268,27 +269,6 @@ BenchCaseView BenchmarkDock::viewFor(int row) const {
     v.title = QStringLiteral("%1 (%2)").arg(qs(c.id), qs(c.source));
     v.question = qs(rc::bench::case_prompt(c));
     v.truth = truthText(c);
-    std::vector<cv::Mat> frames;
-    for (const auto& path : c.images) {
-        try {
-            frames.push_back(rc::load_image(path));
-        } catch (const std::exception&) {
-        }
-    }
-    if (frames.size() >= 2) {  // MMVM: query frame | candidate frame, same height
-        const int h = std::max(frames[0].rows, frames[1].rows);
-        std::vector<cv::Mat> scaled;
-        for (const auto& f : frames) {
-            cv::Mat s;
-            cv::resize(f, s, cv::Size(std::max(1, f.cols * h / std::max(1, f.rows)), h));
-            scaled.push_back(s);
-        }
-        cv::Mat joined;
-        cv::hconcat(scaled, joined);
-        v.image = toQImage(joined);
-    } else if (!frames.empty()) {
-        v.image = toQImage(frames[0]);
-    }
     if (c.has_box) v.truthBoxes << QRectF(QPointF(c.box.x0, c.box.y0), QPointF(c.box.x1, c.box.y1));
     if (const auto& r = results_[row]) {
         v.hasResult = true;
@@ -312,7 +292,7 @@ void BenchmarkDock::openCase(int row) {
             const QSignalBlocker block(table_);
             table_->setCurrentCell(at, 0);
         }
-    const BenchCaseView v = viewFor(row);
+    const BenchCaseView v = viewFor(row);  // without its image: that is read on a pool thread
     QString html =
         QStringLiteral("<b>%1</b><br>%2<br><i>%3</i> %4")
             .arg(v.title.toHtmlEscaped(), v.question.toHtmlEscaped().replace('\n', "<br>"),
@@ -320,11 +300,29 @@ void BenchmarkDock::openCase(int row) {
     if (v.hasResult || !v.prediction.isEmpty())
         html +=
             QStringLiteral("<br><i>%1</i> %2").arg(tr("Prediction:"), v.prediction.toHtmlEscaped());
-    if (v.image.isNull())
-        html +=
-            QStringLiteral("<br><font color=#c00>%1</font>").arg(tr("The image cannot be read."));
     detail_->setText(html);
-    emit caseOpened(v);
+    auto show = [this, v, html, row](const QImage& image) {
+        loadedRow_ = row;
+        loadedImage_ = image;
+        BenchCaseView shown = v;
+        shown.image = image;
+        if (image.isNull())
+            detail_->setText(html + QStringLiteral("<br><font color=#c00>%1</font>")
+                                        .arg(tr("The image cannot be read.")));
+        emit caseOpened(shown);
+    };
+    const int generation = ++caseLoad_;
+    if (row == loadedRow_) return show(loadedImage_);  // read already: a run re-opens it
+    emit caseLoading(v.title);
+    runInBackground(
+        this, [paths = cases_[row].images] { return loadCaseView(paths); },
+        [this, show, generation](const QImage& image) {
+            if (generation == caseLoad_) show(image);  // else another case or image was opened
+        });
+}
+
+void BenchmarkDock::dropPendingCase() {
+    ++caseLoad_;
 }
 
 void BenchmarkDock::runCase(int row) {
@@ -348,10 +346,11 @@ void BenchmarkDock::runAll() {
 
 void BenchmarkDock::cancel() {
     queue_.clear();
+    ++runLoad_;  // a case whose images are still being read is not asked
     if (running_ >= 0) {
         const int row = running_;
         running_ = -1;
-        inference_->stop();
+        if (requestId_ != 0) inference_->stop();
         refreshRow(row);
         setMessage(tr("Cancelled."));
         emit runFinished();
@@ -370,41 +369,45 @@ void BenchmarkDock::startNext() {
     }
     const int row = queue_.front();
     queue_.erase(queue_.begin());
-    const auto& c = cases_[row];
-    AskRequest req;
-    req.prompt = qs(rc::bench::case_prompt(c));
-    req.newConversation = true;
-    req.maxNewTokens = 64;
-    req.subject = qs(c.question);
-    try {
-        if (c.images.empty()) throw std::runtime_error("the case has no image");
-        for (size_t i = 0; i < c.images.size(); ++i) {
-            const QImage img = toQImage(rc::load_image(c.images[i]));
-            if (i == 0)
-                req.image = img;
-            else
-                req.extraImages << img;
-        }
-    } catch (const std::exception& e) {
-        errors_[row] = qs(e.what());
-        refreshRow(row);
-        progress_->setValue(queueTotal_ - static_cast<int>(queue_.size()));
-        startNext();
-        return;
-    }
-    req.imageKey = --nextImageKey_;
     running_ = row;
+    requestId_ = 0;  // asked once the images are read
     errors_[row].clear();
     runCaseButton_->setEnabled(false);
     runAllButton_->setEnabled(false);
     progress_->setRange(0, queueTotal_);
     progress_->setValue(queueTotal_ - static_cast<int>(queue_.size()) - 1);
     refreshRow(row);
+    const int generation = ++runLoad_;
+    runInBackground(
+        this, [paths = cases_[row].images] { return loadCaseImages(paths); },
+        [this, row, generation](const CaseImages& images) {
+            if (generation == runLoad_) ask(row, images);  // else cancelled meanwhile
+        });
+}
+
+void BenchmarkDock::ask(int row, const CaseImages& images) {
+    if (!images.error.isEmpty()) {
+        running_ = -1;
+        errors_[row] = images.error;
+        refreshRow(row);
+        progress_->setValue(queueTotal_ - static_cast<int>(queue_.size()));
+        startNext();
+        return;
+    }
+    const auto& c = cases_[row];
+    AskRequest req;
+    req.prompt = qs(rc::bench::case_prompt(c));
+    req.newConversation = true;
+    req.maxNewTokens = 64;
+    req.subject = qs(c.question);
+    req.image = images.first;
+    req.extraImages = images.extra;
+    req.imageKey = --nextImageKey_;
     requestId_ = inference_->ask(req);
 }
 
 void BenchmarkDock::onAnswered(const AnswerResult& result) {
-    if (running_ < 0 || inference_->currentId() != requestId_) return;
+    if (running_ < 0 || requestId_ == 0 || inference_->currentId() != requestId_) return;
     const int row = running_;
     running_ = -1;
     if (result.stopped) {  // Stop in the window, or a chat question took over
@@ -431,7 +434,7 @@ void BenchmarkDock::onAnswered(const AnswerResult& result) {
 }
 
 void BenchmarkDock::onFailed(const QString& message) {
-    if (running_ < 0 || inference_->currentId() != requestId_) return;
+    if (running_ < 0 || requestId_ == 0 || inference_->currentId() != requestId_) return;
     const int row = running_;
     running_ = -1;
     errors_[row] = message;

@@ -23,6 +23,7 @@ namespace rcui {
 
 class InferenceController;
 struct AnswerResult;
+struct CaseImages;
 
 /// What the window shows for an opened case.
 struct BenchCaseView {
@@ -45,8 +46,11 @@ public:
     /// Loads a set; `format` "" guesses from the folder (Data_json: MME, .tsv: MMVM, .jsonl:
     /// grounding). False with the message in lastMessage() when nothing loads.
     bool openBenchmark(const QString& root, const QString& format = QString());
-    /// Selects and opens case `row` (index into the loaded cases).
+    /// Selects case `row` (index into the loaded cases) and reads its image on a pool thread;
+    /// caseOpened() follows unless another case is opened first.
     void openCase(int row);
+    /// The case image being read is not shown (the window opened something else).
+    void dropPendingCase();
     void runCase(int row);
     void runAll();
     void cancel();
@@ -64,6 +68,8 @@ public:
     QString format() const { return format_; }
 
 signals:
+    /// A case's image is being read (caseOpened follows).
+    void caseLoading(const QString& title);
     /// A case is opened: the window shows its image, question, truth and prediction.
     void caseOpened(const rcui::BenchCaseView& view);
     /// Run all finished or was cancelled.
@@ -77,7 +83,9 @@ private:
     void refreshScore();
     void setMessage(const QString& m);
     void startNext();
-    BenchCaseView viewFor(int row) const;
+    /// Sends case `row` to the model once its images are read (or records why not).
+    void ask(int row, const CaseImages& images);
+    BenchCaseView viewFor(int row) const;  ///< all but the image
     int currentRow() const;
     bool rowVisible(int row) const;
     void exportAs();
@@ -88,11 +96,15 @@ private:
     std::vector<std::optional<rc::bench::CaseResult>> results_;
     std::vector<QString> errors_;
     std::vector<int> queue_;  ///< rows still to run in this run
-    int running_ = -1;        ///< row being answered, -1 when idle
+    int running_ = -1;        ///< row being read or answered, -1 when idle
     quint64 requestId_ = 0;
     int queueTotal_ = 0;
     int filter_ = 0;
     int openRow_ = -1;
+    int loadedRow_ = -1;  ///< the case whose image was read last (a run re-opens it)
+    QImage loadedImage_;
+    int caseLoad_ = 0;             ///< generation of the case image being read for the window
+    int runLoad_ = 0;              ///< generation of the run's case images being read
     qint64 nextImageKey_ = -1000;  ///< every case is a new image for the worker
 
     QLabel* rootLabel_;

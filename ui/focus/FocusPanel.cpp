@@ -5,6 +5,7 @@
 #include <QPainter>
 #include <cmath>
 
+#include "Background.h"
 #include "document/ImageDocument.h"
 
 namespace rcui {
@@ -53,11 +54,34 @@ void FocusPanel::setPresentationMode(bool on) {
     refresh();
 }
 
-QPixmap FocusPanel::thumbnail(const QImage& image, const QRectF& box, const QRectF& crop) const {
+void FocusPanel::scaleInBackground(const QImage& image) {
+    const qint64 key = image.cacheKey();
+    const int size = thumbSize_;
+    if (key == pendingKey_ && size == pendingSize_) return;  // under way
+    pendingKey_ = key;
+    pendingSize_ = size;
+    runInBackground(
+        this,
+        [image, size] {
+            return image.scaled(size, size, Qt::KeepAspectRatio, Qt::SmoothTransformation)
+                .convertToFormat(QImage::Format_RGB32);
+        },
+        [this, key, size](const QImage& scaled) {
+            if (key != pendingKey_ || size != pendingSize_) return;  // another image came
+            scaled_ = scaled;
+            scaledKey_ = key;
+            scaledSize_ = size;
+            refresh();
+        });
+}
+
+QPixmap FocusPanel::thumbnail(const QImage& image, const QRectF& box, const QRectF& crop) {
     if (image.isNull()) return {};
-    QImage scaled =
-        image.scaled(thumbSize_, thumbSize_, Qt::KeepAspectRatio, Qt::SmoothTransformation)
-            .convertToFormat(QImage::Format_RGB32);
+    if (image.cacheKey() != scaledKey_ || thumbSize_ != scaledSize_) {
+        scaleInBackground(image);  // refresh() draws it once it is ready
+        return {};
+    }
+    QImage scaled = scaled_;
     const double s = double(scaled.width()) / image.width();
     QPainter p(&scaled);
     p.setRenderHint(QPainter::Antialiasing);
