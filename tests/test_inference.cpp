@@ -28,7 +28,7 @@ private:
 
     AskRequest request(const QString& prompt, int maxTokens) const {
         AskRequest r;
-        r.prompt = prompt;
+        r.question = prompt;
         r.image = image_;
         r.imageKey = 1;
         r.maxNewTokens = maxTokens;

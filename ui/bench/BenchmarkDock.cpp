@@ -396,7 +396,7 @@ void BenchmarkDock::ask(int row, const CaseImages& images) {
     }
     const auto& c = cases_[row];
     AskRequest req;
-    req.prompt = qs(rc::bench::case_prompt(c));
+    req.question = qs(rc::bench::case_prompt(c));
     req.newConversation = true;
     req.maxNewTokens = 64;
     req.subject = qs(c.question);

@@ -3,11 +3,9 @@
 #include <QRegularExpression>
 #include <algorithm>
 
-#include <opencv2/imgproc.hpp>
-
 #include "document/ImageDocument.h"
 #include "inference/ImageConversion.h"
-#include "regionchat/bench.h"
+#include "regionchat/backend.h"
 #include "regionchat/region_format.h"
 
 namespace rcui {
@@ -31,11 +29,6 @@ QString idList(const QList<Region>& regions) {
     return ids.join(QStringLiteral(", "));
 }
 
-std::string encode(const Region& region, const QSize& size, const rc::RegionFormat& format) {
-    const QRectF b = region.box.normalized();
-    return format.encode(rc::Box{b.left(), b.top(), b.right(), b.bottom()},
-                         rc::ImageSize{size.width(), size.height()});
-}
 
 }  // namespace
 
@@ -50,8 +43,8 @@ QList<RegionReference> findRegionReferences(const QString& text) {
     return refs;
 }
 
-QString composePrompt(const QString& question, const ImageDocument& doc,
-                      const rc::RegionFormat& format, QString* error, QList<int>* visualIds) {
+QString resolveRegionReferences(const QString& question, const ImageDocument& doc,
+                                QString* error, QList<int>* ids) {
     if (error) error->clear();
     if (question.trimmed().isEmpty())
         return fail(error, QObject::tr("Type a question about the image first."));
@@ -98,12 +91,8 @@ QString composePrompt(const QString& question, const ImageDocument& doc,
             region = selected ? selected : &byCreation[nextPlain++];
         }
         prompt += question.mid(at, ref.start - at);
-        if (visualIds) {
-            prompt += QStringLiteral("region %1").arg(region->id);
-            if (!visualIds->contains(region->id)) visualIds->append(region->id);
-        } else {
-            prompt += QString::fromStdString(encode(*region, doc.image().size(), format));
-        }
+        prompt += QStringLiteral("<region %1>").arg(region->id);
+        if (ids && !ids->contains(region->id)) ids->append(region->id);
         at = ref.start + ref.length;
     }
     prompt += question.mid(at);
@@ -111,66 +100,20 @@ QString composePrompt(const QString& question, const ImageDocument& doc,
 }
 
 QString groundingLabel(const QString& question, const QString& answer) {
-    static const QRegularExpression tags(QStringLiteral("</?(?:des|ref|loc|p)>"),
-                                         QRegularExpression::CaseInsensitiveOption);
-    static const QRegularExpression subject(
-        QStringLiteral(R"(^\s*(?:please\s+)?(?:where\s+(?:is|are)|find|locate)\s+([^?.!\n]+))"),
-        QRegularExpression::CaseInsensitiveOption);
-    QString q = question;
-    q.remove(tags);
-    const QRegularExpressionMatch m = subject.match(q);
-    if (m.hasMatch()) {
-        const QString s = m.captured(1).simplified();
-        if (!s.isEmpty()) return s;
-    }
-    // Box text in any of the formats: [0.1, 0.2, 0.3, 0.4], <loc>...</loc>, (12, 34, 56, 78).
-    static const QRegularExpression boxes(
-        QStringLiteral(R"(<loc>.*?</loc>|\[\s*[-\d.]+(?:\s*,\s*[-\d.]+){3}\s*\]|)"
-                       R"(\(\s*[-\d.]+(?:\s*,\s*[-\d.]+){3}\s*\))"));
-    QString a = answer;
-    a.remove(boxes);
-    a.remove(tags);
-    a = a.simplified();
-    // Leftover joints such as "at ." or a dangling comma.
-    static const QRegularExpression trailing(QStringLiteral(R"([\s,;:.]+$)"));
-    a.remove(trailing);
-    static const QRegularExpression leading(QStringLiteral(R"(^[\s,;:.]+)"));
-    a.remove(leading);
-    return a.isEmpty() ? QStringLiteral("box") : a;
+    return QString::fromStdString(
+        rc::grounding_label(question.toStdString(), answer.toStdString()));
+}
+
+QList<Region> regionsWithIds(const ImageDocument& doc, const QList<int>& ids) {
+    QList<Region> out;
+    for (int id : ids)
+        if (const Region* r = doc.region(id)) out.append(*r);
+    return out;
 }
 
 QImage drawVisualPrompts(const ImageDocument& doc, const QList<int>& ids) {
-    const cv::Mat image = toBgrMat(doc.image());
-    std::vector<rc::bench::MmvmObject> objects;
-    std::vector<cv::Scalar> colours;
-    for (int id : ids) {
-        const Region* r = doc.region(id);
-        if (!r) continue;
-        rc::bench::MmvmObject o;
-        o.id = id;
-        o.width = image.cols;
-        o.height = image.rows;
-        if (r->hasMask()) {
-            // The mask's outer contours become the object's polygons (holes are left out:
-            // MMVM's rasterizer clears pixels covered twice, so a hole polygon would cut it).
-            std::vector<std::vector<cv::Point>> contours;
-            cv::findContours(toMaskMat(r->mask), contours, cv::RETR_EXTERNAL,
-                             cv::CHAIN_APPROX_SIMPLE);
-            for (const auto& c : contours)
-                if (c.size() >= 3) o.polygons.emplace_back(c.begin(), c.end());
-        }
-        if (o.polygons.empty()) {
-            const QRectF b = r->box.normalized();
-            o.polygons.push_back({{float(b.left()), float(b.top())},
-                                  {float(b.right()), float(b.top())},
-                                  {float(b.right()), float(b.bottom())},
-                                  {float(b.left()), float(b.bottom())}});
-        }
-        objects.push_back(std::move(o));
-        const QColor c = r->colour.isValid() ? r->colour : regionColour(id);
-        colours.emplace_back(c.blue(), c.green(), c.red());
-    }
-    return toQImage(rc::bench::draw_mmvm_prompt(image, objects, /*query=*/false, colours));
+    return toQImage(rc::draw_visual_prompts(toBgrMat(doc.image()),
+                                            toRegionInputs(regionsWithIds(doc, ids))));
 }
 
 }  // namespace rcui

@@ -1,14 +1,12 @@
-// Turns what the user typed into what the model reads: region references become boxes in the
-// model's region format. Also names the phrase a grounding box answers, for its label.
+// Turns what the user typed into a question with numbered region references (the backend
+// writes the regions for its model). Also names the phrase a grounding box answers.
 #pragma once
 
 #include <QImage>
 #include <QList>
 #include <QString>
 
-namespace rc {
-class RegionFormat;
-}
+#include "document/Region.h"
 
 namespace rcui {
 
@@ -24,24 +22,24 @@ struct RegionReference {
 /// Every `<region N>` / `<region>` in `text`, in order (spaces inside are allowed).
 QList<RegionReference> findRegionReferences(const QString& text);
 
-/// Replaces each `<region N>` by region N's box and each plain `<region>` by the selected
-/// region's box (none selected: the regions in creation order, one per placeholder), encoded
-/// with `format` for the document's image size. On an unknown id, more placeholders than
-/// regions, no image, or an empty question: returns "" and sets *error (when given) to a
-/// message for the user; on success *error is cleared.
-/// Visual prompts (`visualIds` given): each reference becomes "region N" instead, and the ids
-/// referred to are appended to *visualIds, for drawing on the image (drawVisualPrompts).
-QString composePrompt(const QString& question, const ImageDocument& doc,
-                      const rc::RegionFormat& format, QString* error,
-                      QList<int>* visualIds = nullptr);
+/// The question with every region reference written `<region N>`: `<region N>` as typed
+/// (spaces and case forgiven), a plain `<region>` as the selected region, else the regions in
+/// creation order, one per placeholder. The ids referred to, in order of first use, go to
+/// *ids (when given). On an unknown id, more placeholders than regions, no image, or an empty
+/// question: returns "" and sets *error (when given) to a message for the user; on success
+/// *error is cleared. How a region reaches the model (its format, or drawn as a visual
+/// prompt) is the backend's business (rc::ChatBackend), not the window's.
+QString resolveRegionReferences(const QString& question, const ImageDocument& doc,
+                                QString* error, QList<int>* ids = nullptr);
 
-/// The image with regions `ids` drawn the MMVM way (../shared/docs/FORMATS.md): each one's
-/// contour (its mask's, else its box's) in a distinct colour and its number in white on a
-/// filled box of that colour. Ids not in the document are skipped.
+/// The document's regions with the given ids, in that order (unknown ids skipped).
+QList<Region> regionsWithIds(const ImageDocument& doc, const QList<int>& ids);
+
+/// The image with regions `ids` drawn the MMVM way (rc::draw_visual_prompts): what a model
+/// sees with visual prompts on.
 QImage drawVisualPrompts(const ImageDocument& doc, const QList<int>& ids);
 
-/// The phrase a box in `answer` stands for: the subject of "where is/are X?", "find X",
-/// "locate X" in `question`; else the answer with its box text removed; else "box".
+/// The label of a grounding box in `answer` (rc::grounding_label).
 QString groundingLabel(const QString& question, const QString& answer);
 
 }  // namespace rcui

@@ -16,7 +16,6 @@
 #include "document/AddRegionCommand.h"
 #include "document/ImageDocument.h"
 #include "inference/InferenceController.h"
-#include "regionchat/region_format.h"
 
 namespace rcui {
 
@@ -63,6 +62,14 @@ void ConversationController::connectInference() {
         ChatEntry e = doc_->chat()[streamingEntry_];
         const QString question =
             streamingEntry_ > 0 ? doc_->chat()[streamingEntry_ - 1].text : QString();
+        if (streamingEntry_ > 0 && !r.prompt.isEmpty()) {
+            // What the model read: the regions as its backend wrote (or drew) them.
+            ChatEntry user = doc_->chat()[streamingEntry_ - 1];
+            if (user.role == ChatEntry::Role::User && user.prompt != r.prompt) {
+                user.prompt = r.prompt;
+                doc_->updateEntry(streamingEntry_ - 1, user);
+            }
+        }
         e.text = r.text;
         e.streaming = false;
         e.stopped = r.stopped;
@@ -109,17 +116,12 @@ void ConversationController::ask(const QString& question) {
             tr("The model is still loading; the question will be asked when it is ready."));
         return;
     }
-    const ModelSummary& m = inference_->model();
-    auto format = rc::make_region_format(m.regionFormat.toStdString(), m.padToSquare);
     QString error;
-    QList<int> drawn;
-    const QString prompt =
-        format ? composePrompt(question, *doc_, *format, &error, visualPrompts_ ? &drawn : nullptr)
-               : QString();
+    QList<int> ids;
+    const QString prompt = resolveRegionReferences(question, *doc_, &error, &ids);
     if (prompt.isEmpty()) {
         chat_->input()->setPlainText(question);  // the panel cleared it; give it back
-        feedback_->showError(tr("Cannot ask that"),
-                             error.isEmpty() ? tr("The model's region format is unknown.") : error);
+        feedback_->showError(tr("Cannot ask that"), error);
         return;
     }
     if (streamingEntry_ >= 0 && streamingEntry_ < doc_->chat().size()) {
@@ -132,7 +134,7 @@ void ConversationController::ask(const QString& question) {
     ChatEntry user;
     user.role = ChatEntry::Role::User;
     user.text = question;
-    user.prompt = prompt;
+    user.prompt = prompt;  // the model's own text replaces it when the answer arrives
     doc_->appendEntry(user);
     ChatEntry answer;
     answer.role = ChatEntry::Role::Assistant;
@@ -141,15 +143,18 @@ void ConversationController::ask(const QString& question) {
     streamingEntry_ = doc_->chat().size() - 1;
 
     AskRequest req;
-    req.prompt = prompt;
+    req.question = prompt;
+    req.regions = regionsWithIds(*doc_, ids);
+    req.visualPrompts = visualPrompts_;
     req.image = doc_->image();
     req.imageKey = imageKey_;
     req.newConversation = !conversationStarted_;
-    if (!drawn.isEmpty()) {
-        // Visual prompts: the regions are drawn on the image this question sends. The same
-        // drawing keeps its key (and the conversation about it); another one is a new image.
+    if (visualPrompts_ && !ids.isEmpty()) {
+        // Visual prompts: the backend draws the regions on the image this question sends. The
+        // same drawing keeps its key (and the conversation about it); another one is a new
+        // image.
         QStringList signature{QString::number(imageKey_)};
-        for (int id : drawn) {
+        for (int id : ids) {
             const Region* r = doc_->region(id);
             const QRectF b = r->box;
             signature << QStringLiteral("%1:%2,%3,%4,%5:%6:%7")
@@ -166,7 +171,6 @@ void ConversationController::ask(const QString& question) {
             visualSignature_ = key;
             ++visualImageKey_;
         }
-        req.image = drawVisualPrompts(*doc_, drawn);
         req.imageKey = -visualImageKey_;
     }
     req.dualFocus = chat_->dualFocus();

@@ -55,4 +55,22 @@ cv::Mat toMaskMat(const QImage& mask) {
     return out;
 }
 
+std::vector<rc::RegionInput> toRegionInputs(const QList<Region>& regions) {
+    std::vector<rc::RegionInput> out;
+    for (const Region& r : regions) {
+        rc::RegionInput in;
+        in.id = r.id;
+        const QRectF b = r.box.normalized();
+        in.box = rc::Box{b.left(), b.top(), b.right(), b.bottom()};
+        for (const QPointF& p : r.positive) in.points.push_back(rc::Point{p.x(), p.y()});
+        if (r.hasMask()) in.mask = toMaskMat(r.mask);
+        const QColor c = r.colour.isValid() ? r.colour : regionColour(r.id);
+        in.colour_b = c.blue();
+        in.colour_g = c.green();
+        in.colour_r = c.red();
+        out.push_back(std::move(in));
+    }
+    return out;
+}
+
 }  // namespace rcui

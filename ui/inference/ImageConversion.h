@@ -4,9 +4,19 @@
 
 #include <QImage>
 
+#include <QList>
+#include <vector>
+
 #include <opencv2/core.hpp>
 
+#include "document/Region.h"
+#include "regionchat/backend.h"
+
 namespace rcui {
+
+/// Document regions as core's region data (box, clicked points, mask, colour); the backend
+/// writes them in its model's format or draws them.
+std::vector<rc::RegionInput> toRegionInputs(const QList<Region>& regions);
 
 /// Any QImage format -> 8-bit BGR cv::Mat (deep copy); an empty Mat for a null image.
 cv::Mat toBgrMat(const QImage& image);

@@ -20,8 +20,8 @@ struct ModelSummary {
     QString device;  ///< "cpu", "cuda:0"
     QString dtype;   ///< "fp32", "fp16", "bf16"
     qint64 parameters = 0;
-    QString regionFormat;  ///< "dualfocus", "pink", "pixels"
-    bool padToSquare = true;
+    QString backend;       ///< which backend answers ("local: <folder>")
+    QString regionFormat;  ///< the name of the format regions are written in (display only)
     double loadMs = 0;
     QStringList warnings;
 };
@@ -29,7 +29,9 @@ struct ModelSummary {
 /// One question for the worker.
 struct AskRequest {
     quint64 id = 0;
-    QString prompt;  ///< regions already encoded in the model's format
+    QString question;  ///< with `<region N>` references (resolveRegionReferences)
+    QList<Region> regions;       ///< the regions referred to (the backend writes or draws them)
+    bool visualPrompts = false;  ///< draw the regions on the image, refer to "region N"
     QImage image;    ///< the document's image (the worker re-encodes only when it changed)
     QList<QImage> extraImages;     ///< more images for this question (MMVM's candidate frame)
     qint64 imageKey = 0;           ///< changes when the document's image changes
@@ -58,6 +60,7 @@ struct AnswerTimings {
 
 /// The finished answer (also sent when stopped, with stopped = true and the partial text).
 struct AnswerResult {
+    QString prompt;  ///< the question as the model read it (regions written by the backend)
     QString text;
     QList<QRectF> boxes;  ///< image pixels
     QString stopReason;   ///< "eos", "length", "abort"

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "inference/ImageConversion.h"
+#include "regionchat/backend.h"
 #include "regionchat/dual_focus.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
@@ -30,7 +31,7 @@ QRectF toRect(const cv::Rect& r) {
     return QRectF(r.x, r.y, r.width, r.height);
 }
 
-ModelSummary summarize(const rc::Model& model) {
+ModelSummary summarize(const rc::Model& model, const rc::ChatBackend& backend) {
     const rc::ModelInfo& info = model.info();
     ModelSummary s;
     s.dir = qs(info.dir);
@@ -38,8 +39,9 @@ ModelSummary summarize(const rc::Model& model) {
     s.device = qs(rc::to_string(info.device));
     s.dtype = qs(rc::to_string(info.dtype));
     s.parameters = info.parameters;
-    s.regionFormat = qs(model.config().region_format);
-    s.padToSquare = model.config().image_aspect == "pad";
+    const rc::BackendInfo b = backend.info();
+    s.backend = qs(b.name);
+    s.regionFormat = qs(b.region_format);
     s.loadMs = info.load_ms;
     for (const std::string& w : info.warnings) s.warnings << qs(w);
     return s;
@@ -101,17 +103,17 @@ void InferenceWorker::loadModel(quint64 id, const QString& dir, const QString& d
         std::shared_ptr<rc::Model> model = rc::Model::load(p);
         if (cancelled(id)) throw rc::Error("loading cancelled");
         // A new model invalidates the conversation (its KV cache belongs to the old one).
-        session_.reset();
+        backend_ = rc::make_local_backend(model);
         sessionImageKey_ = -1;
         model_ = std::move(model);
-        emit modelLoaded(id, summarize(*model_));
+        emit modelLoaded(id, summarize(*model_, *backend_));
     } catch (const std::exception& e) {
         emit failed(id, tr("Could not load the model in %1: %2").arg(folder, qs(e.what())));
     }
 }
 
 void InferenceWorker::resetConversation() {
-    if (session_) session_->reset();
+    if (backend_) backend_->reset();
 }
 
 void InferenceWorker::ask(const rcui::AskRequest& request) {
@@ -124,7 +126,7 @@ void InferenceWorker::ask(const rcui::AskRequest& request) {
         return;
     }
     try {
-        if (!model_) throw rc::Error(tr("No model is loaded.").toStdString());
+        if (!backend_) throw rc::Error(tr("No model is loaded.").toStdString());
         rc::GenerateParams gp;
         gp.max_new_tokens = request.maxNewTokens;
         gp.sampling.temperature = static_cast<float>(request.temperature);
@@ -138,21 +140,27 @@ void InferenceWorker::ask(const rcui::AskRequest& request) {
     }
 }
 
+rc::ChatRequest InferenceWorker::chatRequest(const AskRequest& request, bool withImage) const {
+    rc::ChatRequest c;
+    c.text = request.question.toStdString();
+    if (withImage && !request.image.isNull()) c.images.push_back(toBgrMat(request.image));
+    for (const QImage& extra : request.extraImages) c.images.push_back(toBgrMat(extra));
+    c.regions = toRegionInputs(request.regions);
+    c.region_mode = request.visualPrompts ? rc::RegionMode::VisualPrompt : rc::RegionMode::Text;
+    return c;
+}
+
 AnswerResult InferenceWorker::askConversation(const AskRequest& request,
                                               const rc::GenerateParams& gp) {
-    if (!session_) session_ = std::make_unique<rc::Session>(model_);
     if (request.newConversation || request.imageKey != sessionImageKey_) {
-        session_->reset();
+        backend_->reset();
         sessionImageKey_ = request.imageKey;
     }
     // The image belongs to the first question; later turns reuse its cached features.
-    std::vector<cv::Mat> images;
-    if (session_->messages().empty() && !request.image.isNull())
-        images.push_back(toBgrMat(request.image));
-    for (const QImage& extra : request.extraImages) images.push_back(toBgrMat(extra));
-    const rc::Reply reply = session_->ask(request.prompt.toStdString(), images, gp);
-
+    const rc::ChatRequest chat = chatRequest(request, backend_->message_count() == 0);
     AnswerResult r;
+    r.prompt = qs(backend_->render_question(chat));
+    const rc::Reply reply = backend_->ask(chat, gp);
     r.text = qs(reply.text);
     for (const rc::ParsedBox& b : reply.boxes) r.boxes << toRect(b.box);
     r.stopReason = qs(rc::to_string(reply.stop_reason));
@@ -164,7 +172,8 @@ AnswerResult InferenceWorker::askConversation(const AskRequest& request,
 AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
                                            const rc::GenerateParams& gp) {
     if (request.image.isNull()) throw rc::Error(tr("Dual focus needs an image.").toStdString());
-    const cv::Mat image = toBgrMat(request.image);
+    const rc::ChatRequest chat = chatRequest(request, true);
+    const cv::Mat& image = chat.images.front();
     const quint64 id = request.id;
     rc::DualFocusParams params;
     params.generate = gp;
@@ -174,14 +183,14 @@ AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
         emit token(id, qs(piece));
     };
     params.on_stage = [this, id](const std::string& name) { emit stage(id, qs(name)); };
-    // The pipeline runs its own sessions; the conversation's session is left as it was.
-    const rc::DualFocusResult d =
-        rc::run_dual_focus(model_, image, request.prompt.toStdString(), params);
+    // The pipeline runs on fresh conversations; the chat's own is left as it was.
+    const rc::DualFocusResult d = rc::run_dual_focus(*backend_, chat, params);
 
     AnswerResult r;
+    r.prompt = qs(backend_->fresh()->render_question(chat));
     r.text = qs(d.answer);
     for (const rc::ParsedBox& b :
-         model_->region_format().parse(d.answer, rc::ImageSize{image.cols, image.rows}))
+         backend_->parse_boxes(d.answer, rc::ImageSize{image.cols, image.rows}))
         r.boxes << toRect(b.box);
     r.stopped = d.aborted;
     // The pipeline reports no stop reason of its own: a finished run counts as "eos".

@@ -12,9 +12,10 @@
 #include "inference/InferenceTypes.h"
 
 namespace rc {
+class ChatBackend;
 class Model;
 class SamModel;
-class Session;
+struct ChatRequest;
 struct GenerateParams;
 }  // namespace rc
 
@@ -73,7 +74,9 @@ public:
 private:
     /// One turn of the kept conversation (a new image key or newConversation starts over).
     AnswerResult askConversation(const AskRequest& request, const rc::GenerateParams& params);
-    /// The three-pass DualFocus pipeline on fresh sessions.
+    /// The request as core's chat request (regions as data; images attached to this turn).
+    rc::ChatRequest chatRequest(const AskRequest& request, bool withImage) const;
+    /// The three-pass DualFocus pipeline on fresh conversations of the backend.
     AnswerResult askDualFocus(const AskRequest& request, const rc::GenerateParams& params);
     bool cancelled(quint64 id) const { return id < cancelBelow_->load(); }
     /// The controller is being destroyed (it raises every threshold to the maximum).
@@ -85,7 +88,8 @@ private:
     std::shared_ptr<rc::Model> model_;
     std::shared_ptr<rc::SamModel> sam_;
     std::shared_ptr<std::atomic<quint64>> proposalCancelBelow_, hoverLatest_;
-    std::unique_ptr<rc::Session> session_;
+    /// The conversation: the local engine behind the chat-backend seam.
+    std::unique_ptr<rc::ChatBackend> backend_;
     qint64 sessionImageKey_ = -1;
 };
 
