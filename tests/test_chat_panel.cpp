@@ -12,29 +12,15 @@
 #include "chat/ChatHtml.h"
 #include "chat/ChatPanel.h"
 #include "chat/PromptComposer.h"
-#include "regionchat/backend.h"
-#include "inference/ImageConversion.h"
+#include "support/compose_prompt.h"
 #include "document/ImageDocument.h"
 #include "regionchat/region_format.h"
 
 using namespace rcui;
 
-namespace {
+using rcui::testing::composePrompt;
 
-// What the model reads: the window resolves the references (resolveRegionReferences), the
-// backend writes them (rc::encode_region_references): the two halves the app runs.
-QString composePrompt(const QString& question, const ImageDocument& doc,
-                      const rc::RegionFormat& format, QString* error,
-                      QList<int>* visualIds = nullptr) {
-    QList<int> ids;
-    const QString resolved = resolveRegionReferences(question, doc, error, &ids);
-    if (resolved.isEmpty()) return resolved;
-    if (visualIds) *visualIds = ids;
-    return QString::fromStdString(rc::encode_region_references(
-        resolved.toStdString(), toRegionInputs(regionsWithIds(doc, ids)),
-        rc::ImageSize{doc.image().width(), doc.image().height()}, format,
-        visualIds ? rc::RegionMode::VisualPrompt : rc::RegionMode::Text));
-}
+namespace {
 
 Region boxRegion(int id, const QRectF& box) {
     Region r;

@@ -13,11 +13,10 @@
 #include "canvas/CanvasView.h"
 #include "canvas/MaskItem.h"
 #include "chat/PromptComposer.h"
-#include "regionchat/backend.h"
+#include "support/compose_prompt.h"
 #include "document/AddRegionCommand.h"
 #include "document/ImageDocument.h"
 #include "document/SessionFile.h"
-#include "inference/ImageConversion.h"
 #include "inference/InferenceController.h"
 #include "inference/InferenceWorker.h"
 #include "regionchat/region_format.h"
@@ -29,22 +28,9 @@
 
 using namespace rcui;
 
-namespace {
+using rcui::testing::composePrompt;
 
-// What the model reads: the window resolves the references (resolveRegionReferences), the
-// backend writes them (rc::encode_region_references): the two halves the app runs.
-QString composePrompt(const QString& question, const ImageDocument& doc,
-                      const rc::RegionFormat& format, QString* error,
-                      QList<int>* visualIds = nullptr) {
-    QList<int> ids;
-    const QString resolved = resolveRegionReferences(question, doc, error, &ids);
-    if (resolved.isEmpty()) return resolved;
-    if (visualIds) *visualIds = ids;
-    return QString::fromStdString(rc::encode_region_references(
-        resolved.toStdString(), toRegionInputs(regionsWithIds(doc, ids)),
-        rc::ImageSize{doc.image().width(), doc.image().height()}, format,
-        visualIds ? rc::RegionMode::VisualPrompt : rc::RegionMode::Text));
-}
+namespace {
 
 // A grey image with a filled disc: its mask is exactly the disc's pixels.
 QImage discMask(const QSize& size, const QPointF& centre, double radius) {
