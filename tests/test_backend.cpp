@@ -67,6 +67,12 @@ public:
         asked->push_back("score:" + r.text);
         return nll.at(answer);
     }
+    double score_one_turn(const std::string& human, const std::vector<cv::Mat>&,
+                          const std::string& answer) override {
+        if (!can_score) throw Error("cannot score");
+        asked->push_back("score:" + human);
+        return nll.at(answer);
+    }
     void truncate(size_t n) override { messages = std::min(messages, n); }
     void reset() override { messages = 0; }
     size_t message_count() const override { return messages; }

@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "regionchat/dual_focus.h"
 #include "regionchat/engine.h"
+#include "regionchat/image_io.h"
 #include "regionchat/synth.h"
 
 using nlohmann::json;
@@ -94,6 +96,42 @@ private slots:
         // Any trained model answers in the task's vocabulary ("a {colour} {shape}").
         QCOMPARE(well_formed, asked);
         QVERIFY2(right >= asked - 1, qPrintable(wrong.join("; ")));
+    }
+
+    // The DualFocus branch with a model that draws boxes: the box pass finds one, the crop is
+    // cut as the reference cuts it, both answers are scored and the lower NLL wins.
+    void dualFocusBranchAndChoiceRule() {
+        const cv::Mat image = rc::load_image(
+            (sourceDir() + "/resources/samples/scene_1000000000.png").toStdString());
+        const rc::DualFocusResult open =
+            rc::run_dual_focus(model_, image, "What shape is the red object?");
+        QCOMPARE(open.pipeline, rc::DualFocusPipeline::OpenEnded);
+        QVERIFY2(open.has_box, open.box_answer.c_str());
+        QVERIFY(!open.crop.empty());
+        QVERIFY((open.crop_rect & cv::Rect(0, 0, image.cols, image.rows)) == open.crop_rect);
+        QVERIFY(open.scored);
+        QCOMPARE(open.decided_by, std::string("perplexity"));
+        QCOMPARE(open.micro_won, open.micro_nll < open.macro_nll);
+        QCOMPARE(open.answer, open.micro_won ? open.micro_answer : open.macro_answer);
+        QCOMPARE(open.answer, std::string("circle"));
+
+        const rc::DualFocusResult mc = rc::run_dual_focus(
+            model_, image, "What shape is the red object?\nA. star\nB. circle\nC. triangle");
+        QCOMPARE(mc.pipeline, rc::DualFocusPipeline::MultipleChoice);
+        QVERIFY(mc.has_box);
+        qInfo("multiple choice: macro '%s' -> '%s', micro '%s' -> '%s', %s",
+              mc.macro_answer.c_str(), mc.macro_letter.c_str(), mc.micro_answer.c_str(),
+              mc.micro_letter.c_str(), mc.decided_by.c_str());
+        if (mc.macro_valid && mc.micro_valid) {
+            QVERIFY(mc.scored);
+            QCOMPARE(mc.micro_won, mc.micro_nll < mc.macro_nll);
+        } else if (mc.macro_valid != mc.micro_valid) {
+            QVERIFY(!mc.scored);
+            QCOMPARE(mc.answer, mc.micro_valid ? mc.micro_answer : mc.macro_answer);
+        } else {
+            QCOMPARE(mc.decided_by, std::string("no valid option"));
+            QCOMPARE(mc.answer, mc.macro_answer);
+        }
     }
 
     void batchOnGeneratedScenes() {

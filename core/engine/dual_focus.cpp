@@ -2,6 +2,7 @@
 // and the lower mean NLL of the two answers in the micro context wins.
 #include "regionchat/dual_focus.h"
 
+#include <cctype>
 #include <chrono>
 
 #include "regionchat/error.h"
@@ -17,6 +18,17 @@ void stage(const DualFocusParams& p, const char* name) {
 
 bool aborted(const DualFocusParams& p) {
     return p.generate.should_abort && p.generate.should_abort();
+}
+
+}  // namespace
+
+namespace {
+
+// Python's str.strip(chars) on both ends.
+std::string strip_chars(const std::string& s, const char* chars) {
+    const size_t a = s.find_first_not_of(chars);
+    if (a == std::string::npos) return {};
+    return s.substr(a, s.find_last_not_of(chars) - a + 1);
 }
 
 }  // namespace
@@ -40,72 +52,109 @@ DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& re
         q.images = {img};
         return q;
     };
+    // Regions are written into the question once, on the full image, so every prompt built
+    // from it (box, micro, scoring) reads the same text.
+    const DualFocusQuestion q =
+        parse_dual_focus_question(backend.fresh()->render_question(turn(request.text, image)));
+    r.pipeline = q.pipeline;
+    const bool choice = q.pipeline == DualFocusPipeline::MultipleChoice;
+    ChatRequest base = request;
+    base.regions.clear();  // already written; a visual-prompt image is drawn below
+    if (request.region_mode == RegionMode::VisualPrompt && !request.regions.empty()) {
+        std::vector<RegionInput> used;
+        for (int id : region_reference_ids(request.text))
+            for (const RegionInput& reg : request.regions)
+                if (reg.id == id) used.push_back(reg);
+        if (!used.empty()) base.images[0] = draw_visual_prompts(image, used);
+    }
+    const cv::Mat& shown = base.images[0];
+    auto ask = [&](ChatBackend& b, const std::string& text, const cv::Mat& img) {
+        ChatRequest t = base;
+        t.text = text;
+        t.images = {img};
+        return b.ask(t, params.generate);
+    };
+    auto stopped = [&](const Reply& reply) {
+        if (reply.stop_reason != StopReason::Abort && !aborted(params)) return false;
+        r.aborted = true;
+        return true;
+    };
 
-    // 1. Macro: the plain question on the whole image.
+    // 1. Macro: the question on the whole image.
     stage(params, "macro");
-    auto macro = backend.fresh();
-    const Reply a1 = macro->ask(turn(request.text, image), params.generate);
+    const Reply a1 = ask(*backend.fresh(), q.full, shown);
     r.macro_answer = a1.text;
     r.answer = a1.text;
-    if (a1.stop_reason == StopReason::Abort || aborted(params)) {
-        r.aborted = true;
-        return finish();
-    }
+    if (stopped(a1)) return finish();
 
-    // 2. Box: where does the question look?
+    // 2. Box: where does the question look? (find_boxes takes the first 4-number group.)
     stage(params, "box");
     auto focus = backend.fresh();
-    const Reply b = focus->ask(turn(dual_focus_box_prompt(request.text), image), params.generate);
+    const std::string box_question = dual_focus_box_prompt(q.question);
+    const Reply b = ask(*focus, box_question, shown);
     r.box_answer = b.text;
-    if (b.stop_reason == StopReason::Abort || aborted(params)) {
-        r.aborted = true;
-        return finish();
+    if (stopped(b)) return finish();
+    const auto box = dual_focus_find_box(b.text);
+    if (box) {
+        r.crop_rect = dual_focus_reference_crop_rect(*box, size);
+        r.box = Box{(*box)[0] * size.width, (*box)[1] * size.height, (*box)[2] * size.width,
+                    (*box)[3] * size.height};
     }
-    // The first 4-number group is the box (DualFocus' own parser takes the first).
-    const auto boxes = focus->parse_boxes(b.text, size);
-    if (boxes.empty()) return finish();  // no valid box: the macro answer stands
+    if (!box || r.crop_rect.empty()) {
+        r.decided_by = "no box";
+        return finish();  // the macro answer stands
+    }
     r.has_box = true;
-    r.box = boxes.front().box;
-    r.crop_rect = dual_focus_crop_rect(r.box, size);
-    r.crop = dual_focus_crop(image, r.box);
-    if (r.crop.empty()) {
-        r.has_box = false;
-        return finish();
-    }
+    r.crop = image(r.crop_rect).clone();
 
-    // 3. Micro: second turn with the crop as the second image.
+    // 3. Micro: the second turn, with the crop as the second image.
     stage(params, "micro");
-    const std::string micro_prompt = dual_focus_micro_prompt(request.text);
-    // The crop turns refer to regions of the first image: their text is written here, and
-    // nothing is drawn on the crop.
-    auto crop_turn = [&](const std::string& text) {
-        ChatRequest q = turn(text, r.crop);
-        q.text = focus->render_question(q);
-        q.regions.clear();
-        return q;
-    };
-    const Reply a2 = focus->ask(crop_turn(micro_prompt), params.generate);
-    r.micro_answer = a2.text;
-    if (a2.stop_reason == StopReason::Abort || aborted(params)) {
-        r.aborted = true;
-        return finish();
-    }
+    const Reply a2 = ask(*focus, dual_focus_micro_prompt(q.full), r.crop);
+    r.micro_answer = choice ? a2.text : strip_chars(strip_chars(a2.text, "\n"), ".");
+    if (stopped(a2)) return finish();
 
-    // 4. Choice: score both answers after the box turn, in the micro context with the
-    // short-answer instruction; the lower mean NLL (perplexity) wins. A backend that cannot
-    // score keeps the micro answer and reports both.
+    // 4. Choice.
+    std::string macro_scored = r.macro_answer, micro_scored = r.micro_answer;
+    if (choice) {
+        r.macro_letter = dual_focus_option_letter(r.macro_answer, q.options);
+        r.micro_letter = dual_focus_option_letter(r.micro_answer, q.options);
+        r.macro_valid = dual_focus_valid_letter(r.macro_letter, q.options.size());
+        r.micro_valid = dual_focus_valid_letter(r.micro_letter, q.options.size());
+        if (r.macro_valid != r.micro_valid) {
+            r.answer = r.micro_valid ? r.micro_answer : r.macro_answer;
+            r.micro_won = r.micro_valid;
+            r.decided_by = r.micro_valid ? "only the micro answer is a valid option"
+                                         : "only the macro answer is a valid option";
+            return finish();
+        }
+        if (!r.macro_valid) {
+            r.decided_by = "no valid option";
+            return finish();
+        }
+        auto text_of = [&](const std::string& letter) {
+            return q.options[size_t(std::toupper(static_cast<unsigned char>(letter[0])) - 'A')];
+        };
+        macro_scored = text_of(r.macro_letter);
+        micro_scored = text_of(r.micro_letter);
+    }
     if (!backend.info().capabilities.answer_scoring) {
+        // A backend that cannot score: the micro answer, both reported.
         r.answer = r.micro_answer;
+        r.micro_won = true;
+        r.decided_by = "no scoring";
         return finish();
     }
     stage(params, "score");
-    focus->truncate(2);  // back to the box turn; its KV cache is reused
-    const ChatRequest score = crop_turn(micro_prompt + kDualFocusScoreSuffix);
-    r.macro_nll = focus->score(score, r.macro_answer);
-    r.micro_nll = focus->score(score, r.micro_answer);
+    // The reference's scoring text: the box turn and the scoring question as ONE human turn
+    // (the template's system text cut off, preprocess_v1 adds it back), the candidate after it.
+    const std::string human = "<image>\n" + box_question + " ASSISTANT: " + b.text +
+                              "</s>USER: <image>\n" + dual_focus_score_question(q) + " ";
+    r.macro_nll = focus->score_one_turn(human, {shown, r.crop}, macro_scored);
+    r.micro_nll = focus->score_one_turn(human, {shown, r.crop}, micro_scored);
     r.scored = true;
-    r.micro_won = r.micro_nll < r.macro_nll;
+    r.micro_won = r.micro_nll < r.macro_nll;  // argmin: a tie keeps the macro answer
     r.answer = r.micro_won ? r.micro_answer : r.macro_answer;
+    r.decided_by = "perplexity";
     return finish();
 }
 

@@ -112,6 +112,11 @@ public:
         return session_.answer_nll(text, images, answer);
     }
 
+    double score_one_turn(const std::string& human, const std::vector<cv::Mat>& images,
+                          const std::string& answer) override {
+        return session_.one_turn_nll(human, images, answer);
+    }
+
     void truncate(size_t message_count) override { session_.truncate(message_count); }
     void reset() override { session_.reset(); }
     size_t message_count() const override { return session_.messages().size(); }

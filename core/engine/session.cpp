@@ -113,7 +113,49 @@ struct Session::Impl {
                    const std::vector<ImageSlot>& slots) const {
         std::vector<int64_t> counts;
         for (const auto& slot : slots) counts.push_back(slot.tokens);
-        return build_prompt_sequence(*m.chat_template, *m.tokenizer, msgs, counts);
+        Sequence seq = build_prompt_sequence(*m.chat_template, *m.tokenizer, msgs, counts);
+        key_images_by_content(seq, slots);
+        return seq;
+    }
+
+    // Image positions keyed by the image's hash rather than its index in a list, so the KV
+    // cache is reused only where the same pixels stood (one_turn_nll brings its own list).
+    static void key_images_by_content(Sequence& seq, const std::vector<ImageSlot>& slots) {
+        for (const auto& span : seq.images) {
+            const int64_t key = -1 - int64_t(slots[span.image].hash >> 2);
+            for (int64_t i = 0; i < span.length; ++i) seq.keys[span.start + i] = key;
+        }
+    }
+
+    // LLaVA's tokenizer_image_token: chunks between "<image>" tokenised on their own (BOS only
+    // from the first), "</s>" in the text is EOS (the slow tokenizer splits special tokens
+    // out and encodes the text around them separately), kImagePlaceholder per marker.
+    static constexpr int64_t kImagePlaceholder = -200;
+    std::vector<int64_t> tokenize_image_text(const std::string& text, bool bos) const {
+        static const std::string kEos = "</s>";
+        std::vector<int64_t> ids;
+        if (bos) ids.push_back(m.tokenizer->bos_id());
+        size_t from = 0;
+        while (true) {
+            const size_t at = text.find(kImageMarker, from);
+            const std::string chunk =
+                text.substr(from, at == std::string::npos ? std::string::npos : at - from);
+            size_t p = 0;
+            while (true) {
+                const size_t e = chunk.find(kEos, p);
+                const std::string seg =
+                    chunk.substr(p, e == std::string::npos ? std::string::npos : e - p);
+                if (!seg.empty())
+                    for (int id : m.tokenizer->encode(seg)) ids.push_back(id);
+                if (e == std::string::npos) break;
+                ids.push_back(m.tokenizer->eos_id());
+                p = e + kEos.size();
+            }
+            if (at == std::string::npos) break;
+            ids.push_back(kImagePlaceholder);
+            from = at + kImageMarker.size();
+        }
+        return ids;
     }
 
     // Embeddings [1, b-a, D] of positions [a, b) of `seq`.
@@ -301,6 +343,106 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
             .to(logp.device())
             .view({1, -1, 1});
     return -logp.gather(-1, targets).mean().item<double>();
+}
+
+Session::LabelledTokens Session::label_one_turn(const std::string& human,
+                                                const std::string& answer) const {
+    const Impl& s = *impl_;
+    // The conversation as LLaVA's get_prompt() writes it: no BOS text.
+    std::string conv = pieces_to_string(s.m.chat_template->render(
+        {{ChatMessage::Role::User, human}, {ChatMessage::Role::Assistant, answer}}));
+    if (conv.rfind("<s>", 0) == 0) conv.erase(0, 3);
+    LabelledTokens out;
+    out.ids = s.tokenize_image_text(conv, true);
+    const std::vector<int64_t>& ids = out.ids;
+    // preprocess_v1's labels.
+    static const std::string kSep = " ASSISTANT: ", kSep2 = "</s>";
+    std::vector<uint8_t>& labelled = out.labelled;
+    labelled.assign(ids.size(), 1);
+    auto tok_len = [&](const std::string& t) {
+        return int64_t(s.tokenize_image_text(t, true).size());
+    };
+    int64_t cur = 1;
+    labelled[0] = 0;
+    size_t from = 0;
+    while (from <= conv.size()) {
+        const size_t end = conv.find(kSep2, from);
+        const std::string round =
+            conv.substr(from, end == std::string::npos ? std::string::npos : end - from);
+        if (round.empty()) break;
+        const size_t sep = round.find(kSep);
+        if (sep == std::string::npos || round.find(kSep, sep + 1) != std::string::npos) break;
+        const int64_t round_len = tok_len(round);
+        const int64_t instruction_len = tok_len(round.substr(0, sep) + kSep) - 2;
+        for (int64_t i = std::max<int64_t>(cur, 0);
+             i < std::min<int64_t>(cur + instruction_len, int64_t(ids.size())); ++i)
+            labelled[i] = 0;
+        cur += round_len;
+        if (end == std::string::npos) break;
+        from = end + kSep2.size();
+    }
+    for (int64_t i = std::max<int64_t>(cur, 0); i < int64_t(ids.size()); ++i) labelled[i] = 0;
+    int64_t total = 0;
+    for (int64_t id : ids) total += id != 0;  // LLaVA counts tokens other than pad (= unk, 0)
+    if (cur != total)
+        throw Error("the scored text does not split into rounds as LLaVA's preprocess does");
+    return out;
+}
+
+double Session::one_turn_nll(const std::string& human, const std::vector<cv::Mat>& imgs,
+                             const std::string& answer) {
+    Impl& s = *impl_;
+    torch::NoGradGuard no_grad;
+    const LabelledTokens lt = label_one_turn(human, answer);
+    const std::vector<int64_t>& ids = lt.ids;
+    const std::vector<uint8_t>& labelled = lt.labelled;
+
+    // Positions: each image placeholder becomes its features' rows.
+    std::vector<Impl::ImageSlot> slots;
+    s.add_images(imgs, slots);
+    Sequence seq;
+    std::vector<uint8_t> label_at;
+    size_t next_image = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] == Impl::kImagePlaceholder) {
+            if (next_image >= slots.size())
+                throw Error("the scored text has more <image> markers than images");
+            const int64_t n = slots[next_image].tokens;
+            seq.images.push_back({int64_t(seq.keys.size()), int(next_image), n});
+            for (int64_t k = 0; k < n; ++k) {
+                seq.keys.push_back(-1);
+                label_at.push_back(0);
+            }
+            ++next_image;
+        } else {
+            seq.keys.push_back(ids[i]);
+            label_at.push_back(labelled[i]);
+        }
+    }
+    if (next_image != slots.size()) throw Error("more images than <image> markers to score");
+    Impl::key_images_by_content(seq, slots);
+    seq.is_answer = label_at;
+    const int64_t len = int64_t(seq.keys.size());
+    if (len > s.net.max_positions()) throw Error("the text is too long to score");
+    int64_t first = 1;
+    while (first < len && !label_at[first]) ++first;
+    if (first >= len) throw Error("nothing to score");
+    const int64_t keep = s.reuse_prefix(seq, first - 1);
+    bool aborted = false;
+    auto hidden = s.prefill(seq, keep, len, slots, nullptr, &aborted);
+    // hidden[i] predicts position keep + i + 1.
+    auto logp = torch::log_softmax(
+        s.net.logits(hidden.narrow(1, first - 1 - keep, len - first)).to(torch::kFloat32), -1);
+    std::vector<int64_t> rows, targets;
+    for (int64_t t = first; t < len; ++t)
+        if (label_at[t]) {
+            rows.push_back(t - first);
+            targets.push_back(seq.keys[t]);
+        }
+    auto idx = torch::tensor(rows, torch::kInt64).to(logp.device());
+    auto tgt = torch::tensor(targets, torch::kInt64).to(logp.device()).unsqueeze(1);
+    auto picked = logp[0].index_select(0, idx).gather(1, tgt);
+    return -picked.mean().item<double>();
 }
 
 void Session::reset() {

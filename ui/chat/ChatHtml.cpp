@@ -93,7 +93,12 @@ QString assistantHtml(const ChatEntry& e, int firstBox) {
         body += QStringLiteral("<br>") + chips.join(QStringLiteral("&nbsp;&nbsp; "));
     }
     QStringList notes;
-    if (e.focus.valid) {
+    if (e.focus.valid && !e.focus.scored) {
+        notes << QObject::tr("dual focus: %1 answer (%2)")
+                     .arg(e.focus.microWon ? QObject::tr("zoomed") : QObject::tr("whole-image"),
+                          e.focus.decidedBy.isEmpty() ? QObject::tr("no box")
+                                                      : e.focus.decidedBy.toHtmlEscaped());
+    } else if (e.focus.valid) {
         notes << (e.focus.microWon
                       ? QObject::tr("dual focus: zoomed answer chosen (NLL %1 vs %2)")
                       : QObject::tr("dual focus: whole-image answer kept (NLL %2 vs %1)"))

@@ -20,11 +20,15 @@ struct FocusInfo {
     QString macroAnswer, microAnswer;
     double macroNll = 0, microNll = 0;
     bool microWon = false;
+    bool scored = false;  ///< both answers were scored (perplexity decided)
+    QString pipeline;     ///< "open-ended" or "multiple choice"
+    QString decidedBy;    ///< why the answer was chosen ("perplexity", "no box", ...)
     QRectF box;       ///< the box pass's box (image pixels); empty when none was found
     QRectF cropRect;  ///< the square crop actually cut (image pixels)
     bool operator==(const FocusInfo& o) const {
         return valid == o.valid && macroAnswer == o.macroAnswer && microAnswer == o.microAnswer &&
-               microWon == o.microWon && box == o.box && cropRect == o.cropRect;
+               microWon == o.microWon && scored == o.scored && pipeline == o.pipeline &&
+               decidedBy == o.decidedBy && box == o.box && cropRect == o.cropRect;
     }
 };
 

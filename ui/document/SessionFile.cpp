@@ -123,7 +123,8 @@ QByteArray sessionToJson(const SessionData& d) {
                 {"macro_answer", e.focus.macroAnswer}, {"micro_answer", e.focus.microAnswer},
                 {"macro_nll", e.focus.macroNll},       {"micro_nll", e.focus.microNll},
                 {"micro_won", e.focus.microWon},       {"box", rectToJson(e.focus.box)},
-                {"crop", rectToJson(e.focus.cropRect)}};
+                {"crop", rectToJson(e.focus.cropRect)}, {"scored", e.focus.scored},
+                {"pipeline", e.focus.pipeline},        {"decided_by", e.focus.decidedBy}};
         }
         chat.append(o);
     }
@@ -219,6 +220,11 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
             e.focus.macroNll = f.value("macro_nll").toDouble();
             e.focus.microNll = f.value("micro_nll").toDouble();
             e.focus.microWon = f.value("micro_won").toBool();
+            // Sessions from before these keys: a crop meant both answers were scored.
+            e.focus.scored = f.contains("scored") ? f.value("scored").toBool()
+                                                  : f.contains("crop");
+            e.focus.pipeline = f.value("pipeline").toString();
+            e.focus.decidedBy = f.value("decided_by").toString();
             rectFromJson(f.value("box"), &e.focus.box);
             rectFromJson(f.value("crop"), &e.focus.cropRect);
         }

@@ -118,20 +118,25 @@ void FocusPanel::refresh() {
     else
         microView_->setPixmap(QPixmap::fromImage(
             crop.scaled(thumbSize_, thumbSize_, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
-    const bool scored = !crop.isNull();
+    const bool scored = f.scored;
     auto ppl = [](double nll) { return std::exp(nll); };
     macroAnswer_->setText(
         scored ? tr("“%1”\nperplexity %2").arg(f.macroAnswer).arg(ppl(f.macroNll), 0, 'f', 3)
                : tr("“%1”").arg(f.macroAnswer));
     microAnswer_->setText(
-        scored ? tr("“%1”\nperplexity %2").arg(f.microAnswer).arg(ppl(f.microNll), 0, 'f', 3)
-               : QString());
+        scored          ? tr("“%1”\nperplexity %2").arg(f.microAnswer).arg(ppl(f.microNll), 0, 'f', 3)
+        : crop.isNull() ? QString()
+                        : tr("“%1”").arg(f.microAnswer));
     const QString win = QStringLiteral("<b style='color:#1a9e3a'>%1</b>");
+    const QString which = f.microWon ? win.arg(tr("micro, the zoomed crop"))
+                                     : win.arg(tr("macro, the whole image"));
+    const QString pipeline =
+        f.pipeline.isEmpty() ? QString() : tr("%1 pipeline · ").arg(f.pipeline.toHtmlEscaped());
     verdict_->setText(
-        !scored ? tr("Answer: the macro answer (no zoom)")
-        : f.microWon
-            ? tr("Winner: %1 (lower perplexity)").arg(win.arg(tr("micro, the zoomed crop")))
-            : tr("Winner: %1 (lower perplexity)").arg(win.arg(tr("macro, the whole image"))));
+        pipeline + (crop.isNull() ? tr("Answer: the macro answer (no zoom)")
+                    : scored      ? tr("Winner: %1 (lower perplexity)").arg(which)
+                                  : tr("Winner: %1 (%2)")
+                                        .arg(which, f.decidedBy.toHtmlEscaped())));
 }
 
 }  // namespace rcui

@@ -203,6 +203,11 @@ AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
     r.focus.macroNll = d.macro_nll;
     r.focus.microNll = d.micro_nll;
     r.focus.microWon = d.micro_won;
+    r.focus.scored = d.scored;
+    r.focus.pipeline = d.pipeline == rc::DualFocusPipeline::MultipleChoice
+                           ? QStringLiteral("multiple choice")
+                           : QStringLiteral("open-ended");
+    r.focus.decidedBy = qs(d.decided_by);
     if (d.has_box) {
         r.focus.box = toRect(d.box);
         r.focus.cropRect = toRect(d.crop_rect);

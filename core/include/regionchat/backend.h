@@ -71,6 +71,10 @@ public:
     /// conversation so far; the conversation does not change. Throws rc::Error when
     /// info().capabilities.answer_scoring is false.
     virtual double score(const ChatRequest& request, const std::string& answer) = 0;
+    /// DualFocus' reference scoring (Session::one_turn_nll): `human` as one user turn, every
+    /// reply in it and `answer` labelled. Throws rc::Error when scoring is not available.
+    virtual double score_one_turn(const std::string& human, const std::vector<cv::Mat>& images,
+                                  const std::string& answer) = 0;
     /// Keeps the first `message_count` messages.
     virtual void truncate(size_t message_count) = 0;
     /// Forgets the conversation.

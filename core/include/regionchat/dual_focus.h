@@ -1,5 +1,7 @@
-// The DualFocus three-pass pipeline (../shared/docs/FORMATS.md): a macro answer on the whole
-// image, a box pass, a micro answer with the zoomed crop, and a choice by perplexity.
+// The DualFocus pipelines as its evaluation code runs them (docs/dualfocus-reference.md): a
+// macro answer on the whole image, a box pass, a micro answer with the zoomed crop as the
+// second image, and a choice by perplexity. Open-ended questions follow model_vqa_textvqa.py;
+// questions with lettered options ("A. ..." lines) follow model_vqa_gqa.py.
 #pragma once
 
 #include <functional>
@@ -15,6 +17,7 @@
 namespace rc {
 
 struct DualFocusResult {
+    DualFocusPipeline pipeline = DualFocusPipeline::OpenEnded;
     std::string answer;        ///< the chosen answer
     std::string macro_answer;  ///< pass 1
     std::string box_answer;    ///< pass 2, raw text
@@ -27,6 +30,12 @@ struct DualFocusResult {
     double micro_nll = 0;
     bool micro_won = false;
     bool scored = false;  ///< false when the backend cannot score answers: both are shown
+    /// Multiple choice: each answer as an option letter (process_outputs), and whether valid.
+    std::string macro_letter, micro_letter;
+    bool macro_valid = false, micro_valid = false;
+    /// Why the answer was chosen: "no box", "perplexity", "only the macro answer is a valid
+    /// option", "only the micro answer is a valid option", "no valid option", "no scoring".
+    std::string decided_by;
     bool aborted = false;
     double total_ms = 0;
 };
@@ -37,9 +46,9 @@ struct DualFocusParams {
     std::function<void(const std::string& stage)> on_stage;
 };
 
-/// Runs the three passes with fresh conversations of `backend` (backend.fresh()) on
-/// `request` (its first image; regions as `<region N>` markers are written by the backend).
-/// Throws rc::Error for a bad image.
+/// Runs the passes with fresh conversations of `backend` (backend.fresh()) on `request` (its
+/// first image; regions as `<region N>` markers are written by the backend). The pipeline is
+/// parse_dual_focus_question(request.text)'s. Throws rc::Error for a bad image.
 DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& request,
                                const DualFocusParams& params = {});
 /// The same on the local engine with `model`.

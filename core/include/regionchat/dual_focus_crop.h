@@ -1,6 +1,7 @@
-// DualFocus' fixed pieces (../shared/docs/FORMATS.md): the zoom-in crop (square of side
-// max(w, h) around the box centre, 25 px added on every side, clipped to the image) and the
-// wording of its box and micro passes. OpenCV only; the pipeline is in dual_focus.h.
+// DualFocus' fixed pieces (../shared/docs/FORMATS.md, docs/dualfocus-reference.md): the box
+// parser and zoom-in crop exactly as its evaluation code (misc/boxes.py), the wording of its
+// passes, and the older rounded crop the embedded model's training data uses. OpenCV only; the
+// pipeline is in dual_focus.h.
 #pragma once
 
 #include <string>
@@ -9,9 +10,28 @@
 
 #include "regionchat/region_format.h"
 
+#include <array>
+#include <optional>
+#include <vector>
+
 namespace rc {
 
-/// The crop rectangle in pixels for `box` on an image of `size` (empty rect for an empty box).
+/// DualFocus' find_boxes: the first run of four unsigned decimals joined by "," and optional
+/// white space (regex `\d+\.?\d*,\s*\d+\.?\d*,\s*\d+\.?\d*,\s*\d+\.?\d*`), as written
+/// (normalised x0, y0, x1, y1; no clamping, no brackets needed). Linear; never throws.
+std::optional<std::array<double, 4>> dual_focus_find_box(const std::string& text);
+
+/// The crop DualFocus' evaluation cuts for a normalised box on an image of `size`
+/// (misc/boxes.py): denormalise in float64 (x * W, y * H); expand to a square of side
+/// max(w, h) about the centre and clip x to [0, W-1], y to [0, H-1] (float32); add 25 px on
+/// every side and clip again (float32); truncate to int; the slice [y1:y2, x1:x2] is end
+/// exclusive. Empty when all four pixel coordinates are <= 1 (its only tiny-box rule, an
+/// assert there) or the slice is empty.
+cv::Rect dual_focus_reference_crop_rect(const std::array<double, 4>& normalized, ImageSize size);
+
+/// The rounded crop rectangle the synthetic training data uses (start floored, end ceiled,
+/// clamped to W/H): the embedded model was trained on it. `box` in pixels; empty rect for an
+/// empty box.
 cv::Rect dual_focus_crop_rect(const Box& box, ImageSize size, int margin = 25);
 /// The cropped pixels (a deep copy); empty Mat when the rect is empty.
 cv::Mat dual_focus_crop(const cv::Mat& image, const Box& box, int margin = 25);
@@ -20,7 +40,47 @@ cv::Mat dual_focus_crop(const cv::Mat& image, const Box& box, int margin = 25);
 std::string dual_focus_box_prompt(const std::string& question);
 /// "Please combine the information from these two images and answer this question: {question}"
 std::string dual_focus_micro_prompt(const std::string& question);
-/// Appended to the micro prompt when the two candidate answers are scored.
+/// Appended to the micro prompt when the two candidate answers are scored (the training data's
+/// wording; the pipelines' scoring prompts are dual_focus_score_question).
 extern const char* const kDualFocusScoreSuffix;
+
+/// Which DualFocus pipeline a question takes.
+enum class DualFocusPipeline {
+    OpenEnded,       ///< model_vqa_textvqa.py: both answers always scored
+    MultipleChoice,  ///< model_vqa_gqa.py: answers mapped to option letters, option texts scored
+};
+
+/// A question split the way the evaluation scripts split it.
+struct DualFocusQuestion {
+    DualFocusPipeline pipeline = DualFocusPipeline::OpenEnded;
+    std::string question;              ///< the first line: what the box and scoring prompts ask
+    std::string full;                  ///< what the macro and micro prompts ask (options, hint)
+    std::vector<std::string> options;  ///< multiple choice: the option texts, A first
+};
+
+/// The letter hint of the multiple-choice scripts.
+extern const char* const kDualFocusLetterHint;
+
+/// Reads a chat question: lines "A. text", "B. text", ... (at least two, consecutive letters
+/// from A) after the question make it multiple choice; the letter hint is appended to `full`
+/// unless the text already ends with it. Anything else is open-ended with `full` = the text.
+DualFocusQuestion parse_dual_focus_question(const std::string& text);
+
+/// The scoring question (PPLQ, without "<image>\n"): open-ended (model_vqa_textvqa.py:158)
+/// "Please combine the information from these two images and answer this question:{question}
+/// \nAnswer the question using a single word or phrase"; multiple choice
+/// (model_vqa_gqa.py:182) "{question}\nAnswer the question using a single word or phrase.".
+std::string dual_focus_score_question(const DualFocusQuestion& q);
+
+/// misc/eval.py process_outputs: an answer of more than one character starting with a, b, c
+/// or d (any case) becomes that character (case kept); else the first option that contains
+/// the answer or is contained in it (case-insensitive) becomes its letter; else unchanged.
+std::string dual_focus_option_letter(const std::string& answer,
+                                     const std::vector<std::string>& options);
+/// The letter, upper-cased, is one of A-D (the scripts' `.upper() in ['A','B','C','D']`) and
+/// names an existing option. (The scripts then index the options with the letter as written,
+/// which raises for a lower-case one or one past the options; here those are scored by the
+/// upper-cased letter, and a letter past the options is not valid.)
+bool dual_focus_valid_letter(const std::string& letter, size_t option_count);
 
 }  // namespace rc

@@ -183,6 +183,24 @@ public:
     /// (with `images`), after the conversation so far. Does not change the conversation.
     double answer_nll(const std::string& text, const std::vector<cv::Mat>& images,
                       const std::string& answer);
+    /// Mean NLL of `human` as ONE user turn (it may itself hold rendered turns: "... ASSISTANT:
+    /// x</s>USER: ...") followed by `answer`, labelled as LLaVA's supervised preprocess
+    /// (train.py preprocess_v1) labels it: the conversation is split at "</s>" into rounds and
+    /// each round at " ASSISTANT: ", everything after the separator is labelled (every reply
+    /// inside `human` too, each with its "</s>"); tokens as tokenizer_image_token makes them
+    /// ("</s>" in the text is the EOS token). `images` fill the "<image>" markers in order.
+    /// DualFocus' reference scoring; for templates with a "USER: ... ASSISTANT:" layout
+    /// (vicuna_v1). Independent of the conversation so far; the KV cache keeps what it shares.
+    double one_turn_nll(const std::string& human, const std::vector<cv::Mat>& images,
+                        const std::string& answer);
+    /// The token ids one_turn_nll scores (-200 where an image goes, as LLaVA writes them) and
+    /// which of them are labelled. Throws rc::Error when the text does not split into rounds
+    /// the way LLaVA's preprocess expects (it would mask everything).
+    struct LabelledTokens {
+        std::vector<int64_t> ids;
+        std::vector<uint8_t> labelled;
+    };
+    LabelledTokens label_one_turn(const std::string& human, const std::string& answer) const;
     /// Forgets the conversation (keeps cached image features).
     void reset();
     /// Forgets the KV cache but not the conversation: the next call recomputes the prompt.
