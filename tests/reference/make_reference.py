@@ -27,7 +27,18 @@ import transformers
 from safetensors.torch import save_file
 from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
 
-root = sys.argv[1] if len(sys.argv) > 1 else "tests/reference"
+import shutil
+import tempfile
+
+# Everything is written to a scratch folder next to the destination and moved into place only
+# when every part has succeeded: a failure exits non-zero and leaves the old fixtures as they
+# were, never a mix of old and new.
+final_root = sys.argv[1] if len(sys.argv) > 1 else "tests/reference"
+os.makedirs(final_root, exist_ok=True)
+root = tempfile.mkdtemp(prefix=".make_reference-", dir=final_root)
+import atexit
+
+atexit.register(shutil.rmtree, root, True)  # gone after the move; removed on any failure
 out = os.path.join(root, "llava-tiny")
 os.makedirs(out, exist_ok=True)
 torch.manual_seed(1234)
@@ -143,9 +154,12 @@ def sam_tiny():
 
 
 for part in (embedded_model, sam_tiny):
-    try:
-        part()
-    except Exception as e:  # one part failing still leaves the others' fixtures
-        import traceback
-        traceback.print_exc()
-        print(part.__name__, "failed:", e)
+    part()  # any exception: its traceback, a non-zero exit, the scratch folder removed
+for name in sorted(os.listdir(root)):
+    dest = os.path.join(final_root, name)
+    if os.path.isdir(dest):
+        shutil.rmtree(dest)
+    elif os.path.exists(dest):
+        os.remove(dest)
+    os.replace(os.path.join(root, name), dest)
+print("fixtures written to", final_root)
