@@ -116,8 +116,8 @@ DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& re
     // 4. Choice.
     std::string macro_scored = r.macro_answer, micro_scored = r.micro_answer;
     if (choice) {
-        r.macro_letter = dual_focus_option_letter(r.macro_answer, q.options);
-        r.micro_letter = dual_focus_option_letter(r.micro_answer, q.options);
+        r.macro_letter = dual_focus_option_letter(r.macro_answer, q.option_lines);
+        r.micro_letter = dual_focus_option_letter(r.micro_answer, q.option_lines);
         r.macro_valid = dual_focus_valid_letter(r.macro_letter, q.options.size());
         r.micro_valid = dual_focus_valid_letter(r.micro_letter, q.options.size());
         if (r.macro_valid != r.micro_valid) {

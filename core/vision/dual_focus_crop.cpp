@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -56,41 +57,96 @@ const char* const kDualFocusLetterHint =
 
 namespace {
 
-bool digit(char c) {
-    return c >= '0' && c <= '9';
+// Python's `\d` and `\s` on str patterns are Unicode-aware: a model's answer with full-width
+// digits or a no-break space matches there, so it does here. Each returns the byte length of
+// the character at i (0: not one).
+size_t digit_len(const std::string& t, size_t i, char* ascii) {
+    const auto u = [&](size_t k) { return static_cast<unsigned char>(t[k]); };
+    if (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+        *ascii = t[i];
+        return 1;
+    }
+    // Full-width digits U+FF10..U+FF19: EF BC 90..99.
+    if (i + 2 < t.size() && u(i) == 0xEF && u(i + 1) == 0xBC && u(i + 2) >= 0x90 &&
+        u(i + 2) <= 0x99) {
+        *ascii = char('0' + (u(i + 2) - 0x90));
+        return 3;
+    }
+    return 0;
 }
 
-// `\d+\.?\d*` at i: the end, or npos. Greedy is the only match that can be followed by ','
-// or end the group (a shorter one ends before a digit or '.'), so no backtracking is needed.
-size_t number_end(const std::string& t, size_t i) {
-    if (i >= t.size() || !digit(t[i])) return std::string::npos;
-    while (i < t.size() && digit(t[i])) ++i;
+size_t space_len(const std::string& t, size_t i) {
+    if (i >= t.size()) return 0;
+    const auto u = [&](size_t k) { return k < t.size() ? static_cast<unsigned char>(t[k]) : 0u; };
+    const unsigned c = u(i);
+    if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
+    if (c == 0xC2 && (u(i + 1) == 0x85 || u(i + 1) == 0xA0)) return 2;  // U+0085, U+00A0
+    if (c == 0xE1 && u(i + 1) == 0x9A && u(i + 2) == 0x80) return 3;     // U+1680
+    if (c == 0xE2 && u(i + 1) == 0x80 &&
+        (u(i + 2) <= 0x8A || u(i + 2) == 0xA8 || u(i + 2) == 0xA9 || u(i + 2) == 0xAF))
+        return 3;  // U+2000..200A, U+2028, U+2029, U+202F
+    if (c == 0xE2 && u(i + 1) == 0x81 && u(i + 2) == 0x9F) return 3;  // U+205F
+    if (c == 0xE3 && u(i + 1) == 0x80 && u(i + 2) == 0x80) return 3;  // U+3000
+    return 0;
+}
+
+// `\d+\.?\d*` at i: the end (npos: no match) and the number in ASCII. Greedy is the only
+// match that can be followed by ',' or end the group (a shorter one ends before a digit or
+// '.'), so no backtracking is needed.
+size_t read_number(const std::string& t, size_t i, std::string* ascii) {
+    ascii->clear();
+    char d = 0;
+    size_t n = digit_len(t, i, &d);
+    if (!n) return std::string::npos;
+    while ((n = digit_len(t, i, &d)) != 0) {
+        *ascii += d;
+        i += n;
+    }
     if (i < t.size() && t[i] == '.') {
+        *ascii += '.';
         ++i;
-        while (i < t.size() && digit(t[i])) ++i;
+        while ((n = digit_len(t, i, &d)) != 0) {
+            *ascii += d;
+            i += n;
+        }
     }
     return i;
-}
-
-bool is_space(char c) {  // Python's \s for ASCII text
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
 }  // namespace
 
 std::optional<std::array<double, 4>> dual_focus_find_box(const std::string& t) {
+    std::string number;
+    char d = 0;
     for (size_t start = 0; start < t.size(); ++start) {
-        if (!digit(t[start])) continue;
+        if (!digit_len(t, start, &d)) continue;
+        // A match starting later in the same run of digits would end its first number at the
+        // same place and fail the same way: after a failure the scan resumes past the run
+        // (linear, where retrying each start would be quadratic in a long run of digits).
+        size_t run_end = start;
+        while (size_t n = digit_len(t, run_end, &d)) run_end += n;
         std::array<double, 4> v{};
         size_t i = start;
         bool ok = true;
         for (int k = 0; k < 4 && ok; ++k) {
-            const size_t end = number_end(t, i);
-            if (end == std::string::npos || end - i > 64) {
+            const size_t end = read_number(t, i, &number);
+            if (end == std::string::npos) {
                 ok = false;
                 break;
             }
-            v[k] = std::strtod(t.substr(i, end - i).c_str(), nullptr);
+            // from_chars, not strtod: the C locale a Qt application installs could read "0,5".
+            double value = 0;
+            const auto res = std::from_chars(number.data(), number.data() + number.size(), value);
+            if (res.ec == std::errc::result_out_of_range) {
+                // float() gives inf for a huge number and 0 for a tiny one.
+                const size_t lead = number.find_first_not_of('0');
+                const size_t dot = number.find('.');
+                value = lead != std::string::npos && lead != dot &&
+                                (dot == std::string::npos ? number.size() : dot) > lead
+                            ? HUGE_VAL
+                            : 0.0;
+            }
+            v[k] = value;
             i = end;
             if (k < 3) {
                 if (i >= t.size() || t[i] != ',') {
@@ -98,10 +154,11 @@ std::optional<std::array<double, 4>> dual_focus_find_box(const std::string& t) {
                     break;
                 }
                 ++i;
-                while (i < t.size() && is_space(t[i])) ++i;
+                while (size_t n = space_len(t, i)) i += n;
             }
         }
         if (ok) return v;
+        start = run_end - 1;
     }
     return std::nullopt;
 }
@@ -157,12 +214,18 @@ DualFocusQuestion parse_dual_focus_question(const std::string& text) {
         const char letter = char('A' + options.size());
         if (line.size() >= 3 && line[0] == letter && line[1] == '.' && line[2] == ' ' &&
             options.size() < 26)
+        {
             options.push_back(line.substr(3));
+            q.option_lines.push_back(line);
+        }
         else
             break;
         pos = end + 1;
     }
-    if (options.size() < 2) return q;
+    if (options.size() < 2) {
+        q.option_lines.clear();
+        return q;
+    }
     q.pipeline = DualFocusPipeline::MultipleChoice;
     q.options = options;
     std::string trimmed = text;

@@ -52,9 +52,10 @@ cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int size) {
     if (bgr.empty() || bgr.type() != CV_8UC3) throw Error("expected an 8-bit BGR image");
     if (bgr.cols == size && bgr.rows == size) return bgr.clone();
     cv::Mat src = bgr;
-    // A huge photo is first averaged down to 4 x size per side, so its float copy stays small;
-    // the bicubic filter after it still decides the result.
-    if (src.cols > 4 * size || src.rows > 4 * size)
+    // Exact to PIL up to 16 Mpx (a 192 MB float copy); a larger image is first averaged down
+    // to 4 x size per side so its float copy stays small (the bicubic filter after it still
+    // decides most of the result, but it is no longer PIL's to the last level).
+    if (double(src.cols) * src.rows > 16e6 && (src.cols > 4 * size || src.rows > 4 * size))
         cv::resize(src, src, cv::Size(std::min(src.cols, 4 * size), std::min(src.rows, 4 * size)),
                    0, 0, cv::INTER_AREA);
     namespace F = torch::nn::functional;

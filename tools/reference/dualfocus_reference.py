@@ -17,22 +17,22 @@ leaves no partial fixtures (the previous set, if any, stays as it was).
 What it writes (compact JSON, one record per line, plus one safetensors file):
 
 * model_cases.json -- 8 cases on resources/samples/*.png run through the eval scripts' own
-  `eval_model` (dualfocus/eval/model_vqa_textvqa.py:70-196 for 4 open-ended questions,
-  dualfocus/eval/model_vqa_gqa.py:71-228 for 4 multiple-choice ones), executed unchanged with
+  `eval_model` (dualfocus/eval/model_vqa_textvqa.py:70-200 for 5 open-ended questions,
+  dualfocus/eval/model_vqa_gqa.py:71-227 for 4 multiple-choice ones), executed unchanged with
   recording wrappers around the names they call: generate (textvqa :32-67, gqa :33-68),
   mm_utils.tokenizer_image_token (:43-62), mm_utils.process_images (:28-40; expand2square
   :14-25), misc/boxes.py find_boxes (:53-61), denorm_bbox (:11-15), expand_box (:31-43),
   enlarge_box (:18-28), misc/eval.py process_outputs (:1-18), train/train.py preprocess
   (:582-627 -> preprocess_v1 :411-491), DataCollatorForSupervisedDataset (:752-790) and
   model.forward with reduction='none' (model/language_model/llava_llama.py:95-115). The model is
-  loaded by model/builder.py load_pretrained_model (:26-150) from a temporary folder in the
+  loaded by model/builder.py load_pretrained_model (:26-151) from a temporary folder in the
   original LLaVA layout converted from --model (LLaMA keys at top, projector as
   model.mm_projector.0/.2, a CLIPVisionModel folder as mm_vision_tower).
 * pixel_values.safetensors -- the float32 pixel_values their process_images produced for the
   first case: "full" (1,3,S,S) and "crop" (1,3,S,S); metadata "info" (a JSON string) names the
   case, image, crop rect and crop size.
 * crop_rects.json -- 1,000 seeded normalised boxes on a 480x640 and a 640x427 image through the
-  box block of the eval scripts (textvqa :122-137, the same lines in gqa :133-148):
+  box block of the eval scripts (textvqa :124-137, the same lines in gqa :131-144):
   denorm_bbox, expand_box, enlarge_box, .astype(np.int32), numpy crop, Image.fromarray; "no box"
   (null) when that block raises. Empty crops (the block does not raise, but process_images,
   outside the try, then does) are listed with the error process_images raised.
@@ -42,17 +42,17 @@ What it writes (compact JSON, one record per line, plus one safetensors file):
 
 Patches (all by monkeypatching at run time, none of their files is edited):
 * dualfocus.model.builder.torch and the eval modules' `torch` -> a proxy module whose
-  float16/half attribute is torch.float32 (builder :37 torch_dtype, :143 vision_tower.to, the
+  float16/half attribute is torch.float32 (builder :40 torch_dtype, :143 vision_tower.to, the
   eval scripts' generate `image_tensor.to(dtype=torch.float16)`): weights and images stay fp32.
 * the eval modules' load_pretrained_model -> the real one with device_map='cpu', device='cpu'
   (eval_model hard-codes 'cuda'), loaded once and reused; generate -> the real one with
   device='cpu'.
 * torch.Tensor.cuda and torch.Tensor.half -> identity, only while eval_model runs (the scoring
-  block's `.cuda()` / `.half()`, textvqa :181-185, gqa :206-210).
+  block's `.cuda()` / `.half()`, textvqa :179-184, gqa :203-208).
 * the eval modules' and train.py's `print` -> captured into the record.
 No sys.modules stubs are needed (no xformers / flash-attn / deepspeed import happens at load).
 
-The builder resizes the embeddings to len(tokenizer) = 512 (builder.py :140), dropping the
+The builder resizes the embeddings to len(tokenizer) = 512 (builder.py :138), dropping the
 image-token row 512 of the 513-row checkpoint; "nll" is that model's loss (vocab 512).
 "nll_vocab513" is the same forward through LlavaLlamaForCausalLM loaded without the resize
 (the softmax then also includes row 512), and "vocab513_same" says whether greedy generation
@@ -83,7 +83,7 @@ TEXTVQA_CASES = [
     ("tv2", "scene_1000000000.png", "What color is the triangle?", None),
     ("tv3", "scene_1000000002.png", "What shape is the purple object?", None),
     ("tv4", "scene_1000000005.png", "What color is the square?", None),
-    # the box pass answers a colour, no box: textvqa :154-167 then uses the unset cot_answer
+    # the box pass answers a colour, no box: textvqa :167 then reads the unset cot_answer
     ("tv5", "scene_1000000002.png", "What color is the square at the bottom right?",
      "UnboundLocalError"),
 ]
@@ -306,7 +306,7 @@ def install_hooks(mod, train_mod, rec, loader):
     def enlarge_box(b, h, w):
         r = orig["enlarge_box"](b, h, w)
         rec.box["enlarged"] = tolist(r)
-        rec.box["crop_rect"] = tolist(r[0].astype(np.int32))  # as eval :131 / gqa :142
+        rec.box["crop_rect"] = tolist(r[0].astype(np.int32))  # as textvqa :129 / gqa :136
         return r
 
     def process_images(images, processor, cfg):
@@ -584,7 +584,7 @@ def crop_rect_cases(misc, processor, process_images, cfg):
         img_np = np.zeros((h, w, 3), dtype=np.uint8)
         rows = []
         for b in boxes:
-            # the try-block of model_vqa_textvqa.py :122-137 (gqa :133-148), line by line
+            # the try-block of model_vqa_textvqa.py :124-137 (gqa :131-144), line by line
             try:
                 bx = np.array([b], dtype=np.float64).reshape(-1, 4)  # find_boxes' output type
                 sub_area = misc.denorm_bbox(bx, h, w)[0]
@@ -597,7 +597,7 @@ def crop_rect_cases(misc, processor, process_images, cfg):
                 row = {"rect": [int(x1), int(y1), int(x2), int(y2)],
                        "crop": list(sub_img_pil.size)}
                 if sub_img_pil.size[0] == 0 or sub_img_pil.size[1] == 0:
-                    # process_images (textvqa :143, outside the try) on the empty crop
+                    # process_images (textvqa :142, outside the try) on the empty crop
                     try:
                         process_images([sub_img_pil], processor, cfg)
                         row["process_images"] = "ok"
@@ -608,7 +608,7 @@ def crop_rect_cases(misc, processor, process_images, cfg):
             rows.append(row)
         results[f"{w}x{h}"] = rows
     out = {
-        "about": "their box block (eval/model_vqa_textvqa.py:122-137): denorm_bbox, expand_box, "
+        "about": "their box block (eval/model_vqa_textvqa.py:124-137): denorm_bbox, expand_box, "
                  "enlarge_box, astype(int32), crop img[y1:y2, x1:x2]; rect null = the block "
                  "raised (no box, macro answer used). crop = [w, h] of the crop; an empty crop "
                  "does not raise there, process_images (outside the try) then does.",

@@ -56,6 +56,7 @@ struct DualFocusQuestion {
     std::string question;              ///< the first line: what the box and scoring prompts ask
     std::string full;                  ///< what the macro and micro prompts ask (options, hint)
     std::vector<std::string> options;  ///< multiple choice: the option texts, A first
+    std::vector<std::string> option_lines;  ///< the same as written: "A. red", "B. blue"
 };
 
 /// The letter hint of the multiple-choice scripts.
@@ -73,10 +74,11 @@ DualFocusQuestion parse_dual_focus_question(const std::string& text);
 std::string dual_focus_score_question(const DualFocusQuestion& q);
 
 /// misc/eval.py process_outputs: an answer of more than one character starting with a, b, c
-/// or d (any case) becomes that character (case kept); else the first option that contains
-/// the answer or is contained in it (case-insensitive) becomes its letter; else unchanged.
+/// or d (any case) becomes that character (case kept); else the first option line that
+/// contains the answer or is contained in it (case-insensitive) becomes its letter; else
+/// unchanged. `option_lines` as the question writes them ("A. red": GQA passes the lines).
 std::string dual_focus_option_letter(const std::string& answer,
-                                     const std::vector<std::string>& options);
+                                     const std::vector<std::string>& option_lines);
 /// The letter, upper-cased, is one of A-D (the scripts' `.upper() in ['A','B','C','D']`) and
 /// names an existing option. (The scripts then index the options with the letter as written,
 /// which raises for a lower-case one or one past the options; here those are scored by the
