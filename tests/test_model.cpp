@@ -263,7 +263,8 @@ private slots:
     // pytorch_model.bin with model.* / model.mm_projector.* keys, and the CLIP tower in its
     // own Hugging Face folder named by mm_vision_tower. Same tensors, same model.
     void originalLlavaLayoutLoadsTheSameModel() {
-        const auto cfg = testing::tiny_config();
+        auto cfg = testing::tiny_config();
+        cfg.image_filter = "bicubic";  // what an original-layout config without ours implies
         const std::string hf = dir("orig_hf"), orig = dir("orig/llava-tiny"),
                           clip = dir("orig/clip-tiny");
         testing::write_tiny_model(hf, cfg);

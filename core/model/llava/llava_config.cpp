@@ -67,6 +67,9 @@ ModelConfig parse_original(const json& root, const std::string& source) {
     if (top.boolean("mm_use_im_start_end", false))
         top.fail("mm_use_im_start_end", "true is not supported (LLaVA-1.5 uses false)");
     c.image_token_index = c.text.vocab_size;  // LLaVA marks images with -200, outside the vocab
+    // LLaVA's CLIPImageProcessor resizes with PIL's bicubic filter; "auto" (area when
+    // shrinking) stays available through the regionchat object (the embedded model uses it).
+    c.image_filter = "bicubic";
     read_regionchat(top, root, &c, known_chat_templates(), known_region_formats());
     return c;
 }
@@ -101,6 +104,9 @@ ModelConfig parse_hf(const json& root, const std::string& source) {
                      std::to_string(states) + " hidden states of " +
                      std::to_string(c.vision.num_hidden_layers) + " vision layers");
 
+    // LLaVA's CLIPImageProcessor resizes with PIL's bicubic filter; "auto" (area when
+    // shrinking) stays available through the regionchat object (the embedded model uses it).
+    c.image_filter = "bicubic";
     read_regionchat(top, root, &c, known_chat_templates(), known_region_formats());
     top.warn_unknown(kTopHarmless, &c.warnings);
     return c;
@@ -168,6 +174,7 @@ std::string model_config_to_json(const ModelConfig& c) {
     root["regionchat"] = {{"chat_template", c.chat_template},
                           {"region_format", c.region_format},
                           {"image_aspect", c.image_aspect},
+                          {"image_filter", c.image_filter},
                           {"projector_type", c.projector_type}};
     return root.dump(2) + "\n";
 }
