@@ -1,7 +1,7 @@
 // Reading benchmark files we did not write: size caps, image paths kept inside the set's
 // folder, JSON nesting checked before parsing, pandas-style TSV, Python-style base64.
 #include <fstream>
-#include <iterator>
+#include <string>
 
 #include "bench/bench_util.h"
 
@@ -29,18 +29,11 @@ bool read_capped_file(const fs::path& path, uint64_t max_bytes, std::string* out
         *why = "cannot open '" + path.string() + "'";
         return false;
     }
-    out->clear();
-    out->reserve(static_cast<size_t>(size));
-    // Read at most max_bytes + 1 even if the file grew meanwhile.
-    std::istreambuf_iterator<char> it(in), end;
-    for (uint64_t n = 0; it != end && n <= max_bytes; ++it, ++n) out->push_back(*it);
-    if (out->size() > max_bytes) {
-        *why = "'" + path.string() + "' grew past the " + std::to_string(max_bytes) +
-               "-byte limit while it was read";
-        return false;
-    }
-    if (in.bad()) {
-        *why = "cannot read '" + path.string() + "'";
+    out->assign(static_cast<size_t>(size), '\0');
+    in.read(&(*out)[0], static_cast<std::streamsize>(size));
+    const bool whole = static_cast<uintmax_t>(in.gcount()) == size;
+    if (!whole || in.peek() != std::char_traits<char>::eof()) {
+        *why = "'" + path.string() + "' changed while it was read";
         return false;
     }
     return true;
