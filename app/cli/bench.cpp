@@ -1,5 +1,6 @@
-// regionchat-cli bench: runs a whole MME, MMVM or grounding set with one model load, writes
-// per-case results (MME: the published per-task files) and prints the score table.
+// regionchat-cli bench: runs a whole MME, MMVM, grounding, TextVQA, GQA-MCQ, SEED or MMBench set
+// with one model load, writes per-case results (MME: the published per-task files) and prints
+// the score table.
 #include <unistd.h>
 
 #include <cstdio>
@@ -31,9 +32,44 @@ json result_json(const bench::CaseResult& r, double ms) {
            {"correct", bench::case_correct(r)},
            {"ms", ms}};
     if (c.has_box) j["box"] = {c.box.x0, c.box.y0, c.box.x1, c.box.y1};
+    if (bench::is_dualfocus_format(c.format)) {
+        // What the published pipeline scores (the letter, GQA's option text) and its score.
+        if (c.format != "textvqa")
+            j["scored_answer"] = bench::dualfocus_scored_answer(c, r.prediction);
+        j["score"] = bench::dualfocus_case_score(c, r.prediction);
+        if (c.circular_group >= 0) j["circular_group"] = c.circular_group;
+    }
     if (r.has_pred_box)
         j["pred_box"] = {r.pred_box.x0, r.pred_box.y0, r.pred_box.x1, r.pred_box.y1};
     return j;
+}
+
+// The scores.json fields of DualFocus' four benchmarks.
+void add_dualfocus_scores(const std::string& format, const std::vector<bench::CaseResult>& results,
+                          json* summary) {
+    json& j = *summary;
+    if (format == "textvqa") {
+        j["accuracy"] = bench::score_textvqa(results).accuracy;
+    } else if (format == "gqa-mcq") {
+        const auto s = bench::score_gqa_mcq(results);
+        j["accuracy"] = s.accuracy;
+        j["correct"] = s.correct;
+    } else if (format == "seed") {
+        const auto s = bench::score_seed(results);
+        j["accuracy"] = s.accuracy;
+        for (const auto& [id, t] : s.per_type)
+            j["per_type"][std::get<0>(t)] = {{"question_type_id", id},
+                                             {"correct", std::get<1>(t)},
+                                             {"total", std::get<2>(t)}};
+    } else if (format == "mmbench") {
+        const auto s = bench::score_mmbench(results);
+        j["circular"] = s.circular;
+        j["circular_questions"] = s.groups;
+        j["vanilla"] = s.vanilla;
+        j["per_row"] = s.per_row;
+        for (const auto& [name, ct] : s.per_category)
+            j["per_category"][name] = {{"correct", ct.first}, {"total", ct.second}};
+    }
 }
 
 }  // namespace
@@ -44,8 +80,10 @@ int run_bench(int argc, char** argv) {
                                   "device", "dtype", "threads", "grounding-prompt"},
                                  {"json"});
     const std::string format = args.require("format");
-    if (format != "mme" && format != "mmvm" && format != "grounding")
-        throw UsageError("--format must be mme, mmvm or grounding");
+    if (format != "mme" && format != "mmvm" && format != "grounding" &&
+        !bench::is_dualfocus_format(format))
+        throw UsageError(
+            "--format must be mme, mmvm, grounding, textvqa, gqa-mcq, seed or mmbench");
     const std::string root = args.require("root");
     const int limit = args.get_int("limit", 0, 0, 100'000'000);
 
@@ -117,6 +155,9 @@ int run_bench(int argc, char** argv) {
         summary["overall"] = s.overall;
         for (const auto& [cue, ct] : s.per_cue)
             summary["per_cue"][bench::mmvm_cue_name(cue)] = s.cue_accuracy(cue);
+    } else if (bench::is_dualfocus_format(format)) {
+        table = bench::dualfocus_score_table(format, results);
+        add_dualfocus_scores(format, results, &summary);
     } else {
         const auto s = bench::score_grounding(results);
         table = bench::score_table(s);

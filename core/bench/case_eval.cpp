@@ -7,6 +7,7 @@
 namespace rc::bench {
 
 std::string case_prompt(const BenchCase& c, const RunOptions& options) {
+    if (is_dualfocus_format(c.format)) return dualfocus_prompt(c);
     if (c.format == "mmvm") {
         // The options, unless the question already lists them, and LLaVA's instruction for
         // multiple choice, so the answer is a letter.
@@ -27,6 +28,8 @@ std::string case_prompt(const BenchCase& c, const RunOptions& options) {
 
 bool case_correct(const CaseResult& r) {
     const BenchCase& c = r.bench_case;
+    // TextVQA: right when the answer earns any VQA accuracy (matches a reference answer).
+    if (is_dualfocus_format(c.format)) return dualfocus_case_score(c, r.prediction) > 0;
     if (c.format == "mme") {
         std::string gt = c.answer;
         for (auto& ch : gt) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

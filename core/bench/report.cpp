@@ -114,7 +114,12 @@ LoadReport load_benchmark(const std::string& format, const std::string& root) {
     if (f == "mme") return load_mme(root);
     if (f == "mmvm") return load_mmvm(root);
     if (f == "grounding") return load_grounding(root);
-    throw Error("unknown benchmark format '" + format + "' (expected mme, mmvm or grounding)");
+    if (f == "textvqa") return load_textvqa(root);
+    if (f == "gqa-mcq") return load_gqa_mcq(root);
+    if (f == "seed") return load_seed(root);
+    if (f == "mmbench") return load_mmbench(root);
+    throw Error("unknown benchmark format '" + format +
+                "' (expected mme, mmvm, grounding, textvqa, gqa-mcq, seed or mmbench)");
 }
 
 using detail::fixed;

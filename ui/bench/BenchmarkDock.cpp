@@ -1,7 +1,6 @@
 #include "bench/BenchmarkDock.h"
 
 #include <QComboBox>
-#include <QDir>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -34,16 +33,7 @@ QString qs(const std::string& s) {
 enum Column { ColId, ColQuestion, ColStatus, ColPrediction, ColCount };
 
 QString guessFormat(const QString& root) {
-    const QFileInfo fi(root);
-    if (fi.isFile())
-        return fi.suffix() == QLatin1String("tsv") ? QStringLiteral("mmvm")
-                                                   : QStringLiteral("grounding");
-    const QDir dir(root);
-    if (dir.exists(QStringLiteral("Data_json"))) return QStringLiteral("mme");
-    if (dir.exists(QStringLiteral("mllm_match_eval_full.tsv"))) return QStringLiteral("mmvm");
-    if (!dir.entryList({QStringLiteral("*.jsonl")}, QDir::Files).isEmpty())
-        return QStringLiteral("grounding");
-    return QString();
+    return qs(rc::bench::guess_benchmark_format(root.toStdString()));
 }
 
 QString truthText(const rc::bench::BenchCase& c) {
@@ -68,12 +58,16 @@ BenchmarkDock::BenchmarkDock(InferenceController* inference, QWidget* parent)
     auto* top = new QHBoxLayout;
     openButton_ = new QPushButton(tr("Open…"), body);
     openButton_->setToolTip(
-        tr("Open an MME folder, an MMVM folder or .tsv, or a grounding .jsonl"));
+        tr("Open an MME, MMVM, grounding, TextVQA, GQA-MCQ, SEED or MMBench set"));
     formatBox_ = new QComboBox(body);
     formatBox_->addItem(tr("Auto"), QString());
     formatBox_->addItem(QStringLiteral("MME"), QStringLiteral("mme"));
     formatBox_->addItem(QStringLiteral("MMVM"), QStringLiteral("mmvm"));
     formatBox_->addItem(tr("Grounding"), QStringLiteral("grounding"));
+    formatBox_->addItem(QStringLiteral("TextVQA"), QStringLiteral("textvqa"));
+    formatBox_->addItem(QStringLiteral("GQA-MCQ"), QStringLiteral("gqa-mcq"));
+    formatBox_->addItem(QStringLiteral("SEED-Bench"), QStringLiteral("seed"));
+    formatBox_->addItem(QStringLiteral("MMBench"), QStringLiteral("mmbench"));
     rootLabel_ = new QLabel(tr("No benchmark open"), body);
     rootLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     top->addWidget(openButton_);
@@ -154,7 +148,8 @@ bool BenchmarkDock::openBenchmark(const QString& root, const QString& format) {
     const QString fmt = format.isEmpty() ? guessFormat(root) : format;
     if (fmt.isEmpty()) {
         setMessage(tr("%1 is not a benchmark: no Data_json folder (MME), no "
-                      "mllm_match_eval_full.tsv (MMVM) and no .jsonl file (grounding).")
+                      "mllm_match_eval_full.tsv (MMVM), no TextVQA, GQA-MCQ, SEED or MMBench "
+                      "files and no .jsonl file (grounding).")
                        .arg(root));
         return false;
     }
@@ -454,6 +449,8 @@ QString BenchmarkDock::scoreText() const {
         if (r) done.push_back(*r);
     if (done.empty()) return tr("No results yet.");
     QString head = tr("%1 of %2 cases run. ").arg(done.size()).arg(cases_.size());
+    if (rc::bench::is_dualfocus_format(format_.toStdString()))
+        return head + qs(rc::bench::dualfocus_score_line(format_.toStdString(), done));
     if (format_ == "mme") {
         const auto s = rc::bench::score_mme(done);
         QStringList parts;

@@ -1,6 +1,7 @@
-// The Benchmark dock: open an MME, MMVM or grounding set, browse and filter its cases, open one
-// on the canvas with its annotations, run one or all on the inference worker (progress,
-// cancel), watch the score update, export the results as CSV or JSON.
+// The Benchmark dock: open an MME, MMVM, grounding, TextVQA, GQA-MCQ, SEED or MMBench set,
+// browse and filter its cases, open one on the canvas with its annotations, run one or all on
+// the inference worker (progress, cancel), watch the score update, export the results as CSV
+// or JSON.
 #pragma once
 
 #include <QDockWidget>
@@ -43,8 +44,9 @@ class BenchmarkDock : public QDockWidget {
 public:
     explicit BenchmarkDock(InferenceController* inference, QWidget* parent = nullptr);
 
-    /// Loads a set; `format` "" guesses from the folder (Data_json: MME, .tsv: MMVM, .jsonl:
-    /// grounding). False with the message in lastMessage() when nothing loads.
+    /// Loads a set; `format` "" guesses from the folder (rc::bench::guess_benchmark_format:
+    /// Data_json: MME, MMBench or MMVM .tsv by its columns, DualFocus' benchmarks by their file
+    /// names, .jsonl: grounding). False with the message in lastMessage() when nothing loads.
     bool openBenchmark(const QString& root, const QString& format = QString());
     /// Selects case `row` (index into the loaded cases) and reads its image on a pool thread;
     /// caseOpened() follows unless another case is opened first.

@@ -1,13 +1,17 @@
-// Benchmarks: loaders for MME, MMVM and grounding JSONL sets, the published answer parsers and
-// scorers, the MME result-file layout, and the MMVM visual-prompt drawing.
-// Formats follow ../shared/docs/FORMATS.md ("MME benchmark", "MMVM benchmark").
+// Benchmarks: loaders for MME, MMVM and grounding JSONL sets and for DualFocus' four (TextVQA
+// val, GQA-MCQ, SEED-Bench image, MMBench dev), the published answer parsers and scorers, the
+// MME result-file layout, and the MMVM visual-prompt drawing.
+// Formats follow ../shared/docs/FORMATS.md ("MME benchmark", "MMVM benchmark") and, for
+// DualFocus' benchmarks, the LLaVA / DualFocus evaluation scripts named where each is declared.
 // Torch-free and Qt-free. Loaders never throw for a bad line: they count and list it in
 // LoadReport::skipped and load the rest; they throw rc::Error only when the root itself is
 // missing or unreadable.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -47,6 +51,22 @@ struct BenchCase {
     std::vector<std::string> original_images;
     std::vector<MmvmObject> query_objects;  ///< MMVM FRAME00.json (the published code uses [0])
     std::vector<MmvmObject> candidates;     ///< MMVM FRAME01_CAND.json
+
+    // DualFocus' benchmarks ("textvqa", "gqa-mcq", "seed", "mmbench"). For them `question` is
+    // what the source writes (TextVQA/SEED: the jsonl `text`; GQA: the question with its option
+    // lines; MMBench: the question column), `answer` the ground truth (GQA: the answer text;
+    // SEED/MMBench: the letter; TextVQA: the most frequent reference answer, for display) and
+    // `choices` the options as "A. text" lines.
+    /// The benchmark's own id as written: TextVQA's jsonl question_id (the image id), GQA's and
+    /// SEED's question_id, MMBench's index.
+    std::string question_id;
+    std::vector<std::string> answers;  ///< TextVQA: the 10 reference answers, as written
+    std::vector<std::string> options;  ///< GQA-MCQ/SEED/MMBench: option texts, A first, no "A. "
+    std::string hint;                  ///< MMBench: the hint column, "" when it has none
+    /// MMBench: index % 1000000, shared by the rows asking one question with its options
+    /// rotated (circular evaluation); -1 for the other formats.
+    long long circular_group = -1;
+    int type_id = 0;  ///< SEED: question_type_id (`task` holds its name); 0 otherwise
 };
 
 /// What a loader found: the cases that load, and every line or case it skipped, with why.
@@ -66,8 +86,51 @@ LoadReport load_mmvm(const std::string& root);
 /// Grounding JSONL: one {"image", "expression", "box": [x0, y0, x1, y1] in pixels, "id"?} per
 /// line; images relative to the file's folder. A folder loads every *.jsonl in it.
 LoadReport load_grounding(const std::string& jsonl_path);
-/// Dispatches on `format` ("mme", "mmvm", "grounding"); rc::Error for an unknown format.
+/// Dispatches on `format` ("mme", "mmvm", "grounding", "textvqa", "gqa-mcq", "seed",
+/// "mmbench"); rc::Error for an unknown format.
 LoadReport load_benchmark(const std::string& format, const std::string& root);
+
+/// Limits the DualFocus loaders apply to files they did not write.
+struct LoadLimits {
+    /// A question, annotation or TSV file larger than this is refused (rc::Error).
+    uint64_t max_file_bytes = 2ull << 30;
+    /// MMBench: one image's base64 text; a longer field skips its row.
+    uint64_t max_image_field_bytes = 64ull << 20;
+    /// MMBench: decoded images are refused above this many pixels (as image_io's limit).
+    uint64_t max_image_pixels = 100'000'000ull;
+    /// MMBench: folder the decoded images are written to (named by a hash of their bytes, so
+    /// the rows sharing an image share a file); "" = <system temp>/regionchat-mmbench.
+    std::string image_cache_dir;
+};
+
+/// TextVQA val, in LLaVA's layout (`root`/llava_textvqa_val_v051_ocr.jsonl,
+/// TextVQA_0.5.1_val.json, train_images/). Questions come from the jsonl (`question_id` = the
+/// image id, `image`, `text`), each joined with its 10 answers by (image_id, question.lower()) as
+/// eval_textvqa.py does; the question is read back from `text` as its prompt_processor does.
+/// Without the jsonl, every question of TextVQA_0.5.1_val.json is asked as "question\nAnswer the
+/// question using a single word or phrase." (no OCR tokens: not the published setting) with image
+/// train_images/<image_id>.jpg (or .png).
+/// `root` may also be the jsonl; TextVQA_0.5.1_val.json is looked for next to it.
+LoadReport load_textvqa(const std::string& root, const LoadLimits& limits = {});
+/// GQA-MCQ as DualFocus' eval_gqa.sh reads it: `root`/llava_gqa_testdev_balanced_mcq.jsonl
+/// (`question_id`, `image`, `question` = "Q\nA. x\nB. y..."), images in `root`/data/images/,
+/// answers from `root`/data/testdev_balanced_questions.json (GQA's questions file, keyed by
+/// question id), else from the line's own "answer". `root` may also be the jsonl.
+LoadReport load_gqa_mcq(const std::string& root, const LoadLimits& limits = {});
+/// SEED-Bench, image part: `root`/llava-seed-bench-image.jsonl (else llava-seed-bench.jsonl) with
+/// `question_id`, `image` (relative to `root`), `text` (question, "A. ..." lines, instruction),
+/// joined by question_id with `root`/SEED-Bench.json (answer, question_type_id, data_type);
+/// questions whose data_type is not "image" are skipped. `root` may also be the jsonl.
+LoadReport load_seed(const std::string& root, const LoadLimits& limits = {});
+/// MMBench dev TSV (mmbench_dev_20230712.tsv as LLaVA/DualFocus read it, or VLMEvalKit's
+/// MMBench_DEV_EN.tsv): columns index, question, hint?, A, B, C?, D?, answer, category?, image
+/// (base64; VLMEvalKit writes a row's image as another row's index when it repeats). `root` is the
+/// .tsv or a folder holding one. Images are decoded (limits above) and written to the cache folder.
+LoadReport load_mmbench(const std::string& root, const LoadLimits& limits = {});
+
+/// The format a folder or file looks like by its file names (and a TSV by its header): "mme",
+/// "mmvm", "grounding", "textvqa", "gqa-mcq", "seed", "mmbench", or "" when none.
+std::string guess_benchmark_format(const std::string& root);
 
 /// A model's answer to one case.
 struct CaseResult {
@@ -175,6 +238,90 @@ struct GroundingScore {
 /// Scores the "grounding" results with a ground-truth box.
 GroundingScore score_grounding(const std::vector<CaseResult>& results);
 
+// ---- DualFocus' benchmarks: answers and scores -----------------------------------------
+
+/// True for "textvqa", "gqa-mcq", "seed" and "mmbench".
+bool is_dualfocus_format(const std::string& format);
+
+/// The answer normalisation of the VQA metric as TextVQA scores it (EvalAIAnswerProcessor in
+/// LLaVA's llava/eval/m4c_evaluator.py): lowercase; drop "," and "?"; "'s" -> " 's"; strip;
+/// newline/tab -> space; the punctuation rule (each of ;/[]"{}()=+\_-><@`,?! removed where it
+/// touches a space in the input, else replaced by a space); "." removed unless a digit follows
+/// (at most 32 times: the reference passes re.UNICODE as the count); number words zero..ten and
+/// "none" -> digits; articles a/an/the dropped; missing contraction apostrophes added. Python's
+/// lower() and whitespace are followed for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic.
+std::string vqa_normalize_answer(const std::string& answer);
+
+/// VQA accuracy of one prediction against the reference answers (TextVQAAccuracyEvaluator): both
+/// normalised; the mean over each reference left out of min(1, matches among the others / 3).
+double vqa_accuracy(const std::string& prediction, const std::vector<std::string>& references);
+
+/// DualFocus' process_outputs (misc/eval.py), applied to every multiple-choice answer before it is
+/// written: an answer longer than one character whose first character is a/b/c/d (either case)
+/// becomes that character; else the first option whose text contains the answer or is contained
+/// in it (case-insensitive) gives its letter; else the answer is kept.
+std::string dualfocus_process_outputs(const std::string& answer,
+                                      const std::vector<std::string>& options);
+
+/// MMBench's can_infer (VLMEvalKit's matching_util.py as of 2024-03, the exact-matching policy,
+/// no LLM judge): the letter a prediction picks among `options` (A first), "Z" for a refusal or a
+/// lone Z, "" when none. Punctuation .()[],:;!*#{} counts as space; exactly one option letter
+/// (upper case) standing alone is the answer; otherwise exactly one option text (lower-cased)
+/// inside the lower-cased prediction.
+std::string mmbench_can_infer(const std::string& prediction,
+                              const std::vector<std::string>& options);
+
+/// The letter a multiple-choice case's answer counts as, or for GQA the text that is compared
+/// (the chosen option's text, rstrip('.').lower()): what the published pipeline writes and scores.
+std::string dualfocus_scored_answer(const BenchCase& c, const std::string& prediction);
+/// The VQA accuracy (TextVQA) or 1/0 (the others) of one answer to one case; MMBench per row.
+double dualfocus_case_score(const BenchCase& c, const std::string& prediction);
+/// The prompt the DualFocus evaluation sends for the case (its macro pass): TextVQA/SEED the
+/// jsonl text; GQA the question with options + "\nAnswer with the option's letter from the given
+/// choices directly."; MMBench hint + "\n" + question + "\nA. opt"... + that same instruction.
+std::string dualfocus_prompt(const BenchCase& c);
+
+struct TextVqaScore {
+    int n = 0;
+    double accuracy = 0;  ///< mean VQA accuracy
+};
+TextVqaScore score_textvqa(const std::vector<CaseResult>& results);
+
+struct GqaScore {
+    int n = 0;
+    int correct = 0;
+    double accuracy = 0;
+};
+/// GQA's eval.py accuracy: the option text picked (rstrip('.').lower()) equals the answer.
+GqaScore score_gqa_mcq(const std::vector<CaseResult>& results);
+
+struct SeedScore {
+    int n = 0;
+    int correct = 0;
+    double accuracy = 0;
+    /// question_type_id -> (name, correct, total), as convert_seed_for_submission.py prints.
+    std::map<int, std::tuple<std::string, int, int>> per_type;
+};
+/// Exact match of the (process_outputs) letter with the answer letter, per question type.
+SeedScore score_seed(const std::vector<CaseResult>& results);
+
+struct MmbenchScore {
+    int groups = 0;  ///< questions whose main row (index < 1000000) was answered
+    int groups_correct = 0;
+    double circular = 0;  ///< groups whose every answered row is right / groups
+    int main_rows = 0;
+    int main_correct = 0;
+    double vanilla = 0;  ///< main rows right / main rows (each question once, options as given)
+    int rows = 0;
+    int rows_correct = 0;
+    double per_row = 0;  ///< every answered row counted once
+    /// category -> (circular correct, groups)
+    std::map<std::string, std::pair<int, int>> per_category;
+};
+/// MMBench's circular evaluation (rows grouped by index % 1000000, a group right only when all
+/// of its rows are) and the plain accuracies, on the results given.
+MmbenchScore score_mmbench(const std::vector<CaseResult>& results);
+
 // ---- Printing --------------------------------------------------------------------------
 
 /// Markdown tables: per task with acc, acc+, score, then the totals.
@@ -183,6 +330,17 @@ std::string score_table(const MmeScore& score);
 std::string score_table(const MmvmScore& score);
 /// Markdown table: n, Acc@0.5, mean IoU.
 std::string score_table(const GroundingScore& score);
+std::string score_table(const TextVqaScore& score);  ///< n, accuracy
+std::string score_table(const GqaScore& score);      ///< n, correct, accuracy
+std::string score_table(const SeedScore& score);     ///< per question type, then the total
+std::string score_table(const MmbenchScore& score);   ///< circular, vanilla, per row, categories
+
+/// The scores of a DualFocus format's results as a Markdown table (above) and as one line for
+/// the app ("circular 50.0% (1/2), vanilla ..."); "" for the other formats.
+std::string dualfocus_score_table(const std::string& format,
+                                  const std::vector<CaseResult>& results);
+std::string dualfocus_score_line(const std::string& format,
+                                 const std::vector<CaseResult>& results);
 
 }  // namespace bench
 }  // namespace rc
