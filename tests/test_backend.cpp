@@ -122,7 +122,8 @@ private slots:
         QCOMPARE(to_string(StopReason::Abort), std::string("abort"));
         QCOMPARE(to_string(Family::Pink), std::string("pink"));
         QCOMPARE(model_->info().family, Family::Llava);
-        QCOMPARE(model_->info().layout_description, std::string("Hugging Face llava (safetensors)"));
+        QCOMPARE(model_->info().layout_description,
+                 std::string("Hugging Face llava (safetensors)"));
     }
 
     void registryRecognisesFolders() {
@@ -140,8 +141,8 @@ private slots:
         const QString e = error_of([&] { family_for(probe_folder(other)); });
         QVERIFY2(e.contains("model_type 'blip_2' is not supported") && e.contains("llava, pink"),
                  qPrintable(e));
-        QVERIFY(error_of([&] { Model::load(testing::load_params(other, "cpu")); })
-                    .contains("blip_2"));
+        QVERIFY(
+            error_of([&] { Model::load(testing::load_params(other, "cpu")); }).contains("blip_2"));
     }
 
     void namesSpanFamilies() {
@@ -156,10 +157,9 @@ private slots:
     }
 
     void perImageTokenCounts() {
-        const std::vector<ChatMessage> msgs = {
-            {ChatMessage::Role::User, "<image>\nA <image> B"}};
-        const PromptSequence seq = build_prompt_sequence(model_->chat_template(),
-                                                         model_->tokenizer(), msgs, {3, 5});
+        const std::vector<ChatMessage> msgs = {{ChatMessage::Role::User, "<image>\nA <image> B"}};
+        const PromptSequence seq =
+            build_prompt_sequence(model_->chat_template(), model_->tokenizer(), msgs, {3, 5});
         QCOMPARE(seq.images.size(), size_t(2));
         QCOMPARE(seq.images[0].length, int64_t(3));
         QCOMPARE(seq.images[1].length, int64_t(5));
@@ -176,11 +176,12 @@ private slots:
                                           size, *fmt, RegionMode::Text),
                  std::string("What is [0.00, 0.00, 1.00, 1.00] next to [0.10, 0.10, 0.50, 0.50]?"));
         // Plain <region> takes the regions in order; "<region1>" (no space) is left alone.
-        QCOMPARE(encode_region_references("<region> and <region> but <region1>", regions, size,
-                                          *fmt, RegionMode::Text),
-                 std::string("[0.10, 0.10, 0.50, 0.50] and [0.00, 0.00, 1.00, 1.00] but <region1>"));
-        QCOMPARE(encode_region_references("Compare <region 2> and <region 1>.", regions, size,
-                                          *fmt, RegionMode::VisualPrompt),
+        QCOMPARE(
+            encode_region_references("<region> and <region> but <region1>", regions, size, *fmt,
+                                     RegionMode::Text),
+            std::string("[0.10, 0.10, 0.50, 0.50] and [0.00, 0.00, 1.00, 1.00] but <region1>"));
+        QCOMPARE(encode_region_references("Compare <region 2> and <region 1>.", regions, size, *fmt,
+                                          RegionMode::VisualPrompt),
                  std::string("Compare region 2 and region 1."));
         QVERIFY(error_of([&] {
                     encode_region_references("<region 7>", regions, size, *fmt, RegionMode::Text);
@@ -217,7 +218,7 @@ private slots:
         r.colour_r = 255;
         const cv::Mat drawn = draw_visual_prompts(white, {r});
         QCOMPARE(drawn.size(), white.size());
-        QCOMPARE(drawn.at<cv::Vec3b>(10, 50), cv::Vec3b(0, 0, 255));  // the top edge, red
+        QCOMPARE(drawn.at<cv::Vec3b>(10, 50), cv::Vec3b(0, 0, 255));      // the top edge, red
         QCOMPARE(white.at<cv::Vec3b>(10, 50), cv::Vec3b(255, 255, 255));  // input untouched
         // A mask region: its contour, not its box.
         RegionInput m = box_region(5, {0, 0, 120, 100});
@@ -257,8 +258,8 @@ private slots:
         QCOMPARE(vb->render_question(req), std::string("What is in region 1?"));
         const Reply v = vb->ask(req, g);
         Session vs(model_);
-        const Reply w = vs.ask("What is in region 1?",
-                               {draw_visual_prompts(image_, req.regions)}, g);
+        const Reply w =
+            vs.ask("What is in region 1?", {draw_visual_prompts(image_, req.regions)}, g);
         QCOMPARE(v.text, w.text);
         QVERIFY(error_of([&] {
                     ChatRequest bad = req;

@@ -10,11 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/prompt.h"
+#include "regionchat/image_io.h"
 #include "regionchat/preprocess.h"
 #include "support/model_internals.h"
 #include "support/read_tensor.h"
-#include "regionchat/image_io.h"
 
+#include "regionchat/bench.h"
 #include "regionchat/dual_focus.h"
 #include "regionchat/dual_focus_crop.h"
 #include "regionchat/engine.h"
@@ -123,23 +124,26 @@ private slots:
 
     void optionLettersAsProcessOutputs() {
         const std::vector<std::string> opts{"A. a dog", "B. a cat", "C. apple"};
-        QCOMPARE(dual_focus_option_letter("B", opts), std::string("B"));  // one char: as is
-        QCOMPARE(dual_focus_option_letter("Dog", opts), std::string("D"));  // first letter a-d
-        QCOMPARE(dual_focus_option_letter("apple", opts), std::string("a"));  // case kept
-        QCOMPARE(dual_focus_option_letter("the cat", opts), std::string("the cat"));
+        QCOMPARE(bench::dualfocus_process_outputs("B", opts), std::string("B"));  // one char: as is
+        QCOMPARE(bench::dualfocus_process_outputs("Dog", opts),
+                 std::string("D"));  // first letter a-d
+        QCOMPARE(bench::dualfocus_process_outputs("apple", opts), std::string("a"));  // case kept
+        QCOMPARE(bench::dualfocus_process_outputs("the cat", opts), std::string("the cat"));
         // "B. a cat" is not inside "it is a cat" (the letter prefix is part of the line).
-        QCOMPARE(dual_focus_option_letter("It is a cat", opts), std::string("It is a cat"));
-        QCOMPARE(dual_focus_option_letter("cat", opts), std::string("c"));  // starts with c
-        QCOMPARE(dual_focus_option_letter("Blue", {"A. red", "B. blue"}), std::string("B"));
-        QCOMPARE(dual_focus_option_letter("green", {"A. red", "B. dark green"}), std::string("B"));
+        QCOMPARE(bench::dualfocus_process_outputs("It is a cat", opts), std::string("It is a cat"));
+        QCOMPARE(bench::dualfocus_process_outputs("cat", opts), std::string("c"));  // starts with c
+        QCOMPARE(bench::dualfocus_process_outputs("Blue", {"A. red", "B. blue"}), std::string("B"));
+        QCOMPARE(bench::dualfocus_process_outputs("green", {"A. red", "B. dark green"}),
+                 std::string("B"));
         // The option line as written: "circle." is not inside "A. circle", nor it inside it.
-        QCOMPARE(dual_focus_option_letter("round circle.", {"A. circle", "B. star"}),
+        QCOMPARE(bench::dualfocus_process_outputs("round circle.", {"A. circle", "B. star"}),
                  std::string("round circle."));
-        QCOMPARE(dual_focus_option_letter("zebra", {"A. red", "B. dark green"}), std::string("zebra"));
+        QCOMPARE(bench::dualfocus_process_outputs("zebra", {"A. red", "B. dark green"}),
+                 std::string("zebra"));
         QVERIFY(dual_focus_valid_letter("B", 2));
-        QVERIFY(dual_focus_valid_letter("a", 2));    // .upper() in ['A', ...]
-        QVERIFY(!dual_focus_valid_letter("C", 2));   // past the options
-        QVERIFY(!dual_focus_valid_letter("E", 5));   // A-D only
+        QVERIFY(dual_focus_valid_letter("a", 2));   // .upper() in ['A', ...]
+        QVERIFY(!dual_focus_valid_letter("C", 2));  // past the options
+        QVERIFY(!dual_focus_valid_letter("E", 5));  // A-D only
         QVERIFY(!dual_focus_valid_letter("AB", 2));
     }
 
@@ -195,8 +199,8 @@ private slots:
         QVERIFY(std::abs(s.one_turn_nll(human, {image, image}, "a red circle") - nll) < 1e-5);
         QVERIFY_THROWS_EXCEPTION(Error, s.one_turn_nll("<image>\n<image>\nx", {image}, "y"));
         // A reply holding the separator twice does not split as LLaVA's does: refused.
-        QVERIFY_THROWS_EXCEPTION(
-            Error, s.label_one_turn("q ASSISTANT: a ASSISTANT: b</s>USER: q2", "c"));
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 s.label_one_turn("q ASSISTANT: a ASSISTANT: b</s>USER: q2", "c"));
     }
 
     // Parity with DualFocus' own code (tests/reference/dualfocus, transformers 4.31, fp32).
@@ -218,15 +222,14 @@ private slots:
         int boxes = 0, none = 0;
         for (const auto& size : f["sizes"]) {
             const int w = size[0], h = size[1];
-            const json& results =
-                f["results_" + std::to_string(w) + "x" + std::to_string(h)];
+            const json& results = f["results_" + std::to_string(w) + "x" + std::to_string(h)];
             QCOMPARE(results.size(), f["boxes"].size());
             for (size_t i = 0; i < results.size(); ++i) {
                 const auto& b = f["boxes"][i];
-                const cv::Rect got = dual_focus_reference_crop_rect(
-                    {b[0].get<double>(), b[1].get<double>(), b[2].get<double>(),
-                     b[3].get<double>()},
-                    {w, h});
+                const cv::Rect got =
+                    dual_focus_reference_crop_rect({b[0].get<double>(), b[1].get<double>(),
+                                                    b[2].get<double>(), b[3].get<double>()},
+                                                   {w, h});
                 const json& want = results[i]["rect"];
                 const std::string where = std::to_string(w) + "x" + std::to_string(h) + " box " +
                                           b.dump() + " want " + want.dump();
@@ -248,7 +251,7 @@ private slots:
     void referenceProcessOutputs() {
         for (const auto& c : fixture("process_outputs.json")["cases"]) {
             const auto options = c["options"].get<std::vector<std::string>>();
-            const std::string got = dual_focus_option_letter(c["output"], options);
+            const std::string got = bench::dualfocus_process_outputs(c["output"], options);
             QCOMPARE(got, c["result"].get<std::string>());
             // Their validity ignores how many options there are.
             QCOMPARE(dual_focus_valid_letter(got, 4), c["valid"].get<bool>());
@@ -273,14 +276,15 @@ private slots:
             for (int64_t k : seq.keys) out.push_back(k < 0 ? -200 : k);
             return out;
         };
-        const std::string prefix = "A chat between a curious user and an artificial intelligence "
-                                   "assistant. The assistant gives helpful, detailed, and polite "
-                                   "answers to the user's questions. USER: ";
+        const std::string prefix =
+            "A chat between a curious user and an artificial intelligence "
+            "assistant. The assistant gives helpful, detailed, and polite "
+            "answers to the user's questions. USER: ";
         for (const auto& c : f["cases"]) {
             const std::string id = c["id"];
             const auto& passes = c["passes"];
-            const std::string question = c["line"].contains("question") ? c["line"]["question"]
-                                                                        : c["line"]["text"];
+            const std::string question =
+                c["line"].contains("question") ? c["line"]["question"] : c["line"]["text"];
             const DualFocusQuestion q = parse_dual_focus_question(question);
             // Macro and box: one user turn each.
             const std::string macro = "<image>\n" + q.full;
@@ -349,30 +353,40 @@ private slots:
         p.model_dir = dir;
         p.device = "cpu";
         auto model = Model::load(p);
-        auto pixels = SafetensorsArchive::open(src + "/tests/reference/dualfocus/pixel_values.safetensors");
+        auto pixels =
+            SafetensorsArchive::open(src + "/tests/reference/dualfocus/pixel_values.safetensors");
         const json& tv1 = f["cases"][0];
-        const cv::Mat image = load_image(src + "/resources/samples/" + tv1["image"].get<std::string>());
+        const cv::Mat image =
+            load_image(src + "/resources/samples/" + tv1["image"].get<std::string>());
         const auto& r = tv1["box"]["crop_rect"];
-        const cv::Rect rect(r[0], r[1], r[2].get<int>() - r[0].get<int>(), r[3].get<int>() - r[1].get<int>());
+        const cv::Rect rect(r[0], r[1], r[2].get<int>() - r[0].get<int>(),
+                            r[3].get<int>() - r[1].get<int>());
         const auto& pre = testing::llava_network(*model).preprocess();
-        const double full_diff = (preprocess_image(image, pre) -
-                                  testing::read_tensor(*pixels, "full").squeeze(0))
-                                     .abs().max().item<double>();
+        const double full_diff =
+            (preprocess_image(image, pre) - testing::read_tensor(*pixels, "full").squeeze(0))
+                .abs()
+                .max()
+                .item<double>();
         const double crop_diff = (preprocess_image(image(rect).clone(), pre) -
                                   testing::read_tensor(*pixels, "crop").squeeze(0))
-                                     .abs().max().item<double>();
+                                     .abs()
+                                     .max()
+                                     .item<double>();
         qInfo("pixel values vs the reference: full %.3g, crop %.3g", full_diff, crop_diff);
         QVERIFY(full_diff < 1e-6 && crop_diff < 1e-6);
         double worst = 0;
         for (const auto& c : f["cases"]) {
             if (c["scoring"].is_null()) continue;
-            const cv::Mat img = load_image(src + "/resources/samples/" + c["image"].get<std::string>());
+            const cv::Mat img =
+                load_image(src + "/resources/samples/" + c["image"].get<std::string>());
             const auto& cr = c["box"]["crop_rect"];
             const cv::Mat crop = img(cv::Rect(cr[0], cr[1], cr[2].get<int>() - cr[0].get<int>(),
-                                              cr[3].get<int>() - cr[1].get<int>())).clone();
+                                              cr[3].get<int>() - cr[1].get<int>()))
+                                     .clone();
             Session s(model);
             for (const auto& cand : c["scoring"]["candidates"]) {
-                const double ours = s.one_turn_nll(c["scoring"]["human"], {img, crop}, cand["text"]);
+                const double ours =
+                    s.one_turn_nll(c["scoring"]["human"], {img, crop}, cand["text"]);
                 worst = std::max(worst, std::abs(ours - cand["nll"].get<double>()));
             }
         }
@@ -382,9 +396,10 @@ private slots:
         // The whole pipeline: every pass's greedy answer, the box, the crop and the choice.
         for (const auto& c : f["cases"]) {
             const std::string id = c["id"];
-            const cv::Mat img = load_image(src + "/resources/samples/" + c["image"].get<std::string>());
-            const std::string question = c["line"].contains("question") ? c["line"]["question"]
-                                                                        : c["line"]["text"];
+            const cv::Mat img =
+                load_image(src + "/resources/samples/" + c["image"].get<std::string>());
+            const std::string question =
+                c["line"].contains("question") ? c["line"]["question"] : c["line"]["text"];
             // GQA's line carries the options: the multiple-choice pipeline adds the hint.
             const DualFocusResult d = run_dual_focus(model, img, question);
             const auto& passes = c["passes"];

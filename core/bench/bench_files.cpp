@@ -1,6 +1,7 @@
 // Reading benchmark files we did not write: size caps, image paths kept inside the set's
 // folder, JSON nesting checked before parsing, pandas-style TSV, Python-style base64.
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "bench/bench_util.h"
@@ -220,6 +221,48 @@ uint64_t fnv1a64(const std::string& bytes) {
         h *= 1099511628211ull;
     }
     return h;
+}
+
+void for_each_question_line(const std::string& text, const std::string& file_name,
+                            const char* text_key, int max_depth, bool unique_ids,
+                            LoadReport* report,
+                            const std::function<std::string(const QuestionLine&)>& each) {
+    std::set<std::string> seen;
+    std::string why;
+    const std::vector<std::string> lines = split_lines(text);
+    for (size_t i = 0; i < lines.size(); ++i) {
+        if (trim(lines[i]).empty()) continue;
+        const std::string where = file_name + ":" + std::to_string(i + 1);
+        auto skip = [&](const std::string& w) { report->skipped.push_back(where + ": " + w); };
+        nlohmann::json j;
+        if (!parse_json(lines[i], max_depth, &j, &why)) {
+            skip(why);
+            continue;
+        }
+        if (!j.is_object() || !j.contains("question_id") || json_id(j["question_id"]).empty()) {
+            skip("no \"question_id\"");
+            continue;
+        }
+        if (!j.contains("image") || !j["image"].is_string()) {
+            skip("no \"image\" string");
+            continue;
+        }
+        if (!j.contains(text_key) || !j[text_key].is_string()) {
+            skip(std::string("no \"") + text_key + "\" string");
+            continue;
+        }
+        const std::string id = json_id(j["question_id"]);
+        if (unique_ids && seen.count(id)) {
+            skip("question_id " + id + " repeated");
+            continue;
+        }
+        const std::string rejected = each(QuestionLine{j, where, id, i + 1});
+        if (!rejected.empty()) {
+            skip(rejected);
+            continue;
+        }
+        seen.insert(id);
+    }
 }
 
 }  // namespace detail

@@ -3,10 +3,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "regionchat/bench.h"
 
 namespace rc {
 namespace bench {
@@ -95,6 +98,22 @@ std::string py_first(const std::string& s);
 std::string py_rstrip(const std::string& s, const std::string& chars);
 /// Every occurrence of `from` replaced by `to` (str.replace).
 std::string replace_all(std::string s, const std::string& from, const std::string& to);
+
+/// One line of a LLaVA question file (jsonl) that passed the common checks.
+struct QuestionLine {
+    const nlohmann::json& j;  ///< the object
+    std::string where;        ///< "file:line"
+    std::string id;           ///< its "question_id" as text
+    size_t number;            ///< the line number
+};
+/// Walks a question file: every non-blank line parsed (nesting capped at `max_depth`) and
+/// checked for a "question_id", an "image" string and a `text_key` string; a bad line is
+/// skipped into report->skipped with why. `each` gets the others and returns "" to keep the
+/// line or why it skips it. With `unique_ids` a repeated id is skipped (only kept lines count).
+void for_each_question_line(const std::string& text, const std::string& file_name,
+                            const char* text_key, int max_depth, bool unique_ids,
+                            LoadReport* report,
+                            const std::function<std::string(const QuestionLine&)>& each);
 
 }  // namespace detail
 }  // namespace bench

@@ -57,77 +57,51 @@ LoadReport load_gqa_mcq(const std::string& root, const LoadLimits& limits) {
         throw Error("GQA-MCQ: " + why);
     const std::string name = questions.filename().string();
     LoadReport report;
-    std::set<std::string> seen;
-    const std::vector<std::string> lines = detail::split_lines(text);
-    for (size_t i = 0; i < lines.size(); ++i) {
-        if (detail::trim(lines[i]).empty()) continue;
-        const std::string where = name + ":" + std::to_string(i + 1);
-        auto skip = [&](const std::string& w) { report.skipped.push_back(where + ": " + w); };
-        json j;
-        if (!detail::parse_json(lines[i], kMaxDepth, &j, &why)) {
-            skip(why);
-            continue;
-        }
-        if (!j.is_object() || !j.contains("question_id") ||
-            detail::json_id(j["question_id"]).empty()) {
-            skip("no \"question_id\"");
-            continue;
-        }
-        if (!j.contains("image") || !j["image"].is_string()) {
-            skip("no \"image\" string");
-            continue;
-        }
-        if (!j.contains("question") || !j["question"].is_string()) {
-            skip("no \"question\" string");
-            continue;
-        }
-        BenchCase c;
-        c.format = "gqa-mcq";
-        c.task = "gqa-mcq";
-        c.source = where;
-        c.question_id = detail::json_id(j["question_id"]);
-        c.question = j["question"].get<std::string>();
-        if (seen.count(c.question_id)) {
-            skip("question_id " + c.question_id + " repeated");
-            continue;
-        }
-        // The question's first line, then one "A. text" line per option.
-        std::vector<std::string> option_lines = detail::split(c.question, '\n');
-        option_lines.erase(option_lines.begin());
-        if (!detail::parse_option_lines(option_lines, &c.options, &why)) {
-            skip(why);
-            continue;
-        }
-        for (size_t k = 0; k < option_lines.size(); ++k)
-            c.choices += (k ? "\n" : "") + option_lines[k];
+    detail::for_each_question_line(
+        text, name, "question", kMaxDepth, true, &report,
+        [&](const detail::QuestionLine& line) -> std::string {
+            const json& j = line.j;
+            const std::string& where = line.where;
+            BenchCase c;
+            c.format = "gqa-mcq";
+            c.task = "gqa-mcq";
+            c.source = where;
+            c.question_id = line.id;
+            c.question = j["question"].get<std::string>();
+            // The question's first line, then one "A. text" line per option.
+            std::vector<std::string> option_lines = detail::split(c.question, '\n');
+            option_lines.erase(option_lines.begin());
+            if (!detail::parse_option_lines(option_lines, &c.options, &why)) {
+                return why;
+            }
+            for (size_t k = 0; k < option_lines.size(); ++k)
+                c.choices += (k ? "\n" : "") + option_lines[k];
 
-        const auto a = answers.find(c.question_id);
-        if (a != answers.end()) {
-            c.answer = a->second;
-        } else if (j.contains("answer") && j["answer"].is_string()) {
-            c.answer = j["answer"].get<std::string>();
-        } else {
-            skip("no answer for question_id " + c.question_id +
-                 (have_answers ? std::string(" in ") + kAnswers
-                               : std::string(" (no ") + kAnswers + ", no \"answer\" in the line)"));
-            continue;
-        }
-        const std::string image = j["image"].get<std::string>();
-        fs::path path;
-        if (!detail::resolve_inside(images, image, &path, &why)) {
-            skip(why);
-            continue;
-        }
-        if (!detail::is_file(path)) {
-            skip("missing image data/images/" + image);
-            continue;
-        }
-        c.id = "gqa-mcq:" + c.question_id;
-        c.images = {detail::absolute_path(path)};
-        c.image_names = {image};
-        seen.insert(c.question_id);
-        report.cases.push_back(std::move(c));
-    }
+            const auto a = answers.find(c.question_id);
+            if (a != answers.end()) {
+                c.answer = a->second;
+            } else if (j.contains("answer") && j["answer"].is_string()) {
+                c.answer = j["answer"].get<std::string>();
+            } else {
+                return "no answer for question_id " + c.question_id +
+                       (have_answers
+                            ? std::string(" in ") + kAnswers
+                            : std::string(" (no ") + kAnswers + ", no \"answer\" in the line)");
+            }
+            const std::string image = j["image"].get<std::string>();
+            fs::path path;
+            if (!detail::resolve_inside(images, image, &path, &why)) {
+                return why;
+            }
+            if (!detail::is_file(path)) {
+                return "missing image data/images/" + image;
+            }
+            c.id = "gqa-mcq:" + c.question_id;
+            c.images = {detail::absolute_path(path)};
+            c.image_names = {image};
+            report.cases.push_back(std::move(c));
+            return std::string();
+        });
     return report;
 }
 

@@ -80,89 +80,61 @@ LoadReport load_seed(const std::string& root, const LoadLimits& limits) {
         throw Error("SEED: " + why);
     const std::string name = questions.filename().string();
     LoadReport report;
-    std::set<std::string> seen;
-    const std::vector<std::string> lines = detail::split_lines(text);
-    for (size_t i = 0; i < lines.size(); ++i) {
-        if (detail::trim(lines[i]).empty()) continue;
-        const std::string where = name + ":" + std::to_string(i + 1);
-        auto skip = [&](const std::string& w) { report.skipped.push_back(where + ": " + w); };
-        json j;
-        if (!detail::parse_json(lines[i], kMaxDepth, &j, &why)) {
-            skip(why);
-            continue;
-        }
-        if (!j.is_object() || !j.contains("question_id") ||
-            detail::json_id(j["question_id"]).empty()) {
-            skip("no \"question_id\"");
-            continue;
-        }
-        if (!j.contains("image") || !j["image"].is_string()) {
-            skip("no \"image\" string");
-            continue;
-        }
-        if (!j.contains("text") || !j["text"].is_string()) {
-            skip("no \"text\" string");
-            continue;
-        }
-        BenchCase c;
-        c.format = "seed";
-        c.source = where;
-        c.question_id = detail::json_id(j["question_id"]);
-        c.question = j["text"].get<std::string>();
-        if (seen.count(c.question_id)) {
-            skip("question_id " + c.question_id + " repeated");
-            continue;
-        }
-        const auto a = annotations.find(c.question_id);
-        if (a == annotations.end()) {
-            skip("question_id " + c.question_id + " is not in " + kAnnotations);
-            continue;
-        }
-        if (a->second.data_type != "image") {
-            skip("a " + (a->second.data_type.empty() ? std::string("non-image")
-                                                      : a->second.data_type) +
-                 " question (only SEED's image part is loaded)");
-            continue;
-        }
-        // text = question, "A. ..." lines, instruction: the options are lines [1, -1).
-        std::vector<std::string> option_lines = detail::split(c.question, '\n');
-        if (option_lines.size() < 3) {
-            skip("\"text\" has no option lines between the question and the instruction");
-            continue;
-        }
-        option_lines = std::vector<std::string>(option_lines.begin() + 1, option_lines.end() - 1);
-        if (!detail::parse_option_lines(option_lines, &c.options, &why)) {
-            skip(why);
-            continue;
-        }
-        for (size_t k = 0; k < option_lines.size(); ++k)
-            c.choices += (k ? "\n" : "") + option_lines[k];
-        c.answer = a->second.answer;
-        if (c.answer.size() != 1 || c.answer[0] < 'A' ||
-            c.answer[0] >= char('A' + c.options.size())) {
-            skip("answer '" + c.answer + "' is not one of the option letters");
-            continue;
-        }
-        c.type_id = a->second.type_id;
-        const auto type_name = type_names.find(c.type_id);
-        c.task = type_name != type_names.end() ? type_name->second
-                                               : "type " + std::to_string(c.type_id);
-        const std::string image = j["image"].get<std::string>();
-        fs::path path;
-        if (!detail::resolve_inside(base, image, &path, &why)) {
-            skip(why);
-            continue;
-        }
-        if (!detail::is_file(path)) {
-            skip("missing image " + image);
-            continue;
-        }
-        c.id = "seed:" + c.question_id;
-        c.images = {detail::absolute_path(path)};
-        c.image_names = {image};
-        seen.insert(c.question_id);
-        report.cases.push_back(std::move(c));
-    }
+    detail::for_each_question_line(
+        text, name, "text", kMaxDepth, true, &report,
+        [&](const detail::QuestionLine& line) -> std::string {
+            const json& j = line.j;
+            const std::string& where = line.where;
+            BenchCase c;
+            c.format = "seed";
+            c.source = where;
+            c.question_id = line.id;
+            c.question = j["text"].get<std::string>();
+            const auto a = annotations.find(c.question_id);
+            if (a == annotations.end()) {
+                return "question_id " + c.question_id + " is not in " + kAnnotations;
+            }
+            if (a->second.data_type != "image") {
+                return "a " +
+                       (a->second.data_type.empty() ? std::string("non-image")
+                                                    : a->second.data_type) +
+                       " question (only SEED's image part is loaded)";
+            }
+            // text = question, "A. ..." lines, instruction: the options are lines [1, -1).
+            std::vector<std::string> option_lines = detail::split(c.question, '\n');
+            if (option_lines.size() < 3) {
+                return "\"text\" has no option lines between the question and the instruction";
+            }
+            option_lines =
+                std::vector<std::string>(option_lines.begin() + 1, option_lines.end() - 1);
+            if (!detail::parse_option_lines(option_lines, &c.options, &why)) {
+                return why;
+            }
+            for (size_t k = 0; k < option_lines.size(); ++k)
+                c.choices += (k ? "\n" : "") + option_lines[k];
+            c.answer = a->second.answer;
+            if (c.answer.size() != 1 || c.answer[0] < 'A' ||
+                c.answer[0] >= char('A' + c.options.size())) {
+                return "answer '" + c.answer + "' is not one of the option letters";
+            }
+            c.type_id = a->second.type_id;
+            const auto type_name = type_names.find(c.type_id);
+            c.task = type_name != type_names.end() ? type_name->second
+                                                   : "type " + std::to_string(c.type_id);
+            const std::string image = j["image"].get<std::string>();
+            fs::path path;
+            if (!detail::resolve_inside(base, image, &path, &why)) {
+                return why;
+            }
+            if (!detail::is_file(path)) {
+                return "missing image " + image;
+            }
+            c.id = "seed:" + c.question_id;
+            c.images = {detail::absolute_path(path)};
+            c.image_names = {image};
+            report.cases.push_back(std::move(c));
+            return std::string();
+        });
     return report;
 }
 

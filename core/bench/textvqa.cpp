@@ -141,8 +141,8 @@ LoadReport load_textvqa(const std::string& root, const LoadLimits& limits) {
                 continue;
             }
             c.question_id = detail::json_id(a["image_id"]);
-            const std::string qid = a.contains("question_id") ? detail::json_id(a["question_id"])
-                                                              : std::string();
+            const std::string qid =
+                a.contains("question_id") ? detail::json_id(a["question_id"]) : std::string();
             c.id = "textvqa:" + (qid.empty() ? std::to_string(i) : qid);
             c.question = a["question"].get<std::string>() + kShortAnswer;
             // TextVQA's images are <image_id>.jpg; a .png of that name is taken too.
@@ -172,51 +172,32 @@ LoadReport load_textvqa(const std::string& root, const LoadLimits& limits) {
     const std::string name = questions.filename().string();
     if (!detail::read_capped_file(questions, limits.max_file_bytes, &text, &why))
         throw Error("TextVQA: " + why);
-    const std::vector<std::string> lines = detail::split_lines(text);
-    for (size_t i = 0; i < lines.size(); ++i) {
-        if (detail::trim(lines[i]).empty()) continue;
-        const std::string where = name + ":" + std::to_string(i + 1);
-        auto skip = [&](const std::string& w) { report.skipped.push_back(where + ": " + w); };
-        json j;
-        if (!detail::parse_json(lines[i], kMaxDepth, &j, &why)) {
-            skip(why);
-            continue;
-        }
-        if (!j.is_object() || !j.contains("question_id") ||
-            detail::json_id(j["question_id"]).empty()) {
-            skip("no \"question_id\"");
-            continue;
-        }
-        if (!j.contains("image") || !j["image"].is_string()) {
-            skip("no \"image\" string");
-            continue;
-        }
-        if (!j.contains("text") || !j["text"].is_string()) {
-            skip("no \"text\" string");
-            continue;
-        }
-        BenchCase c;
-        c.question_id = detail::json_id(j["question_id"]);
-        c.question = j["text"].get<std::string>();
-        std::string q;
-        if (!question_of_prompt(c.question, &q)) {
-            skip("\"text\" is not laid out as eval_textvqa.py reads it (question line, optional "
-                 "\"Reference OCR token:\" line, instruction)");
-            continue;
-        }
-        const auto found = by_key.find({c.question_id, q});
-        if (found == by_key.end()) {
-            skip("no annotation in " + std::string(kAnnotations) + " for image " + c.question_id +
-                 " and question '" + q + "'");
-            continue;
-        }
-        if (!answers_of(data[found->second], &c.answers, &why)) {
-            skip(why);
-            continue;
-        }
-        c.id = "textvqa:" + std::to_string(i + 1);
-        add_case(std::move(c), j["image"].get<std::string>(), where);
-    }
+    detail::for_each_question_line(text, name, "text", kMaxDepth, false, &report,
+                                   [&](const detail::QuestionLine& line) -> std::string {
+                                       const json& j = line.j;
+                                       const std::string& where = line.where;
+                                       BenchCase c;
+                                       c.question_id = line.id;
+                                       c.question = j["text"].get<std::string>();
+                                       std::string q;
+                                       if (!question_of_prompt(c.question, &q)) {
+                                           return "\"text\" is not laid out as eval_textvqa.py "
+                                                  "reads it (question line, optional "
+                                                  "\"Reference OCR token:\" line, instruction)";
+                                       }
+                                       const auto found = by_key.find({c.question_id, q});
+                                       if (found == by_key.end()) {
+                                           return "no annotation in " + std::string(kAnnotations) +
+                                                  " for image " + c.question_id +
+                                                  " and question '" + q + "'";
+                                       }
+                                       if (!answers_of(data[found->second], &c.answers, &why)) {
+                                           return why;
+                                       }
+                                       c.id = "textvqa:" + std::to_string(line.number);
+                                       add_case(std::move(c), j["image"].get<std::string>(), where);
+                                       return std::string();
+                                   });
     return report;
 }
 

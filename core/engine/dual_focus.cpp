@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "regionchat/bench.h"
 #include "regionchat/error.h"
 #include "regionchat/preprocess.h"
 
@@ -116,8 +117,9 @@ DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& re
     // 4. Choice.
     std::string macro_scored = r.macro_answer, micro_scored = r.micro_answer;
     if (choice) {
-        r.macro_letter = dual_focus_option_letter(r.macro_answer, q.option_lines);
-        r.micro_letter = dual_focus_option_letter(r.micro_answer, q.option_lines);
+        // process_outputs, as the benchmarks apply it (Python's string semantics).
+        r.macro_letter = bench::dualfocus_process_outputs(r.macro_answer, q.option_lines);
+        r.micro_letter = bench::dualfocus_process_outputs(r.micro_answer, q.option_lines);
         r.macro_valid = dual_focus_valid_letter(r.macro_letter, q.options.size());
         r.micro_valid = dual_focus_valid_letter(r.micro_letter, q.options.size());
         if (r.macro_valid != r.micro_valid) {

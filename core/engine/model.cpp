@@ -39,9 +39,12 @@ Device::Device(const std::string& name) {
 
 std::string to_string(const Device& d) {
     switch (d.kind) {
-        case DeviceKind::Auto: return "auto";
-        case DeviceKind::Cpu: return "cpu";
-        case DeviceKind::Cuda: return "cuda:" + std::to_string(d.index);
+        case DeviceKind::Auto:
+            return "auto";
+        case DeviceKind::Cpu:
+            return "cpu";
+        case DeviceKind::Cuda:
+            return "cuda:" + std::to_string(d.index);
     }
     return "auto";
 }
@@ -56,19 +59,26 @@ Precision parse_precision(const std::string& name) {
 
 std::string to_string(Precision p) {
     switch (p) {
-        case Precision::Auto: return "auto";
-        case Precision::F32: return "fp32";
-        case Precision::F16: return "fp16";
-        case Precision::BF16: return "bf16";
+        case Precision::Auto:
+            return "auto";
+        case Precision::F32:
+            return "fp32";
+        case Precision::F16:
+            return "fp16";
+        case Precision::BF16:
+            return "bf16";
     }
     return "auto";
 }
 
 std::string to_string(StopReason r) {
     switch (r) {
-        case StopReason::Eos: return "eos";
-        case StopReason::Length: return "length";
-        case StopReason::Abort: return "abort";
+        case StopReason::Eos:
+            return "eos";
+        case StopReason::Length:
+            return "length";
+        case StopReason::Abort:
+            return "abort";
     }
     return "length";
 }
@@ -89,14 +99,18 @@ torch::Device resolve_device(const Device& d) {
 
 torch::Dtype resolve_dtype(Precision p, const torch::Device& device) {
     switch (p) {
-        case Precision::Auto: return device.is_cuda() ? torch::kFloat16 : torch::kFloat32;
-        case Precision::F32: return torch::kFloat32;
+        case Precision::Auto:
+            return device.is_cuda() ? torch::kFloat16 : torch::kFloat32;
+        case Precision::F32:
+            return torch::kFloat32;
         case Precision::F16:
             if (!device.is_cuda())
-                throw Error("fp16 runs on CUDA only (LibTorch's CPU kernels lack half-precision "
-                            "convolution); use bf16 or fp32 on the CPU");
+                throw Error(
+                    "fp16 runs on CUDA only (LibTorch's CPU kernels lack half-precision "
+                    "convolution); use bf16 or fp32 on the CPU");
             return torch::kFloat16;
-        case Precision::BF16: return torch::kBFloat16;
+        case Precision::BF16:
+            return torch::kBFloat16;
     }
     return torch::kFloat32;
 }

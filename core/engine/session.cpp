@@ -4,8 +4,8 @@
 
 #include "engine/model_impl.h"
 #include "engine/prompt.h"
-#include "regionchat/preprocess.h"
 #include "regionchat/error.h"
+#include "regionchat/preprocess.h"
 
 namespace rc {
 
@@ -326,8 +326,7 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
     msgs.push_back({ChatMessage::Role::Assistant, answer});
     Sequence seq = s.build(msgs, slots);
     const int64_t len = static_cast<int64_t>(seq.keys.size());
-    if (len > s.net.max_positions())
-        throw Error("the conversation is too long to score");
+    if (len > s.net.max_positions()) throw Error("the conversation is too long to score");
     // The last answer: the trailing run of answer positions.
     int64_t first = len;
     while (first > 0 && seq.is_answer[first - 1]) --first;

@@ -20,8 +20,10 @@ const std::vector<const ModelFamily*>& model_families() {
 
 std::string to_string(Family f) {
     switch (f) {
-        case Family::Llava: return "llava";
-        case Family::Pink: return "pink";
+        case Family::Llava:
+            return "llava";
+        case Family::Pink:
+            return "pink";
     }
     return "unknown";
 }
@@ -67,8 +69,8 @@ std::string family_list() {
 const ModelFamily& family_for(const FolderProbe& probe) {
     if (const ModelFamily* f = best_family(probe)) return *f;
     const auto t = probe.config.find("model_type");
-    const std::string type = t != probe.config.end() && t->is_string() ? t->get<std::string>()
-                                                                        : std::string("?");
+    const std::string type =
+        t != probe.config.end() && t->is_string() ? t->get<std::string>() : std::string("?");
     throw Error(probe.config_file.string() + ": model_type '" + type +
                 "' is not supported (families known: " + family_list() + ")");
 }

@@ -99,8 +99,10 @@ std::string subject_of(const std::string& q) {
     };
     skip();
     const size_t before_please = i;
-    if (word("please")) skip();
-    else i = before_please;
+    if (word("please"))
+        skip();
+    else
+        i = before_please;
     bool matched = false;
     const size_t at = i;
     if (word("where")) {

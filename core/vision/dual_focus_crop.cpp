@@ -81,7 +81,7 @@ size_t space_len(const std::string& t, size_t i) {
     const unsigned c = u(i);
     if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
     if (c == 0xC2 && (u(i + 1) == 0x85 || u(i + 1) == 0xA0)) return 2;  // U+0085, U+00A0
-    if (c == 0xE1 && u(i + 1) == 0x9A && u(i + 2) == 0x80) return 3;     // U+1680
+    if (c == 0xE1 && u(i + 1) == 0x9A && u(i + 2) == 0x80) return 3;    // U+1680
     if (c == 0xE2 && u(i + 1) == 0x80 &&
         (u(i + 2) <= 0x8A || u(i + 2) == 0xA8 || u(i + 2) == 0xA9 || u(i + 2) == 0xAF))
         return 3;  // U+2000..200A, U+2028, U+2029, U+202F
@@ -213,12 +213,10 @@ DualFocusQuestion parse_dual_focus_question(const std::string& text) {
         const std::string line = text.substr(pos, end - pos);
         const char letter = char('A' + options.size());
         if (line.size() >= 3 && line[0] == letter && line[1] == '.' && line[2] == ' ' &&
-            options.size() < 26)
-        {
+            options.size() < 26) {
             options.push_back(line.substr(3));
             q.option_lines.push_back(line);
-        }
-        else
+        } else
             break;
         pos = end + 1;
     }
@@ -245,30 +243,6 @@ std::string dual_focus_score_question(const DualFocusQuestion& q) {
         return q.question + "\nAnswer the question using a single word or phrase.";
     return "Please combine the information from these two images and answer this question:" +
            q.question + "\nAnswer the question using a single word or phrase";
-}
-
-namespace {
-
-std::string lower(std::string s) {
-    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-}  // namespace
-
-std::string dual_focus_option_letter(const std::string& answer,
-                                     const std::vector<std::string>& options) {
-    if (answer.size() <= 1) return answer;
-    const char first = char(std::tolower(static_cast<unsigned char>(answer[0])));
-    if (first == 'a' || first == 'b' || first == 'c' || first == 'd')
-        return std::string(1, answer[0]);
-    const std::string a = lower(answer);
-    for (size_t i = 0; i < options.size() && i < 26; ++i) {
-        const std::string o = lower(options[i]);
-        if (o.find(a) != std::string::npos || a.find(o) != std::string::npos)
-            return std::string(1, char('A' + i));
-    }
-    return answer;
 }
 
 bool dual_focus_valid_letter(const std::string& letter, size_t option_count) {

@@ -73,12 +73,6 @@ DualFocusQuestion parse_dual_focus_question(const std::string& text);
 /// (model_vqa_gqa.py:182) "{question}\nAnswer the question using a single word or phrase.".
 std::string dual_focus_score_question(const DualFocusQuestion& q);
 
-/// misc/eval.py process_outputs: an answer of more than one character starting with a, b, c
-/// or d (any case) becomes that character (case kept); else the first option line that
-/// contains the answer or is contained in it (case-insensitive) becomes its letter; else
-/// unchanged. `option_lines` as the question writes them ("A. red": GQA passes the lines).
-std::string dual_focus_option_letter(const std::string& answer,
-                                     const std::vector<std::string>& option_lines);
 /// The letter, upper-cased, is one of A-D (the scripts' `.upper() in ['A','B','C','D']`) and
 /// names an existing option. (The scripts then index the options with the letter as written,
 /// which raises for a lower-case one or one past the options; here those are scored by the

@@ -131,9 +131,9 @@ FamilyPlan llava_plan(const ModelConfig& c, std::string layout, std::string desc
     plan.kv_elements = 2ull * t.num_hidden_layers * uint64_t(t.max_position_embeddings) *
                        t.num_key_value_heads * uint64_t(t.hidden_size / t.num_attention_heads);
     // The fp32 logits and attention scores of a full-context prefill.
-    plan.working_elements = uint64_t(t.max_position_embeddings) *
-                            (uint64_t(t.vocab_size) +
-                             uint64_t(t.max_position_embeddings) * t.num_attention_heads);
+    plan.working_elements =
+        uint64_t(t.max_position_embeddings) *
+        (uint64_t(t.vocab_size) + uint64_t(t.max_position_embeddings) * t.num_attention_heads);
     return plan;
 }
 
@@ -164,11 +164,10 @@ std::unique_ptr<LlavaNetwork> load_llava_network(
         net->eval();
     }
     const uint64_t bytes_total = archive.total_bytes();
-    auto report = load_state(*net, archive, candidates,
-                             [&](size_t done, size_t total, uint64_t bytes) {
-                                 return ctx.progress ? ctx.progress(done, total, bytes, bytes_total)
-                                                     : true;
-                             });
+    auto report =
+        load_state(*net, archive, candidates, [&](size_t done, size_t total, uint64_t bytes) {
+            return ctx.progress ? ctx.progress(done, total, bytes, bytes_total) : true;
+        });
     for (const auto& u : report.unused)
         if (u.find("position_ids") == std::string::npos &&
             u.find("rotary_emb.inv_freq") == std::string::npos)
@@ -177,13 +176,11 @@ std::unique_ptr<LlavaNetwork> load_llava_network(
     return std::make_unique<LlavaNetwork>(net, llava_preprocess(config), ctx.device, ctx.dtype);
 }
 
-void load_llava_text_side(const ModelConfig& config, const fs::path& tokenizer,
-                          FamilyModel* out) {
+void load_llava_text_side(const ModelConfig& config, const fs::path& tokenizer, FamilyModel* out) {
     if (!out->tokenizer) out->tokenizer = Tokenizer::load(tokenizer.string());
     if (out->tokenizer->vocab_size() > config.text.vocab_size)
         throw Error(tokenizer.string() + " has " + std::to_string(out->tokenizer->vocab_size()) +
-                    " tokens but the model embeds only " +
-                    std::to_string(config.text.vocab_size));
+                    " tokens but the model embeds only " + std::to_string(config.text.vocab_size));
     out->chat_template = make_chat_template(config.chat_template);
     if (!out->chat_template) throw Error("unknown chat template '" + config.chat_template + "'");
     out->region_format = make_region_format(config.region_format, config.image_aspect == "pad");

@@ -43,9 +43,9 @@ void add_pink_tokens(const fs::path& dir, const ModelConfig& config, Tokenizer& 
             tokens.emplace_back(text, static_cast<int>(id.get<int64_t>()));
         }
     } else {
-        static const char* const kPink[] = {"<im_patch>", "<des>", "</des>", "<loc>", "</loc>",
-                                            "<rel>",      "</rel>", "<cls>", "</cls>", "<qes>",
-                                            "</qes>",     "<opt>", "</opt>"};
+        static const char* const kPink[] = {"<im_patch>", "<des>",  "</des>", "<loc>",  "</loc>",
+                                            "<rel>",      "</rel>", "<cls>",  "</cls>", "<qes>",
+                                            "</qes>",     "<opt>",  "</opt>"};
         int id = tokenizer.vocab_size();
         for (const char* t : kPink) tokens.emplace_back(t, id++);
         if (id > config.text.vocab_size)
@@ -71,7 +71,6 @@ std::vector<std::string> pink_key_candidates(const std::string& name) {
     if (auto rest = after("language_model."); !rest.empty()) return {rest};
     return {name};
 }
-
 
 namespace {
 
