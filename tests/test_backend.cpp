@@ -10,7 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine/prompt.h"
-#include "model/family.h"
+#include "model/names.h"
 #include "regionchat/backend.h"
 #include "regionchat/dual_focus.h"
 #include "regionchat/engine.h"
@@ -127,10 +127,10 @@ private slots:
     }
 
     void registryRecognisesFolders() {
-        QCOMPARE(family_for(probe_folder(dir_)).id(), Family::Llava);
+        QCOMPARE(plan_model(testing::load_params(dir_, "cpu")).family, Family::Llava);
         const std::string pink = tmp_.path().toStdString() + "/pink";
         const auto tp = testing::write_tiny_pink(pink);
-        QCOMPARE(family_for(probe_folder(tp.model_dir)).id(), Family::Pink);
+        QCOMPARE(plan_model(testing::load_params(tp.model_dir, "cpu")).family, Family::Pink);
         const ModelPlan plan = plan_model(testing::load_params(tp.model_dir, "cpu"));
         QCOMPARE(plan.family, Family::Pink);
         QVERIFY(plan.layout_description.find("saved_parameters.pth") != std::string::npos);
@@ -138,7 +138,7 @@ private slots:
         const std::string other = tmp_.path().toStdString() + "/other";
         fs::create_directories(other);
         std::ofstream(other + "/config.json") << R"({"model_type": "blip_2"})";
-        const QString e = error_of([&] { family_for(probe_folder(other)); });
+        const QString e = error_of([&] { plan_model(testing::load_params(other, "cpu")); });
         QVERIFY2(e.contains("model_type 'blip_2' is not supported") && e.contains("llava, pink"),
                  qPrintable(e));
         QVERIFY(

@@ -7,7 +7,7 @@
 
 #include "regionchat/bench.h"
 #include "regionchat/error.h"
-#include "regionchat/preprocess.h"
+#include "regionchat/image_io.h"
 
 namespace rc {
 

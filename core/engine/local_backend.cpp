@@ -2,10 +2,9 @@
 // every backend shares.
 #include <cctype>
 
-#include "engine/model_impl.h"
 #include "regionchat/backend.h"
 #include "regionchat/error.h"
-#include "regionchat/preprocess.h"
+#include "regionchat/image_io.h"
 
 namespace rc {
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "model/names.h"
 #include "model/network.h"
 #include "regionchat/chat_template.h"
 #include "regionchat/config.h"
@@ -93,9 +94,6 @@ const ModelFamily& family_for(const FolderProbe& probe);
 /// Reads `<dir>/config.json` (or a .json path) into a probe; rc::Error for a missing, huge
 /// or malformed file.
 FolderProbe probe_folder(const std::string& dir_or_file);
-/// Chat template / region format names of every family and the built-in ones.
-std::vector<std::string> known_chat_templates();
-std::vector<std::string> known_region_formats();
 
 // Families (each defined in its folder).
 const ModelFamily& llava_family();

@@ -9,33 +9,6 @@
 
 namespace rc {
 
-cv::Mat to_bgr8(const cv::Mat& image) {
-    if (image.empty()) throw Error("image is empty");
-    cv::Mat m = image;
-    if (m.depth() == CV_16U) {
-        m.convertTo(m, CV_8U, 1.0 / 257.0);
-    } else if (m.depth() == CV_32F || m.depth() == CV_64F) {
-        m.convertTo(m, CV_8U, 255.0);
-    } else if (m.depth() != CV_8U) {
-        throw Error("unsupported image pixel type");
-    }
-    cv::Mat out;
-    switch (m.channels()) {
-        case 1:
-            cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
-            break;
-        case 3:
-            out = m.clone();
-            break;
-        case 4:
-            cv::cvtColor(m, out, cv::COLOR_BGRA2BGR);
-            break;
-        default:
-            throw Error("unsupported image with " + std::to_string(m.channels()) + " channels");
-    }
-    return out;
-}
-
 cv::Mat expand_to_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01) {
     const int w = bgr.cols, h = bgr.rows;
     if (w == h) return bgr.clone();

@@ -25,4 +25,8 @@ cv::Mat load_image(const std::string& path, const ImageLoadLimits& limits = {});
 cv::Mat decode_image(const std::string& bytes, const std::string& name,
                      const ImageLoadLimits& limits = {});
 
+/// Any 8/16-bit gray, BGR or BGRA Mat -> 8-bit BGR (a copy). Throws rc::Error when empty or of
+/// an unsupported type.
+cv::Mat to_bgr8(const cv::Mat& image);
+
 }  // namespace rc

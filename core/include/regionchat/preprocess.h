@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 #include <opencv2/core.hpp>
 
+#include "regionchat/image_io.h"  // to_bgr8
+
 namespace rc {
 
 struct PreprocessOptions {
@@ -19,9 +21,6 @@ struct PreprocessOptions {
     std::array<float, 3> std{0.26862954f, 0.26130258f, 0.27577711f};
 };
 
-/// Any 8/16-bit gray, BGR or BGRA Mat -> 8-bit BGR (a copy). Throws rc::Error when empty or of
-/// an unsupported type.
-cv::Mat to_bgr8(const cv::Mat& image);
 
 /// Pads to a square of side max(w, h) with the image centred as LLaVA's expand2square does
 /// (offset ((side-w)/2, (side-h)/2), integer division); `fill_rgb` is the padding colour.

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "model/family.h"
+#include "model/names.h"
 
 namespace rc {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "model/family.h"
+#include "model/names.h"
 #include "model/pink/pink.h"
 
 namespace rc {
