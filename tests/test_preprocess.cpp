@@ -4,7 +4,14 @@
 #include <opencv2/imgproc.hpp>
 
 #include "regionchat/error.h"
+#include "regionchat/image_io.h"
 #include "regionchat/preprocess.h"
+#include "regionchat/safetensors.h"
+#include "support/read_tensor.h"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 using namespace rc;
 
@@ -155,6 +162,40 @@ private slots:
         }
         const float red = (1.f - 0.48145466f) / 0.26862954f;
         QVERIFY(std::abs(t[0][4][4].item<float>() - red) < 1e-5);
+    }
+
+    // The pixel values DualFocus' own code fed its model (tests/reference/dualfocus, written by
+    // tools/reference/dualfocus_reference.py: expand2square with the CLIP mean, CLIPImageProcessor
+    // with PIL bicubic) for a sample scene and its crop: ours with the bicubic filter.
+    void dualFocusReferencePixels() {
+        const std::string src = qEnvironmentVariable("REGIONCHAT_SOURCE_DIR").toStdString();
+        const std::string dir = src + "/tests/reference/dualfocus/";
+        std::ifstream in(dir + "model_cases.json");
+        QVERIFY(in.good());
+        const auto cases = nlohmann::json::parse(in);
+        const auto& tv1 = cases["cases"][0];
+        const cv::Mat image =
+            load_image(src + "/resources/samples/" + tv1["image"].get<std::string>());
+        const auto& r = tv1["box"]["crop_rect"];
+        const cv::Rect rect(r[0], r[1], r[2].get<int>() - r[0].get<int>(),
+                            r[3].get<int>() - r[1].get<int>());
+        PreprocessOptions o;
+        o.size = 128;
+        o.pad_to_square = true;
+        o.bicubic_antialias = true;
+        const auto pixels = SafetensorsArchive::open(dir + "pixel_values.safetensors");
+        const double full = (preprocess_image(image, o) -
+                             testing::read_tensor(*pixels, "full").squeeze(0))
+                                .abs()
+                                .max()
+                                .item<double>();
+        const double crop = (preprocess_image(image(rect).clone(), o) -
+                             testing::read_tensor(*pixels, "crop").squeeze(0))
+                                .abs()
+                                .max()
+                                .item<double>();
+        qInfo("pixel values vs DualFocus' reference: image %.3g, crop %.3g", full, crop);
+        QVERIFY(full < 1e-6 && crop < 1e-6);
     }
 };
 

@@ -10,7 +10,6 @@
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
-#include <torch/torch.h>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -19,25 +18,6 @@
 namespace rc::cli {
 
 namespace {
-
-// Copy bandwidth of `device` in GB/s (bytes read + bytes written per second), median of 5
-// copies of a 1 GiB (CUDA) or 256 MiB (CPU) buffer.
-double copy_bandwidth_gbs(const std::string& device) {
-    const torch::Device dev(device);
-    const int64_t n = (dev.is_cuda() ? 1ll << 30 : 1ll << 28) / 4;
-    auto src = torch::ones({n}, torch::TensorOptions().device(dev).dtype(torch::kFloat32));
-    auto dst = torch::empty_like(src);
-    dst.copy_(src);
-    (void)dst[0].item<float>();  // waits for the device
-    std::vector<double> gbs;
-    for (int i = 0; i < 5; ++i) {
-        const double t0 = now_ms();
-        dst.copy_(src);
-        (void)dst[n - 1].item<float>();
-        gbs.push_back(2.0 * n * 4 / ((now_ms() - t0) * 1e6));
-    }
-    return median(gbs);
-}
 
 // A question of at least `tokens` tokens (and at least one word) in the model's tokenizer.
 std::string question_of(const Tokenizer& tok, int tokens) {
@@ -97,7 +77,7 @@ int run_speed(int argc, char** argv) {
         prompt_tokens = r.timings.prompt_tokens;
         generated = std::max(generated, r.timings.generated_tokens);
     }
-    const double bandwidth = copy_bandwidth_gbs(to_string(info.device));
+    const double bandwidth = copy_bandwidth_gbs(info.device);
     const double bound = bandwidth * 1e9 / double(info.weight_bytes);
     const double decode = median(tps);
 

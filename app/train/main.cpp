@@ -6,8 +6,8 @@
 #include <cstring>
 #include <string>
 
-#include <torch/torch.h>
 
+#include "regionchat/engine.h"
 #include "train/shapes_trainer.h"
 
 namespace {
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (o.work_dir.empty()) o.work_dir = o.out_dir + ".work";
-    if (threads > 0) torch::set_num_threads(threads);
+    rc::set_cpu_threads(threads);
     const bool tty = isatty(STDERR_FILENO);
     o.on_progress = [tty](const rc::train::TrainProgress& p) {
         if (!tty && p.step % 20 != 0 && p.step != p.steps) return;

@@ -268,4 +268,29 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     return model;
 }
 
+void set_cpu_threads(int n) {
+    if (n > 0) torch::set_num_threads(n);
+}
+
+double copy_bandwidth_gbs(const Device& device) {
+    const torch::Device dev = resolve_device(device);
+    const int64_t n = (dev.is_cuda() ? 1ll << 30 : 1ll << 28) / 4;
+    auto src = torch::ones({n}, torch::TensorOptions().device(dev).dtype(torch::kFloat32));
+    auto dst = torch::empty_like(src);
+    dst.copy_(src);
+    (void)dst[0].item<float>();  // waits for the device
+    std::vector<double> gbs;
+    for (int i = 0; i < 5; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        dst.copy_(src);
+        (void)dst[n - 1].item<float>();
+        const double ms = std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - t0)
+                              .count();
+        gbs.push_back(2.0 * n * 4 / (ms * 1e6));
+    }
+    std::sort(gbs.begin(), gbs.end());
+    return gbs[gbs.size() / 2];
+}
+
 }  // namespace rc

@@ -221,6 +221,13 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+/// Sets LibTorch's CPU thread count (n > 0).
+void set_cpu_threads(int n);
+
+/// Copy bandwidth of `device` in GB/s (bytes read + written per second), median of 5 copies
+/// of a 1 GiB (CUDA) or 256 MiB (CPU) buffer: the bound a memory-bound decode step is held to.
+double copy_bandwidth_gbs(const Device& device);
+
 /// Length of the longest prefix of `s` that ends on a whole UTF-8 character.
 size_t utf8_complete_prefix(const std::string& s);
 
