@@ -265,6 +265,15 @@ void for_each_question_line(const std::string& text, const std::string& file_nam
     }
 }
 
+std::string tsv_row_problem(const TsvRecord& rec, size_t width, const std::string& missing) {
+    if (!missing.empty()) return "missing column(s) " + missing;
+    if (rec.unterminated_quote) return "a quoted field is never closed";
+    if (rec.fields.size() != width)
+        return "expected " + std::to_string(width) + " columns, found " +
+               std::to_string(rec.fields.size());
+    return {};
+}
+
 }  // namespace detail
 }  // namespace bench
 }  // namespace rc

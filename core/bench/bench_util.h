@@ -99,6 +99,10 @@ std::string py_rstrip(const std::string& s, const std::string& chars);
 /// Every occurrence of `from` replaced by `to` (str.replace).
 std::string replace_all(std::string s, const std::string& from, const std::string& to);
 
+/// Why a data row of a TSV cannot be read ("" when it can): required columns missing from the
+/// header (`missing`, as listed), a quote never closed, or not `width` fields.
+std::string tsv_row_problem(const TsvRecord& rec, size_t width, const std::string& missing);
+
 /// One line of a LLaVA question file (jsonl) that passed the common checks.
 struct QuestionLine {
     const nlohmann::json& j;  ///< the object

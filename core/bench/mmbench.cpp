@@ -30,10 +30,10 @@ constexpr long long kCircular = 1000000;  // copies of question i have index i +
 // What pandas.read_table reads as NaN by default, and DualFocus' is_none on top ("nan" and
 // "none" in any case): such a hint is no hint, such an option ends the option list.
 bool is_none(const std::string& v) {
-    static const std::set<std::string> na = {"",     "#N/A", "#N/A N/A", "#NA",     "-1.#IND",
-                                             "-1.#QNAN", "-NaN", "-nan",  "1.#IND", "1.#QNAN",
-                                             "<NA>", "N/A",  "NA",   "NULL",   "NaN",
-                                             "None", "n/a",  "nan",  "null"};
+    static const std::set<std::string> na = {"",         "#N/A", "#N/A N/A", "#NA",    "-1.#IND",
+                                             "-1.#QNAN", "-NaN", "-nan",     "1.#IND", "1.#QNAN",
+                                             "<NA>",     "N/A",  "NA",       "NULL",   "NaN",
+                                             "None",     "n/a",  "nan",      "null"};
     const std::string l = detail::to_lower(v);
     return na.count(v) > 0 || l == "nan" || l == "none";
 }
@@ -165,9 +165,8 @@ LoadReport load_mmbench(const std::string& root, const LoadLimits& limits) {
     ImageCache cache;
     cache.limits = &limits;
     std::error_code ec;
-    cache.dir = limits.image_cache_dir.empty()
-                    ? fs::temp_directory_path(ec) / "regionchat-mmbench"
-                    : fs::path(limits.image_cache_dir);
+    cache.dir = limits.image_cache_dir.empty() ? fs::temp_directory_path(ec) / "regionchat-mmbench"
+                                               : fs::path(limits.image_cache_dir);
     fs::create_directories(cache.dir, ec);
     if (!detail::is_dir(cache.dir))
         throw Error("MMBench: cannot create the image folder '" + cache.dir.string() + "'");
@@ -197,17 +196,8 @@ LoadReport load_mmbench(const std::string& root, const LoadLimits& limits) {
         detail::TsvRecord& rec = records[r];
         const std::string where = tsv_name + ":" + std::to_string(rec.line);
         auto skip = [&](const std::string& w) { report.skipped.push_back(where + ": " + w); };
-        if (!missing.empty()) {
-            skip("missing column(s) " + missing);
-            continue;
-        }
-        if (rec.unterminated_quote) {
-            skip("a quoted field is never closed");
-            continue;
-        }
-        if (rec.fields.size() != width) {
-            skip("expected " + std::to_string(width) + " columns, found " +
-                 std::to_string(rec.fields.size()));
+        if (const std::string why = detail::tsv_row_problem(rec, width, missing); !why.empty()) {
+            skip(why);
             continue;
         }
         BenchCase c;
@@ -258,8 +248,8 @@ LoadReport load_mmbench(const std::string& root, const LoadLimits& limits) {
         }
         if (image->size() > limits.max_image_field_bytes) {
             skip("the image is " + std::to_string(image->size()) +
-                 " bytes of base64, more than the " +
-                 std::to_string(limits.max_image_field_bytes) + "-byte limit");
+                 " bytes of base64, more than the " + std::to_string(limits.max_image_field_bytes) +
+                 "-byte limit");
             continue;
         }
         std::string path;

@@ -24,64 +24,6 @@ namespace {
 
 const char* const kTsvName = "mllm_match_eval_full.tsv";
 
-struct TsvRecord {
-    size_t line = 0;  // 1-based line where the record starts
-    std::vector<std::string> fields;
-    bool unterminated_quote = false;
-};
-
-// TSV as pandas writes it: a field that starts with '"' runs to the closing quote and may hold
-// tabs and newlines; "" inside it is one quote. CRLF endings are accepted.
-std::vector<TsvRecord> parse_tsv(const std::string& text) {
-    std::vector<TsvRecord> records;
-    size_t i = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
-    size_t line = 1;
-    const size_t n = text.size();
-    while (i < n) {
-        TsvRecord rec;
-        rec.line = line;
-        for (;;) {  // one field per iteration
-            std::string field;
-            if (i < n && text[i] == '"') {
-                ++i;
-                bool closed = false;
-                while (i < n) {
-                    const char c = text[i++];
-                    if (c == '"') {
-                        if (i < n && text[i] == '"') {
-                            field += '"';
-                            ++i;
-                        } else {
-                            closed = true;
-                            break;
-                        }
-                    } else {
-                        if (c == '\n') ++line;
-                        field += c;
-                    }
-                }
-                if (!closed) rec.unterminated_quote = true;
-            }
-            while (i < n && text[i] != '\t' && text[i] != '\n') field += text[i++];
-            if (!field.empty() && field.back() == '\r' && (i >= n || text[i] == '\n'))
-                field.pop_back();
-            rec.fields.push_back(std::move(field));
-            if (i < n && text[i] == '\t') {
-                ++i;
-                continue;
-            }
-            break;
-        }
-        if (i < n && text[i] == '\n') {
-            ++i;
-            ++line;
-        }
-        if (rec.fields.size() == 1 && trim(rec.fields[0]).empty()) continue;  // blank line
-        records.push_back(std::move(rec));
-    }
-    return records;
-}
-
 // A Python list literal as str() writes it: "['a.jpg', 'b.jpg']", "[1, 3]". A bare value is
 // a list of one (as VLMEvalKit's toliststr does). False when the brackets or quotes are open.
 bool parse_py_list(const std::string& text, std::vector<std::string>* out) {
@@ -249,7 +191,7 @@ LoadReport load_mmvm(const std::string& root) {
     const std::string tsv_name = tsv.filename().string();
 
     LoadReport report;
-    const std::vector<TsvRecord> records = parse_tsv(text);
+    const std::vector<detail::TsvRecord> records = detail::parse_tsv(text);
     if (records.empty()) return report;
 
     std::map<std::string, size_t> column;
@@ -260,20 +202,12 @@ LoadReport load_mmvm(const std::string& root) {
         if (!column.count(name)) missing += std::string(missing.empty() ? "" : ", ") + name;
 
     for (size_t r = 1; r < records.size(); ++r) {
-        const TsvRecord& rec = records[r];
+        const detail::TsvRecord& rec = records[r];
         const std::string where = tsv_name + ":" + std::to_string(rec.line);
         auto skip = [&](const std::string& why) { report.skipped.push_back(where + ": " + why); };
-        if (!missing.empty()) {
-            skip("missing column(s) " + missing);
-            continue;
-        }
-        if (rec.unterminated_quote) {
-            skip("a quoted field is never closed");
-            continue;
-        }
-        if (rec.fields.size() != records[0].fields.size()) {
-            skip("expected " + std::to_string(records[0].fields.size()) + " columns, found " +
-                 std::to_string(rec.fields.size()));
+        if (const std::string why = detail::tsv_row_problem(rec, records[0].fields.size(), missing);
+            !why.empty()) {
+            skip(why);
             continue;
         }
         auto field = [&](const char* name) { return rec.fields[column.at(name)]; };
