@@ -73,6 +73,10 @@ public:
         asked->push_back("score:" + human);
         return nll.at(answer);
     }
+    void add_exchange(const ChatRequest& r, const std::string& answer) override {
+        asked->push_back("history:" + r.text + " -> " + answer);
+        messages += 2;
+    }
     void truncate(size_t n) override { messages = std::min(messages, n); }
     void reset() override { messages = 0; }
     size_t message_count() const override { return messages; }

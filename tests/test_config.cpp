@@ -373,7 +373,7 @@ private slots:
             "config.json: regionchat.chat_template");
         row("region format", config_with(R"("regionchat": {"region_format": 3})"),
             "config.json: regionchat.region_format must be a string");
-        row("image aspect", config_with(R"("regionchat": {"image_aspect": "crop"})"),
+        row("image aspect", config_with(R"("regionchat": {"image_aspect": "letterbox"})"),
             "config.json: regionchat.image_aspect");
         row("projector conflict",
             config_with(
@@ -411,6 +411,75 @@ private slots:
         const QString m = error_of([&] { rc::load_model_config(empty.path().toStdString()); });
         QVERIFY2(m.contains(empty.path() + "/config.json: missing key 'text_config'"),
                  qPrintable(m));
+    }
+
+    // llava-hf ships preprocessor_config.json: CLIPImageProcessor centre-crops (not LLaVA-1.5's
+    // pad), LlavaImageProcessor with do_pad pads; what it cannot do is refused by key.
+    void imageProcessorDecidesTheFit() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        auto write = [&](const char* name, const std::string& text) {
+            QFile f(dir.filePath(name));
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(text.c_str());
+        };
+        write("config.json", kLlava15Hf);
+        const std::string path = dir.path().toStdString();
+        QCOMPARE(rc::load_model_config(path).image_aspect, std::string("pad"));  // no file
+
+        // llava-hf/llava-1.5-7b-hf's file.
+        const std::string clip = R"({"crop_size": {"height": 336, "width": 336},
+          "do_center_crop": true, "do_convert_rgb": true, "do_normalize": true,
+          "do_rescale": true, "do_resize": true,
+          "image_mean": [0.48145466, 0.4578275, 0.40821073],
+          "image_processor_type": "CLIPImageProcessor",
+          "image_std": [0.26862954, 0.26130258, 0.27577711],
+          "processor_class": "LlavaProcessor", "resample": 3,
+          "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 336}})";
+        write("preprocessor_config.json", clip);
+        rc::ModelConfig c = rc::load_model_config(path);
+        QCOMPARE(c.image_aspect, std::string("crop"));
+        QCOMPARE(c.image_filter, std::string("bicubic"));
+        QVERIFY(c.warnings.empty());
+
+        write("preprocessor_config.json",
+              R"({"image_processor_type": "LlavaImageProcessor", "do_pad": true,
+                  "size": {"shortest_edge": 336}, "crop_size": 336,
+                  "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]})");
+        c = rc::load_model_config(path);
+        QCOMPARE(c.image_aspect, std::string("pad"));
+        QCOMPARE(c.image_mean[1], 0.5f);
+        QCOMPARE(c.image_std[2], 0.5f);
+
+        const struct {
+            std::string text, expect;
+        } bad[] = {
+            {R"({"size": {"shortest_edge": 224}})", "preprocessor_config.json: size 224 differs"},
+            {R"({"crop_size": {"height": 336, "width": 300}})", "crop_size.height differs"},
+            {R"({"resample": 2})", "resample 2 is not supported"},
+            {R"({"do_center_crop": false})", "do_center_crop false leaves a non-square"},
+            {R"({"image_std": [0.5, 0, 0.5]})", "image_std must be positive"},
+            {R"({"image_mean": "clip"})", "image_mean must be a list of three numbers"},
+            {R"({"image_processor_type": "SiglipImageProcessor"})", "image_processor_type"},
+            {"[1, 2]", "preprocessor_config.json"},
+        };
+        for (const auto& b : bad) {
+            write("preprocessor_config.json", b.text);
+            const QString e = error_of([&] { rc::load_model_config(path); });
+            QVERIFY2(e.contains(QString::fromStdString(b.expect)),
+                     qPrintable(QString::fromStdString(b.text) + " -> " + e));
+        }
+
+        // transformers 5's processor_config.json nests the image processor.
+        QVERIFY(QFile::remove(dir.filePath("preprocessor_config.json")));
+        write("processor_config.json", R"({"image_processor": )" + clip +
+                                           R"(, "patch_size": 14, "image_token": "<image>"})");
+        QCOMPARE(rc::load_model_config(path).image_aspect, std::string("crop"));
+        write("processor_config.json", R"({"image_processor": {"resample": 0}})");
+        const QString nested = error_of([&] { rc::load_model_config(path); });
+        QVERIFY2(nested.contains("processor_config.json: image_processor.resample 0"),
+                 qPrintable(nested));
+
     }
 };
 

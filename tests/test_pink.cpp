@@ -249,7 +249,7 @@ private slots:
         const auto pink = testing::write_tiny_pink(dir("session"));
         auto model = Model::load(testing::load_params(pink.model_dir, "cpu"));
         QVERIFY(testing::llava_network(*model).preprocess().bicubic_antialias);
-        QVERIFY(!testing::llava_network(*model).preprocess().pad_to_square);
+        QVERIFY(testing::llava_network(*model).preprocess().fit == ImageFit::Stretch);
         Session s(model);
         const cv::Mat image = testing::test_image(90, 60, 3);
         GenerateParams g;

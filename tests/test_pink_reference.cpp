@@ -198,6 +198,7 @@ private slots:
         for (const auto& [text, id] : ref_json_["added_tokens"].items())
             added.emplace_back(text, id.get<int>());
         tok->add_tokens(added);
+        tok->set_legacy(ref_json_["tokenizer_legacy"].get<bool>());  // the Pink folder's setting
         const std::vector<int64_t> got = our_ids(*tok, messages(), 1);
         const std::vector<int64_t> want = ids_of(ln["input_ids"]);
         QVERIFY2(got == want,

@@ -3,18 +3,25 @@
 //   llava-tiny/   a tiny random LlavaForConditionalGeneration saved by save_pretrained, with
 //                 inputs and what transformers computed from them: our loader and network
 //                 must give the same image features, logits and greedy continuation;
-//   shapes-tiny.safetensors   the embedded model's logits when transformers loads its folder.
-// (sam-tiny/ waits for the SAM runtime, issue 5.)
+//   shapes-tiny.safetensors   the embedded model's logits when transformers loads its folder;
+//   llava-e2e/    the path a user runs (tools/reference/llava_end_to_end.py): an image file and
+//                 a question through LlavaProcessor + generate on the embedded weights, against
+//                 the same file and question through Session::ask.
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "engine/model_impl.h"
 #include "model/llava/llava_family.h"
 #include "model/tensor_io.h"
 #include "regionchat/config.h"
 #include "regionchat/engine.h"
+#include "regionchat/preprocess.h"
 #include "regionchat/safetensors.h"
 #include "support/read_tensor.h"
 #include "support/model_internals.h"
@@ -153,6 +160,86 @@ private slots:
         const auto got_t = torch::tensor(got, torch::kInt64);
         QVERIFY2(torch::equal(got_t, want),
                  qPrintable(QString::fromStdString(torch::str(got_t) + " vs " + torch::str(want))));
+    }
+
+    // An image FILE and a question through everything a user's ask() runs (image decoding,
+    // the image processor llava-hf's preprocessor_config.json names, the chat template, the
+    // "<image>" expansion, BOS, SentencePiece) against transformers' LlavaProcessor + generate.
+    void endToEndAgainstTransformers() {
+        torch::NoGradGuard ng;
+        const fs::path src = std::getenv("REGIONCHAT_SOURCE_DIR");
+        const fs::path fixture = src / "tests/reference/llava-e2e";
+        const auto ref = nlohmann::json::parse(std::ifstream(fixture / "reference.json"));
+        auto archive = SafetensorsArchive::open((fixture / "reference.safetensors").string());
+        auto tensor = [&](const char* name, torch::Dtype dtype) {
+            auto t = testing::read_tensor(*archive, name, dtype);
+            if (!t.defined()) qFatal("reference.safetensors lacks %s", name);
+            return t;
+        };
+        // The fixture's model folder (config, tokenizer, image processor) over the embedded
+        // weights, which the fixture does not carry twice.
+        const fs::path dir = fs::path(tmp_.path().toStdString()) / "llava-e2e";
+        fs::create_directories(dir);
+        for (const auto& e : fs::directory_iterator(fixture / "model"))
+            fs::copy_file(e.path(), dir / e.path().filename());
+        fs::copy_file(src / "resources/models/shapes-tiny/model.safetensors",
+                      dir / "model.safetensors");
+        auto model = Model::load(testing::load_params(dir.string(), "cpu"));
+        QCOMPARE(model->config().image_aspect, std::string("crop"));
+        QCOMPARE(model->config().image_filter, std::string("bicubic"));
+
+        const cv::Mat image = cv::imread((fixture / "image.png").string(), cv::IMREAD_COLOR);
+        QVERIFY(!image.empty());
+        QCOMPARE(image.cols, ref["image_size"][0].get<int>());
+
+        // Pixel values: the crop processor (the model's) and LlavaImageProcessor's do_pad.
+        auto& network = testing::llava_network(*model);
+        const auto crop = preprocess_image(image, network.preprocess()).unsqueeze(0);
+        const double crop_diff =
+            (crop - tensor("pixel_values_crop", torch::kFloat32)).abs().max().item<double>();
+        qInfo("centre-crop pixel values: max difference %.2e", crop_diff);
+        QVERIFY2(crop_diff < 1e-6, qPrintable(QString::number(crop_diff)));
+        fs::copy_file(fixture / "pad/preprocessor_config.json", dir / "preprocessor_config.json",
+                      fs::copy_options::overwrite_existing);
+        const ModelConfig padded = load_model_config(dir.string());
+        QCOMPARE(padded.image_aspect, std::string("pad"));
+        const auto pad = preprocess_image(image, llava_preprocess(padded)).unsqueeze(0);
+        const double pad_diff =
+            (pad - tensor("pixel_values_pad", torch::kFloat32)).abs().max().item<double>();
+        qInfo("padded pixel values: max difference %.2e", pad_diff);
+        QVERIFY2(pad_diff < 1e-6, qPrintable(QString::number(pad_diff)));
+
+        // The prompt as the session renders it, token for token (image rows: -1 against
+        // transformers' image_token_index repeated).
+        Session session(model);
+        GenerateParams params;
+        params.max_new_tokens = 24;
+        const Reply reply = session.ask(ref["question"].get<std::string>(), {image}, params);
+        const auto want_ids = tensor("input_ids", torch::kInt64).view({-1});
+        std::vector<int64_t> want(want_ids.data_ptr<int64_t>(),
+                                  want_ids.data_ptr<int64_t>() + want_ids.numel());
+        for (int64_t& id : want)
+            if (id == model->config().image_token_index) id = -1;
+        const std::vector<int64_t> cached = session.cached_ids();
+        QVERIFY(int64_t(cached.size()) >= reply.timings.prompt_tokens);
+        const std::vector<int64_t> got(cached.begin(),
+                                       cached.begin() + reply.timings.prompt_tokens);
+        QCOMPARE(got.size(), want.size());
+        QVERIFY(got == want);
+
+        // The greedy answer, token for token: the tokens fed back, then the EOS that stopped
+        // it (the embedded model answers in a few tokens, well inside max_new_tokens).
+        QCOMPARE(to_string(reply.stop_reason), std::string("eos"));
+        std::vector<int64_t> answer(cached.begin() + reply.timings.prompt_tokens, cached.end());
+        answer.push_back(model->tokenizer().eos_id());
+        const auto greedy = tensor("greedy_ids", torch::kInt64);
+        const std::vector<int64_t> want_answer(greedy.data_ptr<int64_t>(),
+                                               greedy.data_ptr<int64_t>() + greedy.numel());
+        qInfo("answer '%s' (%zu tokens)", reply.text.c_str(), answer.size());
+        QVERIFY2(answer == want_answer,
+                 qPrintable(QString::fromStdString(reply.text + " vs " +
+                                                   ref["answer"].get<std::string>())));
+        QCOMPARE(reply.text, ref["answer"].get<std::string>());
     }
 };
 

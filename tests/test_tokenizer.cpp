@@ -62,6 +62,7 @@ private slots:
     void decodeSkipsSpecialAndInvalidIds();
     void digitsAreSplit();
     void addedTokensSplitTheText();
+    void specialTokensAndLegacy();
     void userSymbolIsOnePiece();
     void byteFallbackEncodesUnseenText();
     void leadingSpaceFoldsIntoDummyPrefix();
@@ -168,6 +169,35 @@ void TestTokenizer::addedTokensSplitTheText() {
     QCOMPARE(tok->encode(""), std::vector<int>{});
     QCOMPARE(tok->encode("plain words"), tok_->encode("plain words"));
     QVERIFY_THROWS_EXCEPTION(rc::Error, tok->add_tokens({{"", n + 3}}));
+}
+
+// "<s>", "</s>", "<unk>" in the text are split out as transformers' slow tokenizer splits
+// them. legacy (its default) gives the text after one SentencePiece's leading "\u2581" again;
+// legacy false (LLaMA-2's tokenizer_config.json) does not: "a</s>user" reads back "a user" or
+// "auser".
+void TestTokenizer::specialTokensAndLegacy() {
+    auto tok = rc::Tokenizer::load(model_path_);
+    QVERIFY(tok->legacy());
+    const std::vector<int> a = tok->encode("a"), user = tok->encode("user");
+    std::vector<int> want = a;
+    want.push_back(tok->eos_id());
+    want.insert(want.end(), user.begin(), user.end());
+    const std::vector<int> legacy = tok->encode("a</s>user");
+    QCOMPARE(legacy, want);
+    QCOMPARE(tok->decode(legacy), std::string("a user"));
+    QCOMPARE(tok->encode("<s>a").front(), tok->bos_id());
+
+    tok->set_legacy(false);
+    const std::vector<int> plain = tok->encode("a</s>user");
+    QCOMPARE(tok->decode(plain), std::string("auser"));
+    QVERIFY(plain != legacy);
+    // The first piece keeps its "\u2581" either way; only pieces after a split token change.
+    QCOMPARE(tok->encode("a"), a);
+    QCOMPARE(tok->encode("user"), user);
+    // An image placeholder given by the caller splits like an added token.
+    const std::vector<int> with_image = tok->encode("a<image>user", false, {{"<image>", -200}});
+    QCOMPARE(with_image[a.size()], -200);
+    QCOMPARE(tok->decode(with_image), std::string("auser"));
 }
 
 void TestTokenizer::digitsAreSplit() {

@@ -41,6 +41,10 @@ json result_json(const bench::CaseResult& r, double ms) {
     }
     if (r.has_pred_box)
         j["pred_box"] = {r.pred_box.x0, r.pred_box.y0, r.pred_box.x1, r.pred_box.y1};
+    if (r.dual_focus)
+        j["dual_focus"] = {{"macro", r.macro_answer},
+                           {"micro", r.micro_answer},
+                           {"decided_by", r.decided_by}};
     return j;
 }
 
@@ -78,7 +82,7 @@ int run_bench(int argc, char** argv) {
     const Args args = parse_args(argc, argv, 2,
                                  {"format", "root", "model", "output", "limit", "max-new-tokens",
                                   "device", "dtype", "threads", "grounding-prompt"},
-                                 {"json"});
+                                 {"json", "single-pass"});
     const std::string format = args.require("format");
     if (format != "mme" && format != "mmvm" && format != "grounding" &&
         !bench::is_dualfocus_format(format))
@@ -103,7 +107,10 @@ int run_bench(int argc, char** argv) {
 
     auto model = load_model(args);
     bench::RunOptions ro;
-    ro.generate.max_new_tokens = args.get_int("max-new-tokens", 64, 1, 4096);
+    // DualFocus' scripts generate up to 128 tokens per pass.
+    ro.generate.max_new_tokens =
+        args.get_int("max-new-tokens", bench::is_dualfocus_format(format) ? 128 : 64, 1, 4096);
+    ro.dual_focus = !args.flags.count("single-pass");
     if (args.has("grounding-prompt")) ro.grounding_prompt = args.get("grounding-prompt");
 
     const bool tty = isatty(STDERR_FILENO);

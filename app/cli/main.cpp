@@ -27,6 +27,7 @@ const char* kUsage =
     "  regionchat-cli bench --format mme|mmvm|grounding|textvqa|gqa-mcq|seed|mmbench --root DIR\n"
     "                [--model DIR] [--output DIR]\n"
     "                     [--limit N] [--json] [--grounding-prompt TEXT]   run and score a set\n"
+    "                     [--single-pass]   (DualFocus' four sets: one answer, not its pipeline)\n"
     "  regionchat-cli speed [--model DIR] [--device D] [--dtype T] [--runs N] [--text-tokens N]\n"
     "                     [--new-tokens N] [--json]   encode, prefill, decode medians vs bandwidth\n"
     "  regionchat-cli sam-bench [--model SAM_DIR | --random-vit-b] [--runs N] [--device D]\n"

@@ -156,5 +156,17 @@ std::string dualfocus_prompt(const BenchCase& c) {
     return c.question;  // TextVQA and SEED: the jsonl text as written
 }
 
+DualFocusQuestion dualfocus_question(const BenchCase& c) {
+    if (c.format == "mmbench") return mmbench_dual_focus_question(c.question, c.hint, c.options);
+    if (c.format == "textvqa") {  // open-ended whatever its later lines hold (OCR tokens)
+        DualFocusQuestion q;
+        q.question = c.question.substr(0, c.question.find('\n'));
+        q.full = c.question;
+        return q;
+    }
+    return parse_dual_focus_question(
+        dualfocus_prompt(c), c.format == "seed" ? DualFocusScript::Seed : DualFocusScript::Gqa);
+}
+
 }  // namespace bench
 }  // namespace rc

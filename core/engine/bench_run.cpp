@@ -1,6 +1,7 @@
 // Answering one benchmark case with the engine (the LibTorch half of regionchat/bench_run.h).
 #include "regionchat/bench_run.h"
 
+#include "regionchat/dual_focus.h"
 #include "regionchat/error.h"
 #include "regionchat/image_io.h"
 
@@ -11,10 +12,22 @@ CaseResult run_case(const std::shared_ptr<Model>& model, const BenchCase& c,
     if (c.images.empty()) throw Error(c.id + ": the case has no image");
     std::vector<cv::Mat> images;
     for (const auto& path : c.images) images.push_back(load_image(path));
-    Session session(model);
-    const Reply reply = session.ask(case_prompt(c, options), images, options.generate);
     CaseResult r;
     r.bench_case = c;
+    if (options.dual_focus && is_dualfocus_format(c.format)) {
+        DualFocusParams params;
+        params.generate = options.generate;
+        params.question = dualfocus_question(c);
+        const DualFocusResult d = run_dual_focus(model, images.front(), case_prompt(c), params);
+        r.prediction = d.answer;
+        r.dual_focus = true;
+        r.macro_answer = d.macro_answer;
+        r.micro_answer = d.micro_answer;
+        r.decided_by = d.decided_by;
+        return r;
+    }
+    Session session(model);
+    const Reply reply = session.ask(case_prompt(c, options), images, options.generate);
     r.prediction = reply.text;
     if (!reply.boxes.empty()) {
         r.has_pred_box = true;

@@ -56,9 +56,12 @@ DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& re
     // Regions are written into the question once, on the full image, so every prompt built
     // from it (box, micro, scoring) reads the same text.
     const DualFocusQuestion q =
-        parse_dual_focus_question(backend.fresh()->render_question(turn(request.text, image)));
-    r.pipeline = q.pipeline;
-    const bool choice = q.pipeline == DualFocusPipeline::MultipleChoice;
+        params.question ? *params.question
+                        : parse_dual_focus_question(
+                              backend.fresh()->render_question(turn(request.text, image)));
+    r.pipeline = q.pipeline();
+    r.script = q.script;
+    const bool choice = r.pipeline == DualFocusPipeline::MultipleChoice;
     ChatRequest base = request;
     base.regions.clear();  // already written; a visual-prompt image is drawn below
     if (request.region_mode == RegionMode::VisualPrompt && !request.regions.empty()) {
@@ -91,8 +94,7 @@ DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& re
     // 2. Box: where does the question look? (find_boxes takes the first 4-number group.)
     stage(params, "box");
     auto focus = backend.fresh();
-    const std::string box_question = dual_focus_box_prompt(q.question);
-    const Reply b = ask(*focus, box_question, shown);
+    const Reply b = ask(*focus, dual_focus_box_turn(q), shown);
     r.box_answer = b.text;
     if (stopped(b)) return finish();
     const auto box = dual_focus_find_box(b.text);
@@ -108,10 +110,18 @@ DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& re
     r.has_box = true;
     r.crop = image(r.crop_rect).clone();
 
-    // 3. Micro: the second turn, with the crop as the second image.
+    // 3. Micro: the second turn, with the crop as the second image. MMBench's history carries
+    // a box turn worded unlike the one the box was asked with.
     stage(params, "micro");
+    if (dual_focus_box_history(q) != dual_focus_box_turn(q)) {
+        focus = backend.fresh();
+        ChatRequest history = base;
+        history.text = dual_focus_box_history(q);
+        history.images = {shown};
+        focus->add_exchange(history, b.text);
+    }
     const Reply a2 = ask(*focus, dual_focus_micro_prompt(q.full), r.crop);
-    r.micro_answer = choice ? a2.text : strip_chars(strip_chars(a2.text, "\n"), ".");
+    r.micro_answer = strip_chars(strip_chars(a2.text, "\n"), ".");
     if (stopped(a2)) return finish();
 
     // 4. Choice.
@@ -149,8 +159,7 @@ DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& re
     stage(params, "score");
     // The reference's scoring text: the box turn and the scoring question as ONE human turn
     // (the template's system text cut off, preprocess_v1 adds it back), the candidate after it.
-    const std::string human = "<image>\n" + box_question + " ASSISTANT: " + b.text +
-                              "</s>USER: <image>\n" + dual_focus_score_question(q) + " ";
+    const std::string human = dual_focus_score_human(q, b.text);
     r.macro_nll = focus->score_one_turn(human, {shown, r.crop}, macro_scored);
     r.micro_nll = focus->score_one_turn(human, {shown, r.crop}, micro_scored);
     r.scored = true;

@@ -116,6 +116,12 @@ public:
         return session_.one_turn_nll(human, images, answer);
     }
 
+    void add_exchange(const ChatRequest& request, const std::string& answer) override {
+        std::vector<cv::Mat> images;
+        const std::string text = prepare(request, &images);
+        session_.add_exchange(text, images, answer);
+    }
+
     void truncate(size_t message_count) override { session_.truncate(message_count); }
     void reset() override { session_.reset(); }
     size_t message_count() const override { return session_.messages().size(); }

@@ -27,10 +27,21 @@ struct PromptSequence {
     std::vector<Span> images;
 };
 
-/// Renders `messages` with the template and tokenizes it as LLaVA's tokenizer_image_token does:
-/// text between "<image>" markers is tokenized chunk by chunk, the k-th marker becomes
-/// `image_tokens[k]` positions (each image's own count: the network decides it). Throws
-/// rc::Error when there are more markers than images.
+/// Where an image marker stands in tokenize_prompt_text's ids (LLaVA's IMAGE_TOKEN_INDEX).
+constexpr int64_t kImagePlaceholder = -200;
+
+/// The ids of one text with "<image>" markers as the family's own code tokenises it:
+/// `image_chunks` (LLaVA's tokenizer_image_token) cuts the text at each marker and encodes
+/// every chunk on its own; otherwise the text is encoded at once with the marker split out
+/// like an added token (Pink). One kImagePlaceholder per marker; BOS first when `bos`.
+std::vector<int64_t> tokenize_prompt_text(const Tokenizer& tokenizer, const std::string& text,
+                                          bool bos, bool image_chunks);
+
+/// Renders `messages` with the template into one text and tokenizes it as the model's own code
+/// does (tokenize_prompt_text with the template's image_chunks()); the k-th marker becomes
+/// `image_tokens[k]` positions (each image's own count: the network decides it). Answer pieces
+/// are marked by where their text lies. Throws rc::Error when there are more markers than
+/// images.
 PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
                                      const std::vector<ChatMessage>& messages,
                                      const std::vector<int64_t>& image_tokens);

@@ -127,35 +127,10 @@ struct Session::Impl {
         }
     }
 
-    // LLaVA's tokenizer_image_token: chunks between "<image>" tokenised on their own (BOS only
-    // from the first), "</s>" in the text is EOS (the slow tokenizer splits special tokens
-    // out and encodes the text around them separately), kImagePlaceholder per marker.
-    static constexpr int64_t kImagePlaceholder = -200;
+    // LLaVA's tokenizer_image_token (DualFocus' scoring is LLaVA's preprocess): chunks between
+    // "<image>" tokenised on their own, "</s>" in the text is EOS, kImagePlaceholder per marker.
     std::vector<int64_t> tokenize_image_text(const std::string& text, bool bos) const {
-        static const std::string kEos = "</s>";
-        std::vector<int64_t> ids;
-        if (bos) ids.push_back(m.tokenizer->bos_id());
-        size_t from = 0;
-        while (true) {
-            const size_t at = text.find(kImageMarker, from);
-            const std::string chunk =
-                text.substr(from, at == std::string::npos ? std::string::npos : at - from);
-            size_t p = 0;
-            while (true) {
-                const size_t e = chunk.find(kEos, p);
-                const std::string seg =
-                    chunk.substr(p, e == std::string::npos ? std::string::npos : e - p);
-                if (!seg.empty())
-                    for (int id : m.tokenizer->encode(seg)) ids.push_back(id);
-                if (e == std::string::npos) break;
-                ids.push_back(m.tokenizer->eos_id());
-                p = e + kEos.size();
-            }
-            if (at == std::string::npos) break;
-            ids.push_back(kImagePlaceholder);
-            from = at + kImageMarker.size();
-        }
-        return ids;
+        return tokenize_prompt_text(*m.tokenizer, text, bos, true);
     }
 
     // Embeddings [1, b-a, D] of positions [a, b) of `seq`.
@@ -370,7 +345,10 @@ Session::LabelledTokens Session::label_one_turn(const std::string& human,
             conv.substr(from, end == std::string::npos ? std::string::npos : end - from);
         if (round.empty()) break;
         const size_t sep = round.find(kSep);
-        if (sep == std::string::npos || round.find(kSep, sep + 1) != std::string::npos) break;
+        // Python's split: occurrences do not overlap (MMBench's "... ASSISTANT: ASSISTANT: x"
+        // is two parts).
+        if (sep == std::string::npos || round.find(kSep, sep + kSep.size()) != std::string::npos)
+            break;
         const int64_t round_len = tok_len(round);
         const int64_t instruction_len = tok_len(round.substr(0, sep) + kSep) - 2;
         for (int64_t i = std::max<int64_t>(cur, 0);
@@ -403,7 +381,7 @@ double Session::one_turn_nll(const std::string& human, const std::vector<cv::Mat
     std::vector<uint8_t> label_at;
     size_t next_image = 0;
     for (size_t i = 0; i < ids.size(); ++i) {
-        if (ids[i] == Impl::kImagePlaceholder) {
+        if (ids[i] == kImagePlaceholder) {
             if (next_image >= slots.size())
                 throw Error("the scored text has more <image> markers than images");
             const int64_t n = slots[next_image].tokens;
@@ -444,6 +422,19 @@ double Session::one_turn_nll(const std::string& human, const std::vector<cv::Mat
     return -picked.mean().item<double>();
 }
 
+void Session::add_exchange(const std::string& text, const std::vector<cv::Mat>& imgs,
+                           const std::string& answer) {
+    Impl& s = *impl_;
+    torch::NoGradGuard no_grad;
+    std::string user_text;
+    s.check_images(text, imgs, &user_text);
+    std::vector<Impl::ImageSlot> slots = s.images;
+    s.add_images(imgs, slots);
+    s.images = std::move(slots);
+    s.messages.push_back({ChatMessage::Role::User, user_text});
+    s.messages.push_back({ChatMessage::Role::Assistant, answer});
+}
+
 void Session::reset() {
     impl_->messages.clear();
     impl_->images.clear();
@@ -475,6 +466,13 @@ ImageSize Session::first_image_size() const {
 
 int64_t Session::cached_tokens() const {
     return impl_->state->length();
+}
+
+std::vector<int64_t> Session::cached_ids() const {
+    std::vector<int64_t> ids = impl_->cached_keys;
+    for (int64_t& id : ids)
+        if (id < 0) id = -1;  // image rows are keyed by their pixels' hash
+    return ids;
 }
 
 Model& Session::model() {

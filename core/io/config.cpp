@@ -216,7 +216,7 @@ void read_regionchat(Section& top, const json& root, ModelConfig* c,
             s.choice("chat_template", c->chat_template, templates);
         c->region_format =
             s.choice("region_format", c->region_format, formats);
-        c->image_aspect = s.choice("image_aspect", c->image_aspect, {"pad", "resize"});
+        c->image_aspect = s.choice("image_aspect", c->image_aspect, {"pad", "crop", "resize"});
         c->image_filter = s.choice("image_filter", c->image_filter, {"auto", "bicubic"});
         if (root.contains("mm_projector_type") && s.present("projector_type") &&
             s.string("projector_type", "") != c->projector_type)
@@ -254,6 +254,98 @@ std::string read_config_text(const fs::path& path) {
     text << in.rdbuf();
     if (!in && !in.eof()) throw Error(name + ": cannot read");
     return text.str();
+}
+
+void read_image_processor(const fs::path& folder, ModelConfig* c) {
+    if (folder.empty()) return;
+    // transformers 5 saves the processor as one processor_config.json holding an
+    // "image_processor" object; earlier versions (and the llava-hf repos) a separate file.
+    fs::path file = folder / "preprocessor_config.json";
+    std::error_code ec;
+    json root, nested;
+    std::string prefix;
+    if (fs::is_regular_file(file, ec)) {
+        root = parse_json_object(read_config_text(file), file.string());
+    } else if (file = folder / "processor_config.json"; fs::is_regular_file(file, ec)) {
+        nested = parse_json_object(read_config_text(file), file.string());
+        const auto it = nested.find("image_processor");
+        if (it == nested.end()) return;
+        if (!it->is_object()) throw Error(file.string() + ": image_processor must be an object");
+        root = *it;
+        prefix = "image_processor.";
+    } else {
+        return;
+    }
+    Section s(root, file.string(), prefix);
+    const std::string type = s.choice(
+        "image_processor_type", "CLIPImageProcessor",
+        {"CLIPImageProcessor", "CLIPImageProcessorFast", "CLIPImageProcessorPil",
+         "LlavaImageProcessor", "LlavaImageProcessorFast", "LlavaImageProcessorPil"});
+    const int side = c->vision.image_size;
+    // A size is an int or {"height": h, "width": w} / {"shortest_edge": n}.
+    auto square_side = [&](const char* key, const char* edge_key) {
+        const json* v = s.find(key);
+        if (!v || v->is_null()) return side;
+        if (v->is_number_integer()) return v->get<int>();
+        if (v->is_object()) {
+            Section o(*v, file.string(), prefix + key + ".");
+            if (edge_key && o.present(edge_key)) return o.integer(edge_key, side);
+            const int h = o.integer("height", side), w = o.integer("width", side);
+            if (h != w) o.fail("height", "differs from width: only square inputs are supported");
+            return h;
+        }
+        s.fail(key, "must be an integer or an object");
+    };
+    auto same_as_tower = [&](const char* key, int value) {
+        if (value != side)
+            s.fail(key, std::to_string(value) + " differs from the vision tower's image_size " +
+                            std::to_string(side) + "; not supported");
+    };
+    if (s.boolean("do_resize", true)) same_as_tower("size", square_side("size", "shortest_edge"));
+    const bool crop = s.boolean("do_center_crop", true);
+    if (crop) same_as_tower("crop_size", square_side("crop_size", nullptr));
+    const bool pad = type.rfind("Llava", 0) == 0 && s.boolean("do_pad", false);
+    if (!pad && !crop)
+        s.fail("do_center_crop", "false leaves a non-square image; not supported");
+    c->image_aspect = pad ? "pad" : "crop";
+    if (const int resample = s.integer("resample", 3); resample != 3)
+        s.fail("resample", std::to_string(resample) + " is not supported (3, bicubic, only)");
+    c->image_filter = "bicubic";
+    if (!s.boolean("do_rescale", true) ||
+        std::abs(s.number("rescale_factor", 1.0 / 255) - 1.0 / 255) > 1e-9)
+        s.fail("rescale_factor", "must be 1/255 with do_rescale true");
+    if (!s.boolean("do_normalize", true)) s.fail("do_normalize", "false is not supported");
+    auto triple = [&](const char* key, std::array<float, 3>* out) {
+        const json* v = s.find(key);
+        if (!v || v->is_null()) return;
+        if (!v->is_array() || v->size() != 3)
+            s.fail(key, "must be a list of three numbers");
+        for (size_t i = 0; i < 3; ++i) {
+            if (!(*v)[i].is_number()) s.fail(key, "must be a list of three numbers");
+            (*out)[i] = (*v)[i].get<float>();
+        }
+    };
+    triple("image_mean", &c->image_mean);
+    triple("image_std", &c->image_std);
+    for (float x : c->image_std)
+        if (!(x > 0) || !std::isfinite(x)) s.fail("image_std", "must be positive");
+    for (float x : c->image_mean)
+        if (!std::isfinite(x)) s.fail("image_mean", "must be finite");
+    s.warn_unknown({"do_convert_rgb", "processor_class", "feature_extractor_type",
+                    "image_processor_type", "default_to_square", "input_data_format",
+                    "data_format", "device", "return_tensors", "disable_grouping"},
+                   &c->warnings);
+}
+
+bool tokenizer_legacy(const fs::path& folder) {
+    const fs::path file = folder / "tokenizer_config.json";
+    std::error_code ec;
+    if (folder.empty() || !fs::is_regular_file(file, ec)) return true;
+    const json root = parse_json_object(read_config_text(file), file.string());
+    const auto legacy = root.find("legacy");
+    if (legacy == root.end() || legacy->is_null()) return true;  // transformers' default
+    if (!legacy->is_boolean()) throw Error(file.string() + ": legacy must be true or false");
+    return legacy->get<bool>();
 }
 
 void read_clip_tower(ModelConfig* c, const std::string& source, const char* select_key) {

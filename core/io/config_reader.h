@@ -129,6 +129,17 @@ void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
 void read_regionchat(Section& top, const json& root, ModelConfig* c,
                      const std::vector<std::string>& templates,
                      const std::vector<std::string>& formats);
+/// `<folder>/preprocessor_config.json` when there is one (llava-hf ships it; transformers 5
+/// writes processor_config.json with an "image_processor" object instead): the image
+/// processor's fit (CLIPImageProcessor: centre crop, LlavaImageProcessor with do_pad: pad), its
+/// filter and normalisation into `c`. Sizes must match the vision tower's image_size and the
+/// filter must be bicubic (resample 3): anything else is an rc::Error naming the key, as it
+/// would silently change every image. No file: `c` is left as it is.
+void read_image_processor(const std::filesystem::path& folder, ModelConfig* c);
+/// `<folder>/tokenizer_config.json`'s "legacy" (true when there is no file or no key, as
+/// transformers): whether a text piece after a special or added token gets SentencePiece's
+/// leading "▁". rc::Error for a value that is not a boolean.
+bool tokenizer_legacy(const std::filesystem::path& folder);
 /// Parses JSON text that must be an object; rc::Error naming `source`.
 json parse_json_object(const std::string& json_text, const std::string& source);
 /// A config file's text; files over 16 MiB are refused before they are read.

@@ -96,9 +96,14 @@ private:
 // A variant (make_llama2_variant) may rewrite the system text and the first user message.
 class Llama2Template : public ChatTemplate {
 public:
-    Llama2Template(std::string name, std::string system, SystemRewrite rewrite)
-        : name_(std::move(name)), system_(std::move(system)), rewrite_(std::move(rewrite)) {}
+    Llama2Template(std::string name, std::string system, SystemRewrite rewrite,
+                   bool image_chunks = true)
+        : name_(std::move(name)),
+          system_(std::move(system)),
+          rewrite_(std::move(rewrite)),
+          image_chunks_(image_chunks) {}
     std::string name() const override { return name_; }
+    bool image_chunks() const override { return image_chunks_; }
 
     std::vector<PromptPiece> render(const std::vector<ChatMessage>& messages) const override {
         PieceBuilder b;
@@ -133,6 +138,7 @@ private:
     std::string name_;
     std::string system_;
     SystemRewrite rewrite_;
+    bool image_chunks_;
 };
 
 }  // namespace
@@ -152,8 +158,9 @@ std::vector<std::string> builtin_chat_templates() {
 }
 
 std::unique_ptr<ChatTemplate> make_llama2_variant(const std::string& name, std::string system,
-                                                  SystemRewrite rewrite) {
-    return std::make_unique<Llama2Template>(name, std::move(system), std::move(rewrite));
+                                                  SystemRewrite rewrite, bool image_chunks) {
+    return std::make_unique<Llama2Template>(name, std::move(system), std::move(rewrite),
+                                            image_chunks);
 }
 
 std::string pieces_to_string(const std::vector<PromptPiece>& pieces) {

@@ -11,7 +11,7 @@
 
 namespace rc::spm {
 
-constexpr int kApiVersion = 1;
+constexpr int kApiVersion = 2;
 
 struct Api {
     int version;
@@ -25,6 +25,9 @@ struct Api {
     int (*bos_id)(void* handle);
     int (*eos_id)(void* handle);
     int (*piece_to_id)(void* handle, const std::string& piece);
+    /// Loads a model file with its normalizer's add_dummy_prefix turned off (transformers'
+    /// legacy=false LLaMA tokenizer does so); nullptr and *error set on failure.
+    void* (*load_without_prefix)(const std::string& path, std::string* error);
     /// One SentencePieceTrainer::Train run on in-memory sentences; the model proto bytes go to
     /// *serialized.
     bool (*train)(const std::unordered_map<std::string, std::string>& args,

@@ -74,6 +74,16 @@ std::string join_symbols(const std::vector<std::string>& symbols) {
 
 Tokenizer::~Tokenizer() {
     if (handle_) api().destroy(handle_);
+    if (plain_) api().destroy(plain_);
+}
+
+void Tokenizer::set_legacy(bool legacy) {
+    if (!legacy && !plain_) {
+        std::string error;
+        plain_ = api().load_without_prefix(path_, &error);
+        if (!plain_) throw Error("tokenizer " + path_ + " (legacy false): " + error);
+    }
+    legacy_ = legacy;
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
@@ -84,6 +94,7 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     const spm::Api& sp = api();
     std::unique_ptr<Tokenizer> tok(new Tokenizer());
     std::string error;
+    tok->path_ = path;
     tok->handle_ = sp.load(path, &error);
     if (!tok->handle_) throw Error("invalid tokenizer model " + path + ": " + error);
     tok->size_ = sp.piece_size(tok->handle_);
@@ -105,25 +116,67 @@ std::vector<int> Tokenizer::encode_pieces(const std::string& text) const {
     return ids;
 }
 
-std::vector<int> Tokenizer::encode(const std::string& text, bool add_bos) const {
+// transformers' legacy=false (LlamaTokenizer._tokenize): SentencePiece without the dummy
+// prefix; a piece that starts with a space is encoded after "<unk>" and the "<unk>" pieces
+// dropped, so the space stays a leading "\u2581" whatever the normaliser does to leading space.
+std::vector<int> Tokenizer::encode_without_prefix(const std::string& text) const {
+    auto plain = [&](const std::string& t) {
+        std::vector<int> ids;
+        std::string error;
+        if (!api().encode(plain_, t, &ids, &error))
+            throw Error("tokenizer encode failed: " + error);
+        return ids;
+    };
+    static const std::string kSpace = "\u2581", kUnk = "<unk>";
+    if (text.empty() || !(text[0] == ' ' || text.compare(0, kSpace.size(), kSpace) == 0))
+        return plain(text);
+    const size_t skip = plain(kUnk).size();
+    std::vector<int> ids = plain(kUnk + text);
+    if (ids.size() < skip) return ids;
+    return std::vector<int>(ids.begin() + std::ptrdiff_t(skip), ids.end());
+}
+
+std::vector<int> Tokenizer::encode(const std::string& given, bool add_bos,
+                                   const std::vector<std::pair<std::string, int>>& extra) const {
+    // legacy=false (LlamaTokenizer.tokenize): "\u2581" in the text becomes a space and one
+    // "\u2581" goes in front, so the first piece is encoded like every piece after a space.
+    static const std::string kSpace = "\u2581";
+    std::string text = given;
+    if (!legacy_ && !text.empty()) {
+        for (size_t at = text.find(kSpace); at != std::string::npos; at = text.find(kSpace, at + 1))
+            text.replace(at, kSpace.size(), " ");
+        text = kSpace + text;
+    }
     std::vector<int> ids;
     if (add_bos) ids.push_back(bos_);
+    // What the slow tokenizer splits out: its special tokens, the added ones, the caller's.
+    const std::pair<std::string, int> specials[] = {{"<s>", bos_}, {"</s>", eos_}, {"<unk>", 0}};
+    bool first = true;
     for (size_t from = 0;;) {
-        // The earliest added token; at one position the longest (added_ is sorted so).
+        // The earliest split token; at one position the longest.
         size_t at = std::string::npos;
         const std::pair<std::string, int>* hit = nullptr;
-        for (const auto& t : added_) {
+        auto consider = [&](const std::pair<std::string, int>& t) {
             const size_t p = text.find(t.first, from);
-            if (p < at) {
+            if (p < at || (p == at && p != std::string::npos && t.first.size() > hit->first.size())) {
                 at = p;
                 hit = &t;
             }
-        }
+        };
+        for (const auto& t : added_) consider(t);
+        for (const auto& t : specials) consider(t);
+        for (const auto& t : extra) consider(t);
         const std::string chunk = text.substr(from, at == std::string::npos ? at : at - from);
-        if (!chunk.empty()) {
-            const std::vector<int> piece_ids = encode_pieces(chunk);
+        // legacy=false: the "\u2581" put in front stands alone before a split token and is
+        // dropped there (transformers drops it before a special token; every split token here
+        // is one).
+        const bool lone_prefix = !legacy_ && first && chunk == kSpace && hit;
+        if (!chunk.empty() && !lone_prefix) {
+            const std::vector<int> piece_ids =
+                legacy_ ? encode_pieces(chunk) : encode_without_prefix(chunk);
             ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
         }
+        first = false;
         if (!hit) break;
         ids.push_back(hit->second);
         from = at + hit->first.size();

@@ -199,7 +199,18 @@ cv::Rect dual_focus_reference_crop_rect(const std::array<double, 4>& n, ImageSiz
     return {x1, y1, x2 - x1, y2 - y1};
 }
 
-DualFocusQuestion parse_dual_focus_question(const std::string& text) {
+std::string to_string(DualFocusScript script) {
+    switch (script) {
+        case DualFocusScript::TextVqa: return "textvqa";
+        case DualFocusScript::Gqa: return "gqa";
+        case DualFocusScript::Seed: return "seed";
+        case DualFocusScript::MmBench: return "mmbench";
+    }
+    return "textvqa";
+}
+
+DualFocusQuestion parse_dual_focus_question(const std::string& text,
+                                            DualFocusScript multiple_choice) {
     DualFocusQuestion q;
     q.full = text;
     const size_t nl = text.find('\n');
@@ -224,7 +235,7 @@ DualFocusQuestion parse_dual_focus_question(const std::string& text) {
         q.option_lines.clear();
         return q;
     }
-    q.pipeline = DualFocusPipeline::MultipleChoice;
+    q.script = multiple_choice == DualFocusScript::TextVqa ? DualFocusScript::Gqa : multiple_choice;
     q.options = options;
     std::string trimmed = text;
     while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' '))
@@ -238,11 +249,63 @@ DualFocusQuestion parse_dual_focus_question(const std::string& text) {
     return q;
 }
 
+DualFocusQuestion mmbench_dual_focus_question(const std::string& question,
+                                              const std::string& hint,
+                                              const std::vector<std::string>& options) {
+    DualFocusQuestion q;
+    q.script = DualFocusScript::MmBench;
+    q.question = question;
+    q.has_context = !hint.empty();
+    q.context = q.has_context ? hint : "nan";  // f"{context}" of pandas' NaN
+    q.full = q.has_context ? hint + "\n" + question : question;
+    for (size_t k = 0; k < options.size(); ++k) {
+        q.option_lines.push_back(std::string(1, char('A' + k)) + ". " + options[k]);
+        q.full += "\n" + q.option_lines.back();
+    }
+    q.options = options;
+    q.full += std::string("\n") + kDualFocusLetterHint;
+    return q;
+}
+
+namespace {
+
+// MMBench's context_question: the hint line(s) before the question.
+std::string context_question(const DualFocusQuestion& q) {
+    return q.has_context ? q.context + "\n" + q.question : q.question;
+}
+
+}  // namespace
+
+std::string dual_focus_box_turn(const DualFocusQuestion& q) {
+    if (q.script == DualFocusScript::MmBench)
+        return context_question(q) +
+               "\nPlease provide the bounding box coordinate of the region this question asks.";
+    return dual_focus_box_prompt(q.question);
+}
+
+std::string dual_focus_box_history(const DualFocusQuestion& q) {
+    if (q.script == DualFocusScript::MmBench)
+        return q.context + "\n" + dual_focus_box_prompt(q.question);
+    return dual_focus_box_turn(q);
+}
+
 std::string dual_focus_score_question(const DualFocusQuestion& q) {
-    if (q.pipeline == DualFocusPipeline::MultipleChoice)
-        return q.question + "\nAnswer the question using a single word or phrase.";
-    return "Please combine the information from these two images and answer this question:" +
-           q.question + "\nAnswer the question using a single word or phrase";
+    const std::string combine =
+        "Please combine the information from these two images and answer this question:";
+    const std::string phrase = "Answer the question using a single word or phrase";
+    switch (q.script) {
+        case DualFocusScript::TextVqa: return combine + q.question + "\n" + phrase;
+        case DualFocusScript::Gqa: return q.question + "\n" + phrase + ".";
+        case DualFocusScript::Seed: return combine + " " + q.question + "\n" + phrase;
+        case DualFocusScript::MmBench: return combine + " " + context_question(q) + " " + phrase + ".";
+    }
+    return {};
+}
+
+std::string dual_focus_score_human(const DualFocusQuestion& q, const std::string& box_answer) {
+    return "<image>\n" + dual_focus_box_history(q) + " ASSISTANT: " + box_answer +
+           "</s>USER: <image>\n" + dual_focus_score_question(q) +
+           (q.script == DualFocusScript::MmBench ? " ASSISTANT:" : " ");
 }
 
 bool dual_focus_valid_letter(const std::string& letter, size_t option_count) {

@@ -2,6 +2,7 @@
 
 #include <QComboBox>
 #include <QFile>
+#include <memory>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -112,6 +113,13 @@ BenchmarkDock::BenchmarkDock(InferenceController* inference, QWidget* parent)
     runCaseButton_->setToolTip(tr("Run the selected case (Ctrl+R)"));
     for (auto* b : {runCaseButton_, runAllButton_, cancelButton_, exportButton_})
         runRow->addWidget(b);
+    dualFocusBox_ = new QCheckBox(tr("DualFocus pipeline"), body);
+    dualFocusBox_->setChecked(true);
+    dualFocusBox_->setToolTip(
+        tr("Answer as DualFocus' evaluation does (macro answer, box, zoomed micro answer, the "
+           "choice by perplexity); off: one answer to the question"));
+    dualFocusBox_->setVisible(false);
+    runRow->addWidget(dualFocusBox_);
     layout->addLayout(runRow);
     progress_ = new QProgressBar(body);
     progress_->setFormat(tr("%v / %m cases"));
@@ -165,6 +173,7 @@ bool BenchmarkDock::openBenchmark(const QString& root, const QString& format) {
         return false;
     }
     format_ = fmt;
+    dualFocusBox_->setVisible(rc::bench::is_dualfocus_format(fmt.toStdString()));
     root_ = root;
     cases_ = std::move(report.cases);
     results_.assign(cases_.size(), std::nullopt);
@@ -394,6 +403,12 @@ void BenchmarkDock::ask(int row, const CaseImages& images) {
     req.question = qs(rc::bench::case_prompt(c));
     req.newConversation = true;
     req.maxNewTokens = 64;
+    if (rc::bench::is_dualfocus_format(c.format) && dualFocusBox_->isChecked()) {
+        req.dualFocus = true;
+        req.dualFocusQuestion =
+            std::make_shared<const rc::DualFocusQuestion>(rc::bench::dualfocus_question(c));
+        req.maxNewTokens = 128;  // DualFocus' scripts
+    }
     req.subject = qs(c.question);
     req.image = images.first;
     req.extraImages = images.extra;
@@ -415,6 +430,12 @@ void BenchmarkDock::onAnswered(const AnswerResult& result) {
     rc::bench::CaseResult r;
     r.bench_case = cases_[row];
     r.prediction = result.text.toStdString();
+    if (result.focus.valid) {
+        r.dual_focus = true;
+        r.macro_answer = result.focus.macroAnswer.toStdString();
+        r.micro_answer = result.focus.microAnswer.toStdString();
+        r.decided_by = result.focus.decidedBy.toStdString();
+    }
     if (!result.boxes.isEmpty()) {
         const QRectF b = result.boxes.front();
         r.has_pred_box = true;

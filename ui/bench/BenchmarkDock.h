@@ -4,6 +4,7 @@
 // or JSON.
 #pragma once
 
+#include <QCheckBox>
 #include <QDockWidget>
 #include <QImage>
 #include <QList>
@@ -118,6 +119,7 @@ private:
     QLabel* score_;
     QProgressBar* progress_;
     QPushButton *openButton_, *runCaseButton_, *runAllButton_, *cancelButton_, *exportButton_;
+    QCheckBox* dualFocusBox_;  ///< DualFocus' four sets: its pipeline, or one answer
 };
 
 }  // namespace rcui

@@ -8,8 +8,14 @@
 #include <QString>
 #include <QStringList>
 
+#include <memory>
+
 #include "document/ChatEntry.h"
 #include "document/Region.h"
+
+namespace rc {
+struct DualFocusQuestion;
+}
 
 namespace rcui {
 
@@ -37,6 +43,9 @@ struct AskRequest {
     qint64 imageKey = 0;           ///< changes when the document's image changes
     bool newConversation = false;  ///< forget earlier turns first
     bool dualFocus = false;        ///< run the three-pass DualFocus pipeline instead of one answer
+    /// The question as a DualFocus benchmark script reads it (MMBench's hint and options);
+    /// null: parsed from `question`.
+    std::shared_ptr<const rc::DualFocusQuestion> dualFocusQuestion;
     int maxNewTokens = 128;
     double temperature = 0;
     QString subject;  ///< label for grounding boxes (e.g. "the red circle")

@@ -183,6 +183,7 @@ AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
         emit token(id, qs(piece));
     };
     params.on_stage = [this, id](const std::string& name) { emit stage(id, qs(name)); };
+    if (request.dualFocusQuestion) params.question = *request.dualFocusQuestion;
     // The pipeline runs on fresh conversations; the chat's own is left as it was.
     const rc::DualFocusResult d = rc::run_dual_focus(*backend_, chat, params);
 
@@ -204,9 +205,18 @@ AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
     r.focus.microNll = d.micro_nll;
     r.focus.microWon = d.micro_won;
     r.focus.scored = d.scored;
-    r.focus.pipeline = d.pipeline == rc::DualFocusPipeline::MultipleChoice
-                           ? QStringLiteral("multiple choice")
-                           : QStringLiteral("open-ended");
+    // Whose wording the passes used, as the benchmark is called.
+    QString script;
+    switch (d.script) {
+        case rc::DualFocusScript::TextVqa: script = QStringLiteral("TextVQA"); break;
+        case rc::DualFocusScript::Gqa: script = QStringLiteral("GQA"); break;
+        case rc::DualFocusScript::Seed: script = QStringLiteral("SEED"); break;
+        case rc::DualFocusScript::MmBench: script = QStringLiteral("MMBench"); break;
+    }
+    r.focus.pipeline = (d.pipeline == rc::DualFocusPipeline::MultipleChoice
+                            ? tr("multiple choice, %1 wording")
+                            : tr("open-ended, %1 wording"))
+                           .arg(script);
     r.focus.decidedBy = qs(d.decided_by);
     if (d.has_box) {
         r.focus.box = toRect(d.box);

@@ -75,6 +75,10 @@ public:
     /// reply in it and `answer` labelled. Throws rc::Error when scoring is not available.
     virtual double score_one_turn(const std::string& human, const std::vector<cv::Mat>& images,
                                   const std::string& answer) = 0;
+    /// Appends `request` and `answer` to the conversation as a finished exchange, generating
+    /// nothing (a history written elsewhere: DualFocus' MMBench script carries a box turn the
+    /// model did not answer). Throws rc::Error for a bad request.
+    virtual void add_exchange(const ChatRequest& request, const std::string& answer) = 0;
     /// Keeps the first `message_count` messages.
     virtual void truncate(size_t message_count) = 0;
     /// Forgets the conversation.

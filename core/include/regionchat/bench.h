@@ -17,6 +17,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "regionchat/dual_focus_crop.h"
 #include "regionchat/region_format.h"
 
 namespace rc {
@@ -138,6 +139,10 @@ struct CaseResult {
     std::string prediction;  ///< the raw answer text
     bool has_pred_box = false;
     Box pred_box;  ///< grounding: the predicted box in pixels
+    /// DualFocus' benchmarks run through its pipeline: the passes' answers and why `prediction`
+    /// (one of them) won ("perplexity", "no box", ...).
+    bool dual_focus = false;
+    std::string macro_answer, micro_answer, decided_by;
 };
 
 // ---- MME -------------------------------------------------------------------------------
@@ -280,6 +285,9 @@ double dualfocus_case_score(const BenchCase& c, const std::string& prediction);
 /// jsonl text; GQA the question with options + "\nAnswer with the option's letter from the given
 /// choices directly."; MMBench hint + "\n" + question + "\nA. opt"... + that same instruction.
 std::string dualfocus_prompt(const BenchCase& c);
+/// The case as its evaluation script reads it, for run_dual_focus: TextVQA open-ended, GQA and
+/// SEED parsed from their text with their own wording, MMBench from its hint and options.
+DualFocusQuestion dualfocus_question(const BenchCase& c);
 
 struct TextVqaScore {
     int n = 0;

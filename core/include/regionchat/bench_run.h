@@ -18,6 +18,9 @@ struct RunOptions {
     /// the embedded model's phrasing ("Where is the red circle?").
     std::string grounding_prompt = "Where is {expression}?";
     GenerateParams generate;
+    /// TextVQA, GQA-MCQ, SEED and MMBench run DualFocus' pipeline as its evaluation scripts do
+    /// (run_dual_focus with dualfocus_question); false: one answer to the macro prompt.
+    bool dual_focus = true;
 };
 
 /// The text sent to the model for a case: MME's question as written; MMVM's question with
@@ -30,7 +33,8 @@ std::string case_prompt(const BenchCase& c, const RunOptions& options = {});
 bool case_correct(const CaseResult& result);
 
 /// Answers one case in a fresh session: loads its images (rc::Error with the path when one
-/// cannot be read), asks case_prompt, and fills prediction and, for grounding, pred_box.
+/// cannot be read), asks case_prompt (DualFocus' formats: runs its pipeline unless
+/// options.dual_focus is false), and fills prediction and, for grounding, pred_box.
 CaseResult run_case(const std::shared_ptr<Model>& model, const BenchCase& c,
                     const RunOptions& options = {});
 

@@ -32,6 +32,10 @@ public:
     /// Renders a conversation. When the last message is from the user, the prompt ends ready
     /// for the assistant's answer ("... ASSISTANT:"). Starts with Bos.
     virtual std::vector<PromptPiece> render(const std::vector<ChatMessage>& messages) const = 0;
+    /// How "<image>" is tokenised: true, LLaVA's tokenizer_image_token (the text is cut there
+    /// and each chunk tokenised on its own); false, as a token inside the text (Pink writes its
+    /// image tokens into the prompt, which its tokenizer splits out like added tokens).
+    virtual bool image_chunks() const { return true; }
 };
 
 /// A template by name: the built-in "vicuna_v1" and "llama_2" and those the model families
@@ -49,7 +53,7 @@ std::vector<std::string> builtin_chat_templates();
 /// `rewrite(system, first_message)` is called once, for the first user message.
 using SystemRewrite = std::function<void(std::string& system, std::string& first_message)>;
 std::unique_ptr<ChatTemplate> make_llama2_variant(const std::string& name, std::string system,
-                                                  SystemRewrite rewrite);
+                                                  SystemRewrite rewrite, bool image_chunks = true);
 
 /// Concatenates pieces into display text ("<s>", "</s>" for Bos/Eos); for logs and tests.
 std::string pieces_to_string(const std::vector<PromptPiece>& pieces);

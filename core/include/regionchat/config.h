@@ -1,6 +1,7 @@
 // config.json of the Hugging Face `llava` layout, read into plain structs with defaults.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,13 @@ struct ModelConfig {
     // RegionChat extensions (optional keys under "regionchat"); defaults suit LLaVA-1.5.
     std::string chat_template = "vicuna_v1";  ///< "vicuna_v1", "llama_2" or "pink"
     std::string region_format = "dualfocus";  ///< see region_format.h
-    std::string image_aspect = "pad";         ///< "pad" to square with the mean colour, or "resize"
+    /// "pad" to a square of the mean colour (LLaVA-1.5's image_aspect_ratio "pad"), "crop"
+    /// (CLIPImageProcessor: shortest edge resized, centre cropped; LLaVA's "square" and
+    /// llava-hf's preprocessor_config.json) or "resize" (stretched: Pink).
+    std::string image_aspect = "pad";
+    /// Normalisation, RGB (CLIP's unless a preprocessor_config.json says otherwise).
+    std::array<float, 3> image_mean{0.48145466f, 0.4578275f, 0.40821073f};
+    std::array<float, 3> image_std{0.26862954f, 0.26130258f, 0.27577711f};
     /// "auto": area filter when shrinking, bicubic when enlarging; "bicubic": antialiased
     /// bicubic as PIL's (Pink's torchvision Resize on PIL images).
     std::string image_filter = "auto";

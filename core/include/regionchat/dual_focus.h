@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <opencv2/core.hpp>
@@ -18,6 +19,7 @@ namespace rc {
 
 struct DualFocusResult {
     DualFocusPipeline pipeline = DualFocusPipeline::OpenEnded;
+    DualFocusScript script = DualFocusScript::TextVqa;  ///< whose wording the passes used
     std::string answer;        ///< the chosen answer
     std::string macro_answer;  ///< pass 1
     std::string box_answer;    ///< pass 2, raw text
@@ -44,11 +46,15 @@ struct DualFocusResult {
 struct DualFocusParams {
     GenerateParams generate;  ///< on_token streams each pass; should_abort stops any pass
     std::function<void(const std::string& stage)> on_stage;
+    /// The question as a benchmark script reads it (MMBench's hint and options, SEED's
+    /// wording); unset: parse_dual_focus_question of the request's text (TextVQA or GQA).
+    std::optional<DualFocusQuestion> question;
 };
 
 /// Runs the passes with fresh conversations of `backend` (backend.fresh()) on `request` (its
 /// first image; regions as `<region N>` markers are written by the backend). The pipeline is
-/// parse_dual_focus_question(request.text)'s. Throws rc::Error for a bad image.
+/// params.question's, else parse_dual_focus_question(request.text)'s. Throws rc::Error for a
+/// bad image.
 DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& request,
                                const DualFocusParams& params = {});
 /// The same on the local engine with `model`.

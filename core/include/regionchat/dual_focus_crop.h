@@ -47,31 +47,78 @@ extern const char* const kDualFocusScoreSuffix;
 /// Which DualFocus pipeline a question takes.
 enum class DualFocusPipeline {
     OpenEnded,       ///< model_vqa_textvqa.py: both answers always scored
-    MultipleChoice,  ///< model_vqa_gqa.py: answers mapped to option letters, option texts scored
+    MultipleChoice,  ///< answers mapped to option letters, option texts scored
 };
+
+/// Which evaluation script's wording a question follows (docs/dualfocus-reference.md). The
+/// chat takes TextVqa for open questions and Gqa for questions with options; the benchmarks
+/// take their own.
+enum class DualFocusScript {
+    TextVqa,  ///< model_vqa_textvqa.py (open-ended)
+    Gqa,      ///< model_vqa_gqa.py
+    Seed,     ///< model_vqa_seed.py: scores with TextVQA's wording plus a space
+    MmBench,  ///< model_vqa_mmbench.py: the hint as context, its own box and scoring turns
+};
+/// "textvqa", "gqa", "seed", "mmbench".
+std::string to_string(DualFocusScript script);
 
 /// A question split the way the evaluation scripts split it.
 struct DualFocusQuestion {
-    DualFocusPipeline pipeline = DualFocusPipeline::OpenEnded;
+    DualFocusScript script = DualFocusScript::TextVqa;
     std::string question;              ///< the first line: what the box and scoring prompts ask
     std::string full;                  ///< what the macro and micro prompts ask (options, hint)
     std::vector<std::string> options;  ///< multiple choice: the option texts, A first
     std::vector<std::string> option_lines;  ///< the same as written: "A. red", "B. blue"
+    /// MMBench: the hint cell, and whether it has one (the box turn of its history writes the
+    /// cell as pandas gives it, "nan" when empty).
+    std::string context;
+    bool has_context = false;
+
+    DualFocusPipeline pipeline() const {
+        return script == DualFocusScript::TextVqa ? DualFocusPipeline::OpenEnded
+                                                  : DualFocusPipeline::MultipleChoice;
+    }
 };
 
 /// The letter hint of the multiple-choice scripts.
 extern const char* const kDualFocusLetterHint;
 
 /// Reads a chat question: lines "A. text", "B. text", ... (at least two, consecutive letters
-/// from A) after the question make it multiple choice; the letter hint is appended to `full`
-/// unless the text already ends with it. Anything else is open-ended with `full` = the text.
-DualFocusQuestion parse_dual_focus_question(const std::string& text);
+/// from A) after the question make it multiple choice (`multiple_choice` says whose wording:
+/// GQA's or SEED's, whose text is the same shape); the letter hint is appended to `full` unless
+/// the text already ends with it. Anything else is open-ended (TextVQA) with `full` = the text.
+DualFocusQuestion parse_dual_focus_question(const std::string& text,
+                                            DualFocusScript multiple_choice = DualFocusScript::Gqa);
 
-/// The scoring question (PPLQ, without "<image>\n"): open-ended (model_vqa_textvqa.py:158)
+/// An MMBench row as model_vqa_mmbench.py reads it: `hint` (empty: none) before the question,
+/// the options as "\nA. text" lines, the letter hint last.
+DualFocusQuestion mmbench_dual_focus_question(const std::string& question,
+                                              const std::string& hint,
+                                              const std::vector<std::string>& options);
+
+/// The box turn the pass generates with (without "<image>\n"): dual_focus_box_prompt of the
+/// question; MMBench: "{hint\n}{question}\nPlease provide the bounding box coordinate of the
+/// region this question asks." (model_vqa_mmbench.py:150).
+std::string dual_focus_box_turn(const DualFocusQuestion& q);
+/// The box turn the micro and scoring passes carry as history: the same, but MMBench's is
+/// "{hint or nan}\nPlease provide the bounding box coordinate of the region this question
+/// asks: {question}" (model_vqa_mmbench.py:176), a text the model never generated from.
+std::string dual_focus_box_history(const DualFocusQuestion& q);
+
+/// The scoring question (PPLQ, without "<image>\n"): TextVQA (model_vqa_textvqa.py:158)
 /// "Please combine the information from these two images and answer this question:{question}
-/// \nAnswer the question using a single word or phrase"; multiple choice
-/// (model_vqa_gqa.py:182) "{question}\nAnswer the question using a single word or phrase.".
+/// \nAnswer the question using a single word or phrase"; GQA (model_vqa_gqa.py:182)
+/// "{question}\nAnswer the question using a single word or phrase."; SEED
+/// (model_vqa_seed.py:180) TextVQA's with a space after the colon; MMBench
+/// (model_vqa_mmbench.py:210) "Please combine ... question: {hint\n}{question} Answer the
+/// question using a single word or phrase.".
 std::string dual_focus_score_question(const DualFocusQuestion& q);
+
+/// The ONE human turn the candidates are scored after: the rendered history cut from its first
+/// "<image>" - "<image>\n{box history} ASSISTANT: {box answer}</s>USER: <image>\n{PPLQ} " -
+/// with MMBench's appended empty assistant turn ("... {PPLQ} ASSISTANT:") instead of the
+/// trailing space.
+std::string dual_focus_score_human(const DualFocusQuestion& q, const std::string& box_answer);
 
 /// The letter, upper-cased, is one of A-D (the scripts' `.upper() in ['A','B','C','D']`) and
 /// names an existing option. (The scripts then index the options with the letter as written,

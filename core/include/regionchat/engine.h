@@ -201,6 +201,11 @@ public:
         std::vector<uint8_t> labelled;
     };
     LabelledTokens label_one_turn(const std::string& human, const std::string& answer) const;
+    /// Appends a finished exchange without generating: `text` (with `images`, as ask() takes
+    /// them) and `answer` as the assistant's reply, e.g. a history another run wrote. Nothing
+    /// is computed until the next ask(). Throws rc::Error for a bad image.
+    void add_exchange(const std::string& text, const std::vector<cv::Mat>& images,
+                      const std::string& answer);
     /// Forgets the conversation (keeps cached image features).
     void reset();
     /// Forgets the KV cache but not the conversation: the next call recomputes the prompt.
@@ -214,6 +219,10 @@ public:
     ImageSize first_image_size() const;
     /// Positions currently held in the KV cache.
     int64_t cached_tokens() const;
+    /// The token at each position the KV cache holds, -1 where an image's rows stand: after
+    /// ask(), the prompt (its first Reply::timings.prompt_tokens) and the answer tokens fed
+    /// back (all but the last). For checking a prompt token for token against other code.
+    std::vector<int64_t> cached_ids() const;
     Model& model();
 
 private:

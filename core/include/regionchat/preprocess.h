@@ -11,9 +11,16 @@
 
 namespace rc {
 
+/// How a non-square image becomes the square the vision tower takes.
+enum class ImageFit {
+    Pad,         ///< LLaVA "pad": centred on a square of the mean colour, then resized
+    CenterCrop,  ///< CLIPImageProcessor: shortest edge resized to the side, centre cropped
+    Stretch,     ///< resized to the square, aspect ignored (Pink's torchvision Resize)
+};
+
 struct PreprocessOptions {
-    int size = 336;             ///< output side in pixels
-    bool pad_to_square = true;  ///< LLaVA "pad": centre on a square of the mean colour
+    int size = 336;               ///< output side in pixels
+    ImageFit fit = ImageFit::Pad;
     /// Resize with antialiased bicubic to 8 bits, as PIL's Image.resize(BICUBIC) (Pink's
     /// torchvision Resize); otherwise area when shrinking and bicubic when enlarging.
     bool bicubic_antialias = false;
@@ -26,12 +33,20 @@ struct PreprocessOptions {
 /// (offset ((side-w)/2, (side-h)/2), integer division); `fill_rgb` is the padding colour.
 cv::Mat expand_to_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01);
 
-/// 8-bit BGR image stretched to size x size with antialiased bicubic (PIL's BICUBIC filter,
-/// a = -0.5, support scaled when shrinking), rounded back to 8 bits.
-cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int size);
+/// 8-bit BGR image resized to width x height as Pillow's Image.resize(BICUBIC) resizes (a =
+/// -0.5, support scaled when shrinking, 22-bit fixed-point coefficients, horizontal pass
+/// first, 8 bits after each pass): bit-exact up to 16 Mpx.
+cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int width, int height);
+inline cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int size) {
+    return resize_bicubic_antialias(bgr, size, size);
+}
 
-/// BGR image -> float tensor [3, size, size]: RGB, padded (optional), resized (as
-/// bicubic_antialias says), scaled to [0,1], normalized. Owns its memory.
+/// The size CLIPImageProcessor resizes a width x height image to before its centre crop:
+/// the shortest edge becomes `side`, the other int(side * long / short) (truncated).
+cv::Size shortest_edge_size(int width, int height, int side);
+
+/// BGR image -> float tensor [3, size, size]: RGB, fitted to the square as `fit` says,
+/// resized (as bicubic_antialias says), scaled to [0,1], normalized. Owns its memory.
 torch::Tensor preprocess_image(const cv::Mat& image, const PreprocessOptions& options);
 
 }  // namespace rc

@@ -16,8 +16,14 @@ public:
     static std::unique_ptr<Tokenizer> load(const std::string& path);
     ~Tokenizer();
 
-    /// Token ids of `text` (SentencePiece adds the leading-space piece), optionally after BOS.
-    std::vector<int> encode(const std::string& text, bool add_bos = false) const;
+    /// Token ids of `text`, optionally after BOS, as transformers' slow LLaMA tokenizer makes
+    /// them: "<s>", "</s>", "<unk>", the added tokens and `extra` (text -> id, e.g. an image
+    /// marker -> a placeholder) are split out of the text and the text between them is
+    /// encoded piece by piece. The first piece gets SentencePiece's leading "▁"; a piece
+    /// after a split token gets it too in legacy mode (transformers' default) and not
+    /// otherwise (legacy false, what most LLaMA-2 tokenizer_config.json files say).
+    std::vector<int> encode(const std::string& text, bool add_bos = false,
+                            const std::vector<std::pair<std::string, int>>& extra = {}) const;
     /// Text of ids; BOS/EOS and out-of-range ids are skipped.
     std::string decode(const std::vector<int>& ids) const;
     int bos_id() const { return bos_; }
@@ -29,6 +35,10 @@ public:
     /// transformers' slow LLaMA tokenizer does; decode writes their text.
     void add_tokens(const std::vector<std::pair<std::string, int>>& tokens);
     const std::vector<std::pair<std::string, int>>& added_tokens() const { return added_; }
+    /// tokenizer_config.json's "legacy" (true when it says nothing, as transformers). Throws
+    /// rc::Error when the model cannot be reloaded without its leading "▁".
+    void set_legacy(bool legacy);
+    bool legacy() const { return legacy_; }
 
     /// Trains a small BPE/unigram model on `sentences` into `model_path` (tests, training).
     /// Ids: unk 0, bos 1, eos 2, no pad, as LLaMA.
@@ -38,8 +48,12 @@ public:
 private:
     Tokenizer() = default;
     void* handle_ = nullptr;  // a SentencePieceProcessor inside the plugin (spm_plugin.h)
+    void* plain_ = nullptr;   // the same model without add_dummy_prefix (legacy false)
+    std::string path_;
     std::vector<int> encode_pieces(const std::string& text) const;
+    std::vector<int> encode_without_prefix(const std::string& text) const;
     std::vector<std::pair<std::string, int>> added_;  // longest text first
+    bool legacy_ = true;
     int size_ = 0;
     int bos_ = 1;
     int eos_ = 2;

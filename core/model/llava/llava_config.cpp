@@ -63,7 +63,9 @@ ModelConfig parse_original(const json& root, const std::string& source) {
     c.vision_feature_select_strategy = select == "patch" ? "default" : "full";
     c.projector_type = top.choice("mm_projector_type", "linear", {"linear", "mlp2x_gelu"});
     const std::string aspect = top.choice("image_aspect_ratio", "square", {"square", "pad"});
-    c.image_aspect = aspect == "pad" ? "pad" : "resize";
+    // LLaVA's process_images: "pad" expands to a square first; anything else goes straight
+    // to the CLIP image processor, which resizes the shortest edge and centre-crops.
+    c.image_aspect = aspect == "pad" ? "pad" : "crop";
     if (top.boolean("mm_use_im_start_end", false))
         top.fail("mm_use_im_start_end", "true is not supported (LLaVA-1.5 uses false)");
     c.image_token_index = c.text.vocab_size;  // LLaVA marks images with -200, outside the vocab
@@ -106,7 +108,10 @@ ModelConfig parse_hf(const json& root, const std::string& source) {
 
     // LLaVA's CLIPImageProcessor resizes with PIL's bicubic filter; "auto" (area when
     // shrinking) stays available through the regionchat object (the embedded model uses it).
+    // llava-hf's preprocessor_config.json says how images are fitted (no file: LLaVA-1.5's
+    // pad); the regionchat object, read after it, has the last word.
     c.image_filter = "bicubic";
+    read_image_processor(fs::path(source).parent_path(), &c);
     read_regionchat(top, root, &c, known_chat_templates(), known_region_formats());
     top.warn_unknown(kTopHarmless, &c.warnings);
     return c;

@@ -2,6 +2,8 @@
 // LLaVA-1.5 / DualFocus layout (LLaMA at the top, mm_* keys, a separate CLIP folder).
 #include "model/llava/llava_family.h"
 
+#include "io/config_reader.h"
+
 #include <fstream>
 
 #include "model/layers.h"
@@ -39,8 +41,12 @@ int64_t count_parameters(const ModelConfig& c) {
 PreprocessOptions llava_preprocess(const ModelConfig& c) {
     PreprocessOptions p;
     p.size = c.vision.image_size;
-    p.pad_to_square = c.image_aspect == "pad";
+    p.fit = c.image_aspect == "pad"    ? ImageFit::Pad
+            : c.image_aspect == "crop" ? ImageFit::CenterCrop
+                                       : ImageFit::Stretch;
     p.bicubic_antialias = c.image_filter == "bicubic";
+    p.mean = c.image_mean;
+    p.std = c.image_std;
     return p;
 }
 
@@ -178,6 +184,7 @@ std::unique_ptr<LlavaNetwork> load_llava_network(
 
 void load_llava_text_side(const ModelConfig& config, const fs::path& tokenizer, FamilyModel* out) {
     if (!out->tokenizer) out->tokenizer = Tokenizer::load(tokenizer.string());
+    out->tokenizer->set_legacy(cfg::tokenizer_legacy(tokenizer.parent_path()));
     if (out->tokenizer->vocab_size() > config.text.vocab_size)
         throw Error(tokenizer.string() + " has " + std::to_string(out->tokenizer->vocab_size()) +
                     " tokens but the model embeds only " + std::to_string(config.text.vocab_size));

@@ -81,7 +81,7 @@ std::unique_ptr<ChatTemplate> make_pink_chat_template(const std::string& system)
         const bool image = msg.compare(0, kLeadingImage.size(), kLeadingImage) == 0;
         sys = image ? "Image: <image>" : "Image: N/A";
         if (image) msg = msg.substr(kLeadingImage.size());
-    });
+    }, /*image_chunks=*/false);  // Pink's image tokens sit in the text it tokenises at once
 }
 
 }  // namespace rc
