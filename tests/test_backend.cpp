@@ -306,6 +306,32 @@ private slots:
         QVERIFY(!r.has_box);
         QCOMPARE(r.answer, std::string("macro answer"));
     }
+
+    // MMBench's script: the micro pass runs after a history whose box turn is worded unlike the
+    // one the box was asked with, and both candidates are scored after its human turn.
+    void dualFocusMmBenchCarriesItsOwnHistory() {
+        FakeBackend fake;
+        fake.answers = {"A", "[0.1, 0.1, 0.6, 0.6]", "B."};
+        fake.nll = {{"left", 1.0}, {"right", 0.5}};
+        ChatRequest req;
+        req.images = {image_};
+        DualFocusParams params;
+        params.question = mmbench_dual_focus_question("Which side?", "", {"left", "right"});
+        req.text = params.question->full;
+        const DualFocusResult r = run_dual_focus(fake, req, params);
+        QCOMPARE(r.script, DualFocusScript::MmBench);
+        QCOMPARE(r.micro_answer, std::string("B"));  // .strip('\n').strip('.')
+        QVERIFY(r.macro_valid && r.micro_valid && r.scored && r.micro_won);
+        QCOMPARE(r.answer, std::string("B"));
+        const std::vector<std::string> want = {
+            params.question->full,
+            dual_focus_box_turn(*params.question),
+            "history:" + dual_focus_box_history(*params.question) + " -> [0.1, 0.1, 0.6, 0.6]",
+            dual_focus_micro_prompt(params.question->full),
+            "score:" + dual_focus_score_human(*params.question, "[0.1, 0.1, 0.6, 0.6]"),
+            "score:" + dual_focus_score_human(*params.question, "[0.1, 0.1, 0.6, 0.6]")};
+        QCOMPARE(*fake.asked, want);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestBackend)

@@ -89,6 +89,73 @@ private slots:
                  DualFocusPipeline::OpenEnded);
     }
 
+    // model_vqa_seed.py: GQA's passes; its scoring question is TextVQA's with a space after
+    // the colon (:180). The ONE human turn the candidates follow, cut from the first <image>.
+    void goldenPromptsSeed() {
+        const DualFocusQuestion q = parse_dual_focus_question(
+            "How many cars?\nA. 1\nB. 2\nAnswer with the option's letter from the given choices "
+            "directly.",
+            DualFocusScript::Seed);
+        QCOMPARE(q.script, DualFocusScript::Seed);
+        QCOMPARE(q.pipeline(), DualFocusPipeline::MultipleChoice);
+        QCOMPARE(q.full, std::string("How many cars?\nA. 1\nB. 2\nAnswer with the option's "
+                                     "letter from the given choices directly."));
+        QCOMPARE(dual_focus_box_turn(q), dual_focus_box_prompt("How many cars?"));
+        QCOMPARE(dual_focus_box_history(q), dual_focus_box_turn(q));
+        QCOMPARE(dual_focus_score_question(q),
+                 std::string("Please combine the information from these two images and answer "
+                             "this question: How many cars?\nAnswer the question using a single "
+                             "word or phrase"));
+        QCOMPARE(dual_focus_score_human(q, "[0.1, 0.2, 0.3, 0.4]"),
+                 std::string("<image>\nPlease provide the bounding box coordinate of the region "
+                             "this question asks: How many cars? ASSISTANT: [0.1, 0.2, 0.3, "
+                             "0.4]</s>USER: <image>\nPlease combine the information from these "
+                             "two images and answer this question: How many cars?\nAnswer the "
+                             "question using a single word or phrase "));
+        // GQA's human turn: the same history, its own question, the trailing space.
+        const DualFocusQuestion g = parse_dual_focus_question("How many cars?\nA. 1\nB. 2");
+        QCOMPARE(dual_focus_score_human(g, "x"),
+                 "<image>\n" + dual_focus_box_prompt("How many cars?") +
+                     " ASSISTANT: x</s>USER: <image>\nHow many cars?\nAnswer the question using "
+                     "a single word or phrase. ");
+    }
+
+    // model_vqa_mmbench.py: the hint as context before the question (:123), the box asked with
+    // the instruction after the question (:150) but carried in the history worded as the
+    // others with the hint in front (:176; pandas' "nan" without a hint), the scoring question
+    // with the context and a space before "Answer" (:210), an empty assistant turn after it.
+    void goldenPromptsMmBench() {
+        const DualFocusQuestion q =
+            mmbench_dual_focus_question("Which is larger?", "Look at the map.", {"A city", "B city"});
+        QCOMPARE(q.script, DualFocusScript::MmBench);
+        QCOMPARE(q.full, std::string("Look at the map.\nWhich is larger?\nA. A city\nB. B city\n"
+                                     "Answer with the option's letter from the given choices "
+                                     "directly."));
+        QCOMPARE(q.options, (std::vector<std::string>{"A city", "B city"}));
+        QCOMPARE(dual_focus_box_turn(q),
+                 std::string("Look at the map.\nWhich is larger?\nPlease provide the bounding box "
+                             "coordinate of the region this question asks."));
+        QCOMPARE(dual_focus_box_history(q),
+                 std::string("Look at the map.\nPlease provide the bounding box coordinate of the "
+                             "region this question asks: Which is larger?"));
+        QCOMPARE(dual_focus_score_question(q),
+                 std::string("Please combine the information from these two images and answer "
+                             "this question: Look at the map.\nWhich is larger? Answer the "
+                             "question using a single word or phrase."));
+        QCOMPARE(dual_focus_score_human(q, "b"),
+                 "<image>\n" + dual_focus_box_history(q) + " ASSISTANT: b</s>USER: <image>\n" +
+                     dual_focus_score_question(q) + " ASSISTANT:");
+        const DualFocusQuestion bare = mmbench_dual_focus_question("Which?", "", {"x", "y"});
+        QCOMPARE(bare.full, std::string("Which?\nA. x\nB. y\nAnswer with the option's letter "
+                                        "from the given choices directly."));
+        QCOMPARE(dual_focus_box_turn(bare),
+                 std::string("Which?\nPlease provide the bounding box coordinate of the region "
+                             "this question asks."));
+        QCOMPARE(dual_focus_box_history(bare),
+                 std::string("nan\nPlease provide the bounding box coordinate of the region this "
+                             "question asks: Which?"));
+    }
+
     void findsBoxesAsTheRegexDoes() {
         using B = std::array<double, 4>;
         QCOMPARE(*dual_focus_find_box("[0.12, 0.40, 0.55, 0.93]"), (B{0.12, 0.40, 0.55, 0.93}));

@@ -304,6 +304,12 @@ void BenchmarkDock::openCase(int row) {
     if (v.hasResult || !v.prediction.isEmpty())
         html +=
             QStringLiteral("<br><i>%1</i> %2").arg(tr("Prediction:"), v.prediction.toHtmlEscaped());
+    if (const auto& r = results_[size_t(row)]; r && r->dual_focus)
+        html += QStringLiteral("<br><i>%1</i> %2").arg(
+            tr("DualFocus:"),
+            tr("macro “%1”, micro “%2”; %3")
+                .arg(qs(r->macro_answer).toHtmlEscaped(), qs(r->micro_answer).toHtmlEscaped(),
+                     qs(r->decided_by).toHtmlEscaped()));
     detail_->setText(html);
     auto show = [this, v, html, row](const QImage& image) {
         loadedRow_ = row;
@@ -567,6 +573,10 @@ bool BenchmarkDock::exportJson(const QString& path) const {
         if (r) {
             o["prediction"] = qs(r->prediction);
             o["correct"] = rc::bench::case_correct(*r);
+            if (r->dual_focus)
+                o["dual_focus"] = QJsonObject{{"macro", qs(r->macro_answer)},
+                                              {"micro", qs(r->micro_answer)},
+                                              {"decided_by", qs(r->decided_by)}};
             if (r->has_pred_box)
                 o["pred_box"] =
                     QJsonArray{r->pred_box.x0, r->pred_box.y0, r->pred_box.x1, r->pred_box.y1};

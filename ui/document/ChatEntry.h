@@ -21,7 +21,7 @@ struct FocusInfo {
     double macroNll = 0, microNll = 0;
     bool microWon = false;
     bool scored = false;  ///< both answers were scored (perplexity decided)
-    QString pipeline;     ///< "open-ended, TextVQA wording", "multiple choice, GQA wording", ...
+    QString pipeline;     ///< "TextVQA open-ended", "GQA multiple-choice", ... (whose wording)
     QString decidedBy;    ///< why the answer was chosen ("perplexity", "no box", ...)
     QRectF box;       ///< the box pass's box (image pixels); empty when none was found
     QRectF cropRect;  ///< the square crop actually cut (image pixels)

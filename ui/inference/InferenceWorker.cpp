@@ -213,9 +213,10 @@ AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
         case rc::DualFocusScript::Seed: script = QStringLiteral("SEED"); break;
         case rc::DualFocusScript::MmBench: script = QStringLiteral("MMBench"); break;
     }
+    // "TextVQA open-ended", "MMBench multiple-choice": the Focus dock adds "pipeline".
     r.focus.pipeline = (d.pipeline == rc::DualFocusPipeline::MultipleChoice
-                            ? tr("multiple choice, %1 wording")
-                            : tr("open-ended, %1 wording"))
+                            ? tr("%1 multiple-choice")
+                            : tr("%1 open-ended"))
                            .arg(script);
     r.focus.decidedBy = qs(d.decided_by);
     if (d.has_box) {
