@@ -166,7 +166,9 @@ private slots:
     }
 
     // Adapter placement, written out: h = x + Attn(x' + B(A(x'))) with x' = LN1(x), then the
-    // MLP the same way with adapter_mlp; SiLU between A and B with adapter_non_linear.
+    // MLP the same way with adapter_mlp; SiLU between A and B with adapter_non_linear, as in
+    // Pink only in LLaMA's attention adapters (visual_adapter() forces it off, and
+    // LlamaAdapterDecoderLayer builds its MLP adapter without it).
     void adaptersSitBetweenNormAndBlock() {
         testing::TinyPinkOptions o;
         o.adapter_mlp = true;
@@ -174,8 +176,12 @@ private slots:
         const auto pink = testing::write_tiny_pink(dir("mlp"), o);
         auto model = Model::load(testing::load_params(pink.model_dir, "cpu"));
         QVERIFY(model->config().vision.adapter.mlp && model->config().text.adapter.silu);
-        auto adapt = [](Adapter& ad, const torch::Tensor& h) {
+        QVERIFY(!model->config().vision.adapter.silu);
+        auto adapt_silu = [](Adapter& ad, const torch::Tensor& h) {
             return h + ad->tune_adapter_b(torch::silu(ad->tune_adapter_a(h)));
+        };
+        auto adapt = [](Adapter& ad, const torch::Tensor& h) {
+            return h + ad->tune_adapter_b(ad->tune_adapter_a(h));
         };
         torch::NoGradGuard no_grad;
         torch::manual_seed(11);
@@ -192,7 +198,7 @@ private slots:
         QVERIFY(ll.adapter_attn && ll.adapter_mlp);
         const auto y = torch::randn({1, 6, 64});
         auto [cos, sin] = lm->rope.table(0, 6, y);
-        auto g = y + ll.self_attn(adapt(ll.adapter_attn, ll.input_layernorm(y)), cos, sin, 0,
+        auto g = y + ll.self_attn(adapt_silu(ll.adapter_attn, ll.input_layernorm(y)), cos, sin, 0,
                                   nullptr, 1);
         g = g + ll.mlp(adapt(ll.adapter_mlp, ll.post_attention_layernorm(g)));
         QVERIFY(max_diff(ll.forward(y, cos, sin, 0, nullptr, 1), g) < 1e-5);

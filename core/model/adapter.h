@@ -27,12 +27,16 @@ struct AdapterImpl : torch::nn::Module {
 };
 TORCH_MODULE(Adapter);
 
-/// Registers `adapter_attn` / `adapter_mlp` on `layer` as `c` asks (none when c.dim is 0).
+/// Registers `adapter_attn` / `adapter_mlp` on `layer` as `c` asks (none when c.dim is 0). As
+/// in Pink (LlamaAdapterDecoderLayer), only the attention adapter takes c.silu; the MLP
+/// adapter is built without non_linear.
 inline void register_adapters(torch::nn::Module& layer, int64_t d, const AdapterConfig& c,
                               Adapter* attn, Adapter* mlp) {
     if (c.dim <= 0) return;
     if (c.attn) *attn = layer.register_module("adapter_attn", Adapter(d, c));
-    if (c.mlp) *mlp = layer.register_module("adapter_mlp", Adapter(d, c));
+    AdapterConfig linear = c;
+    linear.silu = false;
+    if (c.mlp) *mlp = layer.register_module("adapter_mlp", Adapter(d, linear));
 }
 
 }  // namespace rc

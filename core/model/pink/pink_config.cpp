@@ -62,6 +62,7 @@ ModelConfig parse_pink(const json& root, const std::string& source) {
     a.silu = top.boolean("adapter_non_linear", false);
     if (top.boolean("adapter_vision_enable", false)) {
         c.vision.adapter = a;
+        c.vision.adapter.silu = false;  // visual_adapter() passes non_linear=False whatever asked
         c.vision.adapter.dim = top.integer("adapter_vision_dim", 8);
         top.range("adapter_vision_dim", c.vision.adapter.dim, 1, 65536);
     }
