@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libopencv-dev
   libsentencepiece-dev sentencepiece
-  nlohmann-json3-dev
+  nlohmann-json3-dev libcpp-httplib-dev
   xvfb xauth imagemagick fonts-dejavu-core
 )
 

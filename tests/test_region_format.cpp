@@ -56,6 +56,9 @@ private slots:
     void hostileInputs();
     void longInputIsLinear();
     void fillPlaceholders();
+    void servedFormatsGolden();
+    void qwenSmartResize();
+    void guessFromModelName();
 };
 
 void TestRegionFormat::boxHelpers() {
@@ -207,6 +210,10 @@ void TestRegionFormat::roundTrips_data() {
     QTest::newRow("pink") << "pink" << false << 0.0005;
     QTest::newRow("pink padded") << "pink" << true << 0.0005;
     QTest::newRow("pixels") << "pixels" << false << -0.5;  // negative: pixels, absolute
+    QTest::newRow("qwen2-vl") << "qwen2-vl" << false << 0.0005;
+    QTest::newRow("qwen2.5-vl") << "qwen2.5-vl" << false << -0.5;  // pixels of its resize
+    QTest::newRow("qwen3-vl") << "qwen3-vl" << false << 0.0005;
+    QTest::newRow("internvl") << "internvl" << false << 0.0005;
 }
 
 void TestRegionFormat::roundTrips() {
@@ -303,8 +310,12 @@ void TestRegionFormat::hostileInputs() {
         "[-0.5, 2, 0.3, 0.4]",
         "[1e999, 1e-999, -1e999, 0.4]",
         "[+-0.1, 0.2, 0.3, 0.4]",
+        std::string(100000, '('),
+        "(" + std::string(100000, '9') + ",1),(2,3)",
+        "<|box_start|>(1,2),(3<|box_end|> (-5,-5),(2000,2000)",
     };
-    for (const char* name : {"dualfocus", "pink", "pixels"}) {
+    for (const char* name :
+         {"dualfocus", "pink", "pixels", "qwen2-vl", "qwen2.5-vl", "qwen3-vl", "internvl"}) {
         for (bool pad : {false, true}) {
             const auto f = fmt(name, pad);
             for (const std::string& in : inputs) {
@@ -371,6 +382,80 @@ void TestRegionFormat::fillPlaceholders() {
              std::string("<region[10, 20, 30, 40]>"));
     QCOMPARE(rc::fill_region_placeholders("x <region>", boxes, size, *fmt("pink")),
              std::string("x <loc>[0.100,0.100,0.300,0.200]</loc>"));
+}
+
+// The served models' formats: golden text for a landscape and a portrait image (the same box
+// relative to each), and the boxes their answers carry back on the right pixels.
+void TestRegionFormat::servedFormatsGolden() {
+    const ImageSize land{640, 480}, port{480, 640};
+    const Box bl{64, 48, 320, 240}, bp{48, 64, 240, 320};
+    struct Golden {
+        const char* format;
+        std::string landscape, portrait;
+    };
+    const Golden golden[] = {
+        {"qwen2-vl", "<|box_start|>(100,100),(500,500)<|box_end|>",
+         "<|box_start|>(100,100),(500,500)<|box_end|>"},
+        {"qwen3-vl", "[100, 100, 500, 500]", "[100, 100, 500, 500]"},
+        {"internvl", "<box>[[100, 100, 500, 500]]</box>", "<box>[[100, 100, 500, 500]]</box>"},
+        // Pixels of smart_resize's 644x476 (landscape) and 476x644 (portrait).
+        {"qwen2.5-vl", "[64, 48, 322, 238]", "[48, 64, 238, 322]"},
+    };
+    for (const Golden& g : golden) {
+        const auto f = fmt(g.format);
+        QVERIFY(f != nullptr);
+        QCOMPARE(f->encode(bl, land), g.landscape);
+        QCOMPARE(f->encode(bp, port), g.portrait);
+    }
+    auto one = [&](const char* format, const std::string& answer, ImageSize size) {
+        const auto boxes = fmt(format)->parse(answer, size);
+        return boxes.size() == 1 ? boxes[0].box : Box{-1, -1, -1, -1};
+    };
+    // Answers as the models write them.
+    QVERIFY(box_near(one("qwen2-vl",
+                     "<|object_ref_start|>the dog<|object_ref_end|><|box_start|>(100,100),"
+                     "(500,500)<|box_end|>",
+                     land),
+                 bl, 1e-9));
+    QVERIFY(box_near(one("qwen2.5-vl",
+                     "```json\n[\n\t{\"bbox_2d\": [48, 64, 238, 322], \"label\": \"dog\"}\n]\n```",
+                     port),
+                 bp, 0.7));
+    QVERIFY(box_near(one("qwen3-vl", R"([{"bbox_2d": [100, 100, 500, 500], "label": "dog"}])", port),
+                 bp, 1e-9));
+    QVERIFY(box_near(one("internvl", "<ref>the dog</ref><box>[[100, 100, 500, 500]]</box>", land),
+                 bl, 1e-9));
+    // Two boxes in one InternVL answer; a 0-1000 value past the edge is clamped.
+    QCOMPARE(fmt("internvl")->parse("<box>[[0, 0, 10, 10], [900, 900, 1200, 1000]]</box>", land).size(),
+             size_t(2));
+    QVERIFY(box_near(one("qwen3-vl", "[900, 900, 1200, 1000]", land), Box{576, 432, 640, 480}, 1e-9));
+}
+
+void TestRegionFormat::qwenSmartResize() {
+    // Values from Qwen2-VL's smart_resize (factor 28, 3136..12845056 pixels), run in Python.
+    const struct {
+        ImageSize in, out;
+    } cases[] = {{{640, 480}, {644, 476}},   {{480, 640}, {476, 644}},
+                 {{4000, 3000}, {4004, 2996}}, {{8000, 6000}, {4116, 3080}},
+                 {{20, 10}, {84, 56}},         {{1000, 14}, {1008, 28}}};
+    for (const auto& c : cases) {
+        const ImageSize r = rc::qwen_smart_resize(c.in);
+        QVERIFY2(r.width == c.out.width && r.height == c.out.height,
+                 qPrintable(QString("%1x%2 -> %3x%4").arg(c.in.width).arg(c.in.height)
+                                .arg(r.width).arg(r.height)));
+    }
+    QCOMPARE(rc::qwen_smart_resize(ImageSize{0, 10}).width, 0);
+}
+
+void TestRegionFormat::guessFromModelName() {
+    QCOMPARE(rc::guess_region_format("Qwen/Qwen2.5-VL-7B-Instruct"), std::string("qwen2.5-vl"));
+    QCOMPARE(rc::guess_region_format("qwen2_5_vl"), std::string("qwen2.5-vl"));
+    QCOMPARE(rc::guess_region_format("Qwen/Qwen3-VL-8B-Instruct"), std::string("qwen3-vl"));
+    QCOMPARE(rc::guess_region_format("Qwen/Qwen2-VL-2B-Instruct"), std::string("qwen2-vl"));
+    QCOMPARE(rc::guess_region_format("OpenGVLab/InternVL2_5-8B"), std::string("internvl"));
+    QCOMPARE(rc::guess_region_format("llava-hf/llava-1.5-7b-hf"), std::string("dualfocus"));
+    QCOMPARE(rc::guess_region_format("SY-Xuan/Pink_base"), std::string("pink"));
+    QCOMPARE(rc::guess_region_format("gpt-4o"), std::string("pixels"));
 }
 
 QTEST_APPLESS_MAIN(TestRegionFormat)

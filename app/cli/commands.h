@@ -10,5 +10,7 @@ int run_eval_synth(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_speed(int argc, char** argv);
 int run_sam_bench(int argc, char** argv);
+int run_serve(int argc, char** argv);  // these two only with cpp-httplib (REGIONCHAT_HAS_REMOTE)
+int run_serve_bench(int argc, char** argv);
 
 }  // namespace rc::cli

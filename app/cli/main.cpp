@@ -30,6 +30,10 @@ const char* kUsage =
     "                     [--single-pass]   (DualFocus' four sets: one answer, not its pipeline)\n"
     "  regionchat-cli speed [--model DIR] [--device D] [--dtype T] [--runs N] [--text-tokens N]\n"
     "                     [--new-tokens N] [--json]   encode, prefill, decode medians vs bandwidth\n"
+    "  regionchat-cli serve [--model DIR] [--host H] [--port N] [--api-key K] [--max-queue N]\n"
+    "                     [--max-body-mb N] [--max-image-mpx N]   OpenAI-compatible server\n"
+    "  regionchat-cli serve-bench [--model DIR] [--runs N] [--image FILE] [--json]\n"
+    "                     time to first token in process and through serve on loopback\n"
     "  regionchat-cli sam-bench [--model SAM_DIR | --random-vit-b] [--runs N] [--device D]\n"
     "                     [--threads N]   Segment Anything encoder and decoder medians\n"
     "\n"
@@ -54,6 +58,10 @@ int main(int argc, char** argv) {
         if (command == "bench") return rc::cli::run_bench(argc, argv);
         if (command == "speed") return rc::cli::run_speed(argc, argv);
         if (command == "sam-bench") return rc::cli::run_sam_bench(argc, argv);
+#ifdef REGIONCHAT_HAS_REMOTE
+        if (command == "serve") return rc::cli::run_serve(argc, argv);
+        if (command == "serve-bench") return rc::cli::run_serve_bench(argc, argv);
+#endif
         std::fprintf(stderr, "regionchat-cli: unknown command '%s'\n%s", command.c_str(), kUsage);
         return 2;
     } catch (const rc::cli::UsageError& e) {

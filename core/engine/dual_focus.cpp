@@ -63,14 +63,9 @@ DualFocusResult run_dual_focus(const ChatBackend& backend, const ChatRequest& re
     r.script = q.script;
     const bool choice = r.pipeline == DualFocusPipeline::MultipleChoice;
     ChatRequest base = request;
-    base.regions.clear();  // already written; a visual-prompt image is drawn below
-    if (request.region_mode == RegionMode::VisualPrompt && !request.regions.empty()) {
-        std::vector<RegionInput> used;
-        for (int id : region_reference_ids(request.text))
-            for (const RegionInput& reg : request.regions)
-                if (reg.id == id) used.push_back(reg);
-        if (!used.empty()) base.images[0] = draw_visual_prompts(image, used);
-    }
+    base.images[0] = image;
+    base.images = images_with_visual_prompts(base);
+    base.regions.clear();  // written into the question above, drawn on the image here
     const cv::Mat& shown = base.images[0];
     auto ask = [&](ChatBackend& b, const std::string& text, const cv::Mat& img) {
         ChatRequest t = base;

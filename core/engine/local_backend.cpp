@@ -1,85 +1,9 @@
-// The local LibTorch engine behind the chat-backend seam, and the region-reference writer
-// every backend shares.
-#include <cctype>
-
+// The local LibTorch engine behind the chat-backend seam.
 #include "regionchat/backend.h"
 #include "regionchat/error.h"
 #include "regionchat/image_io.h"
 
 namespace rc {
-
-namespace {
-
-struct Reference {
-    size_t begin = 0, end = 0;
-    int id = 0;  // 0: a plain <region>
-};
-
-// Every `<region N>` / `<region>` (spaces inside allowed, any case), in order.
-std::vector<Reference> find_references(const std::string& t) {
-    std::vector<Reference> refs;
-    auto space = [&](size_t i) { return i < t.size() && std::isspace(static_cast<uint8_t>(t[i])); };
-    for (size_t at = t.find('<'); at != std::string::npos; at = t.find('<', at + 1)) {
-        size_t i = at + 1;
-        while (space(i)) ++i;
-        static const char kWord[] = "region";
-        size_t k = 0;
-        while (k < 6 && i + k < t.size() &&
-               std::tolower(static_cast<uint8_t>(t[i + k])) == kWord[k])
-            ++k;
-        if (k < 6) continue;
-        i += 6;
-        const size_t before_number = i;
-        while (space(i)) ++i;
-        int id = 0;
-        size_t digits = 0;
-        while (i < t.size() && std::isdigit(static_cast<uint8_t>(t[i])) && digits < 9) {
-            id = id * 10 + (t[i] - '0');
-            ++i;
-            ++digits;
-        }
-        if (digits > 0 && i - before_number == digits) continue;  // "<region1>": no space
-        while (space(i)) ++i;
-        if (i >= t.size() || t[i] != '>') continue;
-        refs.push_back({at, i + 1, digits ? id : 0});
-        at = i;
-    }
-    return refs;
-}
-
-}  // namespace
-
-std::vector<int> region_reference_ids(const std::string& text) {
-    std::vector<int> ids;
-    for (const Reference& r : find_references(text))
-        if (r.id && std::find(ids.begin(), ids.end(), r.id) == ids.end()) ids.push_back(r.id);
-    return ids;
-}
-
-std::string encode_region_references(const std::string& text,
-                                     const std::vector<RegionInput>& regions, ImageSize size,
-                                     const RegionFormat& format, RegionMode mode) {
-    std::string out;
-    size_t pos = 0, next_plain = 0;
-    for (const Reference& ref : find_references(text)) {
-        const RegionInput* region = nullptr;
-        if (ref.id) {
-            for (const RegionInput& r : regions)
-                if (r.id == ref.id) region = &r;
-            if (!region) throw Error("there is no region " + std::to_string(ref.id));
-        } else {
-            if (next_plain >= regions.size())
-                throw Error("the question has more <region> references than regions");
-            region = &regions[next_plain++];
-        }
-        out.append(text, pos, ref.begin - pos);
-        out += mode == RegionMode::VisualPrompt ? "region " + std::to_string(region->id)
-                                                : format.encode(region->box.normalized(), size);
-        pos = ref.end;
-    }
-    out.append(text, pos, std::string::npos);
-    return out;
-}
 
 namespace {
 
@@ -147,15 +71,7 @@ private:
     }
 
     std::string prepare(const ChatRequest& request, std::vector<cv::Mat>* images) const {
-        *images = request.images;
-        if (request.region_mode == RegionMode::VisualPrompt && !request.regions.empty()) {
-            if (images->empty()) throw Error("visual prompts need an image");
-            std::vector<RegionInput> used;
-            for (int id : region_reference_ids(request.text))
-                for (const RegionInput& r : request.regions)
-                    if (r.id == id) used.push_back(r);
-            if (!used.empty()) (*images)[0] = draw_visual_prompts(to_bgr8((*images)[0]), used);
-        }
+        *images = images_with_visual_prompts(request);
         return render_question(request);
     }
 

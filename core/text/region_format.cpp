@@ -237,11 +237,13 @@ public:
 std::unique_ptr<RegionFormat> make_builtin_region_format(const std::string& name) {
     if (name == "dualfocus") return std::make_unique<DualFocusFormat>();
     if (name == "pixels") return std::make_unique<PixelsFormat>();
-    return nullptr;
+    return make_served_region_format(name);
 }
 
 std::vector<std::string> builtin_region_formats() {
-    return {"dualfocus", "pixels"};
+    std::vector<std::string> names = {"dualfocus", "pixels"};
+    for (const std::string& n : served_region_formats()) names.push_back(n);
+    return names;
 }
 
 std::string fill_region_placeholders(const std::string& question, const std::vector<Box>& boxes,

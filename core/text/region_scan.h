@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,3 +27,10 @@ std::vector<Group> scan_groups(const std::string& text);
 bool finish_box(Box b, ImageSize size, Box& out);
 
 }  // namespace rc::region_text
+
+namespace rc {
+/// The served models' formats (served_formats.cpp): "qwen2-vl", "qwen2.5-vl", "qwen3-vl",
+/// "internvl"; nullptr for another name.
+std::unique_ptr<RegionFormat> make_served_region_format(const std::string& name);
+std::vector<std::string> served_region_formats();
+}  // namespace rc

@@ -111,4 +111,8 @@ std::vector<int> region_reference_ids(const std::string& text);
 /// box of that colour. `image` is BGR; returns a new BGR image.
 cv::Mat draw_visual_prompts(const cv::Mat& image, const std::vector<RegionInput>& regions);
 
+/// The request's images as the model sees them: in RegionMode::VisualPrompt the regions its
+/// text refers to are drawn on the first (draw_visual_prompts); otherwise as given.
+std::vector<cv::Mat> images_with_visual_prompts(const ChatRequest& request);
+
 }  // namespace rc

@@ -3,6 +3,7 @@
 // families' own, e.g. Pink).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,17 @@ std::unique_ptr<RegionFormat> make_region_format(const std::string& name,
 /// Only the built-in formats (torch-free code that needs no family).
 std::unique_ptr<RegionFormat> make_builtin_region_format(const std::string& name);
 std::vector<std::string> builtin_region_formats();
+
+/// The region format a served model's name suggests ("Qwen/Qwen2.5-VL-7B-Instruct" ->
+/// "qwen2.5-vl", InternVL -> "internvl", LLaVA -> "dualfocus", Pink -> "pink"); "pixels" when
+/// nothing matches.
+std::string guess_region_format(const std::string& model_name);
+
+/// Qwen2-VL's smart_resize: the size (width, height) its processor resizes an image to, both
+/// sides multiples of `factor`, the area within [min_pixels, max_pixels] (Qwen2.5-VL's
+/// preprocessor_config.json defaults). Qwen2.5-VL answers boxes in pixels of this size.
+ImageSize qwen_smart_resize(ImageSize size, int factor = 28, int64_t min_pixels = 3136,
+                            int64_t max_pixels = 12845056);
 
 /// The phrase a grounding box in `answer` stands for: the subject of "where is/are X?",
 /// "find X", "locate X" in `question`; else the answer with its box text (in any known

@@ -1,0 +1,462 @@
+// RemoteBackend (regionchat/remote.h): an OpenAI-compatible chat-completions server behind the
+// chat-backend seam, through cpp-httplib.
+#include "regionchat/remote.h"
+
+#include <atomic>
+#include <cstdio>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "regionchat/error.h"
+#include "regionchat/image_io.h"
+#include "regionchat/openai.h"
+#include "regionchat/region_format.h"
+
+namespace rc {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64(const std::vector<uchar>& in) {
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const uint32_t v = (uint32_t(in[i]) << 16) | (uint32_t(in[i + 1]) << 8) | in[i + 2];
+        for (int s : {18, 12, 6, 0}) out += kBase64[(v >> s) & 63];
+    }
+    if (i < in.size()) {
+        const uint32_t v = (uint32_t(in[i]) << 16) | (i + 1 < in.size() ? uint32_t(in[i + 1]) << 8 : 0);
+        out += kBase64[(v >> 18) & 63];
+        out += kBase64[(v >> 12) & 63];
+        out += i + 1 < in.size() ? kBase64[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+bool unbase64(const std::string& in, size_t from, std::string* out) {
+    int value[256];
+    std::fill(std::begin(value), std::end(value), -1);
+    for (int k = 0; k < 64; ++k) value[static_cast<uint8_t>(kBase64[k])] = k;
+    value[static_cast<uint8_t>('-')] = 62;  // the URL-safe alphabet too
+    value[static_cast<uint8_t>('_')] = 63;
+    out->clear();
+    out->reserve((in.size() - from) / 4 * 3);
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = from; i < in.size(); ++i) {
+        const auto c = static_cast<uint8_t>(in[i]);
+        if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
+        if (value[c] < 0) return false;
+        acc = (acc << 6) | uint32_t(value[c]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out->push_back(char((acc >> bits) & 0xff));
+        }
+    }
+    return true;
+}
+
+// Scheme + host + port, and the path prefix ending in "/v1".
+struct Endpoint {
+    std::string origin, prefix;
+};
+
+Endpoint parse_url(const std::string& url) {
+    const size_t scheme = url.find("://");
+    if (scheme == std::string::npos || (url.compare(0, scheme, "http") != 0 &&
+                                        url.compare(0, scheme, "https") != 0))
+        throw Error("the server URL must start with http:// or https:// (got '" + url + "')");
+    const size_t path = url.find('/', scheme + 3);
+    Endpoint e;
+    e.origin = url.substr(0, path);
+    if (e.origin.size() <= scheme + 3) throw Error("the server URL has no host: " + url);
+    std::string p = path == std::string::npos ? "" : url.substr(path);
+    while (!p.empty() && p.back() == '/') p.pop_back();
+    if (p.size() < 3 || p.compare(p.size() - 3, 3, "/v1") != 0) p += "/v1";
+    e.prefix = p;
+    return e;
+}
+
+std::unique_ptr<httplib::Client> make_client(const RemoteOptions& o, const Endpoint& e) {
+    auto cli = std::make_unique<httplib::Client>(e.origin);
+    if (!cli->is_valid()) throw Error("cannot use the server URL " + o.url);
+    auto seconds = [](double s) {
+        return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::duration<double>(s));
+    };
+    cli->set_connection_timeout(seconds(o.connect_timeout_s));
+    cli->set_read_timeout(seconds(o.first_token_timeout_s));
+    cli->set_write_timeout(seconds(o.connect_timeout_s + 30));
+    cli->set_keep_alive(false);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    if (!o.ca_file.empty()) cli->set_ca_cert_path(o.ca_file.c_str());
+    cli->enable_server_certificate_verification(true);
+#endif
+    // The proxy from the environment, as curl reads it.
+    for (const char* var : {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"}) {
+        const bool tls = e.origin.rfind("https", 0) == 0;
+        if ((var[4] == 's' || var[4] == 'S') != tls) continue;
+        const char* v = std::getenv(var);
+        if (!v || !*v) continue;
+        std::string p = v;
+        if (const size_t s = p.find("://"); s != std::string::npos) p = p.substr(s + 3);
+        while (!p.empty() && p.back() == '/') p.pop_back();
+        const size_t colon = p.rfind(':');
+        if (colon == std::string::npos) continue;
+        const char* no_proxy = std::getenv("no_proxy");
+        const std::string host = e.origin.substr(e.origin.find("://") + 3);
+        if (no_proxy && host.rfind("127.0.0.1", 0) != 0 && std::string(no_proxy).find(host) != std::string::npos)
+            break;
+        if (host.rfind("127.0.0.1", 0) == 0 || host.rfind("localhost", 0) == 0) break;
+        cli->set_proxy(p.substr(0, colon), std::atoi(p.c_str() + colon + 1));
+        break;
+    }
+    return cli;
+}
+
+httplib::Headers auth_headers(const RemoteOptions& o) {
+    httplib::Headers h;
+    if (!o.api_key.empty()) h.emplace("Authorization", "Bearer " + o.api_key);
+    return h;
+}
+
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, s < 10 ? "%.1f s" : "%.0f s", s);
+    return buf;
+}
+
+std::string describe(httplib::Error e) {
+    switch (e) {
+        case httplib::Error::Connection: return "cannot connect to the server";
+        case httplib::Error::Read: return "the connection was lost or timed out while reading";
+        case httplib::Error::Write: return "the connection was lost while sending";
+        case httplib::Error::ConnectionTimeout: return "connecting to the server timed out";
+        case httplib::Error::SSLConnection: return "the TLS connection failed";
+        case httplib::Error::SSLServerVerification: return "the server's TLS certificate is not trusted";
+        case httplib::Error::Canceled: return "stopped";
+        default: return httplib::to_string(e);
+    }
+}
+
+struct Turn {
+    bool user = true;
+    std::string text;                 // with "<image>" markers where the images go
+    std::vector<std::string> images;  // data URLs, in marker order
+};
+
+// A message's content: text and image parts in the order the markers put them.
+json content_of(const Turn& t) {
+    if (t.images.empty()) return t.text;
+    json parts = json::array();
+    static const std::string kMarker = "<image>";
+    size_t pos = 0, next = 0;
+    auto text_part = [&](const std::string& s) {
+        if (!s.empty()) parts.push_back({{"type", "text"}, {"text", s}});
+    };
+    for (size_t at = t.text.find(kMarker); at != std::string::npos && next < t.images.size();
+         at = t.text.find(kMarker, pos)) {
+        text_part(t.text.substr(pos, at - pos));
+        parts.push_back({{"type", "image_url"}, {"image_url", {{"url", t.images[next++]}}}});
+        pos = at + kMarker.size();
+        if (pos < t.text.size() && t.text[pos] == '\n') ++pos;
+    }
+    for (; next < t.images.size(); ++next)  // no markers: images first, as most servers expect
+        parts.insert(parts.begin() + std::ptrdiff_t(next),
+                     json{{"type", "image_url"}, {"image_url", {{"url", t.images[next]}}}});
+    text_part(t.text.substr(pos));
+    return parts;
+}
+
+class RemoteBackend : public ChatBackend {
+public:
+    explicit RemoteBackend(RemoteOptions o) : o_(std::move(o)), endpoint_(parse_url(o_.url)) {
+        if (o_.region_format.empty()) o_.region_format = guess_region_format(o_.model);
+        format_ = make_builtin_region_format(o_.region_format);
+        if (!format_) throw Error("unknown region format '" + o_.region_format + "'");
+    }
+
+    BackendInfo info() const override {
+        BackendInfo i;
+        i.name = o_.model + " at " + endpoint_.origin;
+        i.region_format = format_->name();
+        i.capabilities.answer_scoring = false;
+        return i;
+    }
+
+    std::unique_ptr<ChatBackend> fresh() const override {
+        return std::make_unique<RemoteBackend>(o_);
+    }
+
+    Reply ask(const ChatRequest& request, const GenerateParams& params) override {
+        const auto t0 = Clock::now();
+        Turn turn = user_turn(request);
+        std::vector<Turn> history = turns_;
+        history.push_back(turn);
+        json body = {{"model", o_.model},
+                     {"messages", json::array()},
+                     {"stream", true},
+                     {"stream_options", {{"include_usage", true}}},
+                     {"max_tokens", params.max_new_tokens},
+                     {"max_completion_tokens", params.max_new_tokens},
+                     {"temperature", params.sampling.temperature}};
+        if (params.sampling.temperature > 0) {
+            if (params.sampling.top_p < 1) body["top_p"] = params.sampling.top_p;
+            if (params.sampling.top_k > 0) body["top_k"] = params.sampling.top_k;
+            body["seed"] = params.sampling.seed;
+        }
+        for (const Turn& t : history)
+            body["messages"].push_back(
+                {{"role", t.user ? "user" : "assistant"}, {"content", content_of(t)}});
+
+        Reply reply;
+        std::string text, error_body, stream_error;
+        int status = 0;
+        bool finished = false, aborted = false;
+        std::atomic<int64_t> last_byte_ms{-1};
+        SseReader sse;
+        auto on_event = [&](const SseReader::Event& e) {
+            const ChatChunk c = parse_chat_chunk(e.data);
+            if (c.done) {
+                finished = true;
+                return true;
+            }
+            if (!c.error.empty()) {
+                stream_error = c.error;
+                return false;
+            }
+            if (!c.content.empty()) {
+                if (text.empty()) reply.timings.first_token_ms = ms_since(t0);
+                text += c.content;
+                if (params.on_token) params.on_token(c.content);
+                ++reply.timings.generated_tokens;
+            }
+            if (c.has_usage) {
+                reply.timings.prompt_tokens = c.prompt_tokens;
+                if (c.completion_tokens) reply.timings.generated_tokens = c.completion_tokens;
+            }
+            if (!c.finish_reason.empty()) {
+                reply.stop_reason =
+                    c.finish_reason == "length" ? StopReason::Length : StopReason::Eos;
+                finished = true;
+            }
+            return true;
+        };
+
+        auto cli = make_client(o_, endpoint_);
+        httplib::Request req;
+        req.method = "POST";
+        req.path = endpoint_.prefix + "/chat/completions";
+        req.headers = auth_headers(o_);
+        req.headers.emplace("Accept", "text/event-stream");
+        req.body = body.dump();
+        req.set_header("Content-Type", "application/json");
+        req.response_handler = [&](const httplib::Response& r) {
+            status = r.status;
+            return true;
+        };
+        req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+            last_byte_ms = int64_t(ms_since(t0));
+            if (params.should_abort && params.should_abort()) {
+                aborted = true;
+                return false;
+            }
+            if (status != 200) {
+                if (error_body.size() < (1u << 20)) error_body.append(data, n);
+                return true;
+            }
+            return sse.feed(std::string_view(data, n), on_event);
+        };
+        // The first-token timeout is the socket's read timeout; a watchdog enforces the one
+        // between chunks, and Stop between them (closing the connection stops the server).
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false, timed_out = false;
+        std::thread watchdog([&] {
+            std::unique_lock<std::mutex> lock(m);
+            while (!done) {
+                cv.wait_for(lock, std::chrono::milliseconds(50));
+                if (done) break;
+                const int64_t last = last_byte_ms;
+                const bool stop = params.should_abort && params.should_abort();
+                const bool idle = last >= 0 && ms_since(t0) - double(last) > o_.token_timeout_s * 1000;
+                if (stop || idle) {
+                    aborted = aborted || stop;
+                    timed_out = idle && !stop;
+                    cli->stop();
+                    break;
+                }
+            }
+        });
+        httplib::Response res;
+        httplib::Error err = httplib::Error::Success;
+        const bool sent = cli->send(req, res, err);
+        {
+            std::lock_guard<std::mutex> lock(m);
+            done = true;
+        }
+        cv.notify_all();
+        watchdog.join();
+        if (status == 0 && sent) status = res.status;
+
+        if (aborted || (params.should_abort && params.should_abort())) {
+            reply.stop_reason = StopReason::Abort;
+        } else if (!stream_error.empty()) {
+            throw Error("the server reported an error: " + stream_error);
+        } else if (!sent || err != httplib::Error::Success) {
+            if (timed_out)
+                throw Error("the server sent nothing for " + seconds_text(o_.token_timeout_s) +
+                            " in the middle of an answer");
+            if (status != 200 && status != 0)
+                throw Error("the server answered HTTP " + std::to_string(status) + ": " +
+                            openai_error_message(error_body.empty() ? res.body : error_body));
+            if (!text.empty())
+                throw Error(describe(err) + ": the connection closed before the answer was "
+                            "finished (" + std::to_string(text.size()) + " bytes received)");
+            throw Error(describe(err) + " (" + endpoint_.origin + ")");
+        } else if (status != 200) {
+            throw Error("the server answered HTTP " + std::to_string(status) + ": " +
+                        openai_error_message(error_body.empty() ? res.body : error_body));
+        } else {
+            if (!sse.finish(on_event) && !stream_error.empty())
+                throw Error("the server reported an error: " + stream_error);
+            if (!sse.error().empty()) throw Error(sse.error());
+            if (!finished && text.empty())
+                throw Error("the server closed the stream without an answer");
+            if (!finished)
+                throw Error("the server closed the stream before the answer was finished (" +
+                            std::to_string(text.size()) + " bytes received)");
+        }
+        reply.text = text;
+        reply.timings.total_ms = ms_since(t0);
+        if (reply.timings.generated_tokens > 1 && reply.timings.total_ms > reply.timings.first_token_ms)
+            reply.timings.tokens_per_s = (reply.timings.generated_tokens - 1) * 1000.0 /
+                                         (reply.timings.total_ms - reply.timings.first_token_ms);
+        // The exchange joins the conversation (after Stop too, with what had come, as in the
+        // local engine); a failed request threw above and left it as it was.
+        turns_.push_back(std::move(turn));
+        turns_.push_back(Turn{false, text, {}});
+        const ImageSize frame = first_image_size();
+        if (frame.width > 0) reply.boxes = format_->parse(text, frame);
+        return reply;
+    }
+
+    double score(const ChatRequest&, const std::string&) override {
+        throw Error("this server cannot score answers (no prompt log-probabilities)");
+    }
+    double score_one_turn(const std::string&, const std::vector<cv::Mat>&,
+                          const std::string&) override {
+        throw Error("this server cannot score answers (no prompt log-probabilities)");
+    }
+    void add_exchange(const ChatRequest& request, const std::string& answer) override {
+        turns_.push_back(user_turn(request));
+        turns_.push_back(Turn{false, answer, {}});
+    }
+    void truncate(size_t n) override {
+        if (n < turns_.size()) turns_.resize(n);
+        if (turns_.empty()) first_size_ = {};
+    }
+    void reset() override {
+        turns_.clear();
+        first_size_ = {};
+    }
+    size_t message_count() const override { return turns_.size(); }
+    std::vector<ParsedBox> parse_boxes(const std::string& answer, ImageSize size) const override {
+        return format_->parse(answer, size);
+    }
+    std::string render_question(const ChatRequest& request) const override {
+        ImageSize frame = first_image_size();
+        if (frame.width <= 0 && !request.images.empty())
+            frame = ImageSize{request.images.front().cols, request.images.front().rows};
+        return encode_region_references(request.text, request.regions, frame, *format_,
+                                        request.region_mode);
+    }
+
+private:
+    static double ms_since(Clock::time_point t) {
+        return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+    }
+
+    ImageSize first_image_size() const { return first_size_; }
+
+    Turn user_turn(const ChatRequest& request) {
+        Turn t;
+        t.text = render_question(request);
+        const std::vector<cv::Mat> images = images_with_visual_prompts(request);
+        for (const cv::Mat& img : images) t.images.push_back(image_data_url(img));
+        if (first_size_.width <= 0 && !images.empty())
+            first_size_ = ImageSize{images.front().cols, images.front().rows};
+        return t;
+    }
+
+    RemoteOptions o_;
+    Endpoint endpoint_;
+    std::unique_ptr<RegionFormat> format_;
+    std::vector<Turn> turns_;
+    ImageSize first_size_;
+};
+
+}  // namespace
+
+std::string image_data_url(const cv::Mat& image) {
+    std::vector<uchar> png;
+    if (!cv::imencode(".png", to_bgr8(image), png)) throw Error("cannot encode the image as PNG");
+    return "data:image/png;base64," + base64(png);
+}
+
+cv::Mat decode_data_url(const std::string& url, int64_t max_pixels) {
+    static const std::string kData = "data:";
+    const size_t comma = url.find(',');
+    if (url.compare(0, kData.size(), kData) != 0 || comma == std::string::npos ||
+        url.substr(0, comma).find(";base64") == std::string::npos)
+        throw Error("the image is not a base64 data URL (data:image/...;base64,...)");
+    std::string bytes;
+    if (!unbase64(url, comma + 1, &bytes)) throw Error("the image's base64 text is malformed");
+    ImageLoadLimits limits;
+    limits.max_pixels = uint64_t(std::max<int64_t>(max_pixels, 1));
+    limits.max_file_bytes = 256ull << 20;
+    return decode_image(bytes, "the image", limits);
+}
+
+std::vector<std::string> list_remote_models(const RemoteOptions& o) {
+    const Endpoint e = parse_url(o.url);
+    auto cli = make_client(o, e);
+    cli->set_read_timeout(std::chrono::seconds(std::max(1, int(o.connect_timeout_s))));
+    const auto res = cli->Get(e.prefix + "/models", auth_headers(o));
+    if (!res) throw Error(describe(res.error()) + " (" + e.origin + ")");
+    if (res->status != 200)
+        throw Error("the server answered HTTP " + std::to_string(res->status) + ": " +
+                    openai_error_message(res->body));
+    const json j = json::parse(res->body, nullptr, false);
+    std::vector<std::string> ids;
+    if (j.is_object() && j.contains("data") && j["data"].is_array())
+        for (const json& m : j["data"])
+            if (m.is_object() && m.contains("id") && m["id"].is_string())
+                ids.push_back(m["id"].get<std::string>());
+    if (j.is_discarded()) throw Error("the server's model list is not JSON");
+    return ids;
+}
+
+std::unique_ptr<ChatBackend> make_remote_backend(const RemoteOptions& options) {
+    RemoteOptions o = options;
+    if (o.model.empty()) {
+        const auto models = list_remote_models(o);
+        if (models.empty()) throw Error("the server lists no models");
+        o.model = models.front();
+    }
+    return std::make_unique<RemoteBackend>(o);
+}
+
+}  // namespace rc
