@@ -27,6 +27,7 @@
 #include "document/RemoveRegionCommand.h"
 #include "focus/FocusPanel.h"
 #include "inference/InferenceController.h"
+#include "inference/ConnectServerDialog.h"
 #include "inference/ModelManagerDialog.h"
 #include "tools/ToolManager.h"
 
@@ -149,6 +150,8 @@ void MainWindow::buildFileMenu() {
     file->addSeparator();
     file->addAction(tr("Open &Model…"), QKeySequence(tr("Ctrl+Shift+M")), this,
                     &MainWindow::openModel);
+    file->addAction(tr("Connect to Se&rver…"), QKeySequence(tr("Ctrl+Shift+K")), this,
+                    &MainWindow::connectToServer);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 }
@@ -247,9 +250,12 @@ void MainWindow::connectModel() {
             });
     connect(inference_, &InferenceController::modelReady, this, [this](const ModelSummary& m) {
         loadBar_->setVisible(false);
-        modelLabel_->setText(tr("%1 · %2 · %3 · %4M params")
-                                 .arg(m.name, m.device, m.dtype)
-                                 .arg(m.parameters / 1e6, 0, 'f', 1));
+        if (m.parameters > 0)
+            modelLabel_->setText(tr("%1 · %2 · %3 · %4M params")
+                                     .arg(m.name, m.device, m.dtype)
+                                     .arg(m.parameters / 1e6, 0, 'f', 1));
+        else  // a server: which one answers
+            modelLabel_->setText(tr("%1 · %2 regions").arg(m.backend, m.regionFormat));
         modelLabel_->setToolTip(m.dir);
     });
     connect(inference_, &InferenceController::modelFailed, this, [this](const QString& msg) {
@@ -268,6 +274,12 @@ void MainWindow::openModel() {
     options_.device = dialog.device();
     documents_->setModelDir(dir);
     inference_->loadModel(dir, dialog.device(), dialog.dtype());
+}
+
+void MainWindow::connectToServer() {
+    ConnectServerDialog dialog(this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    inference_->connectServer(dialog.server());
 }
 
 void MainWindow::openImage(const QString& path) {

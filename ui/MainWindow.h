@@ -107,6 +107,8 @@ private:
     void buildStatusBar();
     void connectModel();
     void openModel();
+    /// File > Connect to Server…: answers through an OpenAI-compatible server.
+    void connectToServer();
     void refreshTitle();
 
     // UserFeedback

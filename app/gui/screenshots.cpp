@@ -15,7 +15,15 @@
 #include "document/AddRegionCommand.h"
 #include "inference/InferenceController.h"
 #include "inference/InferenceWorker.h"
+#include "inference/ConnectServerDialog.h"
 #include "inference/ModelManagerDialog.h"
+#include "regionchat/backend.h"
+#include "regionchat/engine.h"
+#ifdef REGIONCHAT_HAS_REMOTE
+#include <thread>
+
+#include "regionchat/server.h"
+#endif
 #include "tools/ToolManager.h"
 
 namespace {
@@ -134,6 +142,39 @@ int main(int argc, char** argv) {
     manager.grab().save(managerShot);
     qInfo("wrote %s", qPrintable(managerShot));
     manager.close();
+
+#ifdef REGIONCHAT_HAS_REMOTE
+    // File > Connect to Server… tested against regionchat's own server on loopback.
+    {
+        rc::LoadParams lp;
+        lp.model_dir = o.modelDir.isEmpty() ? rcui::InferenceWorker::embeddedModelDir().toStdString()
+                                            : o.modelDir.toStdString();
+        lp.device = rc::Device("cpu");
+        auto served = rc::Model::load(lp);
+        rc::ServerOptions so;
+        so.port = 0;
+        so.model_id = "shapes-tiny";
+        rc::ChatServer server(rc::make_local_backend(served), so);
+        const int port = server.bind();
+        std::thread serving([&] { server.run(); });
+        rcui::ConnectServerDialog connect;
+        rcui::RemoteServer rs;
+        rs.url = QStringLiteral("http://127.0.0.1:%1").arg(port);
+        connect.setServer(rs);
+        connect.show();
+        bool tested = false;
+        QObject::connect(&connect, &rcui::ConnectServerDialog::testFinished, [&] { tested = true; });
+        connect.testConnection();
+        waitFor([&] { return tested; }, 60000);
+        waitFor([] { return false; }, 200);
+        const QString connectShot = out + "/7b-connect-server.png";
+        connect.grab().save(connectShot);
+        qInfo("wrote %s", qPrintable(connectShot));
+        connect.close();
+        server.stop();
+        serving.join();
+    }
+#endif
 
     // Regions > Propose Regions on the first sample scene, the Pick tool hovering the green
     // star with the red circle already picked.

@@ -231,6 +231,15 @@ void InferenceController::loadModel(const QString& dir, const QString& device,
         Qt::QueuedConnection);
 }
 
+void InferenceController::connectServer(const RemoteServer& server) {
+    loadId_ = next_++;
+    cancelBelow(loadId_);
+    loading_ = true;
+    QMetaObject::invokeMethod(
+        worker_, [w = worker_, id = loadId_, server] { w->connectServer(id, server); },
+        Qt::QueuedConnection);
+}
+
 quint64 InferenceController::ask(AskRequest request) {
     request.id = next_++;
     current_ = request.id;

@@ -29,6 +29,8 @@ public:
     /// Asks; a running request is cancelled first. Returns the request id.
     quint64 ask(AskRequest request);
     /// Cancels the running request (it ends with answered(..., stopped = true)).
+    /// Answers through an OpenAI-compatible server (modelReady / modelFailed, as a load).
+    void connectServer(const RemoteServer& server);
     void stop();
     void resetConversation();
 

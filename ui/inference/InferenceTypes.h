@@ -32,6 +32,14 @@ struct ModelSummary {
     QStringList warnings;
 };
 
+/// An OpenAI-compatible server to answer through (Model > Connect to Server).
+struct RemoteServer {
+    QString url;           ///< "http://host:8000" ("/v1" is added)
+    QString apiKey;        ///< kept in memory only: never in settings, sessions or logs
+    QString model;         ///< the server's model id ("": its first)
+    QString regionFormat;  ///< "": guessed from the model's name
+};
+
 /// One question for the worker.
 struct AskRequest {
     quint64 id = 0;

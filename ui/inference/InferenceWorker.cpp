@@ -13,6 +13,9 @@
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
 #include "regionchat/proposals.h"
+#ifdef REGIONCHAT_HAS_REMOTE
+#include "regionchat/remote.h"
+#endif
 #include "regionchat/sam.h"
 
 namespace rcui {
@@ -110,6 +113,34 @@ void InferenceWorker::loadModel(quint64 id, const QString& dir, const QString& d
     } catch (const std::exception& e) {
         emit failed(id, tr("Could not load the model in %1: %2").arg(folder, qs(e.what())));
     }
+}
+
+void InferenceWorker::connectServer(quint64 id, const RemoteServer& server) {
+#ifdef REGIONCHAT_HAS_REMOTE
+    try {
+        rc::RemoteOptions o;
+        o.url = server.url.trimmed().toStdString();
+        o.api_key = server.apiKey.toStdString();
+        o.model = server.model.toStdString();
+        o.region_format = server.regionFormat.toStdString();
+        auto backend = rc::make_remote_backend(o);
+        if (cancelled(id)) throw rc::Error("connecting cancelled");
+        backend_ = std::move(backend);
+        sessionImageKey_ = -1;
+        const rc::BackendInfo info = backend_->info();
+        ModelSummary s;
+        s.dir = server.url;
+        s.name = qs(info.name.substr(0, info.name.find(" at ")));
+        s.device = tr("remote");
+        s.backend = qs(info.name);
+        s.regionFormat = qs(info.region_format);
+        emit modelLoaded(id, s);
+    } catch (const std::exception& e) {
+        emit failed(id, tr("Could not use the server %1: %2").arg(server.url, qs(e.what())));
+    }
+#else
+    emit failed(id, tr("This build has no remote backend (cpp-httplib was not found)."));
+#endif
 }
 
 void InferenceWorker::resetConversation() {

@@ -47,6 +47,8 @@ public slots:
     void samMask(const rcui::SamRequest& request);
     /// Forgets the conversation (next ask starts a new one).
     void resetConversation();
+    /// Answers through an OpenAI-compatible server from now on (modelLoaded or failed).
+    void connectServer(quint64 id, const rcui::RemoteServer& server);
 
 signals:
     void loadProgress(quint64 id, qint64 done, qint64 total);
