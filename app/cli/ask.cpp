@@ -7,13 +7,17 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "regionchat/image_io.h"
+#ifdef REGIONCHAT_HAS_REMOTE
+#include "regionchat/remote.h"
+#endif
 
 namespace rc::cli {
 
 int run_ask(int argc, char** argv) {
     const Args args = parse_args(argc, argv, 2,
                                  {"model", "image", "box", "question", "max-new-tokens", "device",
-                                  "dtype", "threads", "temperature", "top-p", "seed"},
+                                  "dtype", "threads", "temperature", "top-p", "seed", "server",
+                                  "server-model", "api-key", "region-format"},
                                  {"json"});
     const std::string image_path = args.require("image");
     const std::string question = args.require("question");
@@ -26,13 +30,31 @@ int run_ask(int argc, char** argv) {
     cv::Mat image = load_image(image_path);
     const ImageSize size{image.cols, image.rows};
     const double t_load = now_ms();
-    auto model = load_model(args);
+    // --server: an OpenAI-compatible server answers instead of a local model.
+    std::shared_ptr<Model> model;
+    std::unique_ptr<ChatBackend> backend;
+    if (args.has("server")) {
+#ifdef REGIONCHAT_HAS_REMOTE
+        RemoteOptions o;
+        o.url = args.get("server");
+        o.model = args.get("server-model", "");
+        o.api_key = args.get("api-key", "");
+        if (o.api_key.empty())
+            if (const char* k = std::getenv("REGIONCHAT_API_KEY"); k && *k) o.api_key = k;
+        o.region_format = args.get("region-format", "");
+        backend = make_remote_backend(o);
+#else
+        throw UsageError("--server: this build has no remote backend (cpp-httplib not found)");
+#endif
+    } else {
+        model = load_model(args);
+        backend = make_local_backend(model);
+    }
     const double load_ms = now_ms() - t_load;
     ChatRequest request;
     request.text = question;
     request.images = {image};
     request.regions = regions_for(question, boxes, size);
-    auto backend = make_local_backend(model);
     const std::string prompt = backend->render_question(request);
 
     if (!json) {
@@ -61,9 +83,14 @@ int run_ask(int argc, char** argv) {
     out["tokens_per_s"] = reply.timings.tokens_per_s;
     out["prompt_tokens"] = reply.timings.prompt_tokens;
     out["generated_tokens"] = reply.timings.generated_tokens;
-    out["model"] = model->info().dir;
-    out["device"] = to_string(model->info().device);
-    out["dtype"] = to_string(model->info().dtype);
+    if (model) {
+        out["model"] = model->info().dir;
+        out["device"] = to_string(model->info().device);
+        out["dtype"] = to_string(model->info().dtype);
+    } else {
+        out["model"] = backend->info().name;
+        out["device"] = "remote";
+    }
     std::cout << out.dump() << std::endl;
     return 0;
 }

@@ -15,6 +15,7 @@ const char* kUsage =
     "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype "
     "auto|fp32|fp16|bf16]\n"
     "                     [--threads N] [--temperature T] [--top-p P] [--seed S]\n"
+    "                     [--server URL [--server-model M] [--api-key K] [--region-format F]]\n"
     "  regionchat-cli batch --input cases.jsonl --output results.jsonl [--model DIR] [same "
     "options]\n"
     "  regionchat-cli export-synth --out DIR [--seed S] [--count N] [--renderer train|alternate]\n"
