@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
-  qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev libgl1-mesa-dev
+  qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev libgl1-mesa-dev qtkeychain-qt6-dev
   libtorch-dev libopenblas0-pthread
   libopencv-dev
   libsentencepiece-dev sentencepiece

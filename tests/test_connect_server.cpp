@@ -2,6 +2,10 @@
 // loopback (latency, the model list, vision), the controller switching to the server and
 // answering through it as the in-process engine answers, and a server that is not there
 // failing with a message.
+#include <QDialogButtonBox>
+#include <QFile>
+#include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -65,8 +69,18 @@ private slots:
                      status.contains("dualfocus"),
                  qPrintable(status));
         QCOMPARE(d.server().model, QStringLiteral("shapes-tiny"));
-        ConnectServerDialog::rememberServer(url());
+        // Connect remembers the URL, and the key nowhere but the keychain (where there is one).
+        s.apiKey = QStringLiteral("sekrit-key-123");
+        d.setServer(s);
+        d.findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok)->click();
         QCOMPARE(ConnectServerDialog::recentServers().front(), url());
+        QSettings settings;
+        settings.sync();
+        QFile file(settings.fileName());
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray stored = file.readAll();
+        QVERIFY(stored.contains("127.0.0.1"));
+        QVERIFY(!stored.contains("sekrit-key-123"));
 
         s.url = QStringLiteral("http://127.0.0.1:1");
         d.setServer(s);

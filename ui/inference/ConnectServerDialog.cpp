@@ -1,5 +1,6 @@
 #include "inference/ConnectServerDialog.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QElapsedTimer>
@@ -14,6 +15,9 @@
 #include "regionchat/region_format.h"
 #ifdef REGIONCHAT_HAS_REMOTE
 #include "regionchat/remote.h"
+#endif
+#ifdef REGIONCHAT_HAS_KEYCHAIN
+#include <qt6keychain/keychain.h>
 #endif
 
 namespace rcui {
@@ -34,7 +38,14 @@ ConnectServerDialog::ConnectServerDialog(QWidget* parent) : QDialog(parent) {
     key_ = new QLineEdit(this);
     key_->setEchoMode(QLineEdit::Password);
     key_->setPlaceholderText(tr("none"));
-    key_->setToolTip(tr("Sent as a Bearer token; kept for this run only, never saved"));
+    key_->setToolTip(hasKeychain()
+                         ? tr("Sent as a Bearer token; kept in the system keychain if asked, "
+                              "never in settings or sessions")
+                         : tr("Sent as a Bearer token; kept for this run only, never saved"));
+    rememberKey_ = new QCheckBox(tr("Remember the key in the system keychain"), this);
+    rememberKey_->setChecked(hasKeychain());
+    rememberKey_->setEnabled(hasKeychain());
+    if (!hasKeychain()) rememberKey_->setToolTip(tr("This build has no keychain support"));
     model_ = new QComboBox(this);
     model_->setEditable(true);
     model_->setToolTip(tr("Test Connection fills this from the server's list"));
@@ -46,6 +57,7 @@ ConnectServerDialog::ConnectServerDialog(QWidget* parent) : QDialog(parent) {
     format_->setToolTip(tr("How regions are written into questions and boxes read from answers"));
     form->addRow(tr("Server URL:"), url_);
     form->addRow(tr("API key:"), key_);
+    form->addRow(QString(), rememberKey_);
     form->addRow(tr("Model:"), model_);
     form->addRow(tr("Region format:"), format_);
 
@@ -58,9 +70,15 @@ ConnectServerDialog::ConnectServerDialog(QWidget* parent) : QDialog(parent) {
     buttons_->addButton(test_, QDialogButtonBox::ActionRole);
     connect(test_, &QPushButton::clicked, this, &ConnectServerDialog::testConnection);
     connect(buttons_, &QDialogButtonBox::accepted, this, [this] {
-        rememberServer(url_->currentText().trimmed());
+        const QString url = url_->currentText().trimmed();
+        rememberServer(url);
+        if (rememberKey_->isChecked() && !key_->text().isEmpty()) storeKey(url, key_->text());
         accept();
     });
+    connect(url_, &QComboBox::currentTextChanged, this, [this](const QString& url) {
+        if (key_->text().isEmpty()) readKey(url.trimmed());
+    });
+    readKey(url_->currentText().trimmed());
     connect(buttons_, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(&watcher_, &QFutureWatcher<Probe>::finished, this, [this] {
         const Probe p = watcher_.result();
@@ -167,6 +185,49 @@ void ConnectServerDialog::showProbe(const Probe& p) {
         text += tr(" Region format: %1 (guessed).")
                     .arg(QString::fromStdString(rc::guess_region_format(model.toStdString())));
     status_->setText(text);
+}
+
+bool ConnectServerDialog::hasKeychain() {
+#ifdef REGIONCHAT_HAS_KEYCHAIN
+    return true;
+#else
+    return false;
+#endif
+}
+
+// Keys live under the service "RegionChat", one per server URL. A keychain that is not there
+// (no Secret Service on a headless machine) just leaves the field empty: no insecure fallback.
+void ConnectServerDialog::readKey(const QString& url) {
+#ifdef REGIONCHAT_HAS_KEYCHAIN
+    if (url.isEmpty()) return;
+    auto* job = new QKeychain::ReadPasswordJob(QStringLiteral("RegionChat"), this);
+    job->setAutoDelete(true);
+    job->setInsecureFallback(false);
+    job->setKey(url);
+    connect(job, &QKeychain::Job::finished, this, [this, url](QKeychain::Job* j) {
+        auto* read = static_cast<QKeychain::ReadPasswordJob*>(j);
+        if (read->error() == QKeychain::NoError && key_->text().isEmpty() &&
+            url_->currentText().trimmed() == url)
+            key_->setText(read->textData());
+    });
+    job->start();
+#else
+    (void)url;
+#endif
+}
+
+void ConnectServerDialog::storeKey(const QString& url, const QString& key) {
+#ifdef REGIONCHAT_HAS_KEYCHAIN
+    auto* job = new QKeychain::WritePasswordJob(QStringLiteral("RegionChat"));
+    job->setAutoDelete(true);
+    job->setInsecureFallback(false);
+    job->setKey(url);
+    job->setTextData(key);
+    job->start();  // outlives the dialog; a keychain that is not there just fails
+#else
+    (void)url;
+    (void)key;
+#endif
 }
 
 QStringList ConnectServerDialog::recentServers() {

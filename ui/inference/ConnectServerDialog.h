@@ -10,6 +10,7 @@
 
 #include "inference/InferenceTypes.h"
 
+class QCheckBox;
 class QComboBox;
 class QDialogButtonBox;
 class QLabel;
@@ -33,6 +34,8 @@ public:
     /// The URLs remembered (most recent first), at most 8.
     static QStringList recentServers();
     static void rememberServer(const QString& url);
+    /// Whether keys can be kept in the platform keychain in this build.
+    static bool hasKeychain();
 
 signals:
     void testFinished(bool ok);
@@ -46,11 +49,14 @@ private:
         int vision = -1;  ///< 1 takes an image, 0 refuses one, -1 not tried
     };
     void showProbe(const Probe& p);
+    void readKey(const QString& url);  // fills the key field from the keychain, if it has one
+    void storeKey(const QString& url, const QString& key);
 
     QComboBox* url_ = nullptr;
     QLineEdit* key_ = nullptr;
     QComboBox* model_ = nullptr;
     QComboBox* format_ = nullptr;
+    QCheckBox* rememberKey_ = nullptr;
     QLabel* status_ = nullptr;
     QPushButton* test_ = nullptr;
     QDialogButtonBox* buttons_ = nullptr;
