@@ -66,7 +66,7 @@ private slots:
         QCOMPARE(done.first().first().toBool(), true);
         const QString status = d.statusText();
         QVERIFY2(status.contains("1 model") && status.contains("takes images") &&
-                     status.contains("dualfocus"),
+                     status.contains("scores answers") && status.contains("dualfocus"),
                  qPrintable(status));
         QCOMPARE(d.server().model, QStringLiteral("shapes-tiny"));
         // Connect remembers the URL, and the key nowhere but the keychain (where there is one).

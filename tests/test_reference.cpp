@@ -48,18 +48,10 @@ class TestReference : public QObject {
         return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
     }
 
-    // Embeddings of `ids` with the image features scattered over the image-token positions,
-    // as LlavaForConditionalGeneration builds them.
-    static torch::Tensor embeds(Llava& net, const torch::Tensor& ids, const torch::Tensor& feats) {
-        const auto is_image = ids.eq(net->config.image_token_index);
-        auto e = net->language_model->embed(ids.masked_fill(is_image, 0));
-        return e.masked_scatter(is_image.unsqueeze(-1).expand_as(e), feats.reshape({-1}));
-    }
-
     // Logits of a full forward pass over `ids` with the image of `pixels`.
     static torch::Tensor logits_of(Llava& net, const torch::Tensor& ids,
                                    const torch::Tensor& pixels) {
-        const auto e = embeds(net, ids, net->encode_images(pixels));
+        const auto e = testing::embeds_with_images(net, ids, net->encode_images(pixels));
         return net->language_model->logits(net->language_model->forward(e, 0, nullptr));
     }
 
@@ -146,18 +138,8 @@ private slots:
         const auto ids = ref("input_ids", torch::kInt64);
         const auto want = ref("greedy_ids", torch::kInt64);
         QVERIFY(ids.defined() && want.defined());
-        auto cache = net->language_model->make_cache();
-        auto e = embeds(net, ids, net->encode_images(ref("pixel_values", torch::kFloat32)));
-        int64_t pos = 0;
-        std::vector<int64_t> got;
-        for (int64_t i = 0; i < want.numel(); ++i) {
-            auto logits = net->language_model->logits(net->language_model->forward(e, pos, &cache));
-            pos += e.size(1);
-            const int64_t next = logits.select(1, logits.size(1) - 1).argmax(-1).item<int64_t>();
-            got.push_back(next);
-            e = net->language_model->embed(torch::tensor({next}, torch::kInt64).view({1, 1}));
-        }
-        const auto got_t = torch::tensor(got, torch::kInt64);
+        const auto got_t =
+            testing::greedy_continuation(net, ids, ref("pixel_values", torch::kFloat32), want.numel());
         QVERIFY2(torch::equal(got_t, want),
                  qPrintable(QString::fromStdString(torch::str(got_t) + " vs " + torch::str(want))));
     }

@@ -1,9 +1,10 @@
 // Remote models: the server-sent-events reader and chunk parser on every way servers stream
 // (vLLM, transformers serve, llama.cpp, split anywhere), the remote backend against
-// regionchat-cli's server over real HTTP on loopback (answers equal to the in-process engine,
-// streaming, Stop, grounding boxes, dual focus without scoring, 401/404), a scripted faulty
-// server (500 mid-stream, truncated stream, slow first token, a dropped connection), and a
-// list of malformed requests that each get a 4xx JSON error while the server keeps serving.
+// regionchat-cli's server over real HTTP on loopback (answers, streaming, Stop, grounding
+// boxes, answer scores and dual focus equal to the in-process engine's, 401/404), a scripted
+// faulty server (500, error mid-stream, truncated stream, slow first token, a dropped
+// connection, no scoring), and a list of malformed requests that each get a 4xx JSON error
+// while the server keeps serving.
 #include <QtTest>
 
 #include <atomic>
@@ -186,7 +187,7 @@ private slots:
         QCOMPARE(list_remote_models(r), std::vector<std::string>{"shapes-tiny"});
         auto remote = make_remote_backend(r);  // model: the first listed
         QCOMPARE(remote->info().region_format, std::string("dualfocus"));
-        QVERIFY(!remote->info().capabilities.answer_scoring);
+        QVERIFY(remote->info().capabilities.answer_scoring);  // serve offers the extension
         auto local = make_local_backend(model_);
         GenerateParams g;
         g.max_new_tokens = 32;
@@ -207,6 +208,14 @@ private slots:
         }
         QVERIFY(pieces > 2);
         QCOMPARE(remote->message_count(), size_t(4));
+        // Answer scoring through the server equals the in-process score, after the same turns.
+        ChatRequest follow;
+        follow.text = "What shape is the red object?";
+        for (const char* answer : {"circle", "a blue star"}) {
+            const double want = local->score(follow, answer), got = remote->score(follow, answer);
+            QVERIFY2(std::abs(got - want) < 1e-9,
+                     qPrintable(QString("%1: %2 vs %3").arg(answer).arg(got).arg(want)));
+        }
         // Regions are written by the client in the model's format.
         ChatRequest region;
         region.text = "What is in <region 1>?";
@@ -221,7 +230,6 @@ private slots:
     }
 
     // Stop closes the connection within a chunk; the server stops and serves the next request.
-    // Dual focus through a server that cannot score says so and shows both answers.
     void stopAndDualFocus() {
         ServerOptions o;
         o.model_id = "m";
@@ -249,9 +257,19 @@ private slots:
         next.images = {image_};
         QVERIFY(!remote->fresh()->ask(next, plain).text.empty());
 
+        // DualFocus through the server: every pass and the perplexity choice as in process.
         const DualFocusResult d = run_dual_focus(*remote, next);
-        QVERIFY(!d.scored);
-        if (d.has_box) QCOMPARE(d.decided_by, std::string("no scoring"));
+        const DualFocusResult want = run_dual_focus(model_, image_, next.text);
+        QVERIFY(want.has_box);
+        QCOMPARE(d.has_box, want.has_box);
+        QCOMPARE(d.box_answer, want.box_answer);
+        QCOMPARE(d.macro_answer, want.macro_answer);
+        QCOMPARE(d.micro_answer, want.micro_answer);
+        QVERIFY(d.scored && want.scored);
+        QVERIFY(std::abs(d.macro_nll - want.macro_nll) < 1e-9);
+        QVERIFY(std::abs(d.micro_nll - want.micro_nll) < 1e-9);
+        QCOMPARE(d.answer, want.answer);
+        QCOMPARE(d.decided_by, std::string("perplexity"));
     }
 
     void authAndUnknownModel() {
@@ -316,6 +334,9 @@ private slots:
         r.model = "x";
         r.token_timeout_s = 0.5;
         auto remote = make_remote_backend(r);
+        // A server without RegionChat's scoring extension: no scoring, said plainly.
+        QVERIFY(!remote->info().capabilities.answer_scoring);
+        QVERIFY(error_of([&] { remote->score(ChatRequest{}, "x"); }).contains("cannot score"));
         remote->add_exchange(ChatRequest{"earlier", {}, {}, RegionMode::Text}, "answer");
         ChatRequest req;
         req.text = "q";
@@ -417,6 +438,17 @@ private slots:
             ++n;
         }
         QVERIFY(n >= 30);
+        // The scoring extension refuses the same way.
+        for (const char* body :
+             {R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+              R"({"model":"m","messages":[{"role":"user","content":"hi"}],"answer":5})",
+              R"({"model":"m","messages":[{"role":"user","content":"hi"}],"answer":"x","one_turn":1})",
+              R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},)"
+              R"({"role":"user","content":"c"}],"answer":"x","one_turn":true})",
+              "nonsense"}) {
+            const auto res = cli.Post("/v1/regionchat/score", body, "application/json");
+            QVERIFY(res && res->status == 400 && res->body.find("\"error\"") != std::string::npos);
+        }
         const auto missing = cli.Get("/v1/nothing");
         QVERIFY(missing && missing->status == 404 && missing->body.find("\"error\"") != std::string::npos);
     }

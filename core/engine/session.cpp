@@ -193,6 +193,23 @@ struct Session::Impl {
                         std::to_string(imgs.size()) + " images were given");
         }
     }
+
+    // The conversation with one more user turn: `text` ("<image>" markers checked against
+    // `imgs`, or "<image>\n" put in front of it) and `imgs` encoded into `slots` (a copy of
+    // the conversation's own). Returns the encode ms through `encode_ms`.
+    std::vector<ChatMessage> with_user_turn(const std::string& text,
+                                            const std::vector<cv::Mat>& imgs,
+                                            std::vector<ImageSlot>* slots,
+                                            double* encode_ms = nullptr) {
+        std::string user_text;
+        check_images(text, imgs, &user_text);
+        *slots = images;
+        const double ms = add_images(imgs, *slots);
+        if (encode_ms) *encode_ms = ms;
+        std::vector<ChatMessage> msgs = messages;
+        msgs.push_back({ChatMessage::Role::User, user_text});
+        return msgs;
+    }
 };
 
 Session::Session(std::shared_ptr<Model> model) : impl_(std::make_unique<Impl>(std::move(model))) {}
@@ -206,13 +223,9 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
     const auto t0 = Clock::now();
     Reply reply;
 
-    std::string user_text;
-    s.check_images(text, imgs, &user_text);
-    std::vector<Impl::ImageSlot> slots = s.images;
-    reply.timings.image_encode_ms = s.add_images(imgs, slots);
-
-    std::vector<ChatMessage> msgs = s.messages;
-    msgs.push_back({ChatMessage::Role::User, user_text});
+    std::vector<Impl::ImageSlot> slots;
+    std::vector<ChatMessage> msgs =
+        s.with_user_turn(text, imgs, &slots, &reply.timings.image_encode_ms);
     Sequence seq = s.build(msgs, slots);
     const int64_t len = static_cast<int64_t>(seq.keys.size());
     const int64_t max_pos = s.net.max_positions();
@@ -292,12 +305,8 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
                            const std::string& answer) {
     Impl& s = *impl_;
     torch::NoGradGuard no_grad;
-    std::string user_text;
-    s.check_images(text, imgs, &user_text);
-    std::vector<Impl::ImageSlot> slots = s.images;
-    s.add_images(imgs, slots);
-    std::vector<ChatMessage> msgs = s.messages;
-    msgs.push_back({ChatMessage::Role::User, user_text});
+    std::vector<Impl::ImageSlot> slots;
+    std::vector<ChatMessage> msgs = s.with_user_turn(text, imgs, &slots);
     msgs.push_back({ChatMessage::Role::Assistant, answer});
     Sequence seq = s.build(msgs, slots);
     const int64_t len = static_cast<int64_t>(seq.keys.size());
@@ -426,12 +435,9 @@ void Session::add_exchange(const std::string& text, const std::vector<cv::Mat>& 
                            const std::string& answer) {
     Impl& s = *impl_;
     torch::NoGradGuard no_grad;
-    std::string user_text;
-    s.check_images(text, imgs, &user_text);
-    std::vector<Impl::ImageSlot> slots = s.images;
-    s.add_images(imgs, slots);
+    std::vector<Impl::ImageSlot> slots;
+    s.messages = s.with_user_turn(text, imgs, &slots);
     s.images = std::move(slots);
-    s.messages.push_back({ChatMessage::Role::User, user_text});
     s.messages.push_back({ChatMessage::Role::Assistant, answer});
 }
 

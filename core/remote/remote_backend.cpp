@@ -182,7 +182,8 @@ json content_of(const Turn& t) {
 
 class RemoteBackend : public ChatBackend {
 public:
-    explicit RemoteBackend(RemoteOptions o) : o_(std::move(o)), endpoint_(parse_url(o_.url)) {
+    RemoteBackend(RemoteOptions o, bool scoring)
+        : o_(std::move(o)), endpoint_(parse_url(o_.url)), scoring_(scoring) {
         if (o_.region_format.empty()) o_.region_format = guess_region_format(o_.model);
         format_ = make_builtin_region_format(o_.region_format);
         if (!format_) throw Error("unknown region format '" + o_.region_format + "'");
@@ -192,12 +193,12 @@ public:
         BackendInfo i;
         i.name = o_.model + " at " + endpoint_.origin;
         i.region_format = format_->name();
-        i.capabilities.answer_scoring = false;
+        i.capabilities.answer_scoring = scoring_;
         return i;
     }
 
     std::unique_ptr<ChatBackend> fresh() const override {
-        return std::make_unique<RemoteBackend>(o_);
+        return std::make_unique<RemoteBackend>(o_, scoring_);
     }
 
     Reply ask(const ChatRequest& request, const GenerateParams& params) override {
@@ -353,12 +354,16 @@ public:
         return reply;
     }
 
-    double score(const ChatRequest&, const std::string&) override {
-        throw Error("this server cannot score answers (no prompt log-probabilities)");
+    double score(const ChatRequest& request, const std::string& answer) override {
+        std::vector<Turn> turns = turns_;
+        turns.push_back(user_turn(request));
+        return post_score(turns, answer, false);
     }
-    double score_one_turn(const std::string&, const std::vector<cv::Mat>&,
-                          const std::string&) override {
-        throw Error("this server cannot score answers (no prompt log-probabilities)");
+    double score_one_turn(const std::string& human, const std::vector<cv::Mat>& images,
+                          const std::string& answer) override {
+        Turn t{true, human, {}};
+        for (const cv::Mat& img : images) t.images.push_back(image_data_url(img));
+        return post_score({t}, answer, true);
     }
     void add_exchange(const ChatRequest& request, const std::string& answer) override {
         turns_.push_back(user_turn(request));
@@ -401,8 +406,32 @@ private:
         return t;
     }
 
+    // RegionChat's scoring extension (POST /v1/regionchat/score, offered by regionchat-cli
+    // serve): the mean NLL of `answer` after `turns` (one_turn: DualFocus' one human turn).
+    double post_score(const std::vector<Turn>& turns, const std::string& answer, bool one_turn) {
+        if (!scoring_)
+            throw Error("this server cannot score answers (it offers no answer scoring)");
+        json body = {{"model", o_.model}, {"messages", json::array()}, {"answer", answer},
+                     {"one_turn", one_turn}};
+        for (const Turn& t : turns)
+            body["messages"].push_back(
+                {{"role", t.user ? "user" : "assistant"}, {"content", content_of(t)}});
+        auto cli = make_client(o_, endpoint_);
+        const auto res = cli->Post(endpoint_.prefix + "/regionchat/score", auth_headers(o_),
+                                   body.dump(), "application/json");
+        if (!res) throw Error(describe(res.error()) + " (" + endpoint_.origin + ")");
+        if (res->status != 200)
+            throw Error("the server answered HTTP " + std::to_string(res->status) + ": " +
+                        openai_error_message(res->body));
+        const json j = json::parse(res->body, nullptr, false);
+        if (!j.is_object() || !j.contains("nll") || !j["nll"].is_number())
+            throw Error("the server's score is not {\"nll\": number}");
+        return j["nll"].get<double>();
+    }
+
     RemoteOptions o_;
     Endpoint endpoint_;
+    bool scoring_ = false;
     std::unique_ptr<RegionFormat> format_;
     std::vector<Turn> turns_;
     ImageSize first_size_;
@@ -430,7 +459,14 @@ cv::Mat decode_data_url(const std::string& url, int64_t max_pixels) {
     return decode_image(bytes, "the image", limits);
 }
 
-std::vector<std::string> list_remote_models(const RemoteOptions& o) {
+namespace {
+
+struct ListedModel {
+    std::string id;
+    bool answer_scoring = false;  // RegionChat's extension: "regionchat": {"answer_scoring": true}
+};
+
+std::vector<ListedModel> fetch_models(const RemoteOptions& o) {
     const Endpoint e = parse_url(o.url);
     auto cli = make_client(o, e);
     cli->set_read_timeout(std::chrono::seconds(std::max(1, int(o.connect_timeout_s))));
@@ -440,23 +476,49 @@ std::vector<std::string> list_remote_models(const RemoteOptions& o) {
         throw Error("the server answered HTTP " + std::to_string(res->status) + ": " +
                     openai_error_message(res->body));
     const json j = json::parse(res->body, nullptr, false);
-    std::vector<std::string> ids;
-    if (j.is_object() && j.contains("data") && j["data"].is_array())
-        for (const json& m : j["data"])
-            if (m.is_object() && m.contains("id") && m["id"].is_string())
-                ids.push_back(m["id"].get<std::string>());
     if (j.is_discarded()) throw Error("the server's model list is not JSON");
+    std::vector<ListedModel> models;
+    if (j.is_object() && j.contains("data") && j["data"].is_array())
+        for (const json& m : j["data"]) {
+            if (!m.is_object() || !m.contains("id") || !m["id"].is_string()) continue;
+            ListedModel lm;
+            lm.id = m["id"].get<std::string>();
+            const auto ext = m.find("regionchat");
+            if (ext != m.end() && ext->is_object()) {
+                const auto sc = ext->find("answer_scoring");
+                lm.answer_scoring = sc != ext->end() && sc->is_boolean() && sc->get<bool>();
+            }
+            models.push_back(lm);
+        }
+    return models;
+}
+
+}  // namespace
+
+std::vector<std::string> list_remote_models(const RemoteOptions& o) {
+    std::vector<std::string> ids;
+    for (const ListedModel& m : fetch_models(o)) ids.push_back(m.id);
     return ids;
 }
 
 std::unique_ptr<ChatBackend> make_remote_backend(const RemoteOptions& options) {
     RemoteOptions o = options;
-    if (o.model.empty()) {
-        const auto models = list_remote_models(o);
-        if (models.empty()) throw Error("the server lists no models");
-        o.model = models.front();
+    // The model list says which models the server can score answers with; a server without a
+    // list (or unreachable now) still gets the model asked for, without scoring.
+    std::vector<ListedModel> models;
+    try {
+        models = fetch_models(o);
+    } catch (const Error&) {
+        if (o.model.empty()) throw;
     }
-    return std::make_unique<RemoteBackend>(o);
+    if (o.model.empty()) {
+        if (models.empty()) throw Error("the server lists no models");
+        o.model = models.front().id;
+    }
+    bool scoring = false;
+    for (const ListedModel& m : models)
+        if (m.id == o.model) scoring = m.answer_scoring;
+    return std::make_unique<RemoteBackend>(o, scoring);
 }
 
 }  // namespace rc

@@ -255,6 +255,58 @@ struct ChatServer::Impl {
         return backend->ask(p.question, g);
     }
 
+    // RegionChat's extension: the mean NLL of "answer" after the messages (one_turn: the last
+    // user message is DualFocus' one human turn, scored as LLaVA's preprocess labels it).
+    void score(const httplib::Request& req, httplib::Response& res) {
+        if (!authorised(req, res)) return;
+        Parsed p;
+        std::string answer;
+        bool one_turn = false;
+        try {
+            p = parse_request(req.body, o);
+            const json body = json::parse(req.body, nullptr, false);
+            const auto a = body.find("answer");
+            if (a == body.end() || !a->is_string()) bad("answer must be a string", "answer");
+            answer = a->get<std::string>();
+            if (const auto ot = body.find("one_turn"); ot != body.end() && !ot->is_null()) {
+                if (!ot->is_boolean()) bad("one_turn must be true or false", "one_turn");
+                one_turn = ot->get<bool>();
+            }
+            if (one_turn && !p.history.empty())
+                bad("one_turn scores one user message: no history", "messages");
+        } catch (const BadRequest& b) {
+            send_error(res, b.status, b.message, b.type, b.param);
+            return;
+        }
+        if (!backend->info().capabilities.answer_scoring) {
+            send_error(res, 400, "this model cannot score answers");
+            return;
+        }
+        if (waiting.fetch_add(1) >= 1 + o.max_waiting) {
+            waiting.fetch_sub(1);
+            send_error(res, 429, "the server is busy; try again", "rate_limit_error");
+            return;
+        }
+        struct Release {
+            std::atomic<int>& n;
+            ~Release() { n.fetch_sub(1); }
+        } release{waiting};
+        std::lock_guard<std::mutex> lock(model);
+        try {
+            backend->truncate(0);
+            for (const auto& [question, reply] : p.history) backend->add_exchange(question, reply);
+            const double nll =
+                one_turn ? backend->score_one_turn(p.question.text, p.question.images, answer)
+                         : backend->score(p.question, answer);
+            res.set_content(json{{"object", "regionchat.score"}, {"nll", nll}}.dump(),
+                            "application/json");
+        } catch (const Error& e) {
+            send_error(res, 400, e.what());
+        } catch (const std::exception& e) {
+            send_error(res, 500, e.what(), "server_error");
+        }
+    }
+
     json chunk(const std::string& id, int64_t created, const json& delta, const json& finish) {
         return {{"id", id},
                 {"object", "chat.completion.chunk"},
@@ -355,13 +407,17 @@ ChatServer::ChatServer(std::unique_ptr<ChatBackend> backend, ServerOptions optio
     s.server.set_payload_max_length(s.o.max_body_bytes);
     s.server.Post("/v1/chat/completions",
                   [&s](const httplib::Request& req, httplib::Response& res) { s.completions(req, res); });
+    s.server.Post("/v1/regionchat/score",
+                  [&s](const httplib::Request& req, httplib::Response& res) { s.score(req, res); });
     s.server.Get("/v1/models", [&s](const httplib::Request& req, httplib::Response& res) {
         if (!s.authorised(req, res)) return;
+        const bool scoring = s.backend->info().capabilities.answer_scoring;
         json m = {{"object", "list"},
                   {"data", json::array({{{"id", s.o.model_id},
                                          {"object", "model"},
                                          {"created", now_s()},
-                                         {"owned_by", "regionchat"}}})}};
+                                         {"owned_by", "regionchat"},
+                                         {"regionchat", {{"answer_scoring", scoring}}}}})}};
         res.set_content(m.dump(), "application/json");
     });
     s.server.Get("/health", [&s](const httplib::Request&, httplib::Response& res) {

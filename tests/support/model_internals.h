@@ -19,4 +19,31 @@ inline Llava& llava_net(Model& model) {
     return llava_network(model).module();
 }
 
+/// Embeddings of `ids` with the image features scattered over the image-token positions, as
+/// LlavaForConditionalGeneration (and PinkModel, over its patch tokens) builds them.
+inline torch::Tensor embeds_with_images(Llava& net, const torch::Tensor& ids,
+                                        const torch::Tensor& feats) {
+    const auto is_image = ids.eq(net->config.image_token_index);
+    auto e = net->language_model->embed(ids.masked_fill(is_image, 0));
+    return e.masked_scatter(is_image.unsqueeze(-1).expand_as(e), feats.reshape({-1}));
+}
+
+/// `n` greedy tokens after `ids` with the image of `pixels`, through the KV cache.
+inline torch::Tensor greedy_continuation(Llava& net, const torch::Tensor& ids,
+                                         const torch::Tensor& pixels, int64_t n) {
+    torch::NoGradGuard ng;
+    auto cache = net->language_model->make_cache();
+    auto e = embeds_with_images(net, ids, net->encode_images(pixels));
+    int64_t pos = 0;
+    std::vector<int64_t> got;
+    for (int64_t i = 0; i < n; ++i) {
+        auto logits = net->language_model->logits(net->language_model->forward(e, pos, &cache));
+        pos += e.size(1);
+        const int64_t next = logits.select(1, logits.size(1) - 1).argmax(-1).item<int64_t>();
+        got.push_back(next);
+        e = net->language_model->embed(torch::tensor({next}, torch::kInt64).view({1, 1}));
+    }
+    return torch::tensor(got, torch::kInt64);
+}
+
 }  // namespace rc::testing

@@ -143,6 +143,7 @@ void ConnectServerDialog::testConnection() {
             // Does the model take an image? One token about a small gray picture.
             try {
                 auto backend = rc::make_remote_backend(o);
+                p.scoring = backend->info().capabilities.answer_scoring;
                 rc::ChatRequest q;
                 q.text = "What colour is this?";
                 q.images = {cv::Mat(32, 32, CV_8UC3, cv::Scalar(128, 128, 128))};
@@ -181,6 +182,8 @@ void ConnectServerDialog::showProbe(const Probe& p) {
             : p.vision == 0 ? tr(" %1 did not answer about an image: %2")
                                   .arg(model.toHtmlEscaped(), p.message.toHtmlEscaped())
                             : QString();
+    text += p.scoring ? tr(" It scores answers (DualFocus picks by perplexity).")
+                      : tr(" It does not score answers (DualFocus will show both).");
     if (format_->currentData().toString().isEmpty())
         text += tr(" Region format: %1 (guessed).")
                     .arg(QString::fromStdString(rc::guess_region_format(model.toStdString())));

@@ -47,6 +47,7 @@ private:
         QStringList models;
         double listMs = 0;
         int vision = -1;  ///< 1 takes an image, 0 refuses one, -1 not tried
+        bool scoring = false;  ///< scores answers (DualFocus' perplexity choice)
     };
     void showProbe(const Probe& p);
     void readKey(const QString& url);  // fills the key field from the keychain, if it has one

@@ -32,8 +32,10 @@ std::vector<std::string> list_remote_models(const RemoteOptions& options);
 /// A backend that keeps the conversation on this side and sends it whole with each question
 /// (images as PNG data URLs, regions written in the model's format or drawn as visual
 /// prompts). Answers stream; Stop closes the connection (the server stops generating).
-/// Answer scoring is not offered (info().capabilities.answer_scoring is false): DualFocus
-/// through it shows both answers. Throws rc::Error for a bad URL or an unknown format.
+/// Answer scoring (DualFocus' perplexity choice) works where the server's model list offers
+/// RegionChat's extension ("regionchat": {"answer_scoring": true}, POST /v1/regionchat/score:
+/// regionchat-cli serve); elsewhere info().capabilities.answer_scoring is false and DualFocus
+/// shows both answers. Throws rc::Error for a bad URL or an unknown format.
 std::unique_ptr<ChatBackend> make_remote_backend(const RemoteOptions& options);
 
 /// "data:image/png;base64,..." of an 8-bit image (BGR or gray), as chat requests carry it.

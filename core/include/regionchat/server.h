@@ -26,9 +26,12 @@ struct ServerOptions {
     int default_max_tokens = 512;
 };
 
-/// Extension to the OpenAI request: "regions": [{"id": N, "box": [x0, y0, x1, y1]}] in pixels
-/// of the last user message's first image, referred to as "<region N>" in its text (written
-/// in the model's region format, as the app writes them).
+/// Extensions: "regions": [{"id": N, "box": [x0, y0, x1, y1]}] in a request, pixels of the
+/// last user message's first image, referred to as "<region N>" in its text (written in the
+/// model's region format, as the app writes them); POST /v1/regionchat/score with the same
+/// messages plus "answer" (and "one_turn": DualFocus' one human turn) answers {"nll": x}, the
+/// mean negative log-likelihood per token, when the model can score ("regionchat":
+/// {"answer_scoring": true} in /v1/models).
 class ChatServer {
 public:
     ChatServer(std::unique_ptr<ChatBackend> backend, ServerOptions options);
