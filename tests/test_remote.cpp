@@ -365,6 +365,45 @@ private slots:
         QVERIFY2(waited.contains("before the answer was finished"), qPrintable(waited));
     }
 
+    // TLS: a server with a certificate the system does not trust is refused; with its CA file
+    // added (on top of the system's store) the same server answers.
+    void tlsWithCaFile() {
+        const std::string dir = source_dir() + "/tests/fixtures/tls/";
+        httplib::SSLServer tls((dir + "server-cert.pem").c_str(), (dir + "server-key.pem").c_str());
+        QVERIFY(tls.is_valid());
+        tls.Post("/v1/chat/completions", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content(sse(delta("secure")) +
+                                sse(json{{"choices", json::array({{{"index", 0}, {"delta", json::object()}, {"finish_reason", "stop"}}})}}) +
+                                "data: [DONE]\n\n",
+                            "text/event-stream");
+        });
+        const int port = tls.bind_to_any_port("127.0.0.1");
+        std::thread serving([&] { tls.listen_after_bind(); });
+        struct Join {  // a failed check returns early: the server still stops
+            httplib::SSLServer& s;
+            std::thread& t;
+            ~Join() {
+                s.stop();
+                t.join();
+            }
+        } join{tls, serving};
+        while (!tls.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        RemoteOptions r;
+        r.url = "https://127.0.0.1:" + std::to_string(port);
+        r.model = "m";
+        ChatRequest req;
+        req.text = "q";
+        GenerateParams g;
+        const QString untrusted = error_of([&] { make_remote_backend(r)->ask(req, g); });
+        QVERIFY2(untrusted.contains("certificate") || untrusted.contains("TLS"),
+                 qPrintable(untrusted));
+        r.ca_file = dir + "server-cert.pem";
+        QCOMPARE(make_remote_backend(r)->ask(req, g).text, std::string("secure"));
+        r.ca_file = dir + "missing.pem";
+        const QString missing = error_of([&] { make_remote_backend(r)->ask(req, g); });
+        QVERIFY2(missing.contains("CA file"), qPrintable(missing));
+    }
+
     // A fuzz-ish list of malformed requests: each a 4xx with OpenAI's error envelope; the
     // server answers /health after every one.
     void malformedRequests() {

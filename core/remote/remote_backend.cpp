@@ -3,6 +3,7 @@
 #include "regionchat/remote.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <chrono>
 #include <condition_variable>
@@ -10,6 +11,9 @@
 #include <thread>
 
 #include <httplib.h>
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+#include <openssl/ssl.h>
+#endif
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -69,20 +73,38 @@ bool unbase64(const std::string& in, size_t from, std::string* out) {
     return true;
 }
 
-// Scheme + host + port, and the path prefix ending in "/v1".
+// Scheme, host, port, and the path prefix ending in "/v1".
 struct Endpoint {
-    std::string origin, prefix;
+    std::string origin, prefix, host;
+    int port = 80;
+    bool tls = false;
 };
 
 Endpoint parse_url(const std::string& url) {
     const size_t scheme = url.find("://");
-    if (scheme == std::string::npos || (url.compare(0, scheme, "http") != 0 &&
-                                        url.compare(0, scheme, "https") != 0))
+    const std::string name = scheme == std::string::npos ? "" : url.substr(0, scheme);
+    if (name != "http" && name != "https")
         throw Error("the server URL must start with http:// or https:// (got '" + url + "')");
     const size_t path = url.find('/', scheme + 3);
     Endpoint e;
+    e.tls = name == "https";
     e.origin = url.substr(0, path);
-    if (e.origin.size() <= scheme + 3) throw Error("the server URL has no host: " + url);
+    std::string authority = e.origin.substr(scheme + 3);
+    if (authority.empty()) throw Error("the server URL has no host: " + url);
+    e.port = e.tls ? 443 : 80;
+    const size_t colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+        const std::string port = authority.substr(colon + 1);
+        char* end = nullptr;
+        const long v = std::strtol(port.c_str(), &end, 10);
+        if (port.empty() || *end || v <= 0 || v > 65535)
+            throw Error("the server URL has a bad port: " + url);
+        e.port = int(v);
+        authority = authority.substr(0, colon);
+    }
+    if (authority.size() > 2 && authority.front() == '[' && authority.back() == ']')
+        authority = authority.substr(1, authority.size() - 2);  // [::1]
+    e.host = authority;
     std::string p = path == std::string::npos ? "" : url.substr(path);
     while (!p.empty() && p.back() == '/') p.pop_back();
     if (p.size() < 3 || p.compare(p.size() - 3, 3, "/v1") != 0) p += "/v1";
@@ -90,8 +112,61 @@ Endpoint parse_url(const std::string& url) {
     return e;
 }
 
-std::unique_ptr<httplib::Client> make_client(const RemoteOptions& o, const Endpoint& e) {
-    auto cli = std::make_unique<httplib::Client>(e.origin);
+// The proxy the environment names for this endpoint, as curl reads it: https_proxy for TLS,
+// http_proxy otherwise; none for loopback or a host in no_proxy.
+std::pair<std::string, int> proxy_for(const Endpoint& e) {
+    if (e.host == "127.0.0.1" || e.host == "localhost" || e.host == "::1") return {};
+    for (const char* var : {"no_proxy", "NO_PROXY"}) {
+        const char* v = std::getenv(var);
+        if (!v) continue;
+        std::string list = v;
+        for (size_t from = 0; from <= list.size();) {
+            const size_t comma = std::min(list.find(',', from), list.size());
+            std::string item = list.substr(from, comma - from);
+            while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+            while (!item.empty() && item.back() == ' ') item.pop_back();
+            if (item == "*" || (!item.empty() && (e.host == item ||
+                                                   (e.host.size() > item.size() &&
+                                                    e.host.compare(e.host.size() - item.size(),
+                                                                   item.size(), item) == 0))))
+                return {};
+            from = comma + 1;
+        }
+    }
+    static const char* const kTls[] = {"https_proxy", "HTTPS_PROXY"};
+    static const char* const kPlain[] = {"http_proxy", "HTTP_PROXY"};
+    const char* const* vars = e.tls ? kTls : kPlain;
+    for (int i = 0; i < 2; ++i) {
+        const char* v = std::getenv(vars[i]);
+        if (!v || !*v) continue;
+        std::string p = v;
+        if (const size_t s = p.find("://"); s != std::string::npos) p = p.substr(s + 3);
+        while (!p.empty() && p.back() == '/') p.pop_back();
+        const size_t colon = p.rfind(':');
+        if (colon == std::string::npos) return {p, 8080};
+        return {p.substr(0, colon), std::atoi(p.c_str() + colon + 1)};
+    }
+    return {};
+}
+
+std::unique_ptr<httplib::ClientImpl> make_client(const RemoteOptions& o, const Endpoint& e) {
+    std::unique_ptr<httplib::ClientImpl> cli;
+    if (e.tls) {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+        auto ssl = std::make_unique<httplib::SSLClient>(e.host, e.port);
+        // The system's CA store (httplib loads it when given no file of its own) plus the
+        // optional CA file, added to the same store.
+        if (!o.ca_file.empty() &&
+            SSL_CTX_load_verify_locations(ssl->ssl_context(), o.ca_file.c_str(), nullptr) != 1)
+            throw Error("cannot read the CA file " + o.ca_file);
+        ssl->enable_server_certificate_verification(true);
+        cli = std::move(ssl);
+#else
+        throw Error("this build has no TLS support (https:// URLs)");
+#endif
+    } else {
+        cli = std::make_unique<httplib::ClientImpl>(e.host, e.port);
+    }
     if (!cli->is_valid()) throw Error("cannot use the server URL " + o.url);
     auto seconds = [](double s) {
         return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::duration<double>(s));
@@ -100,29 +175,7 @@ std::unique_ptr<httplib::Client> make_client(const RemoteOptions& o, const Endpo
     cli->set_read_timeout(seconds(o.first_token_timeout_s));
     cli->set_write_timeout(seconds(o.connect_timeout_s + 30));
     cli->set_keep_alive(false);
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-    if (!o.ca_file.empty()) cli->set_ca_cert_path(o.ca_file.c_str());
-    cli->enable_server_certificate_verification(true);
-#endif
-    // The proxy from the environment, as curl reads it.
-    for (const char* var : {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"}) {
-        const bool tls = e.origin.rfind("https", 0) == 0;
-        if ((var[4] == 's' || var[4] == 'S') != tls) continue;
-        const char* v = std::getenv(var);
-        if (!v || !*v) continue;
-        std::string p = v;
-        if (const size_t s = p.find("://"); s != std::string::npos) p = p.substr(s + 3);
-        while (!p.empty() && p.back() == '/') p.pop_back();
-        const size_t colon = p.rfind(':');
-        if (colon == std::string::npos) continue;
-        const char* no_proxy = std::getenv("no_proxy");
-        const std::string host = e.origin.substr(e.origin.find("://") + 3);
-        if (no_proxy && host.rfind("127.0.0.1", 0) != 0 && std::string(no_proxy).find(host) != std::string::npos)
-            break;
-        if (host.rfind("127.0.0.1", 0) == 0 || host.rfind("localhost", 0) == 0) break;
-        cli->set_proxy(p.substr(0, colon), std::atoi(p.c_str() + colon + 1));
-        break;
-    }
+    if (const auto [host, port] = proxy_for(e); !host.empty()) cli->set_proxy(host, port);
     return cli;
 }
 
