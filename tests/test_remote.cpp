@@ -365,6 +365,53 @@ private slots:
         QVERIFY2(waited.contains("before the answer was finished"), qPrintable(waited));
     }
 
+    // One answer at a time: with no room to wait, a second request while the first is answered
+    // gets 429 at once, and the server serves again afterwards.
+    void busyServerSays429() {
+        // A backend that takes its time, so the first request surely holds the model.
+        struct Slow : ChatBackend {
+            BackendInfo info() const override { return {}; }
+            std::unique_ptr<ChatBackend> fresh() const override { return std::make_unique<Slow>(); }
+            Reply ask(const ChatRequest&, const GenerateParams& g) override {
+                std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                if (g.on_token) g.on_token("done");
+                Reply r;
+                r.text = "done";
+                r.stop_reason = StopReason::Eos;
+                return r;
+            }
+            double score(const ChatRequest&, const std::string&) override { return 0; }
+            double score_one_turn(const std::string&, const std::vector<cv::Mat>&,
+                                  const std::string&) override { return 0; }
+            void add_exchange(const ChatRequest&, const std::string&) override {}
+            void truncate(size_t) override {}
+            void reset() override {}
+            size_t message_count() const override { return 0; }
+            std::vector<ParsedBox> parse_boxes(const std::string&, ImageSize) const override { return {}; }
+            std::string render_question(const ChatRequest& r) const override { return r.text; }
+        };
+        ServerOptions o;
+        o.model_id = "m";
+        o.max_waiting = 0;
+        Running server(std::make_unique<Slow>(), o);
+        const std::string body = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+        int first = 0;
+        std::thread a([&] {
+            httplib::Client cli("127.0.0.1", server.port);
+            if (auto r = cli.Post("/v1/chat/completions", body, "application/json")) first = r->status;
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        httplib::Client cli("127.0.0.1", server.port);
+        const auto busy = cli.Post("/v1/chat/completions", body, "application/json");
+        a.join();
+        QVERIFY(busy);
+        QCOMPARE(busy->status, 429);
+        QVERIFY(busy->body.find("busy") != std::string::npos);
+        QCOMPARE(first, 200);
+        const auto again = cli.Post("/v1/chat/completions", body, "application/json");
+        QVERIFY(again && again->status == 200);
+    }
+
     // TLS: a server with a certificate the system does not trust is refused; with its CA file
     // added (on top of the system's store) the same server answers.
     void tlsWithCaFile() {

@@ -3,15 +3,17 @@
 # RegionChat's remote backend (regionchat-cli ask --server) and through the local engine,
 # printing answers and timings side by side.
 #
-#   tools/peers/run_peers.sh [BUILD_DIR] [VENV_DIR]    (defaults: build, /work/venv-peers)
+#   tools/peers/run_peers.sh [BUILD_DIR] [VENV_DIR] [VLLM_VENV]
+#        (defaults: build, /work/venv-peers, /work/venv-vllm)
 #
-# Peers: `transformers serve` (the embedded weights in a llava-hf folder: the llava-e2e
-# fixture's config, processor and LLaMA-normaliser tokenizer, plus a vicuna_v1 chat template)
-# and `regionchat-cli serve`. Not run by CI (large installs).
+# Peers: `regionchat-cli serve`, `transformers serve` and vLLM's CPU build (`vllm serve`), all on
+# the embedded weights in one llava-hf folder (the llava-e2e fixture's config, processor and
+# LLaMA-normaliser tokenizer, plus a vicuna_v1 chat template). Not run by CI (large installs).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build}"
 venv="${2:-/work/venv-peers}"
+vllm_venv="${3:-/work/venv-vllm}"
 cli="$build/app/regionchat-cli"
 image="$root/resources/samples/scene_1000000000.png"
 work="$(mktemp -d)"
@@ -82,4 +84,25 @@ if [ -x "$venv/bin/transformers" ]; then
   fi
 else
   echo "transformers serve: no venv at $venv (tools/peers/make-venv-peers.sh makes it)"
+fi
+
+if [ -x "$vllm_venv/bin/vllm" ]; then
+  # vLLM tokenises a chat template's text without adding BOS: its copy of the folder gets a
+  # template that writes it, as LLaVA's prompt has it.
+  vmodel="$work/shapes-tiny-vllm"
+  cp -r "$model" "$vmodel"
+  { printf '{{- bos_token -}}\n'; cat "$model/chat_template.jinja"; } > "$vmodel/chat_template.jinja"
+  VLLM_CPU_KVCACHE_SPACE=1 "$vllm_venv/bin/vllm" serve "$vmodel" --port 18183 --dtype float32 \
+    --max-model-len 512 --served-model-name shapes-tiny --gpu-memory-utilization 0.2 \
+    >"$work/vllm-serve.log" 2>&1 &
+  pids+=($!)
+  if wait_health http://127.0.0.1:18183 600; then
+    ask "vLLM $("$vllm_venv/bin/python" -c 'import vllm; print(vllm.__version__)') (CPU)" \
+      --server http://127.0.0.1:18183 --server-model shapes-tiny --region-format dualfocus \
+      || { echo "vLLM: the request failed; its log:"; tail -20 "$work/vllm-serve.log"; }
+  else
+    echo "vLLM did not start; its log:"; grep -m5 -i error "$work/vllm-serve.log" || tail -20 "$work/vllm-serve.log"
+  fi
+else
+  echo "vLLM: no venv at $vllm_venv (tools/peers/make-venv-vllm.sh makes it)"
 fi
