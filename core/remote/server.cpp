@@ -230,6 +230,20 @@ struct ChatServer::Impl {
     std::atomic<uint64_t> next_id{1};
     int port = 0;
 
+    // A place among the requests being answered or waiting (1 + max_waiting of them), given
+    // back when the last copy goes; null, with HTTP 429 sent, when there is none.
+    std::shared_ptr<int> admit(httplib::Response& res) {
+        if (waiting.fetch_add(1) >= 1 + o.max_waiting) {
+            waiting.fetch_sub(1);
+            send_error(res, 429, "the server is busy; try again", "rate_limit_error");
+            return nullptr;
+        }
+        return std::shared_ptr<int>(new int(0), [this](int* p) {
+            delete p;
+            waiting.fetch_sub(1);
+        });
+    }
+
     bool authorised(const httplib::Request& req, httplib::Response& res) {
         if (o.api_key.empty()) return true;
         if (req.get_header_value("Authorization") == "Bearer " + o.api_key) return true;
@@ -282,15 +296,8 @@ struct ChatServer::Impl {
             send_error(res, 400, "this model cannot score answers");
             return;
         }
-        if (waiting.fetch_add(1) >= 1 + o.max_waiting) {
-            waiting.fetch_sub(1);
-            send_error(res, 429, "the server is busy; try again", "rate_limit_error");
-            return;
-        }
-        struct Release {
-            std::atomic<int>& n;
-            ~Release() { n.fetch_sub(1); }
-        } release{waiting};
+        const auto slot = admit(res);
+        if (!slot) return;
         std::lock_guard<std::mutex> lock(model);
         try {
             backend->truncate(0);
@@ -324,18 +331,11 @@ struct ChatServer::Impl {
             send_error(res, b.status, b.message, b.type, b.param);
             return;
         }
-        if (waiting.fetch_add(1) >= 1 + o.max_waiting) {
-            waiting.fetch_sub(1);
-            send_error(res, 429, "the server is busy; try again", "rate_limit_error");
-            return;
-        }
+        const auto slot = admit(res);
+        if (!slot) return;
         const std::string id = "chatcmpl-" + std::to_string(next_id++);
         const int64_t created = now_s();
         if (!p.stream) {
-            struct Release {
-                std::atomic<int>& n;
-                ~Release() { n.fetch_sub(1); }
-            } release{waiting};
             std::lock_guard<std::mutex> lock(model);
             try {
                 const Reply r = answer(p, nullptr);
@@ -360,11 +360,7 @@ struct ChatServer::Impl {
         auto shared = std::make_shared<Parsed>(std::move(p));
         res.set_header("Cache-Control", "no-cache");
         res.set_chunked_content_provider(
-            "text/event-stream", [this, shared, id, created](size_t, httplib::DataSink& sink) {
-                struct Release {
-                    std::atomic<int>& n;
-                    ~Release() { n.fetch_sub(1); }
-                } release{waiting};
+            "text/event-stream", [this, shared, slot, id, created](size_t, httplib::DataSink& sink) {
                 auto write = [&](const json& j) {
                     const std::string line = "data: " + j.dump() + "\n\n";
                     return sink.is_writable() && sink.write(line.data(), line.size());

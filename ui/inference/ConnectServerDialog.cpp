@@ -45,7 +45,8 @@ ConnectServerDialog::ConnectServerDialog(QWidget* parent) : QDialog(parent) {
     rememberKey_ = new QCheckBox(tr("Remember the key in the system keychain"), this);
     rememberKey_->setChecked(hasKeychain());
     rememberKey_->setEnabled(hasKeychain());
-    if (!hasKeychain()) rememberKey_->setToolTip(tr("This build has no keychain support"));
+    if (!hasKeychain())
+        rememberKey_->setToolTip(tr("No keychain here (this build has none, or no session bus runs)"));
     model_ = new QComboBox(this);
     model_->setEditable(true);
     model_->setToolTip(tr("Test Connection fills this from the server's list"));
@@ -192,7 +193,11 @@ void ConnectServerDialog::showProbe(const Probe& p) {
 
 bool ConnectServerDialog::hasKeychain() {
 #ifdef REGIONCHAT_HAS_KEYCHAIN
-    return true;
+    // Only with a session bus to reach a keychain through: on a headless machine qtkeychain's
+    // D-Bus autolaunch runs on a thread of its own and reads the environment while others may
+    // be writing it (a crash seen in CI), and there is no keychain to find anyway.
+    const QByteArray bus = qgetenv("DBUS_SESSION_BUS_ADDRESS");
+    return !bus.isEmpty();
 #else
     return false;
 #endif
@@ -202,7 +207,7 @@ bool ConnectServerDialog::hasKeychain() {
 // (no Secret Service on a headless machine) just leaves the field empty: no insecure fallback.
 void ConnectServerDialog::readKey(const QString& url) {
 #ifdef REGIONCHAT_HAS_KEYCHAIN
-    if (url.isEmpty()) return;
+    if (url.isEmpty() || !hasKeychain()) return;
     auto* job = new QKeychain::ReadPasswordJob(QStringLiteral("RegionChat"), this);
     job->setAutoDelete(true);
     job->setInsecureFallback(false);
@@ -221,6 +226,7 @@ void ConnectServerDialog::readKey(const QString& url) {
 
 void ConnectServerDialog::storeKey(const QString& url, const QString& key) {
 #ifdef REGIONCHAT_HAS_KEYCHAIN
+    if (!hasKeychain()) return;
     auto* job = new QKeychain::WritePasswordJob(QStringLiteral("RegionChat"));
     job->setAutoDelete(true);
     job->setInsecureFallback(false);
