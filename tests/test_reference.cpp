@@ -48,13 +48,6 @@ class TestReference : public QObject {
         return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
     }
 
-    // Logits of a full forward pass over `ids` with the image of `pixels`.
-    static torch::Tensor logits_of(Llava& net, const torch::Tensor& ids,
-                                   const torch::Tensor& pixels) {
-        const auto e = testing::embeds_with_images(net, ids, net->encode_images(pixels));
-        return net->language_model->logits(net->language_model->forward(e, 0, nullptr));
-    }
-
     // rel_diff, printed under `what` so the test log carries the figure.
     static double reported_diff(const char* what, const torch::Tensor& got,
                                 const torch::Tensor& want) {
@@ -105,7 +98,7 @@ private slots:
         const auto ids = ref("input_ids", torch::kInt64);
         const auto want = ref("logits", torch::kFloat32);
         QVERIFY(ids.defined() && want.defined());
-        const auto got = logits_of(net, ids, ref("pixel_values", torch::kFloat32));
+        const auto got = testing::logits_with_images(net, ids, ref("pixel_values", torch::kFloat32));
         QCOMPARE(got.sizes(), want.sizes());
         const double d = reported_diff("logits", got, want);
         QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));
@@ -125,7 +118,7 @@ private slots:
         QVERIFY(ids.defined() && want.defined() && pixels.defined());
         auto model = Model::load(
             testing::load_params((src / "resources/models/shapes-tiny").string(), "cpu"));
-        const auto got = logits_of(testing::llava_net(*model), ids, pixels);
+        const auto got = testing::logits_with_images(testing::llava_net(*model), ids, pixels);
         QCOMPARE(got.sizes(), want.sizes());
         const double d = reported_diff("embedded model logits", got, want);
         QVERIFY2(d < 1e-5, qPrintable(QString("relative difference %1").arg(d)));

@@ -28,6 +28,13 @@ inline torch::Tensor embeds_with_images(Llava& net, const torch::Tensor& ids,
     return e.masked_scatter(is_image.unsqueeze(-1).expand_as(e), feats.reshape({-1}));
 }
 
+/// Logits of one full forward pass over `ids` with the image of `pixels` (no cache).
+inline torch::Tensor logits_with_images(Llava& net, const torch::Tensor& ids,
+                                        const torch::Tensor& pixels) {
+    const auto e = embeds_with_images(net, ids, net->encode_images(pixels));
+    return net->language_model->logits(net->language_model->forward(e, 0, nullptr));
+}
+
 /// `n` greedy tokens after `ids` with the image of `pixels`, through the KV cache.
 inline torch::Tensor greedy_continuation(Llava& net, const torch::Tensor& ids,
                                          const torch::Tensor& pixels, int64_t n) {

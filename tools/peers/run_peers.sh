@@ -18,6 +18,7 @@ cli="$build/app/regionchat-cli"
 image="$root/resources/samples/scene_1000000000.png"
 work="$(mktemp -d)"
 pids=()
+failed=0  # a peer that was installed but failed makes the script exit 1
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
@@ -78,9 +79,9 @@ if [ -x "$venv/bin/transformers" ]; then
   if wait_health http://127.0.0.1:18182 240; then
     ask "transformers serve $("$venv/bin/python" -c 'import transformers; print(transformers.__version__)')" \
       --server http://127.0.0.1:18182 --server-model "$model" --region-format dualfocus \
-      || { echo "transformers serve: the request failed; its log:"; tail -20 "$work/tf-serve.log"; }
+      || { echo "transformers serve: the request failed; its log:"; tail -20 "$work/tf-serve.log"; failed=1; }
   else
-    echo "transformers serve did not start; its log:"; tail -20 "$work/tf-serve.log"
+    echo "transformers serve did not start; its log:"; tail -20 "$work/tf-serve.log"; failed=1
   fi
 else
   echo "transformers serve: no venv at $venv (tools/peers/make-venv-peers.sh makes it)"
@@ -99,10 +100,12 @@ if [ -x "$vllm_venv/bin/vllm" ]; then
   if wait_health http://127.0.0.1:18183 600; then
     ask "vLLM $("$vllm_venv/bin/python" -c 'import vllm; print(vllm.__version__)') (CPU)" \
       --server http://127.0.0.1:18183 --server-model shapes-tiny --region-format dualfocus \
-      || { echo "vLLM: the request failed; its log:"; tail -20 "$work/vllm-serve.log"; }
+      || { echo "vLLM: the request failed; its log:"; tail -20 "$work/vllm-serve.log"; failed=1; }
   else
     echo "vLLM did not start; its log:"; grep -m5 -i error "$work/vllm-serve.log" || tail -20 "$work/vllm-serve.log"
+    failed=1
   fi
 else
   echo "vLLM: no venv at $vllm_venv (tools/peers/make-venv-vllm.sh makes it)"
 fi
+exit "$failed"
