@@ -1,4 +1,4 @@
-// File > Open Model…'s dialog (offscreen): what it shows for a model folder, and that it
+// Model > Open Model…'s dialog (offscreen): what it shows for a model folder, and that it
 // refuses a model that will not fit or a folder that is not a model.
 #include <QComboBox>
 #include <QTemporaryDir>

@@ -8,10 +8,13 @@
 #include <QtTest>
 
 #include <atomic>
+#include <cmath>
+#include <mutex>
 #include <chrono>
 #include <thread>
 
 #include <httplib.h>
+#include <opencv2/imgproc.hpp>
 #include <nlohmann/json.hpp>
 
 #include "regionchat/backend.h"
@@ -20,6 +23,7 @@
 #include "regionchat/error.h"
 #include "regionchat/image_io.h"
 #include "regionchat/openai.h"
+#include "regionchat/region_format.h"
 #include "regionchat/remote.h"
 #include "regionchat/server.h"
 #include "support/tiny_model.h"
@@ -363,6 +367,166 @@ private slots:
         r.first_token_timeout_s = 5;  // waits it out: the stream (unfinished) is read
         const QString waited = error_of([&] { make_remote_backend(r)->ask(req, g); });
         QVERIFY2(waited.contains("before the answer was finished"), qPrintable(waited));
+    }
+
+    // The client resizes/pads as each family's server expects, and a box the model answers in
+    // the frame of the image it was sent lands on the right pixels of the original: portrait
+    // and landscape, every served format.
+    void uploadGeometry() {
+        for (const ImageSize size : {ImageSize{640, 300}, ImageSize{300, 640}}) {
+            cv::Mat img(size.height, size.width, CV_8UC3, cv::Scalar(255, 255, 255));
+            const Box truth{size.width * 0.25, size.height * 0.5, size.width * 0.5, size.height * 0.75};
+            cv::rectangle(img, cv::Point(int(truth.x0), int(truth.y0)),
+                          cv::Point(int(truth.x1) - 1, int(truth.y1) - 1), cv::Scalar(0, 0, 255),
+                          cv::FILLED);
+            const QString tag = QString("%1x%2 ").arg(size.width).arg(size.height);
+            for (const std::string name : {"dualfocus", "qwen2-vl", "qwen2.5-vl", "qwen3-vl",
+                                           "internvl", "pixels"}) {
+                const cv::Mat up = prepare_upload_image(img, name);
+                const ImageSize up_size{up.cols, up.rows};
+                // Expected upload sizes.
+                if (name == "dualfocus") {
+                    QCOMPARE(up.cols, std::max(size.width, size.height));
+                    QCOMPARE(up.rows, up.cols);
+                    // expand2square's fill is CLIP's mean colour, RGB (122, 116, 104).
+                    const cv::Vec3b corner = up.at<cv::Vec3b>(0, 0) == cv::Vec3b(255, 255, 255)
+                                                 ? up.at<cv::Vec3b>(up.rows - 1, up.cols - 1)
+                                                 : up.at<cv::Vec3b>(0, 0);
+                    QCOMPARE(int(corner[2]), 122);
+                    QCOMPARE(int(corner[1]), 116);
+                    QCOMPARE(int(corner[0]), 104);
+                } else if (name == "qwen2-vl" || name == "qwen2.5-vl") {
+                    const ImageSize q = qwen_smart_resize(size);
+                    QCOMPARE(up.cols, q.width);
+                    QCOMPARE(up.rows, q.height);
+                    QCOMPARE(up.cols % 28, 0);
+                    QCOMPARE(up.rows % 28, 0);
+                } else if (name == "qwen3-vl") {
+                    QCOMPARE(up.cols % 32, 0);
+                    QCOMPARE(up.rows % 32, 0);
+                } else {
+                    QCOMPARE(up.cols, size.width);
+                    QCOMPARE(up.rows, size.height);
+                }
+                // Where the red block is in the upload: the model's view of the box.
+                cv::Mat red;
+                cv::inRange(up, cv::Scalar(0, 0, 200), cv::Scalar(60, 60, 255), red);
+                const cv::Rect r = cv::boundingRect(red);
+                QVERIFY2(r.area() > 0, qPrintable(tag + QString::fromStdString(name)));
+                const Box seen{double(r.x), double(r.y), double(r.x + r.width), double(r.y + r.height)};
+                // The model writes that box in its format for the image it saw (here: the
+                // block's place in the upload mapped back by the upload's geometry, then written
+                // by the format); the client reads it back in the original's frame.
+                const auto format = make_builtin_region_format(name);
+                Box written = seen;
+                if (name == "dualfocus") {  // the upload is the padded square: undo the pad
+                    const double side = up.cols;
+                    written = Box{seen.x0 - (side - size.width) / 2, seen.y0 - (side - size.height) / 2,
+                                  seen.x1 - (side - size.width) / 2, seen.y1 - (side - size.height) / 2};
+                } else if (name != "pixels" && (up_size.width != size.width || up_size.height != size.height)) {
+                    const double sx = double(size.width) / up.cols, sy = double(size.height) / up.rows;
+                    written = Box{seen.x0 * sx, seen.y0 * sy, seen.x1 * sx, seen.y1 * sy};
+                }
+                const std::string text = format->encode(written, size);
+                const auto boxes = format->parse(text, size);
+                QVERIFY2(boxes.size() == 1, qPrintable(tag + QString::fromStdString(name + ": " + text)));
+                const Box& b = boxes[0].box;
+                const double tol = std::max(size.width, size.height) * 0.01 + 2;
+                QVERIFY2(std::abs(b.x0 - truth.x0) < tol && std::abs(b.y0 - truth.y0) < tol &&
+                             std::abs(b.x1 - truth.x1) < tol && std::abs(b.y1 - truth.y1) < tol,
+                         qPrintable(tag + QString::fromStdString(name + ": " + text) +
+                                    QString(" -> %1,%2,%3,%4").arg(b.x0).arg(b.y0).arg(b.x1).arg(b.y1)));
+            }
+        }
+        // Qwen2.5-VL answers in pixels of the image it saw: the upload is that image exactly,
+        // so the number in its answer is a pixel of the upload.
+        cv::Mat wide(300, 640, CV_8UC3, cv::Scalar(0, 0, 0));
+        const cv::Mat up = prepare_upload_image(wide, "qwen2.5-vl");
+        const auto q25 = make_builtin_region_format("qwen2.5-vl");
+        const auto parsed = q25->parse(R"({"bbox_2d": [0, 0, )" + std::to_string(up.cols) + ", " +
+                                           std::to_string(up.rows) + "]}",
+                                       ImageSize{640, 300});
+        QCOMPARE(parsed.size(), size_t(1));
+        QVERIFY(std::abs(parsed[0].box.x1 - 640) < 1e-6 && std::abs(parsed[0].box.y1 - 300) < 1e-6);
+        // A huge image is scaled down to the pixel cap (aspect kept); "pixels" never is.
+        cv::Mat big(4000, 6000, CV_8UC3, cv::Scalar(10, 20, 30));
+        const cv::Mat capped = prepare_upload_image(big, "internvl", 2'000'000);
+        QVERIFY(double(capped.cols) * capped.rows <= 2'000'000);
+        QVERIFY(std::abs(double(capped.cols) / capped.rows - 1.5) < 0.01);
+        QCOMPARE(prepare_upload_image(big, "pixels", 2'000'000).cols, 6000);
+    }
+
+    // vLLM scores answers through prompt_logprobs: the conversation with the answer, one
+    // token generated, the prompt's log-probabilities; a second request's usage says where
+    // the answer starts. The extra request fields reach the server; they never replace ours.
+    void promptLogprobsScoring() {
+        Scripted s;
+        std::vector<json> bodies;
+        std::mutex m;
+        s.server.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content(R"({"object":"list","data":[{"id":"llava","object":"model","owned_by":"vllm"}]})",
+                            "application/json");
+        });
+        s.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+            const json body = json::parse(req.body);
+            {
+                std::lock_guard<std::mutex> lock(m);
+                bodies.push_back(body);
+            }
+            if (body.value("stream", false)) {
+                res.set_content(sse(delta("ok")) + "data: [DONE]\n\n", "text/event-stream");
+                return;
+            }
+            json out = {{"choices", json::array({{{"index", 0},
+                                                  {"message", {{"role", "assistant"}, {"content", "x"}}},
+                                                  {"finish_reason", "length"}}})}};
+            if (body.contains("prompt_logprobs")) {
+                // 7 prompt tokens: 5 of the question (the first has none), 2 of the answer.
+                out["prompt_logprobs"] = json::array({nullptr});
+                for (double v : {-0.1, -0.2, -0.3, -0.4, -1.0, -3.0})
+                    out["prompt_logprobs"].push_back({{"17", {{"logprob", v}, {"rank", 1}}}});
+                out["usage"] = {{"prompt_tokens", 7}, {"completion_tokens", 1}};
+            } else {
+                out["usage"] = {{"prompt_tokens", 5}, {"completion_tokens", 1}};
+            }
+            res.set_content(out.dump(), "application/json");
+        });
+        s.start();
+        RemoteOptions r;
+        r.url = s.url();
+        r.extra_body = R"({"repetition_penalty": 1.0, "max_tokens": 999})";
+        auto remote = make_remote_backend(r);
+        QVERIFY(remote->info().capabilities.answer_scoring);
+        ChatRequest req;
+        req.text = "<image>\nWhat is it?";
+        req.images = {image_};
+        QVERIFY(std::abs(remote->score(req, "a cat") - 2.0) < 1e-9);  // -(-1 - 3) / 2
+        {
+            std::lock_guard<std::mutex> lock(m);
+            QCOMPARE(bodies.size(), size_t(2));
+            const json& full = bodies[0];
+            QCOMPARE(full["prompt_logprobs"].get<int>(), 0);
+            QCOMPARE(full["add_generation_prompt"].get<bool>(), false);
+            QCOMPARE(full["messages"].back()["role"].get<std::string>(), std::string("assistant"));
+            QCOMPARE(full["messages"].back()["content"].get<std::string>(), std::string("a cat"));
+            QCOMPARE(bodies[1]["add_generation_prompt"].get<bool>(), true);
+            QCOMPARE(bodies[1]["messages"].size(), size_t(1));
+        }
+        GenerateParams g;
+        g.max_new_tokens = 8;
+        QCOMPARE(QString::fromStdString(remote->ask(req, g).text), QString("ok"));
+        {
+            std::lock_guard<std::mutex> lock(m);
+            const json& chat = bodies.back();
+            QCOMPARE(chat["repetition_penalty"].get<double>(), 1.0);
+            QCOMPARE(chat["max_tokens"].get<int>(), 8);  // ours, not the extra field's
+        }
+        // Scoring can be turned off, and a bad extra body is refused plainly.
+        r.scoring = "none";
+        QVERIFY(!make_remote_backend(r)->info().capabilities.answer_scoring);
+        r.scoring.clear();
+        r.extra_body = "[1, 2]";
+        QVERIFY(error_of([&] { make_remote_backend(r); }).contains("not a JSON object"));
     }
 
     // One answer at a time: with no room to wait, a second request while the first is answered

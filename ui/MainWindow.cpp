@@ -148,11 +148,6 @@ void MainWindow::buildFileMenu() {
     file->addAction(tr("&Copy Annotated Image"), QKeySequence(tr("Ctrl+Shift+C")), conversation_,
                     &ConversationController::copyAnnotatedImage);
     file->addSeparator();
-    file->addAction(tr("Open &Model…"), QKeySequence(tr("Ctrl+Shift+M")), this,
-                    &MainWindow::openModel);
-    file->addAction(tr("Connect to Se&rver…"), QKeySequence(tr("Ctrl+Shift+K")), this,
-                    &MainWindow::connectToServer);
-    file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 }
 
@@ -205,6 +200,13 @@ void MainWindow::buildMenus() {
            "in MMVM) instead of as box coordinates"));
     connect(conversation_, &ConversationController::visualPromptsChanged, visualPromptsAction_,
             &QAction::setChecked);
+
+    // Where answers come from: a local model folder or an OpenAI-compatible server.
+    QMenu* modelMenu = menuBar()->addMenu(tr("&Model"));
+    modelMenu->addAction(tr("Open &Model…"), QKeySequence(tr("Ctrl+Shift+M")), this,
+                         &MainWindow::openModel);
+    modelMenu->addAction(tr("Connect to Se&rver…"), QKeySequence(tr("Ctrl+Shift+K")), this,
+                         &MainWindow::connectToServer);
 
     QMenu* toolsMenu = menuBar()->addMenu(tr("&Tools"));
     toolsMenu->addActions(tools_->actions());

@@ -107,7 +107,7 @@ private:
     void buildStatusBar();
     void connectModel();
     void openModel();
-    /// File > Connect to Server…: answers through an OpenAI-compatible server.
+    /// Model > Connect to Server…: answers through an OpenAI-compatible server.
     void connectToServer();
     void refreshTitle();
 

@@ -17,8 +17,9 @@ int run_ask(int argc, char** argv) {
     const Args args = parse_args(argc, argv, 2,
                                  {"model", "image", "box", "question", "max-new-tokens", "device",
                                   "dtype", "threads", "temperature", "top-p", "seed", "server",
-                                  "server-model", "api-key", "region-format"},
-                                 {"json"});
+                                  "server-model", "api-key", "region-format", "server-extra",
+                                  "server-scoring", "score"},
+                                 {"json", "no-client-resize"});
     const std::string image_path = args.require("image");
     const std::string question = args.require("question");
     std::vector<Box> boxes;
@@ -42,6 +43,9 @@ int run_ask(int argc, char** argv) {
         if (o.api_key.empty())
             if (const char* k = std::getenv("REGIONCHAT_API_KEY"); k && *k) o.api_key = k;
         o.region_format = args.get("region-format", "");
+        o.extra_body = args.get("server-extra", "");
+        o.scoring = args.get("server-scoring", "");
+        o.client_resize = !args.flags.count("no-client-resize");
         backend = make_remote_backend(o);
 #else
         throw UsageError("--server: this build has no remote backend (cpp-httplib not found)");
@@ -56,6 +60,12 @@ int run_ask(int argc, char** argv) {
     request.images = {image};
     request.regions = regions_for(question, boxes, size);
     const std::string prompt = backend->render_question(request);
+    // --score TEXT: the mean NLL of each candidate answer to this question (DualFocus'
+    // perplexity choice), before the question is asked.
+    nlohmann::json scores = nlohmann::json::array();
+    if (args.has("score"))
+        for (const std::string& candidate : args.options.at("score"))
+            scores.push_back({{"answer", candidate}, {"nll", backend->score(request, candidate)}});
 
     if (!json) {
         gp.on_token = [](const std::string& piece) {
@@ -75,6 +85,7 @@ int run_ask(int argc, char** argv) {
     for (const auto& pb : reply.boxes)
         out["boxes"].push_back({pb.box.x0, pb.box.y0, pb.box.x1, pb.box.y1});
     out["stop_reason"] = to_string(reply.stop_reason);
+    if (!scores.empty()) out["scores"] = scores;
     out["timings_ms"] = {{"load", load_ms},
                          {"image_encode", reply.timings.image_encode_ms},
                          {"prefill", reply.timings.prefill_ms},

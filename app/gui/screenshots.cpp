@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
     shoot(w, out + "/6b-benchmark-dualfocus.png");
     doc->setModified(false);
 
-    // File > Open Model… on the model shown (the embedded one by default).
+    // Model > Open Model… on the model shown (the embedded one by default).
     rcui::ModelManagerDialog manager(
         o.modelDir.isEmpty() ? rcui::InferenceWorker::embeddedModelDir() : o.modelDir, "cpu");
     manager.show();
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
     manager.close();
 
 #ifdef REGIONCHAT_HAS_REMOTE
-    // File > Connect to Server… tested against regionchat's own server on loopback.
+    // Model > Connect to Server… tested against regionchat's own server on loopback.
     {
         rc::LoadParams lp;
         lp.model_dir = o.modelDir.isEmpty() ? rcui::InferenceWorker::embeddedModelDir().toStdString()

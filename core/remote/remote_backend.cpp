@@ -3,6 +3,7 @@
 #include "regionchat/remote.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <chrono>
@@ -16,9 +17,11 @@
 #endif
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "regionchat/error.h"
 #include "regionchat/image_io.h"
+#include "regionchat/image_resize.h"
 #include "regionchat/openai.h"
 #include "regionchat/region_format.h"
 
@@ -235,18 +238,27 @@ json content_of(const Turn& t) {
 
 class RemoteBackend : public ChatBackend {
 public:
-    RemoteBackend(RemoteOptions o, bool scoring)
-        : o_(std::move(o)), endpoint_(parse_url(o_.url)), scoring_(scoring) {
+    // `scoring`: "none", "regionchat" or "prompt_logprobs" (make_remote_backend decides).
+    RemoteBackend(RemoteOptions o, std::string scoring)
+        : o_(std::move(o)), endpoint_(parse_url(o_.url)), scoring_(std::move(scoring)) {
         if (o_.region_format.empty()) o_.region_format = guess_region_format(o_.model);
         format_ = make_builtin_region_format(o_.region_format);
         if (!format_) throw Error("unknown region format '" + o_.region_format + "'");
+        if (scoring_ != "none" && scoring_ != "regionchat" && scoring_ != "prompt_logprobs")
+            throw Error("unknown answer scoring '" + scoring_ +
+                        "' (none, regionchat or prompt_logprobs)");
+        if (!o_.extra_body.empty()) {
+            extra_ = json::parse(o_.extra_body, nullptr, false);
+            if (!extra_.is_object())
+                throw Error("the extra request fields are not a JSON object: " + o_.extra_body);
+        }
     }
 
     BackendInfo info() const override {
         BackendInfo i;
         i.name = o_.model + " at " + endpoint_.origin;
         i.region_format = format_->name();
-        i.capabilities.answer_scoring = scoring_;
+        i.capabilities.answer_scoring = scoring_ != "none";
         return i;
     }
 
@@ -266,6 +278,7 @@ public:
                      {"max_tokens", params.max_new_tokens},
                      {"max_completion_tokens", params.max_new_tokens},
                      {"temperature", params.sampling.temperature}};
+        add_extra(&body);
         if (params.sampling.temperature > 0) {
             if (params.sampling.top_p < 1) body["top_p"] = params.sampling.top_p;
             if (params.sampling.top_k > 0) body["top_k"] = params.sampling.top_k;
@@ -415,7 +428,7 @@ public:
     double score_one_turn(const std::string& human, const std::vector<cv::Mat>& images,
                           const std::string& answer) override {
         Turn t{true, human, {}};
-        for (const cv::Mat& img : images) t.images.push_back(image_data_url(img));
+        for (const cv::Mat& img : images) t.images.push_back(upload(img));
         return post_score({t}, answer, true);
     }
     void add_exchange(const ChatRequest& request, const std::string& answer) override {
@@ -453,44 +466,146 @@ private:
         Turn t;
         t.text = render_question(request);
         const std::vector<cv::Mat> images = images_with_visual_prompts(request);
-        for (const cv::Mat& img : images) t.images.push_back(image_data_url(img));
+        for (const cv::Mat& img : images) t.images.push_back(upload(img));
         if (first_size_.width <= 0 && !images.empty())
             first_size_ = ImageSize{images.front().cols, images.front().rows};
         return t;
     }
 
-    // RegionChat's scoring extension (POST /v1/regionchat/score, offered by regionchat-cli
-    // serve): the mean NLL of `answer` after `turns` (one_turn: DualFocus' one human turn).
-    double post_score(const std::vector<Turn>& turns, const std::string& answer, bool one_turn) {
-        if (!scoring_)
-            throw Error("this server cannot score answers (it offers no answer scoring)");
-        json body = {{"model", o_.model}, {"messages", json::array()}, {"answer", answer},
-                     {"one_turn", one_turn}};
+    std::string upload(const cv::Mat& image) const {
+        return image_data_url(o_.client_resize ? prepare_upload_image(image, format_->name())
+                                               : image);
+    }
+
+    // The extra fields never replace what RegionChat sets itself (model, messages, limits).
+    void add_extra(json* body) const {
+        if (extra_.is_object())
+            for (auto it = extra_.begin(); it != extra_.end(); ++it)
+                if (!body->contains(it.key())) (*body)[it.key()] = it.value();
+    }
+
+    json messages_of(const std::vector<Turn>& turns) const {
+        json m = json::array();
         for (const Turn& t : turns)
-            body["messages"].push_back(
-                {{"role", t.user ? "user" : "assistant"}, {"content", content_of(t)}});
+            m.push_back({{"role", t.user ? "user" : "assistant"}, {"content", content_of(t)}});
+        return m;
+    }
+
+    // One non-streamed JSON request; the answer's JSON, or rc::Error with the server's message.
+    json post_json(const std::string& path, const json& body) const {
         auto cli = make_client(o_, endpoint_);
-        const auto res = cli->Post(endpoint_.prefix + "/regionchat/score", auth_headers(o_),
-                                   body.dump(), "application/json");
+        const auto res = cli->Post(endpoint_.prefix + path, auth_headers(o_), body.dump(),
+                                   "application/json");
         if (!res) throw Error(describe(res.error()) + " (" + endpoint_.origin + ")");
         if (res->status != 200)
             throw Error("the server answered HTTP " + std::to_string(res->status) + ": " +
                         openai_error_message(res->body));
-        const json j = json::parse(res->body, nullptr, false);
-        if (!j.is_object() || !j.contains("nll") || !j["nll"].is_number())
+        json j = json::parse(res->body, nullptr, false);
+        if (!j.is_object()) throw Error("the server's answer to " + path + " is not a JSON object");
+        return j;
+    }
+
+    // The mean NLL of `answer` after `turns` (one_turn: DualFocus' one human turn).
+    double post_score(const std::vector<Turn>& turns, const std::string& answer, bool one_turn) {
+        if (scoring_ == "regionchat") return score_by_extension(turns, answer, one_turn);
+        if (scoring_ == "prompt_logprobs") return score_by_prompt_logprobs(turns, answer);
+        throw Error("this server cannot score answers (it offers neither RegionChat's scoring "
+                    "nor vLLM's prompt_logprobs)");
+    }
+
+    // RegionChat's scoring extension (POST /v1/regionchat/score, offered by regionchat-cli
+    // serve): the server scores as the local engine does (one_turn: LLaVA's preprocess_v1).
+    double score_by_extension(const std::vector<Turn>& turns, const std::string& answer,
+                              bool one_turn) const {
+        const json body = {{"model", o_.model}, {"messages", messages_of(turns)},
+                           {"answer", answer}, {"one_turn", one_turn}};
+        const json j = post_json("/regionchat/score", body);
+        if (!j.contains("nll") || !j["nll"].is_number())
             throw Error("the server's score is not {\"nll\": number}");
         return j["nll"].get<double>();
     }
 
+    // vLLM's prompt_logprobs: the conversation with the answer as the assistant's last message
+    // (the chat template closes it, as training did), one token generated, the log-probability
+    // of every prompt token returned; a second request without the answer (and with the
+    // generation prompt) says in its usage where the answer's tokens start.
+    double score_by_prompt_logprobs(const std::vector<Turn>& turns,
+                                    const std::string& answer) const {
+        json full = messages_of(turns);
+        full.push_back({{"role", "assistant"}, {"content", answer}});
+        json b1 = {{"model", o_.model}, {"messages", full}, {"max_tokens", 1},
+                   {"max_completion_tokens", 1}, {"temperature", 0}, {"prompt_logprobs", 0},
+                   {"add_generation_prompt", false}, {"stream", false}};
+        json b2 = {{"model", o_.model}, {"messages", messages_of(turns)}, {"max_tokens", 1},
+                   {"max_completion_tokens", 1}, {"temperature", 0},
+                   {"add_generation_prompt", true}, {"stream", false}};
+        const json r1 = post_json("/chat/completions", b1);
+        const json r2 = post_json("/chat/completions", b2);
+        const auto lp = r1.find("prompt_logprobs");
+        if (lp == r1.end() || !lp->is_array())
+            throw Error("the server sent no prompt_logprobs (it cannot score answers)");
+        const auto usage = r2.find("usage");
+        if (usage == r2.end() || !usage->is_object() || !usage->contains("prompt_tokens") ||
+            !(*usage)["prompt_tokens"].is_number_integer())
+            throw Error("the server's answer has no usage.prompt_tokens");
+        const int64_t first = (*usage)["prompt_tokens"].get<int64_t>();
+        const int64_t n = int64_t(lp->size());
+        if (first <= 0 || first >= n)
+            throw Error("the answer's tokens cannot be found in the server's prompt_logprobs (" +
+                        std::to_string(first) + " of " + std::to_string(n) + " tokens)");
+        double sum = 0;
+        for (int64_t i = first; i < n; ++i) {
+            const json& e = (*lp)[size_t(i)];
+            // prompt_logprobs 0: one entry per position, the prompt's own token.
+            if (!e.is_object() || e.size() != 1 || !e.begin()->is_object() ||
+                !e.begin()->contains("logprob") || !(*e.begin())["logprob"].is_number())
+                throw Error("the server's prompt_logprobs entry " + std::to_string(i) +
+                            " is not {token: {\"logprob\": number}}");
+            const double v = (*e.begin())["logprob"].get<double>();
+            if (!std::isfinite(v)) throw Error("the server's prompt_logprobs are not finite");
+            sum += v;
+        }
+        return -sum / double(n - first);
+    }
+
     RemoteOptions o_;
     Endpoint endpoint_;
-    bool scoring_ = false;
+    std::string scoring_;
+    json extra_;
     std::unique_ptr<RegionFormat> format_;
     std::vector<Turn> turns_;
     ImageSize first_size_;
 };
 
 }  // namespace
+
+cv::Mat prepare_upload_image(const cv::Mat& image, const std::string& region_format,
+                             int64_t max_pixels) {
+    cv::Mat bgr = to_bgr8(image);
+    if (region_format == "pixels" || bgr.empty()) return bgr;
+    auto resized = [](const cv::Mat& m, ImageSize to) {
+        if (to.width == m.cols && to.height == m.rows) return m;
+        if (to.width > 16384 || to.height > 16384) {  // beyond the exact resize's range
+            cv::Mat out;
+            cv::resize(m, out, cv::Size(to.width, to.height), 0, 0, cv::INTER_AREA);
+            return out;
+        }
+        return resize_bicubic_antialias(m, to.width, to.height);
+    };
+    const ImageSize size{bgr.cols, bgr.rows};
+    if (region_format == "qwen2-vl" || region_format == "qwen2.5-vl")
+        return resized(bgr, qwen_smart_resize(size));
+    if (region_format == "qwen3-vl")
+        return resized(bgr, qwen_smart_resize(size, 32, 65536, 16777216));
+    if (region_format == "dualfocus")  // LLaVA's expand2square with CLIP's mean colour
+        bgr = expand_to_square(bgr, {0.48145466f, 0.4578275f, 0.40821073f});
+    const double pixels = double(bgr.cols) * bgr.rows;
+    if (max_pixels > 0 && pixels > double(max_pixels)) {
+        const double s = std::sqrt(double(max_pixels) / pixels);
+        bgr = resized(bgr, ImageSize{std::max(1, int(bgr.cols * s)), std::max(1, int(bgr.rows * s))});
+    }
+    return bgr;
+}
 
 std::string image_data_url(const cv::Mat& image) {
     std::vector<uchar> png;
@@ -517,6 +632,7 @@ namespace {
 struct ListedModel {
     std::string id;
     bool answer_scoring = false;  // RegionChat's extension: "regionchat": {"answer_scoring": true}
+    std::string owned_by;
 };
 
 std::vector<ListedModel> fetch_models(const RemoteOptions& o) {
@@ -536,6 +652,8 @@ std::vector<ListedModel> fetch_models(const RemoteOptions& o) {
             if (!m.is_object() || !m.contains("id") || !m["id"].is_string()) continue;
             ListedModel lm;
             lm.id = m["id"].get<std::string>();
+            if (m.contains("owned_by") && m["owned_by"].is_string())
+                lm.owned_by = m["owned_by"].get<std::string>();
             const auto ext = m.find("regionchat");
             if (ext != m.end() && ext->is_object()) {
                 const auto sc = ext->find("answer_scoring");
@@ -568,9 +686,14 @@ std::unique_ptr<ChatBackend> make_remote_backend(const RemoteOptions& options) {
         if (models.empty()) throw Error("the server lists no models");
         o.model = models.front().id;
     }
-    bool scoring = false;
-    for (const ListedModel& m : models)
-        if (m.id == o.model) scoring = m.answer_scoring;
+    std::string scoring = o.scoring;
+    if (scoring.empty()) {
+        scoring = "none";
+        for (const ListedModel& m : models)
+            if (m.id == o.model)
+                scoring = m.answer_scoring ? "regionchat" : m.owned_by == "vllm" ? "prompt_logprobs"
+                                                                                 : "none";
+    }
     return std::make_unique<RemoteBackend>(o, scoring);
 }
 

@@ -1,4 +1,4 @@
-// File > Open Model…: shows what loading a model folder would take before it is loaded (the
+// Model > Open Model…: shows what loading a model folder would take before it is loaded (the
 // layout recognised, parameters, dtype, device, memory needed against memory free) and
 // refuses with a message when it will not fit. Planning reads config.json and the weight
 // files' headers only, so the dialog opens at once even for a 7B checkpoint.

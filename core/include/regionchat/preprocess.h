@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include "regionchat/image_io.h"  // to_bgr8
+#include "regionchat/image_resize.h"
 
 namespace rc {
 
@@ -28,22 +29,6 @@ struct PreprocessOptions {
     std::array<float, 3> std{0.26862954f, 0.26130258f, 0.27577711f};
 };
 
-
-/// Pads to a square of side max(w, h) with the image centred as LLaVA's expand2square does
-/// (offset ((side-w)/2, (side-h)/2), integer division); `fill_rgb` is the padding colour.
-cv::Mat expand_to_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01);
-
-/// 8-bit BGR image resized to width x height as Pillow's Image.resize(BICUBIC) resizes (a =
-/// -0.5, support scaled when shrinking, 22-bit fixed-point coefficients, horizontal pass
-/// first, 8 bits after each pass): bit-exact up to 16 Mpx.
-cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int width, int height);
-inline cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int size) {
-    return resize_bicubic_antialias(bgr, size, size);
-}
-
-/// The size CLIPImageProcessor resizes a width x height image to before its centre crop:
-/// the shortest edge becomes `side`, the other int(side * long / short) (truncated).
-cv::Size shortest_edge_size(int width, int height, int side);
 
 /// BGR image -> float tensor [3, size, size]: RGB, fitted to the square as `fit` says,
 /// resized (as bicubic_antialias says), scaled to [0,1], normalized. Owns its memory.

@@ -4,6 +4,7 @@
 // free of Qt, so the CLI, the app and the tests use the same client.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,7 +25,29 @@ struct RemoteOptions {
     double first_token_timeout_s = 300;  ///< from the request to the first streamed byte
     double token_timeout_s = 60;         ///< between streamed chunks
     std::string ca_file;                 ///< extra CA bundle for TLS ("" : the system's)
+    /// Resize/pad images before upload as the region format's model family expects
+    /// (prepare_upload_image); off: the images go as they are.
+    bool client_resize = true;
+    /// A JSON object whose fields are added to every chat request: a server's own options
+    /// (llama.cpp's {"repeat_penalty": 1.0}, vLLM's {"repetition_penalty": 1.0}); "" : none.
+    /// rc::Error when it is not an object.
+    std::string extra_body;
+    /// How answers are scored (DualFocus' perplexity choice): "" decides from the model list
+    /// (RegionChat's extension -> "regionchat", vLLM (owned_by "vllm") -> "prompt_logprobs",
+    /// else "none"); or one of those three names.
+    std::string scoring;
 };
+
+/// The image as it is uploaded for a model whose regions are in `region_format`, so that the
+/// server's own resize changes nothing and the boxes it answers map back exactly:
+///   "dualfocus" (LLaVA-1.5, DualFocus)  centred on a square of CLIP's mean colour (expand2square)
+///   "qwen2-vl", "qwen2.5-vl"            resized to Qwen's smart_resize size (multiples of 28)
+///   "qwen3-vl"                          the same with Qwen3-VL's factor 32 and pixel limits
+///   "internvl", "pink"                  as it is (the server tiles or stretches it)
+///   "pixels"                            as it is (boxes are pixels of the image sent)
+/// and, but for "pixels", scaled down (Pillow bicubic) to at most `max_pixels`.
+cv::Mat prepare_upload_image(const cv::Mat& image, const std::string& region_format,
+                             int64_t max_pixels = 12845056);
 
 /// The models a server lists (GET /v1/models). Throws rc::Error with the server's message.
 std::vector<std::string> list_remote_models(const RemoteOptions& options);

@@ -1,0 +1,144 @@
+// Image geometry without LibTorch: LLaVA's expand2square, CLIP's shortest-edge size and
+// Pillow's bicubic resize, shared by the model input path (preprocess.cpp) and the remote
+// backend's client-side resize (remote/remote_backend.cpp).
+#include "regionchat/image_resize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include <opencv2/imgproc.hpp>
+
+#include "regionchat/error.h"
+
+namespace rc {
+
+cv::Mat expand_to_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01) {
+    const int w = bgr.cols, h = bgr.rows;
+    if (w == h) return bgr.clone();
+    const int side = std::max(w, h);
+    // LLaVA fills with tuple(int(x * 255) for x in image_mean): truncation, not rounding.
+    cv::Scalar fill(static_cast<int>(fill_rgb01[2] * 255), static_cast<int>(fill_rgb01[1] * 255),
+                    static_cast<int>(fill_rgb01[0] * 255));
+    cv::Mat out(side, side, bgr.type(), fill);
+    bgr.copyTo(out(cv::Rect((side - w) / 2, (side - h) / 2, w, h)));
+    return out;
+}
+
+cv::Size shortest_edge_size(int width, int height, int side) {
+    if (width <= 0 || height <= 0 || side <= 0) throw Error("bad image or target size");
+    const int shortest = std::min(width, height), longest = std::max(width, height);
+    // Python's int(side * long / short): a double division, truncated.
+    const int other = static_cast<int>(double(side) * longest / shortest);
+    return width <= height ? cv::Size(side, other) : cv::Size(other, side);
+}
+
+namespace {
+
+// Pillow's resampling (libImaging/Resample.c) for 8-bit images, to the last bit: coefficients
+// in double, normalised per output pixel, turned into 22-bit fixed point; each pass rounds
+// and clamps to 8 bits; horizontal pass first.
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+double bicubic_filter(double x) {  // a = -0.5, support 2
+    constexpr double a = -0.5;
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+
+struct PilCoeffs {
+    int ksize = 0;
+    std::vector<int> bounds;  // per output pixel: first input pixel, count
+    std::vector<int32_t> k;   // ksize per output pixel
+};
+
+PilCoeffs pil_coeffs(int in_size, int out_size) {
+    PilCoeffs c;
+    const double scale = double(in_size) / out_size;
+    const double filterscale = std::max(scale, 1.0);
+    const double support = 2.0 * filterscale;
+    c.ksize = int(std::ceil(support)) * 2 + 1;
+    c.bounds.resize(size_t(out_size) * 2);
+    c.k.assign(size_t(out_size) * c.ksize, 0);
+    std::vector<double> k(size_t(c.ksize));
+    for (int xx = 0; xx < out_size; ++xx) {
+        const double center = (xx + 0.5) * scale;
+        const double ss = 1.0 / filterscale;
+        int xmin = int(center - support + 0.5);  // C's truncating cast, as Pillow
+        if (xmin < 0) xmin = 0;
+        int xmax = int(center + support + 0.5);
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        double ww = 0.0;
+        for (int x = 0; x < xmax; ++x) {
+            k[size_t(x)] = bicubic_filter((x + xmin - center + 0.5) * ss);
+            ww += k[size_t(x)];
+        }
+        for (int x = 0; x < xmax; ++x) {
+            const double v = ww != 0.0 ? k[size_t(x)] / ww : k[size_t(x)];
+            c.k[size_t(xx) * c.ksize + x] =
+                v < 0 ? int(-0.5 + v * (1 << kPrecisionBits)) : int(0.5 + v * (1 << kPrecisionBits));
+        }
+        c.bounds[size_t(xx) * 2] = xmin;
+        c.bounds[size_t(xx) * 2 + 1] = xmax;
+    }
+    return c;
+}
+
+inline uint8_t pil_clip8(int32_t ss) {
+    const int32_t v = ss >> kPrecisionBits;  // arithmetic shift: floor
+    return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+// One pass along x (horizontal) or y of an 8-bit, 3-channel image.
+cv::Mat pil_pass(const cv::Mat& in, int out_size, bool horizontal) {
+    const int in_size = horizontal ? in.cols : in.rows;
+    const PilCoeffs c = pil_coeffs(in_size, out_size);
+    cv::Mat out = horizontal ? cv::Mat(in.rows, out_size, CV_8UC3) : cv::Mat(out_size, in.cols, CV_8UC3);
+    for (int y = 0; y < out.rows; ++y) {
+        uint8_t* o = out.ptr<uint8_t>(y);
+        for (int x = 0; x < out.cols; ++x) {
+            const int oi = horizontal ? x : y;
+            const int xmin = c.bounds[size_t(oi) * 2], n = c.bounds[size_t(oi) * 2 + 1];
+            const int32_t* k = &c.k[size_t(oi) * c.ksize];
+            int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+            for (int t = 0; t < n; ++t) {
+                const uint8_t* p = horizontal ? in.ptr<uint8_t>(y) + 3 * (xmin + t)
+                                              : in.ptr<uint8_t>(xmin + t) + 3 * x;
+                s0 += p[0] * k[t];
+                s1 += p[1] * k[t];
+                s2 += p[2] * k[t];
+            }
+            o[3 * x] = pil_clip8(s0);
+            o[3 * x + 1] = pil_clip8(s1);
+            o[3 * x + 2] = pil_clip8(s2);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int width, int height) {
+    if (bgr.empty() || bgr.type() != CV_8UC3) throw Error("expected an 8-bit BGR image");
+    if (width <= 0 || height <= 0 || width > 16384 || height > 16384)
+        throw Error("bad resize target " + std::to_string(width) + "x" + std::to_string(height));
+    if (bgr.cols == width && bgr.rows == height) return bgr.clone();
+    cv::Mat src = bgr;
+    // Exact to Pillow up to 16 Mpx; a larger image is first averaged down to 4 x the target per
+    // side, so the filter's taps stay few (the bicubic pass after it still decides most of the
+    // result, but it is no longer Pillow's to the last level).
+    if (double(src.cols) * src.rows > 16e6 && (src.cols > 4 * width || src.rows > 4 * height))
+        cv::resize(src, src,
+                   cv::Size(std::min(src.cols, 4 * width), std::min(src.rows, 4 * height)), 0, 0,
+                   cv::INTER_AREA);
+    if (src.cols != width) src = pil_pass(src, width, true);
+    if (src.rows != height) src = pil_pass(src, height, false);
+    return src.data == bgr.data ? src.clone() : src;
+}
+
+}  // namespace rc
