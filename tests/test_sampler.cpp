@@ -1,4 +1,6 @@
-// Samplers on synthetic logits (llama.cpp's tests/test-sampling.cpp habit): no model needed.
+// Samplers and beam search on synthetic logits (llama.cpp's tests/test-sampling.cpp habit): no
+// model needed. Beam search is checked against transformers 4.33.2's generate(num_beams=N) on
+// a synthetic decoder (tests/reference/beam, tools/reference/beam_reference.py).
 #include <QtTest>
 
 #include <cmath>
@@ -7,6 +9,11 @@
 #include <set>
 #include <vector>
 
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "regionchat/beam_search.h"
 #include "regionchat/sampler.h"
 
 namespace {
@@ -33,6 +40,39 @@ std::vector<double> softmax(const std::vector<float>& logits, double temperature
     return p;
 }
 
+// tools/reference/beam_reference.py's synthetic decoder: distinct logits per row, an integer
+// formula of the ids so far; log-softmax in float as torch computes it.
+constexpr int kVocab = 12, kEos = 0;
+std::vector<float> synthetic_logprobs(const std::vector<int>& tokens) {
+    long h = 0;
+    for (size_t i = 0; i < tokens.size(); ++i) h += long(i + 1) * (tokens[i] + 3);
+    h %= 101;
+    const long n = long(tokens.size());
+    std::vector<double> row(kVocab);
+    for (int t = 0; t < kVocab; ++t) row[size_t(t)] = double((h * 31 + t * 7 + n * 11) % 97) / 8.0 - 6.0;
+    row[kEos] = double((h * 5 + n * 17) % 23) / 4.0 - 4.0 + 0.75 * double(n);
+    double m = row[0], z = 0;
+    for (double v : row) m = std::max(m, v);
+    for (double v : row) z += std::exp(v - m);
+    std::vector<float> out;
+    for (double v : row) out.push_back(float(v - m - std::log(z)));
+    return out;
+}
+
+// Runs a beam search on the synthetic decoder.
+std::vector<int> run_beams(const rc::BeamParams& p, bool* eos = nullptr) {
+    rc::BeamSearch search(p, kEos);
+    while (!search.done()) {
+        std::vector<float> flat;
+        for (const auto& seq : search.sequences()) {
+            const auto r = synthetic_logprobs(seq);
+            flat.insert(flat.end(), r.begin(), r.end());
+        }
+        search.step(flat.data(), kVocab);
+    }
+    return search.best(eos);
+}
+
 }  // namespace
 
 class TestSampler : public QObject {
@@ -51,6 +91,9 @@ private slots:
     void topKStaysInTopK();
     void nanNeverSampled();
     void sameSeedSameSequence();
+    void beamsMatchTransformers();
+    void oneBeamIsGreedy();
+    void beamRules();
 };
 
 void TestSampler::argmaxBasics() {
@@ -216,6 +259,107 @@ void TestSampler::sameSeedSameSequence() {
     QCOMPARE(sa, sb);
     QVERIFY(sa != sc);
     QCOMPARE(a.params().seed, uint64_t(42));
+}
+
+// The ids transformers' own beam search returns (generating from embeddings: its hypotheses
+// count the BOS it starts input_ids with), for beams 1-5, length penalties -1/0/0.5/1/2,
+// min_length 1-3, early stopping on and off, 6-30 new tokens.
+void TestSampler::beamsMatchTransformers() {
+    const char* src = std::getenv("REGIONCHAT_SOURCE_DIR");
+    QVERIFY2(src, "REGIONCHAT_SOURCE_DIR is not set (run through CTest)");
+    std::ifstream in(std::string(src) + "/tests/reference/beam/cases.json");
+    QVERIFY(in.good());
+    const auto j = nlohmann::json::parse(in);
+    QCOMPARE(j["vocab"].get<int>(), kVocab);
+    QCOMPARE(j["eos"].get<int>(), kEos);
+    QVERIFY(j["cases"].size() >= 8);
+    int ended_early = 0;
+    for (const auto& c : j["cases"]) {
+        rc::BeamParams p;
+        p.num_beams = c["num_beams"].get<int>();
+        p.max_new_tokens = c["max_new_tokens"].get<int>();
+        p.length_penalty = c["length_penalty"].get<double>();
+        p.min_new_tokens = c["min_new_tokens"].get<int>();
+        p.length_offset = c["length_offset"].get<int>();
+        p.early_stopping = c["early_stopping"].get<bool>();
+        bool eos = false;
+        std::vector<int> got = run_beams(p, &eos);
+        if (eos) got.push_back(kEos);  // generate() returns the end-of-sequence token too
+        std::vector<int> want = c["ids"].get<std::vector<int>>();
+        QVERIFY2(got == want, qPrintable(QString::fromStdString(c.dump())));
+        if (int(want.size()) < p.max_new_tokens) ++ended_early;
+    }
+    QVERIFY(ended_early > 0);  // some cases finish by end-of-sequence, not by length
+}
+
+// One beam is greedy decoding with min_new_tokens.
+void TestSampler::oneBeamIsGreedy() {
+    rc::BeamParams p;
+    p.num_beams = 1;
+    p.max_new_tokens = 15;
+    p.min_new_tokens = 1;
+    const std::vector<int> beams = run_beams(p);
+    std::vector<int> greedy;
+    for (int i = 0; i < 15; ++i) {
+        auto row = synthetic_logprobs(greedy);
+        if (greedy.empty()) row[kEos] = -kInf;
+        const int t = rc::argmax(row.data(), row.size());
+        if (t == kEos) break;
+        greedy.push_back(t);
+    }
+    QCOMPARE(beams, greedy);
+}
+
+// Hand-made steps: the first step expands beam 0 only; an end-of-sequence candidate ranked
+// below the N best is ignored; min_new_tokens keeps it out; scores divide by length^penalty.
+void TestSampler::beamRules() {
+    rc::BeamParams p;
+    p.num_beams = 2;
+    p.max_new_tokens = 3;
+    const float l3 = std::log(0.3f), l2 = std::log(0.2f), l1 = std::log(0.1f);
+    {
+        rc::BeamSearch s(p, 0);
+        // Vocab 4: eos 0.1 ranks 3rd of 4 candidates (N = 2): ignored.
+        const float row[4] = {l1, std::log(0.4f), l3, l2};
+        s.step(row, 4);
+        QCOMPARE(s.live(), size_t(2));
+        QCOMPARE(s.sequences()[0], std::vector<int>({1}));
+        QCOMPARE(s.sequences()[1], std::vector<int>({2}));
+        QCOMPARE(s.parents(), std::vector<int>({0, 0}));
+        // Step 2: beam 1's token 3 beats beam 0's: parents reorder.
+        const float rows[8] = {-20, -5, -6, -7, -20, -9, -9, -0.01f};
+        s.step(rows, 4);
+        QCOMPARE(s.sequences()[0], std::vector<int>({2, 3}));
+        QCOMPARE(s.parents()[0], 1);
+        QVERIFY(!s.done());
+    }
+    {
+        p.min_new_tokens = 1;
+        p.early_stopping = true;  // (without it, live beams averaging better per token go on)
+        rc::BeamSearch s(p, 0);
+        const float row[4] = {-0.001f, -9, -8, -10};  // eos would win but is not allowed yet
+        s.step(row, 4);
+        QCOMPARE(s.sequences()[0], std::vector<int>({2}));
+        // Now eos is the best of both beams: 2 hypotheses end the search.
+        const float rows[8] = {-0.01f, -5, -6, -7, -0.02f, -9, -9, -8};
+        QVERIFY(s.step(rows, 4));
+        bool eos = false;
+        const auto best = s.best(&eos);
+        QVERIFY(eos);
+        QCOMPARE(best, std::vector<int>({2}));  // (-8 - 0.01) / 1 beats (-9 - 0.02) / 1
+    }
+    {
+        rc::BeamParams q;
+        q.num_beams = 2;
+        q.max_new_tokens = 2;
+        rc::BeamSearch s(q, 0);
+        const float row[3] = {-50, -1, -2};
+        s.step(row, 3);
+        const float rows[6] = {-50, -1, -3, -50, -1, -4};
+        QVERIFY(s.step(rows, 3));  // max_new_tokens: the live beams close as they are
+        QCOMPARE(s.best(), std::vector<int>({1, 1}));
+    }
+    QVERIFY_THROWS_EXCEPTION(std::exception, rc::BeamSearch(rc::BeamParams{0}, 0));
 }
 
 QTEST_APPLESS_MAIN(TestSampler)

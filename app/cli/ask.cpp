@@ -16,7 +16,7 @@ namespace rc::cli {
 int run_ask(int argc, char** argv) {
     const Args args = parse_args(argc, argv, 2,
                                  {"model", "image", "box", "question", "max-new-tokens", "device",
-                                  "dtype", "threads", "temperature", "top-p", "seed", "server",
+                                  "dtype", "threads", "temperature", "top-p", "seed", "beams", "length-penalty", "server",
                                   "server-model", "api-key", "region-format", "server-extra",
                                   "server-scoring", "score"},
                                  {"json", "no-client-resize"});

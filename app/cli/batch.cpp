@@ -44,7 +44,7 @@ std::vector<Box> read_boxes(const json& obj) {
 int run_batch(int argc, char** argv) {
     const Args args = parse_args(argc, argv, 2,
                                  {"model", "input", "output", "max-new-tokens", "device", "dtype",
-                                  "threads", "temperature", "top-p", "seed"},
+                                  "threads", "temperature", "top-p", "seed", "beams", "length-penalty"},
                                  {});
     const fs::path input = args.require("input");
     const fs::path output = args.require("output");

@@ -157,6 +157,9 @@ GenerateParams generate_params(const Args& args) {
     g.sampling.temperature = static_cast<float>(args.get_double("temperature", 0.0, 0.0, 10.0));
     g.sampling.top_p = static_cast<float>(args.get_double("top-p", 1.0, 1e-6, 1.0));
     g.sampling.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, 2147483647));
+    // --beams N: beam search (the model family's published setting when it has one).
+    g.beams.num_beams = args.get_int("beams", 1, 1, 16);
+    g.beams.length_penalty = args.get_double("length-penalty", 1.0, -10.0, 10.0);
     return g;
 }
 

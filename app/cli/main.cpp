@@ -15,6 +15,7 @@ const char* kUsage =
     "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype "
     "auto|fp32|fp16|bf16]\n"
     "                     [--threads N] [--temperature T] [--top-p P] [--seed S]\n"
+    "                     [--beams N [--length-penalty L]]   beam search instead of sampling\n"
     "                     [--score ANSWER]...   (mean NLL of each candidate answer, in --json)\n"
     "                     [--server URL [--server-model M] [--api-key K] [--region-format F]\n"
     "                      [--server-extra JSON] [--server-scoring none|regionchat|prompt_logprobs]\n"

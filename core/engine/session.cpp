@@ -56,6 +56,8 @@ size_t utf8_complete_prefix(const std::string& s) {
 }
 
 struct Session::Impl {
+    std::vector<int> beam_search(const torch::Tensor& prompt_logits, const GenerateParams& params,
+                                 int budget, StopReason* stop);
     std::shared_ptr<Model> model;
     Model::Impl& m;
     Network& net;
@@ -212,6 +214,63 @@ struct Session::Impl {
     }
 };
 
+// Beam search from the prompt's last logits: one copy of the decoder state per beam, the
+// beams reordered after each step by their parents, each live beam's token run through its
+// own state. The session's own state keeps the prompt only (the next turn prefills the
+// answer). Returns the best hypothesis' tokens; `stop` says how it ended.
+std::vector<int> Session::Impl::beam_search(const torch::Tensor& prompt_logits,
+                                            const GenerateParams& params, int budget,
+                                            StopReason* stop) {
+    BeamParams bp = params.beams;
+    bp.max_new_tokens = budget;
+    BeamSearch search(bp, m.tokenizer->eos_id());
+    std::vector<std::unique_ptr<DecodeState>> states;
+    states.push_back(state->clone());
+    if (!states.back())
+        throw Error("this model cannot run beam search (its decoder state cannot be copied)");
+    std::vector<torch::Tensor> rows = {prompt_logits.reshape({1, -1})};
+    bool aborted = false;
+    while (!search.done()) {
+        if (params.should_abort && params.should_abort()) {
+            aborted = true;
+            break;
+        }
+        auto lp = torch::log_softmax(torch::cat(rows, 0).to(torch::kFloat32), -1)
+                      .to(torch::kCPU)
+                      .contiguous();
+        search.step(lp.data_ptr<float>(), lp.size(1));
+        if (params.on_beam_step && !search.sequences().empty())
+            params.on_beam_step(search.steps(), budget, m.tokenizer->decode(search.sequences()[0]));
+        if (search.done()) break;
+        // Each live beam continues its parent's state: moved when it is the parent's last
+        // child, copied otherwise.
+        const std::vector<int>& parents = search.parents();
+        std::vector<int> uses(states.size(), 0);
+        for (int p : parents) ++uses[size_t(p)];
+        std::vector<std::unique_ptr<DecodeState>> next;
+        for (int p : parents) {
+            if (--uses[size_t(p)] > 0) {
+                next.push_back(states[size_t(p)]->clone());
+            } else {
+                next.push_back(std::move(states[size_t(p)]));
+            }
+        }
+        states = std::move(next);
+        rows.clear();
+        for (size_t b = 0; b < states.size(); ++b) {
+            const int64_t token = search.sequences()[b].back();
+            auto emb = net.embed_tokens(
+                torch::tensor({token}, torch::kInt64).to(m.device).unsqueeze(0));
+            auto h = net.forward(emb, *states[b]);
+            rows.push_back(net.logits(h.select(1, 0)).reshape({1, -1}));
+        }
+    }
+    bool eos = false;
+    std::vector<int> best = search.best(&eos);
+    *stop = aborted ? StopReason::Abort : eos ? StopReason::Eos : StopReason::Length;
+    return best;
+}
+
 Session::Session(std::shared_ptr<Model> model) : impl_(std::make_unique<Impl>(std::move(model))) {}
 Session::~Session() = default;
 
@@ -251,7 +310,16 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
     reply.stop_reason = StopReason::Length;
     torch::Tensor logits;
     if (!aborted) logits = s.net.logits(hidden.select(1, hidden.size(1) - 1));
-    while (!aborted) {
+    if (!aborted && params.beams.num_beams > 1 && budget > 0) {
+        first_token_at = Clock::now();
+        generated = s.beam_search(logits, params, int(budget), &reply.stop_reason);
+        reply.timings.first_token_ms = ms_since(t0);  // the answer comes whole, at the end
+        answer = m.tokenizer->decode(generated);
+        aborted = reply.stop_reason == StopReason::Abort;
+        if (params.on_token && !answer.empty()) params.on_token(answer);
+        emitted = answer.size();
+    }
+    while (!aborted && params.beams.num_beams <= 1) {
         if (params.should_abort && params.should_abort()) {
             aborted = true;
             break;

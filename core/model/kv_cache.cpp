@@ -21,6 +21,19 @@ void KvCache::reserve(int64_t needed) {
     capacity_ = cap;
 }
 
+KvCache KvCache::clone() const {
+    KvCache c(int(keys_.size()), kv_heads_, head_dim_, options_);
+    if (length_ > 0) {
+        c.reserve(length_);
+        for (size_t l = 0; l < keys_.size(); ++l) {
+            c.keys_[l].narrow(2, 0, length_).copy_(keys_[l].narrow(2, 0, length_));
+            c.values_[l].narrow(2, 0, length_).copy_(values_[l].narrow(2, 0, length_));
+        }
+    }
+    c.length_ = length_;
+    return c;
+}
+
 std::pair<torch::Tensor, torch::Tensor> KvCache::update(int layer, const torch::Tensor& k,
                                                         const torch::Tensor& v, int64_t pos) {
     const int64_t T = k.size(2);

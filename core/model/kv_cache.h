@@ -24,6 +24,8 @@ public:
     void truncate(int64_t n) { length_ = std::min(length_, n); }
     void clear() { length_ = 0; }
     int64_t capacity() const { return capacity_; }
+    /// A deep copy of the valid positions (storage sized to them).
+    KvCache clone() const;
     bool empty_storage() const { return keys_.empty(); }
 
 private:

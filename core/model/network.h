@@ -25,6 +25,9 @@ public:
     /// Forgets positions >= n (keeps memory).
     virtual void truncate(int64_t n) = 0;
     void clear() { truncate(0); }
+    /// A deep copy (beam search keeps one state per beam); nullptr when this network's state
+    /// cannot be copied.
+    virtual std::unique_ptr<DecodeState> clone() const { return nullptr; }
 };
 
 class Network {

@@ -18,6 +18,7 @@
 
 #include "regionchat/chat_template.h"
 #include "regionchat/config.h"
+#include "regionchat/beam_search.h"
 #include "regionchat/region_format.h"
 #include "regionchat/sampler.h"
 
@@ -143,6 +144,12 @@ private:
 struct GenerateParams {
     int max_new_tokens = 128;
     SamplerParams sampling;  ///< temperature 0: greedy (the published DualFocus setting)
+    /// Beam search when beams.num_beams > 1 (ParGo's and RegionVLM's published setting); its
+    /// max_new_tokens is this struct's. Beam search holds one decoder state per beam. The
+    /// answer is known only at the end: on_token gets it whole then, and on_beam_step reports
+    /// each step (steps done, the most allowed, the best beam's text so far).
+    BeamParams beams{1};
+    std::function<void(int step, int max_steps, const std::string& best_so_far)> on_beam_step;
     /// Called with each new piece of answer text (whole UTF-8 characters only).
     std::function<void(const std::string& piece)> on_token;
     /// Polled before every token (and between prefill chunks); true stops generation.

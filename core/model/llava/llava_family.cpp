@@ -57,6 +57,9 @@ public:
     explicit LlavaState(KvCache cache) : cache(std::move(cache)) {}
     int64_t length() const override { return cache.length(); }
     void truncate(int64_t n) override { cache.truncate(n); }
+    std::unique_ptr<DecodeState> clone() const override {
+        return std::make_unique<LlavaState>(cache.clone());
+    }
     KvCache cache;
 };
 
