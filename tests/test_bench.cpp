@@ -23,6 +23,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::string to_lower_copy(std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+}
+
 void write_file(const fs::path& p, const std::string& bytes) {
     fs::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary) << bytes;
@@ -211,6 +216,37 @@ private slots:
         QCOMPARE(mme_parse_answer("The answer is no"), std::string("other"));
         QCOMPARE(mme_parse_answer("I don't know"), std::string("other"));
         QCOMPARE(mme_parse_answer(""), std::string("other"));
+    }
+
+    // ParGo's calculation_mme.py reads the first 20 characters: answers that say yes or no in
+    // a sentence count there and are "other" under MME's own rule.
+    void mmeParGoRuleReadsTwentyCharacters() {
+        QCOMPARE(mme_parse_answer("The answer is yes."), std::string("other"));
+        QCOMPARE(mme_parse_answer("The answer is yes.", MmeRule::ParGo), std::string("yes"));
+        QCOMPARE(mme_parse_answer("The answer is no.", MmeRule::ParGo), std::string("no"));
+        QCOMPARE(mme_parse_answer("I do not know, but yes", MmeRule::ParGo),
+                 std::string("no"));  // "no" (in "not") within 20, "yes" beyond
+        QCOMPARE(mme_parse_answer("Certainly, yes it is", MmeRule::ParGo), std::string("yes"));
+        QCOMPARE(mme_parse_answer("Yes", MmeRule::ParGo), std::string("yes"));
+        QCOMPARE(mme_parse_answer("Maybe.", MmeRule::ParGo), std::string("other"));
+        QCOMPARE(mme_rule_from_string("pargo"), MmeRule::ParGo);
+        QCOMPARE(mme_rule_from_string("official"), MmeRule::Official);
+        QVERIFY_THROWS_EXCEPTION(rc::Error, mme_rule_from_string("20"));
+        // The rules score the same answers differently.
+        const LoadReport r = load_mme(dir("mme").string());
+        std::vector<CaseResult> results;
+        for (const BenchCase& c : r.cases) {
+            CaseResult cr;
+            cr.bench_case = c;
+            cr.prediction = "The answer is " + to_lower_copy(c.answer) + ".";
+            results.push_back(cr);
+        }
+        const MmeScore official = score_mme(results), pargo = score_mme(results, MmeRule::ParGo);
+        double official_total = 0, pargo_total = 0;
+        for (const auto& t : official.tasks) official_total += t.score;
+        for (const auto& t : pargo.tasks) pargo_total += t.score;
+        QCOMPARE(official_total, 0.0);
+        QCOMPARE(pargo_total, 200.0 * pargo.tasks.size());
     }
 
     void mmeTaskCategories() {

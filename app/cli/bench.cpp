@@ -81,7 +81,8 @@ void add_dualfocus_scores(const std::string& format, const std::vector<bench::Ca
 int run_bench(int argc, char** argv) {
     const Args args = parse_args(argc, argv, 2,
                                  {"format", "root", "model", "output", "limit", "max-new-tokens",
-                                  "device", "dtype", "threads", "grounding-prompt"},
+                                  "device", "dtype", "threads", "grounding-prompt", "beams",
+                                  "length-penalty", "mme-rule"},
                                  {"json", "single-pass"});
     const std::string format = args.require("format");
     if (format != "mme" && format != "mmvm" && format != "grounding" &&
@@ -111,6 +112,11 @@ int run_bench(int argc, char** argv) {
     ro.generate.max_new_tokens =
         args.get_int("max-new-tokens", bench::is_dualfocus_format(format) ? 128 : 64, 1, 4096);
     ro.dual_focus = !args.flags.count("single-pass");
+    // --beams N: beam search (ParGo's published MME setting is 4 beams, 100 tokens).
+    ro.generate.beams.num_beams = args.get_int("beams", 1, 1, 16);
+    ro.generate.beams.length_penalty = args.get_double("length-penalty", 1.0, -10.0, 10.0);
+    // --mme-rule pargo: ParGo's calculation_mme.py (first 20 characters) instead of MME's own.
+    const bench::MmeRule mme_rule = bench::mme_rule_from_string(args.get("mme-rule", "official"));
     if (args.has("grounding-prompt")) ro.grounding_prompt = args.get("grounding-prompt");
 
     const bool tty = isatty(STDERR_FILENO);
@@ -148,8 +154,9 @@ int run_bench(int argc, char** argv) {
                  {"skipped_lines", report.skipped.size()},
                  {"seconds", (now_ms() - t_start) / 1000.0}};
     if (format == "mme") {
-        const auto s = bench::score_mme(results);
+        const auto s = bench::score_mme(results, mme_rule);
         table = bench::score_table(s);
+        summary["mme_rule"] = args.get("mme-rule", "official");
         summary["perception"] = s.perception;
         summary["cognition"] = s.cognition;
         for (const auto& t : s.tasks)

@@ -33,6 +33,7 @@ const char* kUsage =
     "                [--model DIR] [--output DIR]\n"
     "                     [--limit N] [--json] [--grounding-prompt TEXT]   run and score a set\n"
     "                     [--single-pass]   (DualFocus' four sets: one answer, not its pipeline)\n"
+    "                     [--beams N [--length-penalty L]] [--mme-rule official|pargo]\n"
     "  regionchat-cli speed [--model DIR] [--device D] [--dtype T] [--runs N] [--text-tokens N]\n"
     "                     [--new-tokens N] [--json]   encode, prefill, decode medians vs bandwidth\n"
     "  regionchat-cli serve [--model DIR] [--host H] [--port N] [--api-key K] [--max-queue N]\n"

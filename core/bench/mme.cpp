@@ -120,11 +120,12 @@ LoadReport load_mme(const std::string& root) {
     return report;
 }
 
-std::string mme_parse_answer(const std::string& prediction) {
-    // The published calculation.py: exact match first, then the first 4 characters.
+std::string mme_parse_answer(const std::string& prediction, MmeRule rule) {
+    // The published calculation.py: exact match first, then the first 4 characters (ParGo's
+    // calculation_mme.py: 20).
     const std::string p = to_lower(prediction);
     if (p == "yes" || p == "no") return p;
-    const std::string prefix = p.substr(0, 4);
+    const std::string prefix = p.substr(0, rule == MmeRule::ParGo ? 20 : 4);
     if (prefix.find("yes") != std::string::npos) return "yes";
     if (prefix.find("no") != std::string::npos) return "no";
     return "other";
@@ -137,7 +138,13 @@ std::string mme_task_category(const std::string& task) {
     return {};
 }
 
-MmeScore score_mme(const std::vector<CaseResult>& results) {
+MmeRule mme_rule_from_string(const std::string& name) {
+    if (name == "official") return MmeRule::Official;
+    if (name == "pargo") return MmeRule::ParGo;
+    throw Error("unknown MME answer rule '" + name + "' (official or pargo)");
+}
+
+MmeScore score_mme(const std::vector<CaseResult>& results, MmeRule rule) {
     struct Tally {
         MmeTaskScore score;
         std::vector<std::string> image_order;
@@ -152,7 +159,7 @@ MmeScore score_mme(const std::vector<CaseResult>& results) {
         auto [it, inserted] = tallies.try_emplace(c.task);
         Tally& t = it->second;
         if (inserted) order.push_back(c.task);
-        const std::string pred = mme_parse_answer(r.prediction);
+        const std::string pred = mme_parse_answer(r.prediction, rule);
         const bool ok = pred == to_lower(trim(c.answer));
         ++t.score.questions;
         if (ok) ++t.score.correct;

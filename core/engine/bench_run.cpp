@@ -27,7 +27,19 @@ CaseResult run_case(const std::shared_ptr<Model>& model, const BenchCase& c,
         return r;
     }
     Session session(model);
-    const Reply reply = session.ask(case_prompt(c, options), images, options.generate);
+    std::string prompt = case_prompt(c, options);
+    // ParGo's MME data has MME's "Please answer yes or no." removed: its template asks for a
+    // single word itself (README of bytedance/ParGo).
+    if (model->info().family == Family::ParGo && c.format == "mme") {
+        static const std::string kSuffix = "Please answer yes or no.";
+        const size_t at = prompt.rfind(kSuffix);
+        if (at != std::string::npos && at + kSuffix.size() == prompt.size()) {
+            prompt.erase(at);
+            while (!prompt.empty() && prompt.back() == ' ') prompt.pop_back();
+            prompt += ' ';  // ParGo's questions keep the space before the removed sentence
+        }
+    }
+    const Reply reply = session.ask(prompt, images, options.generate);
     r.prediction = reply.text;
     if (!reply.boxes.empty()) {
         r.has_pred_box = true;

@@ -252,6 +252,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.chat_template = std::move(fm.chat_template);
     m.region_format = std::move(fm.region_format);
     m.network = std::move(fm.network);
+    m.beam_length_offset = fm.beam_length_offset;
     m.device = ctx.device;
     m.dtype = ctx.dtype;
     m.info.dir = dir.string();

@@ -21,6 +21,7 @@ struct Model::Impl {
     std::unique_ptr<Network> network;
     torch::Device device{torch::kCPU};
     torch::Dtype dtype = torch::kFloat32;
+    int beam_length_offset = 0;  ///< FamilyModel::beam_length_offset
 };
 
 /// The engine's (and tests') way in to a model's internals.

@@ -223,6 +223,7 @@ std::vector<int> Session::Impl::beam_search(const torch::Tensor& prompt_logits,
                                             StopReason* stop) {
     BeamParams bp = params.beams;
     bp.max_new_tokens = budget;
+    if (bp.length_offset < 0) bp.length_offset = m.beam_length_offset;
     BeamSearch search(bp, m.tokenizer->eos_id());
     std::vector<std::unique_ptr<DecodeState>> states;
     states.push_back(state->clone());

@@ -58,6 +58,9 @@ struct FamilyModel {
     std::unique_ptr<Network> network;
     uint64_t bytes_loaded = 0;
     std::vector<std::string> warnings;
+    /// Beam search's length_offset when a request leaves it to the model (BeamParams -1): 1 for
+    /// ParGo, whose reference counts the BOS transformers starts input_ids with.
+    int beam_length_offset = 0;
 };
 
 class ModelFamily {
@@ -98,5 +101,6 @@ FolderProbe probe_folder(const std::string& dir_or_file);
 // Families (each defined in its folder).
 const ModelFamily& llava_family();
 const ModelFamily& pink_family();
+const ModelFamily& pargo_family();
 
 }  // namespace rc

@@ -14,6 +14,7 @@ const std::vector<const ModelFamily*>& model_families() {
     static const std::vector<const ModelFamily*> families = {
         &llava_family(),  // LLaVA-1.5, DualFocus, the embedded model (HF and original layouts)
         &pink_family(),   // Pink
+        &pargo_family(),  // ParGo (EVA02, partial/global projector, InternLM2)
     };
     return families;
 }
@@ -24,6 +25,8 @@ std::string to_string(Family f) {
             return "llava";
         case Family::Pink:
             return "pink";
+        case Family::ParGo:
+            return "pargo";
     }
     return "unknown";
 }

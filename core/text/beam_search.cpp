@@ -12,6 +12,7 @@ namespace rc {
 BeamSearch::BeamSearch(BeamParams params, int eos_id) : p_(params), eos_(eos_id) {
     if (p_.num_beams < 1 || p_.num_beams > 64) throw Error("beam search needs 1 to 64 beams");
     if (p_.max_new_tokens < 1) throw Error("beam search needs max_new_tokens >= 1");
+    if (p_.length_offset < 0) p_.length_offset = 0;
     seqs_.assign(1, {});
     scores_.assign(1, 0.0);
 }

@@ -23,9 +23,11 @@ struct BeamParams {
     /// (transformers' min_length counted over the generated ids: ParGo's min_length 1).
     int min_new_tokens = 0;
     bool early_stopping = false;
-    /// Tokens a hypothesis' length counts besides the generated ones: 0 for a decoder-only
-    /// model generating from embeddings, 1 for T5 (its decoder start token).
-    int length_offset = 0;
+    /// Tokens a hypothesis' length counts besides the generated ones: 1 where transformers
+    /// starts input_ids with a token (the BOS of ParGo's generate(inputs_embeds=...), T5's
+    /// decoder start), 0 otherwise; -1: the model's own (the engine asks the model family;
+    /// BeamSearch itself reads it as 0).
+    int length_offset = -1;
 };
 
 class BeamSearch {

@@ -147,10 +147,18 @@ struct CaseResult {
 
 // ---- MME -------------------------------------------------------------------------------
 
+/// How an MME answer is read. Official: MME's calculation.py (the first 4 characters).
+/// ParGo: ParGo's eval/calculation_mme.py, which looks at the first 20 characters instead
+/// (used to reproduce ParGo's published numbers; "The answer is yes." counts as yes there and
+/// as other officially).
+enum class MmeRule { Official, ParGo };
+
 /// The published MME parser: lowercase; "yes"/"no" when the whole answer is exactly that,
-/// else "yes" when "yes" occurs in the first 4 characters, else "no" when "no" does, else
-/// "other". No trimming ("nope" -> "no", "The answer is no" -> "other").
-std::string mme_parse_answer(const std::string& prediction);
+/// else "yes" when "yes" occurs in the first 4 characters (20 with MmeRule::ParGo), else "no"
+/// when "no" does, else "other". No trimming ("nope" -> "no", "The answer is no" -> "other").
+std::string mme_parse_answer(const std::string& prediction, MmeRule rule = MmeRule::Official);
+/// "official" or "pargo" -> the rule; rc::Error for anything else.
+MmeRule mme_rule_from_string(const std::string& name);
 
 /// "perception", "cognition" or "" for a task name (case-insensitive).
 std::string mme_task_category(const std::string& task);
@@ -175,7 +183,7 @@ struct MmeScore {
 };
 
 /// Scores the "mme" results; acc+ groups questions by image within a task.
-MmeScore score_mme(const std::vector<CaseResult>& results);
+MmeScore score_mme(const std::vector<CaseResult>& results, MmeRule rule = MmeRule::Official);
 
 /// Writes one <task>.txt per task into `out_dir` (created): lines "image\tquestion\tgt\t
 /// prediction" in result order; tabs and newlines in the prediction become spaces.

@@ -61,8 +61,8 @@ Precision parse_precision(const std::string& text);
 std::string to_string(Precision p);
 
 /// The model families the runtime knows (core/model/<family>/, one registry line each).
-enum class Family { Llava, Pink };
-/// The family's short name ("llava", "pink").
+enum class Family { Llava, Pink, ParGo };
+/// The family's short name ("llava", "pink", "pargo").
 std::string to_string(Family f);
 
 /// Why generation stopped.

@@ -1,0 +1,199 @@
+// Parity with ParGo's OWN code (github bytedance/ParGo, its pinned transformers 4.33.2 and peft
+// 0.6.2; InternLM2's Hugging Face remote code): tests/reference/pargo was written by
+// tools/reference/pargo_reference.py, which built a tiny random ParGo in the release layout
+// (model/: ParGo's config json, pargo.pth with PEFT LoRA names over internlm2/ and bert/),
+// ran ParGo's preprocessing, EVA02, ln_vision, partial/global BERT projector, llm_proj and the
+// PEFT-wrapped InternLM2 on it, and recorded pixels, intermediate tensors, the prompt's segment
+// ids, fp32 logits, and generate()'s greedy and 4-beam ids (reference.safetensors / .json).
+// Our loader (LoRA merged at load, wqkv split into q/k/v), preprocessing, network, template,
+// tokenizer and beam search must give the same, within 1e-4 in fp32.
+#include <QtTest>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "engine/model_impl.h"
+#include "model/pargo/pargo.h"
+#include "regionchat/engine.h"
+#include "regionchat/image_io.h"
+#include "regionchat/safetensors.h"
+#include "regionchat/tokenizer.h"
+#include "support/read_tensor.h"
+
+using namespace rc;
+namespace fs = std::filesystem;
+
+class TestParGoReference : public QObject {
+    Q_OBJECT
+
+    fs::path dir_;
+    nlohmann::json ref_json_;
+    std::shared_ptr<Model> model_;
+    std::unique_ptr<SafetensorsArchive> ref_;
+
+    ParGoNetwork& network() {
+        auto* n = dynamic_cast<ParGoNetwork*>(ModelAccess::of(*model_).network.get());
+        if (!n) throw std::logic_error("not a ParGo model");
+        return *n;
+    }
+    torch::Tensor ref(const std::string& name) {
+        auto t = testing::read_tensor(*ref_, name);
+        if (!t.defined()) throw std::logic_error("fixture has no " + name);
+        return t;
+    }
+    static double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
+        return (a.to(torch::kFloat32) - b.to(torch::kFloat32)).abs().max().item<double>();
+    }
+    std::vector<int64_t> ids(const nlohmann::json& j) { return j.get<std::vector<int64_t>>(); }
+    std::vector<int> ids32(const nlohmann::json& j) { return j.get<std::vector<int>>(); }
+
+private slots:
+    void initTestCase() {
+        const char* src = std::getenv("REGIONCHAT_SOURCE_DIR");
+        QVERIFY2(src, "REGIONCHAT_SOURCE_DIR is not set (run through CTest)");
+        dir_ = fs::path(src) / "tests/reference/pargo";
+        std::ifstream in(dir_ / "reference.json");
+        QVERIFY(in.good());
+        in >> ref_json_;
+        ref_ = SafetensorsArchive::open((dir_ / "reference.safetensors").string());
+        LoadParams p;
+        p.model_dir = (dir_ / "model").string();
+        p.device.kind = DeviceKind::Cpu;
+        p.dtype = Precision::F32;
+        model_ = Model::load(p);
+    }
+
+    // The release layout loads: ParGo's config json, the PEFT-named LoRA merged into all wqkv,
+    // the released fusion_method "q-former" said in a warning, no tensor missing.
+    void loadsTheReleaseLayout() {
+        QCOMPARE(model_->info().family, Family::ParGo);
+        bool fusion_warned = false;
+        for (const std::string& w : model_->info().warnings) {
+            qInfo("warning: %s", w.c_str());
+            if (w.find("q-former") != std::string::npos) fusion_warned = true;
+            QVERIFY2(w.find("LoRA") == std::string::npos, w.c_str());  // merged everywhere
+        }
+        QVERIFY(fusion_warned);
+        QCOMPARE(model_->tokenizer().vocab_size(), ref_json_["vocab_size"].get<int>());
+        // The model manager's plan counts the parameters loading makes (from the configs only).
+        LoadParams p;
+        p.model_dir = (dir_ / "model").string();
+        p.device.kind = DeviceKind::Cpu;
+        p.dtype = Precision::F32;
+        const ModelPlan plan = plan_model(p);
+        QCOMPARE(plan.family, Family::ParGo);
+        QCOMPARE(plan.parameters, model_->info().parameters);
+    }
+
+    // ParGo's preprocessing: letterbox 448 (Pillow bicubic, int(w * ratio), pad 122/116/104),
+    // the top-left 336 tile; an RGBA PNG pasted onto white; a 299x200 image letterboxed 447 wide.
+    void pixelsEqualParGos() {
+        const auto& c = network().module()->config;
+        const cv::Mat a = load_image(std::string(std::getenv("REGIONCHAT_SOURCE_DIR")) +
+                                     "/resources/samples/" +
+                                     ref_json_["a"]["image"].get<std::string>());
+        const double da = max_diff(pargo_pixels(a, c), ref("pixels_a"));
+        const cv::Mat b = cv::imread((dir_ / "rgba.png").string(), cv::IMREAD_UNCHANGED);
+        QCOMPARE(b.type(), CV_8UC4);
+        const double db = max_diff(pargo_pixels(b, c), ref("pixels_b"));
+        qInfo("pixels max |diff|: %.3g (RGB PNG), %.3g (RGBA PNG)", da, db);
+        QVERIFY(da < 1e-5);
+        QVERIFY(db < 1e-5);
+    }
+
+    // EVA02 + ln_vision, the projector's BERT, llm_proj: each within 1e-4 of ParGo's.
+    void visionAndProjectorEqualParGos() {
+        torch::NoGradGuard ng;
+        auto& net = network().module();
+        const auto pixels = ref("pixels_a").unsqueeze(0);
+        const auto vision = net->vision_tokens(pixels);
+        const auto query = net->query_states(vision);
+        const auto embeds = net->llm_proj(query);
+        const double dv = max_diff(vision[0], ref("vision_a"));
+        const double dq = max_diff(query[0], ref("query_a"));
+        const double de = max_diff(embeds[0], ref("image_embeds_a"));
+        qInfo("max |diff|: vision %.3g, queries %.3g, image embeddings %.3g", dv, dq, de);
+        QVERIFY(dv < 1e-4);
+        QVERIFY(dq < 1e-4);
+        QVERIFY(de < 1e-4);
+    }
+
+    // The prompt's segments tokenise to ParGo's ids; the logits of BOS + seg0 + image + seg1
+    // equal the PEFT-wrapped (unmerged) InternLM2's within 1e-4.
+    void promptAndLogitsEqualParGos() {
+        torch::NoGradGuard ng;
+        const auto& a = ref_json_["a"];
+        const Tokenizer& tok = model_->tokenizer();
+        QCOMPARE(tok.encode(a["seg0"].get<std::string>(), false), ids32(a["seg0_ids"]));
+        QCOMPARE(tok.encode(a["seg1"].get<std::string>(), false), ids32(a["seg1_ids"]));
+        auto& net = network().module();
+        auto lm = net->language_model;
+        auto embed = [&](std::vector<int64_t> v) {
+            return lm->embed(torch::tensor(v, torch::kInt64).unsqueeze(0));
+        };
+        const auto image = net->encode_images(ref("pixels_a").unsqueeze(0));
+        std::vector<int64_t> bos_seg0 = {1};
+        for (int64_t id : ids(a["seg0_ids"])) bos_seg0.push_back(id);
+        const auto e = torch::cat({embed(bos_seg0), image, embed(ids(a["seg1_ids"]))}, 1);
+        QCOMPARE(e.size(1), a["prompt_length"].get<int64_t>());
+        const auto logits = lm->logits(lm->forward(e, 0, nullptr))[0];
+        const auto want = ref("logits_a");
+        const auto got = logits.narrow(0, logits.size(0) - want.size(0), want.size(0));
+        const double d = max_diff(got, want);
+        qInfo("logits max |diff| over the last %lld positions: %.3g (scale %.3g)",
+              static_cast<long long>(want.size(0)), d, want.abs().max().item<double>());
+        QVERIFY(d < 1e-4);
+    }
+
+    // Through the session (the ParGo template from the config, the image from the file):
+    // the same prompt, and generate()'s greedy ids and 4-beam ids (length penalty 1; the BOS
+    // transformers starts input_ids with counts in a hypothesis' length).
+    void greedyAndBeamsEqualParGos() {
+        const auto& a = ref_json_["a"];
+        const cv::Mat image = load_image(std::string(std::getenv("REGIONCHAT_SOURCE_DIR")) +
+                                         "/resources/samples/scene_1000000000.png");
+        const Tokenizer& tok = model_->tokenizer();
+        const std::string question = a["question"].get<std::string>();
+        auto strip = [](std::vector<int64_t> v, int eos) {  // BOS in front, EOS at the end
+            v.erase(v.begin());
+            if (!v.empty() && v.back() == eos) v.pop_back();
+            return std::vector<int>(v.begin(), v.end());
+        };
+        const int eos = tok.eos_id();
+        {
+            Session s(model_);
+            GenerateParams g;
+            g.max_new_tokens = 20;
+            const Reply r = s.ask("<image>\n" + question, {image}, g);
+            // The prompt as ParGo assembles it: BOS, seg0, 304 image rows, seg1.
+            std::vector<int64_t> want = {1};
+            for (int64_t id : ids(a["seg0_ids"])) want.push_back(id);
+            for (int i = 0; i < 304; ++i) want.push_back(-1);
+            for (int64_t id : ids(a["seg1_ids"])) want.push_back(id);
+            std::vector<int64_t> got = s.cached_ids();
+            got.resize(std::min(got.size(), want.size()));
+            QCOMPARE(got, want);
+            QCOMPARE(QString::fromStdString(r.text),
+                     QString::fromStdString(tok.decode(strip(ids(a["greedy_ids"]), eos))));
+        }
+        {
+            Session s(model_);
+            GenerateParams g;
+            g.max_new_tokens = 20;
+            g.beams.num_beams = 4;
+            g.beams.length_penalty = 1.0;
+            // length_offset left to the model (ParGo's: 1)
+            const Reply r = s.ask("<image>\n" + question, {image}, g);
+            const auto want = strip(ids(a["beam_ids"]), eos);
+            qInfo("beam: %s", r.text.c_str());
+            QCOMPARE(QString::fromStdString(r.text), QString::fromStdString(tok.decode(want)));
+            QVERIFY(strip(ids(a["beam_ids"]), eos) != strip(ids(a["greedy_ids"]), eos));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestParGoReference)
+#include "test_pargo_reference.moc"
