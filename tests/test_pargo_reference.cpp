@@ -7,8 +7,10 @@
 // ids, fp32 logits, and generate()'s greedy and 4-beam ids (reference.safetensors / .json).
 // Our loader (LoRA merged at load, wqkv split into q/k/v), preprocessing, network, template,
 // tokenizer and beam search must give the same, within 1e-4 in fp32.
+#include <QTemporaryDir>
 #include <QtTest>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -22,6 +24,7 @@
 #include "regionchat/safetensors.h"
 #include "regionchat/tokenizer.h"
 #include "support/read_tensor.h"
+#include "support/torch_zip_writer.h"
 
 using namespace rc;
 namespace fs = std::filesystem;
@@ -146,6 +149,94 @@ private slots:
         qInfo("logits max |diff| over the last %lld positions: %.3g (scale %.3g)",
               static_cast<long long>(want.size(0)), d, want.abs().max().item<double>());
         QVERIFY(d < 1e-4);
+    }
+
+    // The checkpoint's other top-level layouts load the same (DeepSpeed's module.* names,
+    // Lightning's state_dict); a checkpoint without the LoRA loads with a warning saying so; a
+    // missing or misshapen tensor is an error naming it.
+    void checkpointLayoutsAndBrokenFiles() {
+        QTemporaryDir tmp;
+        const fs::path t(tmp.path().toStdString());
+        auto ckpt = SafetensorsArchive::open((dir_ / "model/pargo.pth").string());
+        // Writes the fixture's tensors (float ones) renamed, dropped or reshaped, and a config
+        // pointing at them.
+        auto write = [&](const std::string& name, const std::function<std::string(const std::string&)>& rename,
+                         const std::string& broken_shape = {}) {
+            std::vector<testing::ZipTensor> tensors;
+            std::vector<testing::ZipStorage> storages;
+            for (const std::string& n : ckpt->names()) {
+                const TensorView* v = ckpt->find(n);
+                if (v->dtype != DType::F32) continue;
+                const std::string to = rename(n);
+                if (to.empty()) continue;
+                auto data = testing::read_tensor(*ckpt, n).contiguous();
+                std::vector<int64_t> shape = v->shape;
+                if (n == broken_shape) shape = {data.numel()};
+                testing::ZipStorage st;
+                st.key = std::to_string(storages.size());
+                st.numel = data.numel();
+                st.bytes.resize(size_t(data.numel()) * 4);
+                std::memcpy(st.bytes.data(), data.data_ptr<float>(), st.bytes.size());
+                testing::ZipTensor zt;
+                zt.name = to;
+                zt.storage_key = st.key;
+                zt.shape = shape;
+                zt.strides = testing::contiguous_strides(shape);
+                tensors.push_back(zt);
+                storages.push_back(std::move(st));
+            }
+            const fs::path folder = t / name;
+            fs::create_directories(folder);
+            testing::write_torch_zip((folder / "pargo.pth").string(),
+                                     testing::state_dict_pickle(tensors, storages), storages);
+            nlohmann::json cfg;
+            std::ifstream(dir_ / "model/config.json") >> cfg;
+            cfg["llm_model"] = (dir_ / "model/internlm2").string();
+            cfg["bert_type"] = (dir_ / "model/bert").string();
+            std::ofstream(folder / "config.json") << cfg.dump(2);
+            LoadParams p;
+            p.model_dir = folder.string();
+            p.device.kind = DeviceKind::Cpu;
+            p.dtype = Precision::F32;
+            return p;
+        };
+        auto embeds_of = [&](const std::shared_ptr<Model>& m) {
+            torch::NoGradGuard ng;
+            auto* n = dynamic_cast<ParGoNetwork*>(ModelAccess::of(*m).network.get());
+            return n->module()->encode_images(ref("pixels_a").unsqueeze(0))[0];
+        };
+        auto has_warning = [](const std::shared_ptr<Model>& m, const std::string& text) {
+            for (const auto& w : m->info().warnings)
+                if (w.find(text) != std::string::npos) return true;
+            return false;
+        };
+        for (const std::string prefix : {"module.", "state_dict."}) {
+            auto m = Model::load(write("layout-" + prefix, [&](const std::string& n) { return prefix + n; }));
+            QVERIFY(max_diff(embeds_of(m), ref("image_embeds_a")) < 1e-4);
+            QVERIFY(has_warning(m, prefix == "module." ? "DeepSpeed" : "Lightning"));
+        }
+        // No LoRA: loads, and says the answers will not be ParGo's.
+        auto no_lora = Model::load(write("no-lora", [](const std::string& n) {
+            return n.find(".lora_") == std::string::npos ? n : std::string();
+        }));
+        QVERIFY(has_warning(no_lora, "no LoRA tensors"));
+        // A missing vision tensor, a misshapen one: errors naming them.
+        QString missing, shape;
+        try {
+            Model::load(write("missing", [](const std::string& n) {
+                return n == "visual_encoder.blocks.1.attn.q_bias" ? std::string() : n;
+            }));
+        } catch (const std::exception& e) {
+            missing = e.what();
+        }
+        QVERIFY2(missing.contains("visual_encoder.blocks.1.attn.q_bias") && missing.contains("missing"),
+                 qPrintable(missing));
+        try {
+            Model::load(write("shape", [](const std::string& n) { return n; }, "llm_proj.weight"));
+        } catch (const std::exception& e) {
+            shape = e.what();
+        }
+        QVERIFY2(shape.contains("llm_proj.weight") && shape.contains("shape"), qPrintable(shape));
     }
 
     // Through the session (the ParGo template from the config, the image from the file):
