@@ -4,6 +4,7 @@
 // (weight bytes read once per token).
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -46,7 +47,18 @@ int run_speed(int argc, char** argv) {
     const double plan_t0 = now_ms();
     const ModelPlan plan = plan_model(lp);  // what the model manager shows, per device/dtype
     const double plan_ms = now_ms() - plan_t0;
+    // Resident memory before and after the load: what loading takes, against the plan's weights.
+    auto rss_bytes = [] {
+        std::ifstream in("/proc/self/status");
+        std::string key;
+        uint64_t kb = 0;
+        for (std::string line; std::getline(in, line);)
+            if (line.rfind("VmRSS:", 0) == 0) kb = std::stoull(line.substr(6));
+        return kb * 1024;
+    };
+    const uint64_t rss_before = rss_bytes();
     auto model = load_model(args);
+    const uint64_t load_rss = rss_bytes() - std::min(rss_bytes(), rss_before);
     const ModelInfo& info = model->info();
     const int image_tokens = model->config().image_tokens();
     auto ask = [&](const std::string& question) {
@@ -89,6 +101,8 @@ int run_speed(int argc, char** argv) {
                         {"load_ms", info.load_ms},
                         {"plan_ms", plan_ms},
                         {"plan_bytes_needed", plan.bytes_needed},
+                        {"plan_weight_bytes", plan.weight_bytes},
+                        {"load_rss_bytes", load_rss},
                         {"plan_bytes_free", plan.bytes_free},
                         {"runs", runs},
                         {"image_tokens", image_tokens},
@@ -111,6 +125,9 @@ int run_speed(int argc, char** argv) {
                 info.weight_bytes / 1e9, info.load_ms / 1e3);
     std::printf("plan (%.0f ms): needs %.2f GB, %.2f GB free on the device%s\n", plan_ms,
                 plan.bytes_needed / 1e9, plan.bytes_free / 1e9, plan.fits ? "" : " (does not fit)");
+    std::printf("plan's weights %.3f GB; resident memory the load added %.3f GB (%.1f%%)\n",
+                plan.weight_bytes / 1e9, load_rss / 1e9,
+                plan.weight_bytes ? 100.0 * (double(load_rss) / plan.weight_bytes - 1) : 0.0);
     std::printf("medians of %d runs (after one warm-up):\n", runs);
     std::printf("  image encode            %9.1f ms\n", median(encode));
     std::printf("  prefill %4d tokens      %9.1f ms  (%d image + %d text, %d of them the "

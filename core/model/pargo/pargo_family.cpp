@@ -309,6 +309,7 @@ public:
         const TensorView* v = llm_tensor(key);
         if (!v) throw Error(c_.llm_dir + ": tensor '" + key + "' is missing (InternLM2's fused wqkv)");
         auto w = to_float(*v);
+        release(*v);
         static const std::string kPeft = "llm_model.base_model.model.";
         const std::string stem = key.substr(0, key.size() - std::string(".weight").size());
         const TensorView* a = from_ckpt(kPeft + stem + ".lora_A.default.weight");
@@ -365,6 +366,14 @@ public:
         }
         copy_view_into(*v, param);
         bytes_ += v->nbytes;
+        release(*v);
+    }
+
+    // The copied tensor's pages of the memory-mapped file go back to the system, so the host
+    // holds about one copy of the weights (as the LLaVA loader does).
+    void release(const TensorView& v) const {
+        if (ckpt_.find(v.name) == &v) ckpt_.release(v);
+        else if (llm_.find(v.name) == &v) llm_.release(v);
     }
 
     std::vector<std::string> report() const {
@@ -482,9 +491,11 @@ public:
         const auto& t = c.text;
         plan.kv_elements = 2ull * t.num_hidden_layers * uint64_t(t.max_position_embeddings) *
                            t.num_key_value_heads * uint64_t(t.hidden_size / t.num_attention_heads);
+        // The session prefills in chunks of 512 positions and takes one row of logits: the
+        // attention scores of one chunk against the whole context, fp32 (InternLM2's 32768
+        // positions make a whole-context square 150 GB, which nothing ever allocates).
         plan.working_elements =
-            uint64_t(t.max_position_embeddings) *
-            (uint64_t(t.vocab_size) + uint64_t(t.max_position_embeddings) * t.num_attention_heads);
+            512ull * uint64_t(t.max_position_embeddings) * t.num_attention_heads + t.vocab_size;
         return plan;
     }
 
