@@ -19,6 +19,7 @@
 
 #include "engine/model_impl.h"
 #include "model/pargo/pargo.h"
+#include "regionchat/backend.h"
 #include "regionchat/engine.h"
 #include "regionchat/image_io.h"
 #include "regionchat/safetensors.h"
@@ -237,6 +238,35 @@ private slots:
             shape = e.what();
         }
         QVERIFY2(shape.contains("llm_proj.weight") && shape.contains("shape"), qPrintable(shape));
+    }
+
+    // ParGo reads no coordinates: a region question is asked with the region drawn on the
+    // image, whatever mode the request asks for.
+    void regionsAreDrawnForParGo() {
+        QVERIFY(!model_->info().reads_region_text);
+        auto backend = make_local_backend(model_);
+        ChatRequest req;
+        req.text = "What is in <region 1>?";
+        req.images = {cv::Mat(200, 300, CV_8UC3, cv::Scalar(255, 255, 255))};
+        RegionInput r;
+        r.id = 1;
+        r.box = Box{30, 40, 120, 150};
+        req.regions = {r};
+        req.region_mode = RegionMode::Text;
+        const std::string q = backend->render_question(req);
+        QVERIFY2(q.find("region 1") != std::string::npos && q.find("30") == std::string::npos,
+                 q.c_str());
+        const auto drawn = images_with_visual_prompts([&] {
+            ChatRequest v = req;
+            v.region_mode = RegionMode::VisualPrompt;
+            return v;
+        }());
+        QCOMPARE(drawn.size(), size_t(1));
+        QVERIFY(cv::norm(drawn[0], req.images[0], cv::NORM_INF) > 0);  // something was drawn
+        GenerateParams g;
+        g.max_new_tokens = 2;
+        const Reply rep = backend->ask(req, g);  // runs, with the (drawn) image's 304 rows
+        QVERIFY(rep.timings.prompt_tokens > 304);
     }
 
     // Through the session (the ParGo template from the config, the image from the file):

@@ -56,7 +56,7 @@ public:
 
     std::string render_question(const ChatRequest& request) const override {
         return encode_region_references(request.text, request.regions, region_frame(request),
-                                        model_->region_format(), request.region_mode);
+                                        model_->region_format(), mode(request));
     }
 
 private:
@@ -70,8 +70,19 @@ private:
         return {};
     }
 
+    // A model that reads no region coordinates (ParGo) gets its regions drawn on the image.
+    RegionMode mode(const ChatRequest& request) const {
+        return model_->info().reads_region_text ? request.region_mode : RegionMode::VisualPrompt;
+    }
+
     std::string prepare(const ChatRequest& request, std::vector<cv::Mat>* images) const {
-        *images = images_with_visual_prompts(request);
+        if (mode(request) != request.region_mode) {
+            ChatRequest drawn = request;
+            drawn.region_mode = mode(request);
+            *images = images_with_visual_prompts(drawn);
+        } else {
+            *images = images_with_visual_prompts(request);
+        }
         return render_question(request);
     }
 

@@ -61,6 +61,8 @@ struct FamilyModel {
     /// Beam search's length_offset when a request leaves it to the model (BeamParams -1): 1 for
     /// ParGo, whose reference counts the BOS transformers starts input_ids with.
     int beam_length_offset = 0;
+    /// ModelInfo::reads_region_text.
+    bool reads_region_text = true;
 };
 
 class ModelFamily {

@@ -90,6 +90,10 @@ struct ModelInfo {
     uint64_t weight_bytes = 0;
     double load_ms = 0;
     std::vector<std::string> warnings;  ///< config keys ignored, unused tensors
+    /// False for a family that reads no coordinates in text (ParGo): its region questions are
+    /// asked with the regions drawn on the image (RegionMode::VisualPrompt) whatever mode the
+    /// request asks for.
+    bool reads_region_text = true;
 };
 
 /// What loading a model folder would take, worked out from config.json and the weight

@@ -550,6 +550,8 @@ public:
         m.bytes_loaded = loader.bytes();
         m.network = std::make_unique<ParGoNetwork>(net, ctx.device, ctx.dtype);
         m.beam_length_offset = 1;  // generate(inputs_embeds=...) starts input_ids with BOS
+        // ParGo was trained on no region coordinates: regions are drawn on the image.
+        m.reads_region_text = false;
         return m;
     }
 
