@@ -6,6 +6,7 @@
 
 #include "model/adapter.h"
 #include "model/kv_cache.h"
+#include "model/network.h"
 #include "regionchat/config.h"
 
 namespace rc {
@@ -87,5 +88,23 @@ struct LlamaForCausalLMImpl : torch::nn::Module {
     Rope rope;
 };
 TORCH_MODULE(LlamaForCausalLM);
+
+/// A LLaMA decoder's state for one conversation: its KV cache (copyable for beam search).
+class LlamaState : public DecodeState {
+public:
+    explicit LlamaState(KvCache cache) : cache(std::move(cache)) {}
+    int64_t length() const override { return cache.length(); }
+    void truncate(int64_t n) override { cache.truncate(n); }
+    std::unique_ptr<DecodeState> clone() const override {
+        return std::make_unique<LlamaState>(cache.clone());
+    }
+    KvCache cache;
+};
+
+/// Elements of a KV cache holding `positions` positions of this decoder (keys and values).
+inline uint64_t kv_cache_elements(const TextConfig& t, int64_t positions) {
+    return 2ull * t.num_hidden_layers * uint64_t(positions) * t.num_key_value_heads *
+           uint64_t(t.hidden_size / t.num_attention_heads);
+}
 
 }  // namespace rc

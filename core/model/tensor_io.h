@@ -58,6 +58,24 @@ private:
 /// without one).
 void place_built(torch::nn::Module& module);
 
+/// A network built with its parameters created in `dtype` from the start: building it in fp32
+/// and converting would hold twice the 16-bit weights on the host. The default dtype is
+/// process-wide, so it is restored at once (models are loaded on one worker thread).
+template <class Net, class Config>
+Net build_in_dtype(const Config& config, torch::Dtype dtype) {
+    struct Restore {
+        caffe2::TypeMeta old = torch::get_default_dtype();
+        ~Restore() { torch::set_default_dtype(old); }
+    } restore;
+    try {
+        torch::set_default_dtype(caffe2::TypeMeta::fromScalarType(dtype));
+        return Net(config);
+    } catch (const c10::Error&) {  // an initializer without a kernel for this dtype here
+        torch::set_default_dtype(restore.old);
+        return Net(config);
+    }
+}
+
 /// Writes every parameter of `module` (named as registered) into a safetensors file,
 /// converted to `dtype` (F32, F16 or BF16).
 void save_state(const torch::nn::Module& module, const std::string& path, DType dtype = DType::F32,

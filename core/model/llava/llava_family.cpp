@@ -50,37 +50,6 @@ PreprocessOptions llava_preprocess(const ModelConfig& c) {
     return p;
 }
 
-namespace {
-
-class LlavaState : public DecodeState {
-public:
-    explicit LlavaState(KvCache cache) : cache(std::move(cache)) {}
-    int64_t length() const override { return cache.length(); }
-    void truncate(int64_t n) override { cache.truncate(n); }
-    std::unique_ptr<DecodeState> clone() const override {
-        return std::make_unique<LlavaState>(cache.clone());
-    }
-    KvCache cache;
-};
-
-// The network with its parameters created in `dtype` from the start: building it in fp32
-// and converting would hold twice the 16-bit weights on the host. The default dtype is
-// process-wide, so it is restored at once (models are loaded on one worker thread).
-Llava build_in_dtype(const ModelConfig& config, torch::Dtype dtype) {
-    struct Restore {
-        caffe2::TypeMeta old = torch::get_default_dtype();
-        ~Restore() { torch::set_default_dtype(old); }
-    } restore;
-    try {
-        torch::set_default_dtype(caffe2::TypeMeta::fromScalarType(dtype));
-        return Llava(config);
-    } catch (const c10::Error&) {  // an initializer without a kernel for this dtype here
-        torch::set_default_dtype(restore.old);
-        return Llava(config);
-    }
-}
-
-}  // namespace
 
 LlavaNetwork::LlavaNetwork(Llava net, PreprocessOptions preprocess, torch::Device device,
                            torch::Dtype dtype)
@@ -97,11 +66,11 @@ torch::Tensor LlavaNetwork::embed_tokens(const torch::Tensor& ids) {
 }
 
 std::unique_ptr<DecodeState> LlavaNetwork::new_state() {
-    return std::make_unique<LlavaState>(net_->language_model->make_cache());
+    return std::make_unique<LlamaState>(net_->language_model->make_cache());
 }
 
 torch::Tensor LlavaNetwork::forward(const torch::Tensor& embeds, DecodeState& state) {
-    auto& s = static_cast<LlavaState&>(state);
+    auto& s = static_cast<LlamaState&>(state);
     return net_->language_model->forward(embeds, s.cache.length(), &s.cache);
 }
 
@@ -137,8 +106,7 @@ FamilyPlan llava_plan(const ModelConfig& c, std::string layout, std::string desc
     plan.parameters = count_parameters(c);
     plan.warnings = c.warnings;
     const auto& t = c.text;
-    plan.kv_elements = 2ull * t.num_hidden_layers * uint64_t(t.max_position_embeddings) *
-                       t.num_key_value_heads * uint64_t(t.hidden_size / t.num_attention_heads);
+    plan.kv_elements = kv_cache_elements(t, t.max_position_embeddings);
     // The fp32 logits and attention scores of a full-context prefill.
     plan.working_elements =
         uint64_t(t.max_position_embeddings) *
@@ -164,7 +132,7 @@ std::unique_ptr<LlavaNetwork> load_llava_network(
         torch::NoGradGuard no_grad;
         BuildPlacement place(ctx.device, ctx.dtype);  // layer by layer onto the device
         SkipInit skip;  // no random numbers: load_state overwrites every parameter
-        net = build_in_dtype(config, ctx.dtype);
+        net = build_in_dtype<Llava>(config, ctx.dtype);
         net->to(ctx.device, ctx.dtype);
         if (ctx.dtype != torch::kFloat32 && !fp32_modules.empty())
             for (const auto& item : net->named_modules())

@@ -439,20 +439,6 @@ int64_t pargo_parameters(const ParGoConfig& c) {
 
 const char* const kDescription = "ParGo (checkpoint over InternLM2, LoRA merged)";
 
-ParGoNet build_in_dtype(const ParGoConfig& c, torch::Dtype dtype) {
-    struct Restore {
-        caffe2::TypeMeta old = torch::get_default_dtype();
-        ~Restore() { torch::set_default_dtype(old); }
-    } restore;
-    try {
-        torch::set_default_dtype(caffe2::TypeMeta::fromScalarType(dtype));
-        return ParGoNet(c);
-    } catch (const c10::Error&) {
-        torch::set_default_dtype(restore.old);
-        return ParGoNet(c);
-    }
-}
-
 class ParGoFamily : public ModelFamily {
 public:
     Family id() const override { return Family::ParGo; }
@@ -489,8 +475,7 @@ public:
         plan.parameters = pargo_parameters(c);
         plan.warnings = c.warnings;
         const auto& t = c.text;
-        plan.kv_elements = 2ull * t.num_hidden_layers * uint64_t(t.max_position_embeddings) *
-                           t.num_key_value_heads * uint64_t(t.hidden_size / t.num_attention_heads);
+        plan.kv_elements = kv_cache_elements(t, t.max_position_embeddings);
         // The session prefills in chunks of 512 positions and takes one row of logits: the
         // attention scores of one chunk against the whole context, fp32 (InternLM2's 32768
         // positions make a whole-context square 150 GB, which nothing ever allocates).
@@ -529,7 +514,7 @@ public:
         {
             torch::NoGradGuard no_grad;
             SkipInit skip;
-            net = build_in_dtype(c, ctx.dtype);
+            net = build_in_dtype<ParGoNet>(c, ctx.dtype);
             net->eval();
         }
         Loader loader(c, *ckpt, *llm, layout);

@@ -300,20 +300,6 @@ torch::Tensor pargo_pixels(const cv::Mat& image, const ParGoConfig& c) {
     return ((t - mean) / stdv).contiguous();
 }
 
-namespace {
-
-class ParGoState : public DecodeState {
-public:
-    explicit ParGoState(KvCache cache) : cache(std::move(cache)) {}
-    int64_t length() const override { return cache.length(); }
-    void truncate(int64_t n) override { cache.truncate(n); }
-    std::unique_ptr<DecodeState> clone() const override {
-        return std::make_unique<ParGoState>(cache.clone());
-    }
-    KvCache cache;
-};
-
-}  // namespace
 
 ParGoNetwork::ParGoNetwork(ParGoNet net, torch::Device device, torch::Dtype dtype)
     : net_(std::move(net)), device_(device), dtype_(dtype) {}
@@ -329,11 +315,11 @@ torch::Tensor ParGoNetwork::embed_tokens(const torch::Tensor& ids) {
 }
 
 std::unique_ptr<DecodeState> ParGoNetwork::new_state() {
-    return std::make_unique<ParGoState>(net_->language_model->make_cache());
+    return std::make_unique<LlamaState>(net_->language_model->make_cache());
 }
 
 torch::Tensor ParGoNetwork::forward(const torch::Tensor& embeds, DecodeState& state) {
-    auto& s = static_cast<ParGoState&>(state);
+    auto& s = static_cast<LlamaState&>(state);
     return net_->language_model->forward(embeds, s.cache.length(), &s.cache);
 }
 
