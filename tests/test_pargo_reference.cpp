@@ -81,6 +81,7 @@ private slots:
             QVERIFY2(w.find("LoRA") == std::string::npos, w.c_str());  // merged everywhere
         }
         QVERIFY(fusion_warned);
+        QVERIFY(model_->info().template_asks_yes_no);  // MME questions drop their own instruction
         QCOMPARE(model_->tokenizer().vocab_size(), ref_json_["vocab_size"].get<int>());
         // The model manager's plan counts the parameters loading makes (from the configs only).
         LoadParams p;

@@ -28,9 +28,9 @@ CaseResult run_case(const std::shared_ptr<Model>& model, const BenchCase& c,
     }
     Session session(model);
     std::string prompt = case_prompt(c, options);
-    // ParGo's MME data has MME's "Please answer yes or no." removed: its template asks for a
-    // single word itself (README of bytedance/ParGo).
-    if (model->info().family == Family::ParGo && c.format == "mme") {
+    // A template that asks for one word itself (ParGo's) gets MME's questions without their
+    // "Please answer yes or no.", as ParGo's MME data has them (README of bytedance/ParGo).
+    if (model->info().template_asks_yes_no && c.format == "mme") {
         static const std::string kSuffix = "Please answer yes or no.";
         const size_t at = prompt.rfind(kSuffix);
         if (at != std::string::npos && at + kSuffix.size() == prompt.size()) {

@@ -261,6 +261,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.info.layout_description = fm.layout_description;
     m.info.warnings = std::move(fm.warnings);
     m.info.reads_region_text = fm.reads_region_text;
+    m.info.template_asks_yes_no = fm.template_asks_yes_no;
     m.info.parameters = m.network->parameter_count();
     m.info.weight_bytes = fm.bytes_loaded;
     m.info.device = device_of(m.device);

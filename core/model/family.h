@@ -61,8 +61,9 @@ struct FamilyModel {
     /// Beam search's length_offset when a request leaves it to the model (BeamParams -1): 1 for
     /// ParGo, whose reference counts the BOS transformers starts input_ids with.
     int beam_length_offset = 0;
-    /// ModelInfo::reads_region_text.
+    /// ModelInfo::reads_region_text and ::template_asks_yes_no.
     bool reads_region_text = true;
+    bool template_asks_yes_no = false;
 };
 
 class ModelFamily {

@@ -94,6 +94,10 @@ struct ModelInfo {
     /// asked with the regions drawn on the image (RegionMode::VisualPrompt) whatever mode the
     /// request asks for.
     bool reads_region_text = true;
+    /// True when the family's prompt asks for a one-word answer itself (ParGo's template's
+    /// "Answer the question using a single word(Yes or No)"): MME questions then drop their
+    /// own "Please answer yes or no.", as the family's published data does.
+    bool template_asks_yes_no = false;
 };
 
 /// What loading a model folder would take, worked out from config.json and the weight

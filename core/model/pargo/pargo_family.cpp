@@ -537,6 +537,8 @@ public:
         m.beam_length_offset = 1;  // generate(inputs_embeds=...) starts input_ids with BOS
         // ParGo was trained on no region coordinates: regions are drawn on the image.
         m.reads_region_text = false;
+        m.template_asks_yes_no =
+            c.prompt_template.find("single word(Yes or No)") != std::string::npos;
         return m;
     }
 
