@@ -20,6 +20,7 @@
 #include "engine/model_impl.h"
 #include "model/pargo/pargo.h"
 #include "regionchat/backend.h"
+#include "regionchat/bench_run.h"
 #include "regionchat/engine.h"
 #include "regionchat/image_io.h"
 #include "regionchat/safetensors.h"
@@ -82,6 +83,12 @@ private slots:
         }
         QVERIFY(fusion_warned);
         QVERIFY(model_->info().template_asks_yes_no);  // MME questions drop their own instruction
+        // ParGo's answer clean-up: after the last [/INST], before the first ###, trimmed.
+        QCOMPARE(bench::clean_answer(model_->info(), " x [/INST] Yes ### more"), std::string("Yes"));
+        QCOMPARE(bench::clean_answer(model_->info(), "No\n###"), std::string("No"));
+        QCOMPARE(bench::clean_answer(model_->info(), " plain "), std::string("plain"));
+        ModelInfo other;
+        QCOMPARE(bench::clean_answer(other, " plain "), std::string(" plain "));
         QCOMPARE(model_->tokenizer().vocab_size(), ref_json_["vocab_size"].get<int>());
         // The model manager's plan counts the parameters loading makes (from the configs only).
         LoadParams p;

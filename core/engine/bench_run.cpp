@@ -7,6 +7,27 @@
 
 namespace rc::bench {
 
+std::string clean_answer(const ModelInfo& info, std::string text) {
+    auto trim = [](std::string s) {
+        const char* ws = " \t\r\n";
+        const size_t a = s.find_first_not_of(ws);
+        if (a == std::string::npos) return std::string();
+        return s.substr(a, s.find_last_not_of(ws) - a + 1);
+    };
+    if (info.answer_after.empty() && info.answer_before.empty()) return text;
+    if (!info.answer_after.empty()) {
+        const size_t at = text.rfind(info.answer_after);
+        if (at != std::string::npos) text = text.substr(at + info.answer_after.size());
+        text = trim(text);
+    }
+    if (!info.answer_before.empty()) {
+        const size_t at = text.find(info.answer_before);
+        if (at != std::string::npos) text.resize(at);
+        text = trim(text);
+    }
+    return text;
+}
+
 CaseResult run_case(const std::shared_ptr<Model>& model, const BenchCase& c,
                     const RunOptions& options) {
     if (c.images.empty()) throw Error(c.id + ": the case has no image");
@@ -40,7 +61,7 @@ CaseResult run_case(const std::shared_ptr<Model>& model, const BenchCase& c,
         }
     }
     const Reply reply = session.ask(prompt, images, options.generate);
-    r.prediction = reply.text;
+    r.prediction = clean_answer(model->info(), reply.text);
     if (!reply.boxes.empty()) {
         r.has_pred_box = true;
         r.pred_box = reply.boxes.front().box;

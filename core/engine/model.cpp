@@ -262,6 +262,8 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.info.warnings = std::move(fm.warnings);
     m.info.reads_region_text = fm.reads_region_text;
     m.info.template_asks_yes_no = fm.template_asks_yes_no;
+    m.info.answer_after = fm.answer_after;
+    m.info.answer_before = fm.answer_before;
     m.info.parameters = m.network->parameter_count();
     m.info.weight_bytes = fm.bytes_loaded;
     m.info.device = device_of(m.device);

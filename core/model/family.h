@@ -64,6 +64,7 @@ struct FamilyModel {
     /// ModelInfo::reads_region_text and ::template_asks_yes_no.
     bool reads_region_text = true;
     bool template_asks_yes_no = false;
+    std::string answer_after, answer_before;  ///< ModelInfo's
 };
 
 class ModelFamily {

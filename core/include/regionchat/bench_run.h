@@ -35,6 +35,10 @@ bool case_correct(const CaseResult& result);
 /// Answers one case in a fresh session: loads its images (rc::Error with the path when one
 /// cannot be read), asks case_prompt (DualFocus' formats: runs its pipeline unless
 /// options.dual_focus is false), and fills prediction and, for grounding, pred_box.
+/// A benchmark answer cleaned as the model's family's evaluation does (ModelInfo::answer_after,
+/// answer_before: ParGo's "[/INST]" and "###"); unchanged for families without one.
+std::string clean_answer(const ModelInfo& info, std::string text);
+
 CaseResult run_case(const std::shared_ptr<Model>& model, const BenchCase& c,
                     const RunOptions& options = {});
 

@@ -98,6 +98,10 @@ struct ModelInfo {
     /// "Answer the question using a single word(Yes or No)"): MME questions then drop their
     /// own "Please answer yes or no.", as the family's published data does.
     bool template_asks_yes_no = false;
+    /// The family's clean-up of a benchmark answer (ParGo's eval script): keep what follows the
+    /// last `answer_after` ("[/INST]"), then cut at the first `answer_before` ("###"), then trim.
+    /// Empty: not applied.
+    std::string answer_after, answer_before;
 };
 
 /// What loading a model folder would take, worked out from config.json and the weight

@@ -537,6 +537,10 @@ public:
         m.beam_length_offset = 1;  // generate(inputs_embeds=...) starts input_ids with BOS
         // ParGo was trained on no region coordinates: regions are drawn on the image.
         m.reads_region_text = false;
+        // eval_mme_finetuning.py: split('[/INST]')[-1].strip(), split('###')[0].strip() (the
+        // cut at </s> and the <s> removal are the engine's end-of-sequence and decoding).
+        m.answer_after = "[/INST]";
+        m.answer_before = "###";
         m.template_asks_yes_no =
             c.prompt_template.find("single word(Yes or No)") != std::string::npos;
         return m;
