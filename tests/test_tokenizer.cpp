@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "regionchat/error.h"
+#include "regionchat/wordpiece.h"
 #include "regionchat/tokenizer.h"
 
 namespace {
@@ -54,6 +57,8 @@ class TestTokenizer : public QObject {
     Q_OBJECT
 
 private slots:
+    void wordPieceEqualsTransformers();
+    void wordPieceRefusesBadVocabularies();
     void initTestCase();
     void loadsTrainedModel();
     void roundTrip_data();
@@ -289,6 +294,52 @@ void TestTokenizer::badTrainingInputThrows() {
     const std::string unwritable = dir_.filePath("no/such/dir/x.model").toStdString();
     QVERIFY_THROWS_EXCEPTION(rc::Error,
                              rc::Tokenizer::train(training_sentences(), unwritable, 300));
+}
+
+// rc::WordPiece against transformers' BertTokenizer (uncased, [DEC] added as BOS, as LAVIS'
+// Q-Former tokenizer): 307 strings (RegionVLM point strings, punctuation, accents, CJK, control
+// characters, over-long words, [DEC] in the text) give the same tokens and ids.
+void TestTokenizer::wordPieceEqualsTransformers() {
+    const char* src = std::getenv("REGIONCHAT_SOURCE_DIR");
+    QVERIFY2(src, "REGIONCHAT_SOURCE_DIR is not set (run through CTest)");
+    const std::string dir = std::string(src) + "/tests/reference/wordpiece";
+    rc::WordPiece wp = rc::WordPiece::load(dir + "/vocab.txt");
+    std::ifstream in(dir + "/cases.json");
+    QVERIFY(in.good());
+    const auto j = nlohmann::json::parse(in);
+    QCOMPARE(wp.add_token("[DEC]"), j["dec_id"].get<int>());
+    QVERIFY(j["cases"].size() >= 300);
+    int with_unk = 0, with_dec = 0;
+    for (const auto& c : j["cases"]) {
+        const std::string text = c["text"].get<std::string>();
+        const auto want_tokens = c["tokens"].get<std::vector<std::string>>();
+        const auto got_tokens = wp.tokenize(text);
+        if (got_tokens != want_tokens) {
+            std::string g, w;
+            for (const auto& t : got_tokens) g += t + " ";
+            for (const auto& t : want_tokens) w += t + " ";
+            QFAIL(qPrintable(QString::fromStdString("'" + text + "'\n got: " + g + "\nwant: " + w)));
+        }
+        QCOMPARE(wp.encode(text), c["ids"].get<std::vector<int>>());
+        if (std::find(want_tokens.begin(), want_tokens.end(), "[UNK]") != want_tokens.end()) ++with_unk;
+        if (std::find(want_tokens.begin(), want_tokens.end(), "[DEC]") != want_tokens.end()) ++with_dec;
+    }
+    QVERIFY(with_unk > 0);
+    QVERIFY(with_dec > 0);
+}
+
+void TestTokenizer::wordPieceRefusesBadVocabularies() {
+    QTemporaryDir tmp;
+    const std::string empty = tmp.filePath("empty.txt").toStdString();
+    std::ofstream(empty).close();
+    QVERIFY_THROWS_EXCEPTION(rc::Error, rc::WordPiece::load(empty));
+    const std::string no_unk = tmp.filePath("no_unk.txt").toStdString();
+    std::ofstream(no_unk) << "[PAD]\na\n";
+    QVERIFY_THROWS_EXCEPTION(rc::Error, rc::WordPiece::load(no_unk));
+    QVERIFY_THROWS_EXCEPTION(rc::Error, rc::WordPiece::load(tmp.filePath("missing.txt").toStdString()));
+    // Malformed UTF-8 never stops it: bad bytes are dropped as BERT drops U+FFFD.
+    rc::WordPiece wp({"[UNK]", "a", "##b"});
+    QCOMPARE(wp.encode("ab\xff\xc3"), std::vector<int>({1, 2}));
 }
 
 QTEST_APPLESS_MAIN(TestTokenizer)
