@@ -272,7 +272,7 @@ public:
         std::vector<Turn> history = turns_;
         history.push_back(turn);
         json body = {{"model", o_.model},
-                     {"messages", json::array()},
+                     {"messages", messages_of(history)},
                      {"stream", true},
                      {"stream_options", {{"include_usage", true}}},
                      {"max_tokens", params.max_new_tokens},
@@ -284,9 +284,6 @@ public:
             if (params.sampling.top_k > 0) body["top_k"] = params.sampling.top_k;
             body["seed"] = params.sampling.seed;
         }
-        for (const Turn& t : history)
-            body["messages"].push_back(
-                {{"role", t.user ? "user" : "assistant"}, {"content", content_of(t)}});
 
         Reply reply;
         std::string text, error_body, stream_error;
@@ -531,12 +528,13 @@ private:
     // generation prompt) says in its usage where the answer's tokens start.
     double score_by_prompt_logprobs(const std::vector<Turn>& turns,
                                     const std::string& answer) const {
-        json full = messages_of(turns);
+        const json prefix = messages_of(turns);  // images as data URLs: built once
+        json full = prefix;
         full.push_back({{"role", "assistant"}, {"content", answer}});
         json b1 = {{"model", o_.model}, {"messages", full}, {"max_tokens", 1},
                    {"max_completion_tokens", 1}, {"temperature", 0}, {"prompt_logprobs", 0},
                    {"add_generation_prompt", false}, {"stream", false}};
-        json b2 = {{"model", o_.model}, {"messages", messages_of(turns)}, {"max_tokens", 1},
+        json b2 = {{"model", o_.model}, {"messages", prefix}, {"max_tokens", 1},
                    {"max_completion_tokens", 1}, {"temperature", 0},
                    {"add_generation_prompt", true}, {"stream", false}};
         const json r1 = post_json("/chat/completions", b1);

@@ -186,7 +186,7 @@ public:
             pending.clear();
         };
         out.push_back({PromptPiece::Kind::Bos, {}, false});
-        bool first = true, last_is_user = false;
+        bool first = true;
         for (const ChatMessage& m : messages) {
             if (m.role == ChatMessage::Role::User) {
                 std::string q = m.text, images;
@@ -202,15 +202,12 @@ public:
                 else
                     pending += "USER: " + images + q + after_question_;
                 first = false;
-                last_is_user = true;
                 continue;
             }
             flush();
             out.push_back({PromptPiece::Kind::Text, m.text, true});
             out.push_back({PromptPiece::Kind::Eos, {}, true});
-            last_is_user = false;
         }
-        (void)last_is_user;
         flush();
         return out;
     }
@@ -291,13 +288,21 @@ public:
         return v;
     }
 
-    // An LLM tensor: the checkpoint's (PEFT names) over the InternLM2 folder's.
+    // The checkpoint's PEFT name of an InternLM2 key: its module path (the key without
+    // ".weight") under MiniGPT_v2's llm_model, with `suffix` (".weight", ".lora_A.default.weight").
+    static std::string peft_key(const std::string& key, const std::string& suffix) {
+        static const std::string kWeight = ".weight";
+        const bool weight = key.size() > kWeight.size() &&
+                            key.compare(key.size() - kWeight.size(), kWeight.size(), kWeight) == 0;
+        return "llm_model.base_model.model." +
+               (weight ? key.substr(0, key.size() - kWeight.size()) : key) + suffix;
+    }
+
+    // An LLM tensor: the checkpoint's (PEFT names, peft < 0.7 or >= 0.7) over the InternLM2
+    // folder's.
     const TensorView* llm_tensor(const std::string& key) {
-        static const std::string kPeft = "llm_model.base_model.model.";
-        if (const TensorView* v = from_ckpt(kPeft + key)) return v;
-        const std::string stem = key.substr(0, key.size() - std::string(".weight").size());
-        if (key.size() > 7 && key.compare(key.size() - 7, 7, ".weight") == 0)
-            if (const TensorView* v = from_ckpt(kPeft + stem + ".base_layer.weight")) return v;
+        if (const TensorView* v = from_ckpt(peft_key(key, ".weight"))) return v;
+        if (const TensorView* v = from_ckpt(peft_key(key, ".base_layer.weight"))) return v;
         const TensorView* v = llm_.find(key);
         if (v) used_llm_.insert(v->name);
         return v;
@@ -310,10 +315,8 @@ public:
         if (!v) throw Error(c_.llm_dir + ": tensor '" + key + "' is missing (InternLM2's fused wqkv)");
         auto w = to_float(*v);
         release(*v);
-        static const std::string kPeft = "llm_model.base_model.model.";
-        const std::string stem = key.substr(0, key.size() - std::string(".weight").size());
-        const TensorView* a = from_ckpt(kPeft + stem + ".lora_A.default.weight");
-        const TensorView* b = from_ckpt(kPeft + stem + ".lora_B.default.weight");
+        const TensorView* a = from_ckpt(peft_key(key, ".lora_A.default.weight"));
+        const TensorView* b = from_ckpt(peft_key(key, ".lora_B.default.weight"));
         if (a && b) {
             if (a->shape.size() != 2 || b->shape.size() != 2 || a->shape[0] != c_.lora_r ||
                 b->shape[1] != c_.lora_r || a->shape[1] != w.size(1) || b->shape[0] != w.size(0))
