@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <opencv2/imgproc.hpp>
 
@@ -15,6 +16,7 @@
 #include "regionchat/dual_focus.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
+#include "regionchat/point_prompt.h"
 #include "support/tiny_model.h"
 #include "support/tiny_pink.h"
 
@@ -212,6 +214,73 @@ private slots:
         // Garbage in: long, unbalanced model output is handled linearly and never throws.
         const std::string junk(200000, '[');
         QCOMPARE(grounding_label("x", junk + "]"), junk + "]");
+    }
+
+    // RegionVLM's point prompts from every region kind, on a landscape and a portrait image:
+    // "[x y]" with int(x / W * 100); clicks as clicked; box and mask pixels sampled (seeded,
+    // distinct, inside); a scribble resampled in stroke order (LN_datasets' select_point).
+    void pointPromptsFromEveryRegionKind() {
+        const ImageSize land{640, 480}, port{300, 700};
+        // Clicks: exact golden strings (the formula, truncation, the far edge clamped to 99).
+        RegionInput clicks;
+        clicks.points = {{320, 240}, {0, 0}, {639.9, 479}, {101, 7}};
+        QCOMPARE(point_prompt_string(region_prompt_points(clicks, land, 1), land),
+                 std::string("[50 50] [0 0] [99 99] [15 1]"));
+        QCOMPARE(point_prompt_string(region_prompt_points(clicks, port, 1), port),
+                 std::string("[99 34] [0 0] [99 68] [33 1]"));
+        clicks.points.resize(12, Point{150, 350});
+        QCOMPARE(region_prompt_points(clicks, port, 1).size(), size_t(10));  // the first ten
+        // Box: 10 distinct pixels inside, reproducible from the seed, another seed differs.
+        for (const ImageSize size : {land, port}) {
+            RegionInput box;
+            box.box = {40, 60, 140, 110};
+            const auto a = region_prompt_points(box, size, 7), b = region_prompt_points(box, size, 7);
+            const auto c = region_prompt_points(box, size, 8);
+            QCOMPARE(a.size(), size_t(10));
+            QCOMPARE(point_prompt_string(a, size), point_prompt_string(b, size));
+            QVERIFY(point_prompt_string(a, size) != point_prompt_string(c, size));
+            std::set<std::pair<int, int>> seen;
+            for (const Point& p : a) {
+                QVERIFY(p.x >= 40 && p.x < 140 && p.y >= 60 && p.y < 110);
+                seen.insert({int(p.x), int(p.y)});
+            }
+            QCOMPARE(seen.size(), size_t(10));
+        }
+        // Mask: only its pixels; a 3-pixel mask gives 3 points; an empty one none.
+        cv::Mat mask(480, 640, CV_8UC1, cv::Scalar(0));
+        cv::circle(mask, {500, 100}, 30, cv::Scalar(255), -1);
+        RegionInput m;
+        m.box = {0, 0, 640, 480};  // the mask decides, not the box
+        m.mask = mask;
+        for (const Point& p : region_prompt_points(m, land, 3))
+            QVERIFY(mask.at<uint8_t>(int(p.y), int(p.x)) != 0);
+        mask.setTo(0);
+        mask.at<uint8_t>(5, 5) = mask.at<uint8_t>(5, 9) = mask.at<uint8_t>(400, 600) = 255;
+        QCOMPARE(region_prompt_points(m, land, 3).size(), size_t(3));
+        mask.setTo(0);
+        QVERIFY(region_prompt_points(m, land, 3).empty());
+        // Scribble: fewer points than 10 are repeated at select_point's indices
+        // int((len-1)/(k-1)*(j-1)), then kept in stroke order.
+        RegionInput sc;
+        sc.scribble = true;
+        sc.points = {{0, 0}, {64, 48}, {128, 96}, {192, 144}};
+        QCOMPARE(point_prompt_string(region_prompt_points(sc, land, 1), land),
+                 std::string("[0 0] [0 0] [0 0] [10 10] [10 10] [10 10] [20 20] [20 20] [20 20] [30 30]"));
+        sc.points.clear();
+        for (int i = 0; i < 200; ++i) sc.points.push_back({double(i * 3), double(i * 2)});
+        const auto r = region_prompt_points(sc, land, 4);
+        QCOMPARE(r.size(), size_t(10));
+        for (size_t i = 1; i < r.size(); ++i) QVERIFY(r[i].x > r[i - 1].x);  // stroke order
+        QVERIFY(point_prompt_string(r, land) != point_prompt_string(region_prompt_points(sc, land, 5), land));
+        // Through encode_region_references: <points N>...</points> with seed + N.
+        RegionInput box;
+        box.id = 2;
+        box.box = {40, 60, 140, 110};
+        const std::string t = encode_region_references("what is <region 2>?", {box}, land,
+                                                       *make_builtin_region_format("pixels"),
+                                                       RegionMode::Points, 5);
+        QCOMPARE(t, "what is <points 2>" + point_prompt_string(region_prompt_points(box, land, 7), land) +
+                        "</points>?");
     }
 
     void visualPromptsDrawRegions() {

@@ -18,13 +18,10 @@ int run_ask(int argc, char** argv) {
                                  {"model", "image", "box", "question", "max-new-tokens", "device",
                                   "dtype", "threads", "temperature", "top-p", "seed", "beams", "length-penalty", "server",
                                   "server-model", "api-key", "region-format", "server-extra",
-                                  "server-scoring", "score"},
+                                  "server-scoring", "score", "points", "scribble", "mask", "point-seed"},
                                  {"json", "no-client-resize"});
     const std::string image_path = args.require("image");
     const std::string question = args.require("question");
-    std::vector<Box> boxes;
-    if (args.has("box"))
-        for (const auto& b : args.options.at("box")) boxes.push_back(parse_box(b));
     GenerateParams gp = generate_params(args);
     const bool json = args.flags.count("json") > 0;
 
@@ -58,7 +55,8 @@ int run_ask(int argc, char** argv) {
     ChatRequest request;
     request.text = question;
     request.images = {image};
-    request.regions = regions_for(question, boxes, size);
+    request.regions = regions_from_args(args, question, size);
+    request.point_seed = uint32_t(args.get_int("point-seed", 0, 0, 2147483647));
     const std::string prompt = backend->render_question(request);
     // --score TEXT: the mean NLL of each candidate answer to this question (DualFocus'
     // perplexity choice), before the question is asked.
@@ -85,6 +83,7 @@ int run_ask(int argc, char** argv) {
     for (const auto& pb : reply.boxes)
         out["boxes"].push_back({pb.box.x0, pb.box.y0, pb.box.x1, pb.box.y1});
     out["stop_reason"] = to_string(reply.stop_reason);
+    if (backend->info().capabilities.region_point_prompts) out["point_seed"] = request.point_seed;
     if (!scores.empty()) out["scores"] = scores;
     out["timings_ms"] = {{"load", load_ms},
                          {"image_encode", reply.timings.image_encode_ms},

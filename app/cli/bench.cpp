@@ -113,7 +113,7 @@ int run_bench(int argc, char** argv) {
         args.get_int("max-new-tokens", bench::is_dualfocus_format(format) ? 128 : 64, 1, 4096);
     ro.dual_focus = !args.flags.count("single-pass");
     // --beams N: beam search (ParGo's published MME setting is 4 beams, 100 tokens).
-    ro.generate.beams.num_beams = args.get_int("beams", 1, 1, 16);
+    ro.generate.beams.num_beams = args.get_int("beams", 0, 1, 16);  // 0: the model's
     ro.generate.beams.length_penalty = args.get_double("length-penalty", 1.0, -10.0, 10.0);
     // --mme-rule pargo: ParGo's calculation_mme.py (first 20 characters) instead of MME's own.
     const bench::MmeRule mme_rule = bench::mme_rule_from_string(args.get("mme-rule", "official"));

@@ -10,7 +10,10 @@
 #include <filesystem>
 #include <string>
 
+#include <opencv2/imgproc.hpp>
+
 #include "regionchat/error.h"
+#include "regionchat/image_io.h"
 
 namespace rc::cli {
 
@@ -151,14 +154,117 @@ std::vector<RegionInput> regions_for(const std::string& question, const std::vec
     return regions;
 }
 
+namespace {
+
+std::vector<Point> parse_points(const std::string& option, const std::string& text) {
+    std::vector<Point> pts;
+    const char* s = text.c_str();
+    auto bad = [&] {
+        return UsageError("--" + option + " takes \"X,Y X,Y ...\" in pixels, not '" + text + "'");
+    };
+    while (*s) {
+        while (*s == ' ' || *s == ';') ++s;
+        if (!*s) break;
+        char* end = nullptr;
+        const double x = std::strtod(s, &end);
+        if (end == s || *end != ',' || !std::isfinite(x)) throw bad();
+        s = end + 1;
+        const double y = std::strtod(s, &end);
+        if (end == s || !std::isfinite(y)) throw bad();
+        s = end;
+        if (*s && *s != ' ' && *s != ';') throw bad();
+        pts.push_back({x, y});
+        if (pts.size() > 100000) throw UsageError("--" + option + ": more than 100000 points");
+    }
+    if (pts.empty()) throw bad();
+    return pts;
+}
+
+Box bounds_of(const std::vector<Point>& pts) {
+    Box b{pts[0].x, pts[0].y, pts[0].x, pts[0].y};
+    for (const Point& p : pts) {
+        b.x0 = std::min(b.x0, p.x);
+        b.y0 = std::min(b.y0, p.y);
+        b.x1 = std::max(b.x1, p.x + 1);
+        b.y1 = std::max(b.y1, p.y + 1);
+    }
+    return b;
+}
+
+}  // namespace
+
+std::vector<RegionInput> regions_from_args(const Args& args, const std::string& question,
+                                           ImageSize size) {
+    std::vector<Box> boxes;
+    if (args.has("box"))
+        for (const auto& b : args.options.at("box")) boxes.push_back(parse_box(b));
+    // Boxes first, placeholders counted over every kind below.
+    std::vector<RegionInput> regions;
+    for (const Box& b : boxes) {
+        RegionInput r;
+        r.box = b;
+        regions.push_back(r);
+    }
+    for (const char* kind : {"points", "scribble"}) {
+        if (!args.has(kind)) continue;
+        for (const auto& text : args.options.at(kind)) {
+            RegionInput r;
+            r.points = parse_points(kind, text);
+            for (const Point& p : r.points)
+                if (p.x < 0 || p.y < 0 || p.x >= size.width || p.y >= size.height)
+                    throw UsageError(std::string("--") + kind + ": a point lies outside the " +
+                                     std::to_string(size.width) + "x" + std::to_string(size.height) +
+                                     " image");
+            r.scribble = std::string(kind) == "scribble";
+            r.box = bounds_of(r.points);
+            regions.push_back(r);
+        }
+    }
+    if (args.has("mask"))
+        for (const auto& file : args.options.at("mask")) {
+            RegionInput r;
+            cv::Mat m = load_image(file);  // bounded decode with a clear message
+            cv::Mat grey;
+            if (m.channels() == 1)
+                grey = m;
+            else
+                cv::cvtColor(to_bgr8(m), grey, cv::COLOR_BGR2GRAY);
+            if (grey.cols != size.width || grey.rows != size.height)
+                throw UsageError("--mask " + file + " is " + std::to_string(grey.cols) + "x" +
+                                 std::to_string(grey.rows) + ", not the image's " +
+                                 std::to_string(size.width) + "x" + std::to_string(size.height));
+            grey.convertTo(r.mask, CV_8U);
+            const cv::Rect b = cv::boundingRect(r.mask);
+            if (b.area() == 0) throw UsageError("--mask " + file + " has no non-zero pixel");
+            r.box = Box{double(b.x), double(b.y), double(b.x + b.width), double(b.y + b.height)};
+            regions.push_back(r);
+        }
+    size_t placeholders = 0;
+    for (size_t p = question.find("<region>"); p != std::string::npos; p = question.find("<region>", p + 8))
+        ++placeholders;
+    if (placeholders != regions.size())
+        throw UsageError("the question has " + std::to_string(placeholders) +
+                         " <region> placeholder(s) but " + std::to_string(regions.size()) +
+                         " region(s) were given (--box, --points, --scribble, --mask)");
+    for (size_t i = 0; i < regions.size(); ++i) {
+        regions[i].id = int(i) + 1;
+        regions[i].box = regions[i].box.clipped(size.width, size.height);
+        if (regions[i].box.area() <= 0)
+            throw UsageError("region " + std::to_string(i + 1) + " lies outside the " +
+                             std::to_string(size.width) + "x" + std::to_string(size.height) + " image");
+    }
+    return regions;
+}
+
 GenerateParams generate_params(const Args& args) {
     GenerateParams g;
     g.max_new_tokens = args.get_int("max-new-tokens", 128, 1, 4096);
     g.sampling.temperature = static_cast<float>(args.get_double("temperature", 0.0, 0.0, 10.0));
     g.sampling.top_p = static_cast<float>(args.get_double("top-p", 1.0, 1e-6, 1.0));
     g.sampling.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, 2147483647));
-    // --beams N: beam search (the model family's published setting when it has one).
-    g.beams.num_beams = args.get_int("beams", 1, 1, 16);
+    // --beams N: beam search; 1 greedy (or sampling); without it the model family's published
+    // setting (greedy but for RegionVLM's 5 beams).
+    g.beams.num_beams = args.get_int("beams", 0, 1, 16);
     g.beams.length_penalty = args.get_double("length-penalty", 1.0, -10.0, 10.0);
     return g;
 }

@@ -12,6 +12,8 @@ namespace {
 const char* kUsage =
     "usage:\n"
     "  regionchat-cli ask [--model DIR] --image FILE [--box X0,Y0,X1,Y1]... --question TEXT\n"
+    "                     [--points \"X,Y X,Y\"]... [--scribble \"X,Y X,Y ...\"]... [--mask PNG]...\n"
+    "                     [--point-seed S]   (models that read regions as points: RegionVLM)\n"
     "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype "
     "auto|fp32|fp16|bf16]\n"
     "                     [--threads N] [--temperature T] [--top-p P] [--seed S]\n"
@@ -43,8 +45,9 @@ const char* kUsage =
     "  regionchat-cli sam-bench [--model SAM_DIR | --random-vit-b] [--runs N] [--device D]\n"
     "                     [--threads N]   Segment Anything encoder and decoder medians\n"
     "\n"
-    "<region> placeholders in the question are filled, in order, by the --box values (pixels\n"
-    "of the original image), written in the model's region format. --model defaults to the\n"
+    "<region> placeholders in the question are filled, in order, by the --box values, then the\n"
+    "--points, --scribble and --mask regions (pixels of the original image), written in the\n"
+    "model's region format (RegionVLM: 10 points sampled inside, from --point-seed). --model defaults to the\n"
     "embedded model (or $REGIONCHAT_MODEL).\n";
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "regionchat/point_prompt.h"
 #include "regionchat/backend.h"
 #include "regionchat/bench.h"
 #include "regionchat/error.h"
@@ -63,7 +64,8 @@ std::vector<int> region_reference_ids(const std::string& text) {
 
 std::string encode_region_references(const std::string& text,
                                      const std::vector<RegionInput>& regions, ImageSize size,
-                                     const RegionFormat& format, RegionMode mode) {
+                                     const RegionFormat& format, RegionMode mode,
+                                     uint32_t point_seed) {
     std::string out;
     size_t pos = 0, next_plain = 0;
     for (const Reference& ref : find_references(text)) {
@@ -78,8 +80,16 @@ std::string encode_region_references(const std::string& text,
             region = &regions[next_plain++];
         }
         out.append(text, pos, ref.begin - pos);
-        out += mode == RegionMode::VisualPrompt ? "region " + std::to_string(region->id)
-                                                : format.encode(region->box.normalized(), size);
+        if (mode == RegionMode::Points) {
+            const std::string id = std::to_string(region->id);
+            out += "<points " + id + ">" +
+                   point_prompt_string(region_prompt_points(*region, size, point_seed + uint32_t(region->id)),
+                                       size) +
+                   "</points>";
+        } else {
+            out += mode == RegionMode::VisualPrompt ? "region " + std::to_string(region->id)
+                                                    : format.encode(region->box.normalized(), size);
+        }
         pos = ref.end;
     }
     out.append(text, pos, std::string::npos);

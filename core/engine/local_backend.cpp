@@ -16,6 +16,13 @@ public:
         BackendInfo i;
         i.name = "local: " + model_->info().dir;
         i.region_format = model_->region_format().name();
+        if (model_->info().reads_region_points) {
+            i.region_format = "points";
+            i.capabilities.region_points = true;
+            i.capabilities.region_masks = true;
+            i.capabilities.region_point_prompts = true;
+            i.capabilities.grounding = false;
+        }
         return i;
     }
 
@@ -56,7 +63,7 @@ public:
 
     std::string render_question(const ChatRequest& request) const override {
         return encode_region_references(request.text, request.regions, region_frame(request),
-                                        model_->region_format(), mode(request));
+                                        model_->region_format(), mode(request), request.point_seed);
     }
 
 private:
@@ -70,8 +77,10 @@ private:
         return {};
     }
 
-    // A model that reads no region coordinates (ParGo) gets its regions drawn on the image.
+    // A model that reads no region coordinates (ParGo) gets its regions drawn on the image; one
+    // that reads points (RegionVLM) gets points.
     RegionMode mode(const ChatRequest& request) const {
+        if (model_->info().reads_region_points) return RegionMode::Points;
         return model_->info().reads_region_text ? request.region_mode : RegionMode::VisualPrompt;
     }
 

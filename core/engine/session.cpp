@@ -57,7 +57,7 @@ size_t utf8_complete_prefix(const std::string& s) {
 
 struct Session::Impl {
     std::vector<int> beam_search(const torch::Tensor& prompt_logits, const GenerateParams& params,
-                                 int budget, StopReason* stop);
+                                 BeamParams bp, int budget, StopReason* stop);
     std::shared_ptr<Model> model;
     Model::Impl& m;
     Network& net;
@@ -78,9 +78,115 @@ struct Session::Impl {
         : model(std::move(mdl)),
           m(ModelAccess::of(*model)),
           net(*m.network),
-          state(net.new_state()) {
-        if (net.architecture() != Network::Architecture::DecoderOnly)
-            throw Error("this model is an encoder-decoder; the engine has no path for it yet");
+          state(net.new_state()),
+          seq2seq(net.architecture() == Network::Architecture::EncoderDecoder) {}
+
+    // ---- encoder-decoder networks (RegionVLM's T5) ----
+    // The whole conversation is encoded again at each turn (the encoder is bidirectional, so
+    // nothing of the last turn's encoding can be kept); the decoder starts afresh.
+    const bool seq2seq;
+    std::list<std::pair<uint64_t, cv::Mat>> pixels;  // images a prompt may condition rows on
+
+    // The encoder's input for rendered pieces: each text piece tokenised on its own without
+    // </s>; "<image>" is the first image's rows (its features), "<points N>S</points>" the
+    // rows the network makes for the first image with the text S; Eos pieces are </s>.
+    // Answer pieces are skipped (they are the decoder's). Returns [1, S, D].
+    torch::Tensor encoder_input(const std::vector<PromptPiece>& pieces,
+                                const std::vector<ImageSlot>& slots, int* positions) {
+        std::vector<torch::Tensor> parts;
+        auto ids_rows = [&](const std::vector<int64_t>& ids) {
+            if (ids.empty()) return;
+            parts.push_back(net.embed_tokens(torch::tensor(ids, torch::kInt64).to(m.device).unsqueeze(0)));
+        };
+        auto first_image = [&]() -> const cv::Mat& {
+            if (slots.empty()) throw Error("this question refers to an image but none was given");
+            for (const auto& p : pixels)
+                if (p.first == slots.front().hash) return p.second;
+            throw Error("the image was evicted; start a new conversation");
+        };
+        for (const PromptPiece& piece : pieces) {
+            if (piece.is_answer) continue;
+            if (piece.kind == PromptPiece::Kind::Eos) {
+                ids_rows({int64_t(m.tokenizer->eos_id())});
+                continue;
+            }
+            if (piece.kind != PromptPiece::Kind::Text) continue;
+            const std::string& t = piece.text;
+            size_t at = 0;
+            while (at < t.size()) {
+                const size_t img = t.find(kImageMarker, at), pts = t.find("<points ", at);
+                const size_t next = std::min(img, pts);
+                const std::string chunk = t.substr(at, next == std::string::npos ? std::string::npos : next - at);
+                if (!chunk.empty()) {
+                    const auto ids = m.tokenizer->encode(chunk, false);
+                    ids_rows(std::vector<int64_t>(ids.begin(), ids.end()));
+                }
+                if (next == std::string::npos) break;
+                if (next == img) {
+                    if (slots.empty()) throw Error("the prompt has an <image> but no image was given");
+                    auto f = features_for(slots.front().hash);
+                    if (!f.defined()) throw Error("image features were evicted; start a new conversation");
+                    parts.push_back(f.unsqueeze(0));
+                    at = img + kImageMarker.size();
+                } else {
+                    const size_t gt = t.find('>', pts), close = t.find("</points>", pts);
+                    if (gt == std::string::npos || close == std::string::npos || close < gt)
+                        throw Error("a <points> region prompt is not closed");
+                    const std::string text = t.substr(gt + 1, close - gt - 1);
+                    parts.push_back(net.encode_image_with_text(first_image(), text).unsqueeze(0));
+                    at = close + 9;
+                }
+            }
+        }
+        if (parts.empty()) throw Error("nothing to encode");
+        auto x = torch::cat(parts, 1);
+        *positions = int(x.size(1));
+        return x;
+    }
+
+    // Encodes the conversation `msgs` into `state` and runs the decoder's start token.
+    // Returns its logits row.
+    torch::Tensor start_seq2seq(const std::vector<ChatMessage>& msgs,
+                                const std::vector<ImageSlot>& slots, int* positions) {
+        const auto pieces = m.chat_template->render(msgs);
+        auto enc = encoder_input(pieces, slots, positions);
+        if (*positions > net.max_positions())
+            throw Error("the conversation is " + std::to_string(*positions) +
+                        " encoder positions long; the model allows " +
+                        std::to_string(net.max_positions()) + ". Start a new conversation.");
+        state = net.new_state();
+        cached_keys.clear();
+        net.encode_prompt(enc, *state);
+        auto h = net.forward(embed_one(net.decoder_start_id()), *state);
+        return net.logits(h.select(1, 0));
+    }
+
+    // Mean NLL of `answer` + </s> from the decoder over the encoded conversation (LAVIS'
+    // Blip2T5.forward: labels are the answer's T5 ids with their </s>, decoder input shifted
+    // right from the start token; the mean over all of them).
+    double seq2seq_nll(const std::vector<ChatMessage>& msgs, const std::vector<ImageSlot>& slots,
+                       const std::string& answer) {
+        int positions = 0;
+        auto first = start_seq2seq(msgs, slots, &positions);
+        const auto a = m.tokenizer->encode(answer, false);
+        std::vector<int64_t> labels(a.begin(), a.end());
+        labels.push_back(m.tokenizer->eos_id());
+        std::vector<torch::Tensor> rows = {first.reshape({1, -1})};
+        if (labels.size() > 1) {
+            std::vector<int64_t> in(labels.begin(), labels.end() - 1);
+            auto h = net.forward(net.embed_tokens(torch::tensor(in, torch::kInt64).to(m.device).unsqueeze(0)),
+                                 *state);
+            rows.push_back(net.logits(h[0]));
+        }
+        auto logp = torch::log_softmax(torch::cat(rows, 0).to(torch::kFloat32), -1);
+        auto tgt = torch::tensor(labels, torch::kInt64).to(logp.device()).unsqueeze(1);
+        const double nll = -logp.gather(1, tgt).mean().item<double>();
+        state = net.new_state();  // the conversation's state is rebuilt by the next ask()
+        return nll;
+    }
+
+    torch::Tensor embed_one(int64_t id) {
+        return net.embed_tokens(torch::tensor({id}, torch::kInt64).to(m.device).unsqueeze(0));
     }
 
     torch::Tensor features_for(uint64_t hash) {
@@ -107,6 +213,11 @@ struct Session::Impl {
                 if (features.size() > kFeatureCacheSize) features.pop_back();
             }
             slots.push_back({h, {bgr.cols, bgr.rows}, f.size(0)});
+            if (seq2seq) {
+                pixels.remove_if([&](const auto& p) { return p.first == h; });
+                pixels.emplace_front(h, bgr);
+                if (pixels.size() > kFeatureCacheSize) pixels.pop_back();
+            }
         }
         return ms;
     }
@@ -219,9 +330,8 @@ struct Session::Impl {
 // own state. The session's own state keeps the prompt only (the next turn prefills the
 // answer). Returns the best hypothesis' tokens; `stop` says how it ended.
 std::vector<int> Session::Impl::beam_search(const torch::Tensor& prompt_logits,
-                                            const GenerateParams& params, int budget,
-                                            StopReason* stop) {
-    BeamParams bp = params.beams;
+                                            const GenerateParams& params, BeamParams bp,
+                                            int budget, StopReason* stop) {
     bp.max_new_tokens = budget;
     if (bp.length_offset < 0) bp.length_offset = m.beam_length_offset;
     BeamSearch search(bp, m.tokenizer->eos_id());
@@ -286,20 +396,28 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
     std::vector<Impl::ImageSlot> slots;
     std::vector<ChatMessage> msgs =
         s.with_user_turn(text, imgs, &slots, &reply.timings.image_encode_ms);
-    Sequence seq = s.build(msgs, slots);
-    const int64_t len = static_cast<int64_t>(seq.keys.size());
     const int64_t max_pos = s.net.max_positions();
-    if (len >= max_pos)
-        throw Error("the conversation is " + std::to_string(len) +
-                    " tokens long; the model allows " + std::to_string(max_pos) +
-                    ". Start a new conversation.");
-    reply.timings.prompt_tokens = static_cast<int>(len);
-
-    const int64_t keep = s.reuse_prefix(seq, len - 1);
-    reply.timings.reused_tokens = static_cast<int>(keep);
-    const auto tp = Clock::now();
+    int64_t len = 0;  // decoder positions before the answer
     bool aborted = false;
-    auto hidden = s.prefill(seq, keep, len, slots, &params, &aborted);
+    torch::Tensor hidden, logits;
+    const auto tp = Clock::now();
+    if (s.seq2seq) {
+        int positions = 0;
+        logits = s.start_seq2seq(msgs, slots, &positions);
+        reply.timings.prompt_tokens = positions;
+        len = 1;
+    } else {
+        Sequence seq = s.build(msgs, slots);
+        len = static_cast<int64_t>(seq.keys.size());
+        if (len >= max_pos)
+            throw Error("the conversation is " + std::to_string(len) +
+                        " tokens long; the model allows " + std::to_string(max_pos) +
+                        ". Start a new conversation.");
+        reply.timings.prompt_tokens = static_cast<int>(len);
+        const int64_t keep = s.reuse_prefix(seq, len - 1);
+        reply.timings.reused_tokens = static_cast<int>(keep);
+        hidden = s.prefill(seq, keep, len, slots, &params, &aborted);
+    }
     reply.timings.prefill_ms = ms_since(tp);
 
     std::vector<int> generated;
@@ -309,18 +427,22 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
     const int64_t budget = std::min<int64_t>(params.max_new_tokens, max_pos - len);
     Clock::time_point first_token_at;
     reply.stop_reason = StopReason::Length;
-    torch::Tensor logits;
-    if (!aborted) logits = s.net.logits(hidden.select(1, hidden.size(1) - 1));
-    if (!aborted && params.beams.num_beams > 1 && budget > 0) {
+    if (!aborted && !logits.defined()) logits = s.net.logits(hidden.select(1, hidden.size(1) - 1));
+    BeamParams beams = params.beams;
+    if (beams.num_beams <= 0) {  // the model's published setting
+        beams.num_beams = m.info.default_beams;
+        beams.length_penalty = m.info.default_length_penalty;
+    }
+    if (!aborted && beams.num_beams > 1 && budget > 0) {
         first_token_at = Clock::now();
-        generated = s.beam_search(logits, params, int(budget), &reply.stop_reason);
+        generated = s.beam_search(logits, params, beams, int(budget), &reply.stop_reason);
         reply.timings.first_token_ms = ms_since(t0);  // the answer comes whole, at the end
         answer = m.tokenizer->decode(generated);
         aborted = reply.stop_reason == StopReason::Abort;
         if (params.on_token && !answer.empty()) params.on_token(answer);
         emitted = answer.size();
     }
-    while (!aborted && params.beams.num_beams <= 1) {
+    while (!aborted && beams.num_beams <= 1) {
         if (params.should_abort && params.should_abort()) {
             aborted = true;
             break;
@@ -376,6 +498,7 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
     torch::NoGradGuard no_grad;
     std::vector<Impl::ImageSlot> slots;
     std::vector<ChatMessage> msgs = s.with_user_turn(text, imgs, &slots);
+    if (s.seq2seq) return s.seq2seq_nll(msgs, slots, answer);
     msgs.push_back({ChatMessage::Role::Assistant, answer});
     Sequence seq = s.build(msgs, slots);
     const int64_t len = static_cast<int64_t>(seq.keys.size());
@@ -448,6 +571,7 @@ double Session::one_turn_nll(const std::string& human, const std::vector<cv::Mat
                              const std::string& answer) {
     Impl& s = *impl_;
     torch::NoGradGuard no_grad;
+    if (s.seq2seq) throw Error("LLaVA's one-turn scoring is not defined for an encoder-decoder model");
     const LabelledTokens lt = label_one_turn(human, answer);
     const std::vector<int64_t>& ids = lt.ids;
     const std::vector<uint8_t>& labelled = lt.labelled;

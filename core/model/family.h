@@ -63,8 +63,11 @@ struct FamilyModel {
     int beam_length_offset = 0;
     /// ModelInfo::reads_region_text and ::template_asks_yes_no.
     bool reads_region_text = true;
+    bool reads_region_points = false;  ///< ModelInfo::reads_region_points
     bool template_asks_yes_no = false;
     std::string answer_after, answer_before;  ///< ModelInfo's
+    int default_beams = 1;                    ///< ModelInfo's
+    double default_length_penalty = 1.0;      ///< ModelInfo's
 };
 
 class ModelFamily {
@@ -106,5 +109,6 @@ FolderProbe probe_folder(const std::string& dir_or_file);
 const ModelFamily& llava_family();
 const ModelFamily& pink_family();
 const ModelFamily& pargo_family();
+const ModelFamily& regionvlm_family();
 
 }  // namespace rc

@@ -2,17 +2,18 @@
 // embeddings (as many rows as the network decides), a decoder runs over embeddings with a
 // state it owns (a KV cache), and hidden states become logits.
 //
-// Room for an encoder-decoder family (RegionVLM's FlanT5): its state holds the encoder's
-// output and the decoder's cache; Architecture::EncoderDecoder tells the engine to run the
-// prompt through encode_prompt() and to decode from decoder_start_embeddings(). Only
-// decoder-only families exist today; the engine refuses the other kind with a clear message
-// until it has that path.
+// An encoder-decoder family (RegionVLM's FlanT5) says Architecture::EncoderDecoder: the engine
+// then runs the whole prompt through encode_prompt() (its state keeps the encoder's output)
+// and decodes from decoder_start_id() with forward(), one state per beam as for the others.
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <torch/torch.h>
 #include <opencv2/core.hpp>
+
+#include "regionchat/error.h"
 
 namespace rc {
 
@@ -39,12 +40,21 @@ public:
     /// Embeddings [tokens, hidden] of one 8-bit BGR image: the family's preprocessing, vision
     /// tower and projector. The number of rows is the network's to decide.
     virtual torch::Tensor encode_image(const cv::Mat& bgr) = 0;
+    /// Rows for an image conditioned on a text (RegionVLM: the Q-Former reading a point
+    /// string); rc::Error for networks without such an input.
+    virtual torch::Tensor encode_image_with_text(const cv::Mat& bgr, const std::string& text);
     /// Token embeddings [1, T, hidden] of ids [1, T] (on the network's device).
     virtual torch::Tensor embed_tokens(const torch::Tensor& ids) = 0;
     /// An empty state for one conversation.
     virtual std::unique_ptr<DecodeState> new_state() = 0;
+    /// Encoder-decoder only: runs the encoder over the prompt's embeddings [1, S, hidden] and
+    /// makes `state` a fresh decoder state over its output.
+    virtual void encode_prompt(const torch::Tensor& embeds, DecodeState& state);
+    /// Encoder-decoder only: the token the decoder starts from.
+    virtual int64_t decoder_start_id() const { return 0; }
     /// Runs embeddings [1, T, hidden] at positions [state.length(), + T) and appends them
-    /// to `state`; returns the final hidden states [1, T, hidden].
+    /// to `state`; returns the final hidden states [1, T, hidden]. (Encoder-decoder: the
+    /// decoder's embeddings and positions.)
     virtual torch::Tensor forward(const torch::Tensor& embeds, DecodeState& state) = 0;
     /// Logits [..., vocab] of hidden states [..., hidden].
     virtual torch::Tensor logits(const torch::Tensor& hidden) = 0;
@@ -53,5 +63,12 @@ public:
     virtual int64_t max_positions() const = 0;
     virtual int64_t parameter_count() = 0;
 };
+
+inline torch::Tensor Network::encode_image_with_text(const cv::Mat&, const std::string&) {
+    throw Error("this model reads no text with its images");
+}
+inline void Network::encode_prompt(const torch::Tensor&, DecodeState&) {
+    throw Error("this model has no encoder");
+}
 
 }  // namespace rc

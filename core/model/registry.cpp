@@ -15,6 +15,7 @@ const std::vector<const ModelFamily*>& model_families() {
         &llava_family(),  // LLaVA-1.5, DualFocus, the embedded model (HF and original layouts)
         &pink_family(),   // Pink
         &pargo_family(),  // ParGo (EVA02, partial/global projector, InternLM2)
+        &regionvlm_family(),  // RegionVLM (EVA-ViT-g, Q-Former with point text, FlanT5)
     };
     return families;
 }
@@ -27,6 +28,8 @@ std::string to_string(Family f) {
             return "pink";
         case Family::ParGo:
             return "pargo";
+        case Family::RegionVlm:
+            return "regionvlm";
     }
     return "unknown";
 }

@@ -105,6 +105,9 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     tok->eos_ = sp.eos_id(tok->handle_);
     if (tok->bos_ < 0) tok->bos_ = sp.piece_to_id(tok->handle_, "<s>");
     if (tok->eos_ < 0) tok->eos_ = sp.piece_to_id(tok->handle_, "</s>");
+    tok->unk_ = sp.piece_to_id(tok->handle_, "<unk>");
+    const int space = sp.piece_to_id(tok->handle_, "\u2581");
+    tok->space_id_ = space == tok->unk_ ? -1 : space;
     return tok;
 }
 
@@ -150,7 +153,7 @@ std::vector<int> Tokenizer::encode(const std::string& given, bool add_bos,
     std::vector<int> ids;
     if (add_bos) ids.push_back(bos_);
     // What the slow tokenizer splits out: its special tokens, the added ones, the caller's.
-    const std::pair<std::string, int> specials[] = {{"<s>", bos_}, {"</s>", eos_}, {"<unk>", 0}};
+    const std::pair<std::string, int> specials[] = {{"<s>", bos_}, {"</s>", eos_}, {"<unk>", unk_}};
     bool first = true;
     for (size_t from = 0;;) {
         // The earliest split token; at one position the longest.
@@ -181,6 +184,9 @@ std::vector<int> Tokenizer::encode(const std::string& given, bool add_bos,
         ids.push_back(hit->second);
         from = at + hit->first.size();
     }
+    if (trailing_space_ && space_id_ >= 0 && !given.empty() && given.back() == ' ' &&
+        given.find_first_not_of(' ') != std::string::npos)
+        ids.push_back(space_id_);
     return ids;
 }
 

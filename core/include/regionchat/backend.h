@@ -21,6 +21,9 @@ struct RegionInput {
     int id = 0;                 ///< the N of `<region N>`
     Box box;                    ///< always set (a mask's or the points' bounding box)
     std::vector<Point> points;  ///< clicked points, in order (may be empty)
+    /// True when `points` is a free-hand stroke (the scribble tool) rather than clicks: a
+    /// model that reads point prompts resamples it along the stroke (point_prompt.h).
+    bool scribble = false;
     cv::Mat mask;               ///< 8-bit, the image's size, non-zero inside (may be empty)
     /// Colour for visual prompts (BGR, 0-255); negative: a colour chosen by id.
     int colour_b = -1, colour_g = -1, colour_r = -1;
@@ -30,6 +33,7 @@ struct RegionInput {
 enum class RegionMode {
     Text,          ///< each `<region N>` becomes the box in the model's region format
     VisualPrompt,  ///< regions drawn on the image (MMVM style), referred to as "region N"
+    Points,        ///< each `<region N>` becomes `<points N>[x y] ...</points>` (point_prompt.h)
 };
 
 struct ChatRequest {
@@ -37,6 +41,9 @@ struct ChatRequest {
     std::vector<cv::Mat> images;  ///< the first one is the image regions are marked on
     std::vector<RegionInput> regions;
     RegionMode region_mode = RegionMode::Text;
+    /// Seed of the points sampled inside masks and boxes for models that read regions as
+    /// point prompts (RegionVLM); the same seed gives the same points, hence the same answer.
+    uint32_t point_seed = 0;
 };
 
 /// What a backend can do; the app enables features by it.
@@ -45,6 +52,7 @@ struct BackendCapabilities {
     bool region_boxes = true;   ///< `<region N>` with a box
     bool region_points = false; ///< points are used as such (not only their bounding box)
     bool region_masks = false;  ///< masks are used as such (not only their bounding box)
+    bool region_point_prompts = false;  ///< regions reach the model as sampled points (seeded)
     bool grounding = true;      ///< answers may contain boxes (parse_boxes finds them)
     bool answer_scoring = true; ///< score() works (DualFocus' perplexity choice)
     bool streaming = true;
@@ -99,9 +107,11 @@ std::unique_ptr<ChatBackend> make_local_backend(std::shared_ptr<Model> model);
 /// Writes every `<region N>` of `text` for the model: as `format`'s text for region N's box
 /// (mode Text) or as "region N" (mode VisualPrompt). Throws rc::Error naming the id when a
 /// region is not in `regions`.
+/// Mode Points: region N's points (region_prompt_points with seed point_seed + N).
 std::string encode_region_references(const std::string& text,
                                      const std::vector<RegionInput>& regions, ImageSize size,
-                                     const RegionFormat& format, RegionMode mode);
+                                     const RegionFormat& format, RegionMode mode,
+                                     uint32_t point_seed = 0);
 
 /// The ids of the `<region N>` markers in `text`, in order of first appearance.
 std::vector<int> region_reference_ids(const std::string& text);

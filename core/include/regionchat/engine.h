@@ -61,8 +61,8 @@ Precision parse_precision(const std::string& text);
 std::string to_string(Precision p);
 
 /// The model families the runtime knows (core/model/<family>/, one registry line each).
-enum class Family { Llava, Pink, ParGo };
-/// The family's short name ("llava", "pink", "pargo").
+enum class Family { Llava, Pink, ParGo, RegionVlm };
+/// The family's short name ("llava", "pink", "pargo", "regionvlm").
 std::string to_string(Family f);
 
 /// Why generation stopped.
@@ -94,6 +94,10 @@ struct ModelInfo {
     /// asked with the regions drawn on the image (RegionMode::VisualPrompt) whatever mode the
     /// request asks for.
     bool reads_region_text = true;
+    /// True for a family that reads each region as points inside it (RegionVLM's Q-Former
+    /// text "[12 34] [56 7] ..."): `<region N>` becomes `<points N>...</points>` for it
+    /// (point_prompt.h), from the region's mask, box, clicks or scribble.
+    bool reads_region_points = false;
     /// True when the family's prompt asks for a one-word answer itself (ParGo's template's
     /// "Answer the question using a single word(Yes or No)"): MME questions then drop their
     /// own "Please answer yes or no.", as the family's published data does.
@@ -102,6 +106,10 @@ struct ModelInfo {
     /// last `answer_after` ("[/INST]"), then cut at the first `answer_before` ("###"), then trim.
     /// Empty: not applied.
     std::string answer_after, answer_before;
+    /// The decoding the family's papers publish, used when a request leaves it to the model
+    /// (GenerateParams::beams.num_beams 0): 1 = greedy.
+    int default_beams = 1;
+    double default_length_penalty = 1.0;
 };
 
 /// What loading a model folder would take, worked out from config.json and the weight
@@ -160,7 +168,9 @@ struct GenerateParams {
     /// max_new_tokens is this struct's. Beam search holds one decoder state per beam. The
     /// answer is known only at the end: on_token gets it whole then, and on_beam_step reports
     /// each step (steps done, the most allowed, the best beam's text so far).
-    BeamParams beams{1};
+    /// num_beams 0: the model's published setting (ModelInfo::default_beams and
+    /// default_length_penalty: greedy for most families, 5 beams for RegionVLM).
+    BeamParams beams{0};
     std::function<void(int step, int max_steps, const std::string& best_so_far)> on_beam_step;
     /// Called with each new piece of answer text (whole UTF-8 characters only).
     std::function<void(const std::string& piece)> on_token;

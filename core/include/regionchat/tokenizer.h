@@ -39,6 +39,10 @@ public:
     /// rc::Error when the model cannot be reloaded without its leading "▁".
     void set_legacy(bool legacy);
     bool legacy() const { return legacy_; }
+    /// T5TokenizerFast's Metaspace pre-tokenizer: text that ends in a space ends with the lone
+    /// "\u2581" piece (SentencePiece itself drops trailing space). Off by default; the T5
+    /// families turn it on (LAVIS tokenises with T5TokenizerFast).
+    void set_trailing_space_piece(bool on) { trailing_space_ = on; }
 
     /// Trains a small BPE/unigram model on `sentences` into `model_path` (tests, training).
     /// Ids: unk 0, bos 1, eos 2, no pad, as LLaMA.
@@ -54,6 +58,9 @@ private:
     std::vector<int> encode_without_prefix(const std::string& text) const;
     std::vector<std::pair<std::string, int>> added_;  // longest text first
     bool legacy_ = true;
+    bool trailing_space_ = false;
+    int space_id_ = -1;  // the "\u2581" piece, -1 when the model has none
+    int unk_ = 0;
     int size_ = 0;
     int bos_ = 1;
     int eos_ = 2;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "model/bert.h"
 #include "model/kv_cache.h"
 #include "model/layers.h"
 #include "model/llama.h"
@@ -105,37 +106,7 @@ private:
 };
 TORCH_MODULE(Eva02);
 
-// The projector's BERT (ParGo's qformer_bert.py, query side only).
-struct BertSelfAttentionImpl : torch::nn::Module {
-    BertSelfAttentionImpl(int hidden, int kv_width, int heads);
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& kv, const torch::Tensor& mask);
-    Linear query{nullptr}, key{nullptr}, value{nullptr};
-    int64_t heads;
-};
-TORCH_MODULE(BertSelfAttention);
-
-struct BertOutputImpl : torch::nn::Module {  // dense + residual + LayerNorm
-    BertOutputImpl(int in, int hidden, double eps);
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual);
-    Linear dense{nullptr};
-    torch::nn::LayerNorm LayerNorm{nullptr};
-};
-TORCH_MODULE(BertOutput);
-
-struct BertAttentionImpl : torch::nn::Module {
-    BertAttentionImpl(int hidden, int kv_width, int heads, double eps);
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& kv, const torch::Tensor& mask);
-    BertSelfAttention self{nullptr};
-    BertOutput output{nullptr};
-};
-TORCH_MODULE(BertAttention);
-
-struct BertIntermediateImpl : torch::nn::Module {
-    BertIntermediateImpl(int hidden, int intermediate);
-    Linear dense{nullptr};
-};
-TORCH_MODULE(BertIntermediate);
-
+// The projector's BERT (ParGo's qformer_bert.py, query side only): model/bert.h's parts.
 struct ParGoLayerImpl : torch::nn::Module {
     explicit ParGoLayerImpl(const ParGoConfig& c);
     torch::Tensor forward(torch::Tensor x, const torch::Tensor& vision, const torch::Tensor& self_mask,
