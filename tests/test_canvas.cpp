@@ -14,6 +14,8 @@
 #include "canvas/RegionListWidget.h"
 #include "document/AddRegionCommand.h"
 #include "document/ImageDocument.h"
+#include "document/SessionFile.h"
+#include "inference/ImageConversion.h"
 #include "tools/AbstractTool.h"
 #include "tools/ToolManager.h"
 
@@ -278,6 +280,49 @@ private slots:
         QCOMPARE(c.doc.regions().size(), 1);
     }
 
+    // --- scribble tool ---
+
+    // A drag records a stroke in order (one undo step); a click alone marks nothing; the
+    // stroke survives a session round trip and reaches core as a scribble.
+    void scribbleDragMakesAStrokeRegion() {
+        Canvas c;
+        QVERIFY(c.tools->setActiveTool(QStringLiteral("Scribble")));
+        QVERIFY(c.tools->activeTool()->statusText().contains(QStringLiteral("stroke")));
+        QSignalSpy messages(c.tools.get(), &ToolManager::statusMessage);
+        c.click(QPointF(50, 50));
+        QVERIFY(c.doc.regions().isEmpty());
+        QCOMPARE(messages.size(), 1);
+        c.drag(QPointF(40, 200), QPointF(240, 120));
+        QCOMPARE(c.doc.regions().size(), 1);
+        const Region r = c.doc.regions().first();
+        QCOMPARE(r.kind, Region::Kind::Scribble);
+        QVERIFY(r.positive.size() >= 3);
+        QVERIFY(near(r.positive.first(), QPointF(40, 200)));
+        QVERIFY(near(r.positive.last(), QPointF(240, 120)));
+        for (int i = 1; i < r.positive.size(); ++i) QVERIFY(r.positive[i].x() > r.positive[i - 1].x());
+        QVERIFY(r.box.contains(QRectF(41, 121, 198, 78)));
+        QCOMPARE(c.doc.selectedRegion(), r.id);
+        c.doc.undoStack()->undo();
+        QVERIFY(c.doc.regions().isEmpty());
+        c.doc.undoStack()->redo();
+        QCOMPARE(c.doc.regions().first(), r);
+
+        SessionData data;
+        data.imagePath = QStringLiteral("/tmp/x.png");
+        data.imageWidth = 400;
+        data.imageHeight = 300;
+        data.regions = c.doc.regions();
+        SessionData back;
+        QString error;
+        QVERIFY2(sessionFromJson(sessionToJson(data), &back, &error), qPrintable(error));
+        QCOMPARE(back.regions.size(), 1);
+        QCOMPARE(back.regions.first().kind, Region::Kind::Scribble);
+        QCOMPARE(back.regions.first().positive, r.positive);
+        const auto inputs = toRegionInputs(back.regions);
+        QVERIFY(inputs.front().scribble);
+        QCOMPARE(inputs.front().points.size(), size_t(r.positive.size()));
+    }
+
     // --- point tool ---
 
     void pointClickMakesAPointRegion() {
@@ -474,15 +519,17 @@ private slots:
     void toolActionsAreExclusive() {
         Canvas c;
         const QList<QAction*> actions = c.tools->actions();
-        QCOMPARE(actions.size(), 4);
+        QCOMPARE(actions.size(), 5);
         QCOMPARE(actions[0]->text(), QStringLiteral("Box"));
         QCOMPARE(actions[1]->text(), QStringLiteral("Point"));
-        QCOMPARE(actions[2]->text(), QStringLiteral("Pick"));
-        QCOMPARE(actions[3]->text(), QStringLiteral("Pan"));
+        QCOMPARE(actions[2]->text(), QStringLiteral("Scribble"));
+        QCOMPARE(actions[3]->text(), QStringLiteral("Pick"));
+        QCOMPARE(actions[4]->text(), QStringLiteral("Pan"));
         QCOMPARE(actions[0]->shortcut(), QKeySequence(Qt::Key_B));
         QCOMPARE(actions[1]->shortcut(), QKeySequence(Qt::Key_P));
-        QCOMPARE(actions[2]->shortcut(), QKeySequence(Qt::Key_K));
-        QCOMPARE(actions[3]->shortcut(), QKeySequence(Qt::Key_H));
+        QCOMPARE(actions[2]->shortcut(), QKeySequence(Qt::Key_S));
+        QCOMPARE(actions[3]->shortcut(), QKeySequence(Qt::Key_K));
+        QCOMPARE(actions[4]->shortcut(), QKeySequence(Qt::Key_H));
         QVERIFY(actions[1]->toolTip().contains(QStringLiteral("P")));
         QVERIFY(actions[0]->isChecked());
 

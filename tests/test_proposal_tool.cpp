@@ -411,6 +411,59 @@ private slots:
         w.document()->setModified(false);
     }
 
+    // "Which region is this?" with a RegionVLM (the tiny fixture): the proposals are ranked by
+    // caption loss on the worker, the best three get "#k loss" tags, the best is highlighted;
+    // without proposals or without a point-prompt model it says why.
+    void whichRegionTagsTheBestProposals() {
+        QTemporaryDir tmp;
+        MainWindowOptions o;
+        o.modelDir = qEnvironmentVariable("REGIONCHAT_SOURCE_DIR") + "/tests/reference/regionvlm/model";
+        o.recoveryPath = tmp.path() + "/recovery.regionchat";
+        o.askBeforeRestoring = false;
+        o.restoreSam = false;
+        MainWindow w(o);
+        QSignalSpy ready(w.inference(), &InferenceController::modelReady);
+        QVERIFY(!w.inference()->model().dir.isEmpty() || ready.wait(60000));
+        const QString scene = tmp.path() + "/scene.png";
+        QVERIFY(sceneImage(1000000000ULL).save(scene));
+        QSignalSpy loaded(&w, &MainWindow::imageLoaded);
+        w.openImage(scene);
+        QVERIFY(loaded.wait(20000));
+        QSignalSpy ranked(&w, &MainWindow::rankingFinished);
+        w.whichRegion(QStringLiteral("a red circle"));  // no proposals yet
+        QCOMPARE(ranked.count(), 0);
+        QVERIFY2(w.lastError().contains(QStringLiteral("propose")), qPrintable(w.lastError()));
+
+        const QSize size = w.document()->image().size();
+        QList<ProposalMask> proposals;
+        for (const QRect& r : {QRect(20, 20, 200, 150), QRect(250, 200, 180, 160),
+                               QRect(60, 260, 160, 120), QRect(5, 5, 20, 20)}) {
+            ProposalMask p;
+            p.mask = QImage(size, QImage::Format_Grayscale8);
+            p.mask.fill(0);
+            for (int y = r.top(); y <= r.bottom(); ++y)
+                for (int x = r.left(); x <= r.right(); ++x) p.mask.scanLine(y)[x] = 255;
+            p.box = QRectF(r.left(), r.top(), r.width(), r.height());
+            p.area = r.width() * r.height();
+            p.source = QStringLiteral("test");
+            proposals.append(p);
+        }
+        w.document()->setProposals(proposals);
+        w.whichRegion(QStringLiteral("a red circle"));
+        QVERIFY(ranked.wait(60000));
+        const auto ranks = ranked.first().first().value<QList<RankedProposal>>();
+        QCOMPARE(ranks.size(), 4);  // every proposal (the app does not apply eval_RIS.py's 4%)
+        for (int k = 1; k < ranks.size(); ++k) QVERIFY(ranks[k - 1].loss <= ranks[k].loss);
+        const auto& items = w.canvas()->proposalItems();
+        QCOMPARE(items.size(), 4);
+        QVERIFY(items[ranks[0].proposal]->label().startsWith(QStringLiteral("#1 ")));
+        QVERIFY(items[ranks[2].proposal]->label().startsWith(QStringLiteral("#3 ")));
+        QVERIFY(items[ranks[3].proposal]->label().isEmpty());  // tags on the best three only
+        QCOMPARE(w.canvas()->hoveredProposal(), ranks[0].proposal);
+        QVERIFY(w.canvas()->proposalsVisible());
+        w.document()->setModified(false);
+    }
+
     void workerComputesOnlyTheNewestHover() {
         auto cancel = std::make_shared<std::atomic<quint64>>(0);
         auto proposals = std::make_shared<std::atomic<quint64>>(0);

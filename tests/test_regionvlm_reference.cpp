@@ -12,14 +12,18 @@
 #include <filesystem>
 #include <fstream>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/model_impl.h"
 #include "model/regionvlm/regionvlm.h"
 #include "regionchat/backend.h"
 #include "regionchat/engine.h"
+#include "regionchat/error.h"
 #include "regionchat/image_io.h"
 #include "regionchat/point_prompt.h"
+#include "regionchat/region_rank.h"
 #include "regionchat/safetensors.h"
 #include "regionchat/tokenizer.h"
 #include "support/read_tensor.h"
@@ -281,6 +285,63 @@ private slots:
         // Scoring: the mean NLL of an answer + </s> under the decoder.
         const double nll = backend->score(req, rep.text);
         QVERIFY(std::isfinite(nll) && nll > 0);
+    }
+
+    // "Which region is this?": eval_RIS.py's candidate filter (area >= 4%, not hugging a
+    // border; >= 1% when none pass), its text processor, and the ranking: each candidate's
+    // loss is the best of its draws, each draw the backend's caption-loss score of the phrase.
+    void whichRegionRanksByCaptionLoss() {
+        const ImageSize size{image_.cols, image_.rows};
+        auto box = [](double x0, double y0, double x1, double y1) {
+            RegionInput r;
+            r.box = {x0, y0, x1, y1};
+            return r;
+        };
+        const std::vector<RegionInput> c = {
+            box(150, 60, 420, 300),              // 0: large
+            box(10, 10, 30, 30),                 // 1: under 4%: dropped
+            box(0, 0, double(size.width), 40),   // 2: hugs the top border: dropped
+            box(40, 330, 300, 520),              // 3: large
+        };
+        QCOMPARE(ris_candidates(c, size), (std::vector<size_t>{0, 3}));
+        QCOMPARE(ris_candidates({c[1]}, size), std::vector<size_t>{});
+        QCOMPARE(ris_candidates({box(10, 10, 70, 70)}, size), std::vector<size_t>{0});  // 1.4%: >= 1%
+        QCOMPARE(blip_caption("  The MAN (left);  holding a cup!! "), std::string("the man left holding a cup"));
+        auto backend = make_local_backend(model_);
+        RegionRankOptions o;
+        o.repeats = 3;
+        o.seed = 11;
+        size_t calls = 0;
+        o.progress = [&](size_t done, size_t total) {
+            ++calls;
+            return done <= total;
+        };
+        const auto ranks = rank_regions(*backend, image_, c, "a man holding a cup", o);
+        QCOMPARE(ranks.size(), size_t(2));
+        QCOMPARE(calls, size_t(6));
+        QVERIFY(ranks[0].loss <= ranks[1].loss);
+        for (const auto& r : ranks) {
+            QCOMPARE(r.draws.size(), size_t(3));
+            QCOMPARE(r.loss, *std::min_element(r.draws.begin(), r.draws.end()));
+        }
+        // One draw by hand: the same request through the backend's score.
+        ChatRequest req;
+        req.text = "<region 1>";
+        req.images = {image_};
+        RegionInput r = c[ranks[0].index];
+        r.id = 1;
+        req.regions = {r};
+        req.point_seed = 11 + 7919;
+        QCOMPARE(backend->fresh()->score(req, "a man holding a cup"), ranks[0].draws[1]);
+        QCOMPARE(rank_regions(*backend, image_, c, "a man holding a cup", o)[0].draws, ranks[0].draws);
+        // A model that reads no points refuses, saying why.
+        bool refused = false;
+        try {
+            rank_regions(*make_local_backend(hf_), image_, c, "x", o);
+        } catch (const Error& e) {
+            refused = std::string(e.what()).find("points") != std::string::npos;
+        }
+        QVERIFY(refused);
     }
 };
 

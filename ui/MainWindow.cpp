@@ -7,6 +7,7 @@
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QInputDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -114,6 +115,7 @@ void MainWindow::buildControllers() {
     connect(proposals_, &ProposalController::proposalsFinished, this,
             &MainWindow::proposalsFinished);
     connect(proposals_, &ProposalController::samFinished, this, &MainWindow::samFinished);
+    connect(proposals_, &ProposalController::rankingFinished, this, &MainWindow::rankingFinished);
 }
 
 void MainWindow::buildFileMenu() {
@@ -183,6 +185,8 @@ void MainWindow::buildMenus() {
     regions->addAction(tr("Propose Regions with &SAM"), QKeySequence(tr("Ctrl+Alt+R")), this,
                        [this] { proposeRegions(QStringLiteral("sam")); });
     regions->addAction(tr("&Clear Proposals"), this, [this] { doc_.setProposals({}); });
+    regions->addAction(tr("&Which Region Is This…"), QKeySequence(tr("Ctrl+Shift+W")), this,
+                       &MainWindow::askWhichRegion);
     cancelProposalsAction_ =
         regions->addAction(tr("Cancel Proposals"), QKeySequence(Qt::Key_Escape), inference_,
                            &InferenceController::cancelProposals);
@@ -207,6 +211,19 @@ void MainWindow::buildMenus() {
                          &MainWindow::openModel);
     modelMenu->addAction(tr("Connect to Se&rver…"), QKeySequence(tr("Ctrl+Shift+K")), this,
                          &MainWindow::connectToServer);
+    modelMenu->addSeparator();
+    modelMenu->addAction(tr("Point Prompt &Seed…"), this, [this] {
+        bool ok = false;
+        const int seed = QInputDialog::getInt(
+            this, tr("Point Prompt Seed"),
+            tr("Models that read regions as points (RegionVLM) sample 10 points inside masks and "
+               "boxes. The same seed gives the same points, hence the same answer."),
+            int(pointSeed_), 0, 2147483647, 1, &ok);
+        if (!ok) return;
+        pointSeed_ = quint32(seed);
+        conversation_->setPointSeed(pointSeed_);
+        statusBar()->showMessage(tr("Point prompt seed: %1").arg(seed), 5000);
+    });
 
     QMenu* toolsMenu = menuBar()->addMenu(tr("&Tools"));
     toolsMenu->addActions(tools_->actions());
@@ -276,6 +293,24 @@ void MainWindow::openModel() {
     options_.device = dialog.device();
     documents_->setModelDir(dir);
     inference_->loadModel(dir, dialog.device(), dialog.dtype());
+}
+
+void MainWindow::whichRegion(const QString& phrase) {
+    proposals_->whichRegion(phrase, pointSeed_);
+}
+
+void MainWindow::askWhichRegion() {
+    if (doc_.image().isNull()) return;
+    bool ok = false;
+    const QString phrase = QInputDialog::getText(
+        this, tr("Which Region Is This?"),
+        tr("Describe the thing to find. Each proposal is scored by how well the model's caption "
+           "of it matches (RegionVLM's referring rule: 5 point draws per proposal, the best "
+           "counts; point seed %1).")
+            .arg(pointSeed_),
+        QLineEdit::Normal, QString(), &ok);
+    if (!ok || phrase.trimmed().isEmpty()) return;
+    proposals_->whichRegion(phrase.trimmed(), pointSeed_);
 }
 
 void MainWindow::connectToServer() {

@@ -7,6 +7,7 @@
 
 #include "controllers/UserFeedback.h"
 #include "document/ImageDocument.h"
+#include "inference/InferenceTypes.h"
 
 class QLabel;
 class QProgressBar;
@@ -77,6 +78,9 @@ public:
     /// Loads a SAM folder on the worker (remembered in the settings once it has loaded);
     /// errors show in the window.
     void loadSam(const QString& dir);
+    /// "Which region is this?" for `phrase` (Regions > Which Region Is This… asks for it):
+    /// ranks the proposals by the model's caption loss; rankingFinished() follows.
+    void whichRegion(const QString& phrase);
     /// Regions go to the model drawn on the image ("region N") instead of as box text.
     void setVisualPrompts(bool on);
     bool visualPrompts() const;
@@ -93,6 +97,8 @@ signals:
     void proposalsFinished(bool ok);
     /// A SAM load finished.
     void samFinished(bool ok);
+    /// A "which region" ranking finished: proposals in rank order (empty when it failed).
+    void rankingFinished(const QList<rcui::RankedProposal>& ranks);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -109,6 +115,8 @@ private:
     void openModel();
     /// Model > Connect to Server…: answers through an OpenAI-compatible server.
     void connectToServer();
+    /// Regions > Which Region Is This…: asks for a phrase, ranks the proposals by it.
+    void askWhichRegion();
     void refreshTitle();
 
     // UserFeedback
@@ -140,6 +148,7 @@ private:
     QAction* cancelProposalsAction_ = nullptr;  // Esc, enabled while proposals run
     QList<QAction*> docActions_;                // undo, redo
     QString lastError_;
+    quint32 pointSeed_ = 0;  // Model > Point Prompt Seed
 };
 
 }  // namespace rcui

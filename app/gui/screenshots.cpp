@@ -1,6 +1,6 @@
 // regionchat-screenshots: drives the real window through its main states and saves a PNG of
 // each (for README and for looking at the UI as a user sees it). Run under Xvfb or offscreen:
-//   regionchat-screenshots OUT_DIR [--model DIR]
+//   regionchat-screenshots OUT_DIR [--model DIR] [--regionvlm DIR]
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
@@ -199,5 +199,64 @@ int main(int argc, char** argv) {
     waitFor([] { return false; }, 300);
     shoot(w, out + "/8-proposals.png");
     doc->setModified(false);
+
+    // --regionvlm DIR: a RegionVLM folder answers; a scribble and a box as point prompts, then
+    // Regions > Which Region Is This… over classic proposals.
+    const int rv = args.indexOf("--regionvlm");
+    if (rv > 0 && rv + 1 < args.size()) {
+        rcui::MainWindowOptions o2 = o;
+        o2.modelDir = args[rv + 1];
+        o2.recoveryPath = out + "/recovery-regionvlm.regionchat";
+        rcui::MainWindow v(o2);
+        v.resize(1400, 860);
+        v.show();
+        if (!waitFor([&] { return v.inference()->hasModel() &&
+                                  v.inference()->model().dir == args[rv + 1]; }, 120000)) {
+            qCritical("the RegionVLM model did not load: %s", qPrintable(v.lastError()));
+            return 1;
+        }
+        bool vloaded = false;
+        QObject::connect(&v, &rcui::MainWindow::imageLoaded, [&](bool ok) { vloaded = ok; });
+        v.openImage(QStringLiteral(REGIONCHAT_SAMPLES_DIR "/scene_1000000000.png"));
+        if (!waitFor([&] { return vloaded; }, 20000)) return 1;
+        v.canvas()->fitToWindow();
+        waitFor([] { return false; }, 200);
+        // A scribble over the blue triangle, drawn with the mouse as a user would.
+        v.tools()->setActiveTool(QStringLiteral("Scribble"));
+        QWidget* vp = v.canvas()->viewport();
+        const QPointF stroke[] = {{262, 440}, {280, 410}, {300, 380}, {318, 400}, {330, 430},
+                                  {312, 445}, {290, 446}};
+        QTest::mousePress(vp, Qt::LeftButton, {}, v.canvas()->mapFromScene(stroke[0]));
+        for (const QPointF& p : stroke) QTest::mouseMove(vp, v.canvas()->mapFromScene(p));
+        QTest::mouseRelease(vp, Qt::LeftButton, {}, v.canvas()->mapFromScene(stroke[6]));
+        auto* vdoc = v.document();
+        rcui::Region box;
+        box.id = vdoc->nextRegionId();
+        box.box = QRectF(QPointF(154, 175), QPointF(221, 242));
+        box.colour = rcui::regionColour(box.id);
+        vdoc->undoStack()->push(new rcui::AddRegionCommand(vdoc, box));
+        int vanswers = 0;
+        QObject::connect(&v, &rcui::MainWindow::answerFinished, [&] { ++vanswers; });
+        v.ask("<region 1>");
+        waitFor([&] { return vanswers >= 1; }, 120000);
+        v.ask("Is <region 2> next to <region 1>?");
+        waitFor([&] { return vanswers >= 2; }, 120000);
+        shoot(v, out + "/9-scribble-regionvlm.png");
+        bool vproposed = false;
+        QObject::connect(&v, &rcui::MainWindow::proposalsFinished, [&](bool ok) { vproposed = ok; });
+        v.proposeRegions(QStringLiteral("classic"));
+        if (!waitFor([&] { return vproposed; }, 60000)) return 1;
+        bool ranked = false;
+        QObject::connect(&v, &rcui::MainWindow::rankingFinished,
+                         [&](const QList<rcui::RankedProposal>& r) { ranked = !r.isEmpty(); });
+        v.whichRegion(QStringLiteral("the blue triangle"));
+        if (!waitFor([&] { return ranked; }, 300000)) {
+            qCritical("which region: %s", qPrintable(v.lastError()));
+            return 1;
+        }
+        waitFor([] { return false; }, 300);
+        shoot(v, out + "/10-which-region.png");
+        vdoc->setModified(false);
+    }
     return 0;
 }

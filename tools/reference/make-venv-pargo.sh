@@ -25,6 +25,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
     timm==0.9.16 \
     einops==0.7.0 \
     sentencepiece==0.1.99 \
+    protobuf==4.25.3 \
     safetensors==0.4.2 \
     numpy==1.26.4 \
     Pillow==9.3.0

@@ -1,6 +1,7 @@
 #include "canvas/CanvasView.h"
 
 #include <QGraphicsPixmapItem>
+#include <QGraphicsPathItem>
 #include <QGraphicsRectItem>
 #include <QKeyEvent>
 #include <QMouseEvent>
@@ -136,6 +137,10 @@ void CanvasView::syncProposals() {
     }
 }
 
+void CanvasView::setProposalLabels(const QHash<int, QString>& labels) {
+    for (int i = 0; i < proposalItems_.size(); ++i) proposalItems_[i]->setLabel(labels.value(i));
+}
+
 AbstractTool* CanvasView::tool() const {
     return tool_;
 }
@@ -167,6 +172,8 @@ QImage CanvasView::renderAnnotated() const {
     refreshOverlays();
     const bool draftVisible = draftItem_->isVisible();
     draftItem_->setVisible(false);
+    const bool draftPathVisible = draftPathItem_->isVisible();
+    draftPathItem_->setVisible(false);
     // Candidates and the cursor's preview are not part of the annotated image.
     for (auto* item : proposalItems_) item->setVisible(false);
     if (previewItem_) previewItem_->setVisible(false);
@@ -177,6 +184,7 @@ QImage CanvasView::renderAnnotated() const {
                        Qt::IgnoreAspectRatio);
     }
     draftItem_->setVisible(draftVisible);
+    draftPathItem_->setVisible(draftPathVisible);
     for (auto* item : proposalItems_) item->setVisible(proposalsVisible_);
     if (previewItem_) previewItem_->setVisible(true);
     style_->unit = savedUnit;
@@ -206,6 +214,19 @@ void CanvasView::setDraftBox(const QRectF& imageRect) {
 
 void CanvasView::clearDraftBox() {
     if (draftItem_) draftItem_->setVisible(false);
+}
+
+void CanvasView::setDraftPath(const QPainterPath& imagePath) {
+    QPen pen(Qt::white, style_->presentation ? 5.0 : 2.5, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin);
+    pen.setCosmetic(true);
+    draftPathItem_->setPen(pen);
+    draftPathItem_->setBrush(Qt::NoBrush);
+    draftPathItem_->setPath(imagePath);
+    draftPathItem_->setVisible(true);
+}
+
+void CanvasView::clearDraftPath() {
+    if (draftPathItem_) draftPathItem_->setVisible(false);
 }
 
 // --- zoom ---
@@ -303,6 +324,9 @@ void CanvasView::rebuildAll() {
     draftItem_ = scene_->addRect(QRectF());
     draftItem_->setZValue(kDraftZ);
     draftItem_->setVisible(false);
+    draftPathItem_ = scene_->addPath(QPainterPath());
+    draftPathItem_->setZValue(kDraftZ);
+    draftPathItem_->setVisible(false);
 
     for (const auto& region : document_->regions()) addRegionItem(region.id);
     updateSelection(document_->selectedRegion());

@@ -7,11 +7,13 @@
 #include <QHash>
 #include <QImage>
 #include <QList>
+#include <QPainterPath>
 #include <QPointer>
 #include <memory>
 
 class QGraphicsPixmapItem;
 class QGraphicsRectItem;
+class QGraphicsPathItem;
 
 namespace rcui {
 
@@ -54,6 +56,9 @@ public:
     /// Shows the box being drawn, before it becomes a region. clearDraftBox() hides it.
     void setDraftBox(const QRectF& imageRect);
     void clearDraftBox();
+    /// Shows the stroke being drawn (the scribble tool); clearDraftPath() hides it.
+    void setDraftPath(const QPainterPath& imagePath);
+    void clearDraftPath();
     /// Image pixels per screen pixel: how far a tool's "a few pixels" reaches in the image.
     double imagePixelsPerScreenPixel() const { return 1.0 / zoom(); }
 
@@ -64,6 +69,9 @@ public:
     /// The smallest proposal whose mask holds image pixel `pos`: index into the document's
     /// proposals, or -1.
     int proposalAt(const QPointF& pos) const;
+    /// Tags on proposals by index ("#1 2.31": "Which region is this?"); the others lose theirs.
+    /// Cleared when the proposals change.
+    void setProposalLabels(const QHash<int, QString>& labels);
     /// Highlights one proposal (-1: none).
     void setHoveredProposal(int index);
     int hoveredProposal() const { return hoveredProposal_; }
@@ -138,6 +146,7 @@ private:
     std::unique_ptr<OverlayStyle> style_;
     QGraphicsPixmapItem* imageItem_ = nullptr;
     QGraphicsRectItem* draftItem_ = nullptr;
+    QGraphicsPathItem* draftPathItem_ = nullptr;
     QHash<int, RegionItem*> regionItems_;
     QList<GroundingItem*> groundingItems_;
     FocusCropItem* focusCropItem_ = nullptr;

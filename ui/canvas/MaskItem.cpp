@@ -48,7 +48,7 @@ void MaskGraphic::paint(QPainter* painter, double opacity, double outlineWidth) 
 
 MaskItem::MaskItem(const QImage& mask, const QColor& colour, const OverlayStyle* style,
                    QGraphicsItem* parent)
-    : QGraphicsItem(parent), style_(style) {
+    : QGraphicsItem(parent), style_(style), colour_(colour) {
     graphic_.set(mask, colour);
     setAcceptedMouseButtons(Qt::NoButton);
 }
@@ -60,15 +60,26 @@ void MaskItem::setHighlighted(bool on) {
     update();
 }
 
+void MaskItem::setLabel(const QString& label) {
+    if (label == label_) return;
+    prepareGeometryChange();
+    label_ = label;
+    update();
+}
+
 QRectF MaskItem::boundingRect() const {
     const double m = 3 * style_->lineWidth();
-    return graphic_.bounds().adjusted(-m, -m, m, m);
+    QRectF r = graphic_.bounds().adjusted(-m, -m, m, m);
+    if (!label_.isEmpty()) r |= tagRectFor(graphic_.bounds(), label_, *style_);
+    return r;
 }
 
 void MaskItem::paint(QPainter* painter, const QStyleOptionGraphicsItem*, QWidget*) {
     // Candidates stay light (several often overlap one object); the hovered one stands out.
     graphic_.paint(painter, highlighted_ ? 0.5 : 0.12,
                    style_->lineWidth() * (highlighted_ ? 1.3 : 0.45));
+    if (!label_.isEmpty())
+        paintTag(painter, tagRectFor(graphic_.bounds(), label_, *style_), label_, colour_, *style_);
 }
 
 }  // namespace rcui

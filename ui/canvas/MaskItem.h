@@ -39,6 +39,9 @@ public:
     /// Hovered masks are filled more opaquely and outlined thicker.
     void setHighlighted(bool on);
     bool isHighlighted() const { return highlighted_; }
+    /// A tag drawn at the mask's top-left corner ("#1 2.31" for a ranked proposal); "" for none.
+    void setLabel(const QString& label);
+    QString label() const { return label_; }
     void styleChanged() { prepareGeometryChange(); }
 
     QRectF boundingRect() const override;
@@ -48,6 +51,8 @@ private:
     MaskGraphic graphic_;
     const OverlayStyle* style_;
     bool highlighted_ = false;
+    QString label_;
+    QColor colour_;
 };
 
 }  // namespace rcui

@@ -59,15 +59,32 @@ QRectF RegionItem::boundingRect() const {
 void RegionItem::paint(QPainter* painter, const QStyleOptionGraphicsItem*, QWidget*) {
     painter->setRenderHint(QPainter::Antialiasing, true);
     const bool point = region_.kind == Region::Kind::Point;
+    const bool scribble = region_.kind == Region::Kind::Scribble;
     // A mask region: its mask filled lightly under the box outline.
     if (!mask_.isNull()) mask_.paint(painter, 0.25, style_->lineWidth() * 0.6);
-    paintOutline(painter, region_.box, region_.colour, *style_, point,
+    paintOutline(painter, region_.box, region_.colour, *style_, point || scribble,
                  outlineWidth() / style_->lineWidth());
     if (point) paintPoints(painter);
+    if (scribble) paintStroke(painter);
     paintTag(painter, tagRectFor(region_.box, labelText(), *style_), labelText(), region_.colour,
              *style_);
     // Handles last: the tag must not hide the top-left one.
-    if (selected_ && !point && !style_->exporting) paintHandles(painter);
+    if (selected_ && !point && !scribble && !style_->exporting) paintHandles(painter);
+}
+
+void RegionItem::paintStroke(QPainter* painter) const {
+    if (region_.positive.isEmpty()) return;
+    QPainterPath path(region_.positive.first());
+    for (int i = 1; i < region_.positive.size(); ++i) path.lineTo(region_.positive[i]);
+    const double u = style_->unit, w = style_->lineWidth() * u;
+    painter->save();
+    painter->setBrush(Qt::NoBrush);
+    // A dark halo under the colour keeps the stroke visible on any image, as the outlines.
+    painter->setPen(QPen(QColor(0, 0, 0, 160), 2.6 * w, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
+    painter->drawPath(path);
+    painter->setPen(QPen(region_.colour, 1.4 * w, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
+    painter->drawPath(path);
+    painter->restore();
 }
 
 void RegionItem::paintPoints(QPainter* painter) const {

@@ -52,6 +52,7 @@ public:
 
 private:
     void paintPoints(QPainter* painter) const;
+    void paintStroke(QPainter* painter) const;
     void paintHandles(QPainter* painter) const;
     QString labelText() const { return QString::number(region_.id); }
 

@@ -94,6 +94,8 @@ QString RegionListWidget::kindText(const Region& region) {
     if (region.hasMask())
         return tr("SAM mask (%1 points)").arg(region.positive.size() + region.negative.size());
     if (region.negative.isEmpty() && region.positive.size() <= 1) return tr("point");
+    if (region.kind == Region::Kind::Scribble)
+        return tr("scribble (%n point(s))", nullptr, int(region.positive.size()));
     return tr("points (%1+, %2\u2212)").arg(region.positive.size()).arg(region.negative.size());
 }
 

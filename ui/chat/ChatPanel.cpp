@@ -35,6 +35,13 @@ int linkIndex(const QUrl& url, const QString& scheme) {
 
 QString regionTip(const Region& r) {
     const QRectF b = r.box.normalized();
+    if (r.kind == Region::Kind::Scribble) {
+        return QObject::tr(
+                   "Region %1: a scribble of %2 points. Models that read points (RegionVLM) get "
+                   "points resampled along it; others its bounding box.\nClick to insert <region %1>.")
+            .arg(r.id)
+            .arg(r.positive.size());
+    }
     if (r.kind == Region::Kind::Point) {
         return QObject::tr(
                    "Region %1: point at (%2, %3). Sent as a small box because the "
@@ -217,7 +224,9 @@ void ChatPanel::rebuildRegionChips() {
         auto* b = new QToolButton(chipRow_);
         b->setObjectName(QStringLiteral("regionChip%1").arg(r.id));
         const bool point = r.kind == Region::Kind::Point;
-        b->setText((point ? QStringLiteral("• ") : QStringLiteral("▭ ")) + QString::number(r.id));
+        const bool scribble = r.kind == Region::Kind::Scribble;
+        b->setText((point ? QStringLiteral("• ") : scribble ? QStringLiteral("~ ") : QStringLiteral("▭ ")) +
+                   QString::number(r.id));
         b->setToolTip(regionTip(r));
         b->setAutoRaise(false);
         b->setCursor(Qt::PointingHandCursor);

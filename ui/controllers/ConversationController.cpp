@@ -79,11 +79,15 @@ void ConversationController::connectInference() {
         e.focus = r.focus;
         doc_->updateEntry(streamingEntry_, e);
         if (r.focus.valid) doc_->setLastFocus(r.focus, r.crop);
-        emit speedMeasured(r.timings.tokensPerSecond > 0
-                               ? tr("%1 tokens/s · %2 ms")
-                                     .arg(r.timings.tokensPerSecond, 0, 'f', 1)
-                                     .arg(r.timings.totalMs, 0, 'f', 0)
-                               : tr("answered in %1 ms").arg(r.timings.totalMs, 0, 'f', 0));
+        QString speed = r.timings.tokensPerSecond > 0
+                            ? tr("%1 tokens/s · %2 ms")
+                                  .arg(r.timings.tokensPerSecond, 0, 'f', 1)
+                                  .arg(r.timings.totalMs, 0, 'f', 0)
+                            : tr("answered in %1 ms").arg(r.timings.totalMs, 0, 'f', 0);
+        // Point-prompt models: the seed the region points were drawn with (the prompt shows them).
+        if (r.prompt.contains(QLatin1String("<points ")))
+            speed += tr(" · point seed %1").arg(pointSeed_);
+        emit speedMeasured(speed);
         streamingEntry_ = -1;
         feedback_->clearStatus();
         emit answerRecorded();
@@ -146,6 +150,7 @@ void ConversationController::ask(const QString& question) {
     req.question = prompt;
     req.regions = regionsWithIds(*doc_, ids);
     req.visualPrompts = visualPrompts_;
+    req.pointSeed = pointSeed_;
     req.image = doc_->image();
     req.imageKey = imageKey_;
     req.newConversation = !conversationStarted_;

@@ -35,6 +35,8 @@ public:
     /// (remembered in the settings).
     void setVisualPrompts(bool on);
     bool visualPrompts() const { return visualPrompts_; }
+    /// The seed point-prompt models (RegionVLM) sample region points from; shown with answers.
+    void setPointSeed(quint32 seed) { pointSeed_ = seed; }
 
     /// Writes the conversation as Markdown to `path` (.md) plus the annotated image beside it
     /// (.png); false with a message on failure.
@@ -66,6 +68,7 @@ private:
     ChatPanel* chat_;
     UserFeedback* feedback_;
     bool visualPrompts_ = false;
+    quint32 pointSeed_ = 0;
     QString pendingQuestion_;
     int streamingEntry_ = -1;    // index of the assistant entry receiving tokens
     qint64 imageKey_ = 0;        // bumps with every new image (the worker resets its session)

@@ -38,6 +38,21 @@ ProposalController::ProposalController(ImageDocument* doc, InferenceController* 
     connectTools();
 }
 
+void ProposalController::whichRegion(const QString& phrase, quint32 seed) {
+    if (doc_->image().isNull()) return;
+    if (doc_->proposals().isEmpty()) {
+        feedback_->showError(tr("Which region is this?"),
+                             tr("There are no proposals to choose from: propose regions first "
+                                "(Regions > Propose Regions, or with SAM)."));
+        return;
+    }
+    bar_->setFormat(tr("ranking %p%"));
+    bar_->setValue(0);
+    bar_->setVisible(true);
+    emit runningChanged(true);
+    inference_->rankProposals(doc_->image(), doc_->proposals(), phrase, seed);
+}
+
 void ProposalController::connectInference() {
     connect(inference_, &InferenceController::proposalProgress, this, [this](double f) {
         bar_->setFormat(tr("proposals %p%"));
@@ -60,6 +75,39 @@ void ProposalController::connectInference() {
                     8000);
                 emit proposalsFinished(true);
             });
+    connect(inference_, &InferenceController::proposalsRanked, this,
+            [this](const QList<RankedProposal>& ranks, double ms) {
+                bar_->setVisible(false);
+                emit runningChanged(false);
+                QHash<int, QString> labels;
+                QStringList best;
+                for (int k = 0; k < ranks.size() && k < 3; ++k) {
+                    labels.insert(ranks[k].proposal,
+                                  QStringLiteral("#%1  %2").arg(k + 1).arg(ranks[k].loss, 0, 'f', 2));
+                    best << tr("#%1 %2").arg(k + 1).arg(ranks[k].loss, 0, 'f', 2);
+                }
+                canvas_->setProposalsVisible(true);
+                canvas_->setProposalLabels(labels);
+                if (!ranks.isEmpty()) canvas_->setHoveredProposal(ranks.first().proposal);
+                feedback_->showStatus(
+                    tr("Which region: %1 of %2 proposals scored in %3 s; best (caption loss, lower "
+                       "is better): %4. The Pick tool (K) makes one a region.")
+                        .arg(ranks.size())
+                        .arg(doc_->proposals().size())
+                        .arg(ms / 1000.0, 0, 'f', 1)
+                        .arg(best.join(QStringLiteral(", "))),
+                    0);
+                emit rankingFinished(ranks);
+            });
+    connect(inference_, &InferenceController::rankFailed, this, [this](const QString& msg) {
+        bar_->setVisible(false);
+        emit runningChanged(false);
+        if (msg == QLatin1String("cancelled"))
+            feedback_->showStatus(tr("Ranking cancelled."), 5000);
+        else
+            feedback_->showError(tr("Which region is this?"), msg);
+        emit rankingFinished({});
+    });
     connect(inference_, &InferenceController::proposalsFailed, this, [this](const QString& msg) {
         bar_->setVisible(false);
         emit runningChanged(false);

@@ -7,6 +7,8 @@
 #include <QObject>
 #include <QString>
 
+#include "inference/InferenceTypes.h"
+
 class QLabel;
 class QProgressBar;
 class QWidget;
@@ -34,6 +36,9 @@ public:
     void loadSam(const QString& dir);
     /// Regions > Load SAM…: asks for the folder.
     void chooseSamFolder();
+    /// "Which region is this?": ranks the current proposals by the model's caption loss of
+    /// `phrase` (RegionVLM); the best three get tags with their losses, the best is highlighted.
+    void whichRegion(const QString& phrase, quint32 seed);
 
     /// For the status bar: proposal and SAM loading progress.
     QProgressBar* progressBar() const { return bar_; }
@@ -47,6 +52,8 @@ signals:
     void samFinished(bool ok);
     /// A proposal run started or ended (Cancel Proposals is enabled while one runs).
     void runningChanged(bool running);
+    /// A ranking finished: the proposals in rank order (empty when it failed).
+    void rankingFinished(const QList<rcui::RankedProposal>& ranks);
 
 private:
     void connectInference();

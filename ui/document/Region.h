@@ -1,4 +1,5 @@
-// A region the user marked on the image: a box, or points (shown and sent as a small box).
+// A region the user marked on the image: a box, points (shown and sent as a small box), or a
+// scribble (a free-hand stroke; sent as its bounding box, or as points to models that read them).
 #pragma once
 
 #include <QColor>
@@ -12,12 +13,12 @@
 namespace rcui {
 
 struct Region {
-    enum class Kind { Box, Point };
+    enum class Kind { Box, Point, Scribble };
 
     int id = 0;  ///< stable, unique in a document, shown as the region's number
     Kind kind = Kind::Box;
     QRectF box;               ///< image pixels; for points, the small box sent to the model
-    QList<QPointF> positive;  ///< point regions: positive clicks (image pixels)
+    QList<QPointF> positive;  ///< point regions: positive clicks; scribbles: the stroke (image pixels)
     QList<QPointF> negative;  ///< shift-clicks
     QColor colour;
     /// A picked proposal or SAM's answer to the points: Format_Grayscale8, the image's size,

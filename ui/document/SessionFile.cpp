@@ -97,7 +97,9 @@ QByteArray sessionToJson(const SessionData& d) {
     QJsonArray regions;
     for (const auto& r : d.regions) {
         QJsonObject o{{"id", r.id},
-                      {"kind", r.kind == Region::Kind::Box ? "box" : "point"},
+                      {"kind", r.kind == Region::Kind::Box     ? "box"
+                                : r.kind == Region::Kind::Point ? "point"
+                                                                : "scribble"},
                       {"box", rectToJson(r.box)},
                       {"colour", r.colour.name()}};
         if (!r.positive.isEmpty()) o["positive"] = pointsToJson(r.positive);
@@ -177,9 +179,11 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
             return fail(QStringLiteral("region %1 has a bad or repeated id").arg(i + 1));
         ids.insert(r.id);
         const QString kind = o.value("kind").toString();
-        if (kind != "box" && kind != "point")
+        if (kind != "box" && kind != "point" && kind != "scribble")
             return fail(QStringLiteral("region %1 has an unknown kind").arg(r.id));
-        r.kind = kind == "box" ? Region::Kind::Box : Region::Kind::Point;
+        r.kind = kind == "box"     ? Region::Kind::Box
+                 : kind == "point" ? Region::Kind::Point
+                                   : Region::Kind::Scribble;
         if (!rectFromJson(o.value("box"), &r.box))
             return fail(QStringLiteral("region %1 has a bad box").arg(r.id));
         if (!pointsFromJson(o.value("positive"), &r.positive) ||

@@ -63,6 +63,7 @@ std::vector<rc::RegionInput> toRegionInputs(const QList<Region>& regions) {
         const QRectF b = r.box.normalized();
         in.box = rc::Box{b.left(), b.top(), b.right(), b.bottom()};
         for (const QPointF& p : r.positive) in.points.push_back(rc::Point{p.x(), p.y()});
+        in.scribble = r.kind == Region::Kind::Scribble;
         if (r.hasMask()) in.mask = toMaskMat(r.mask);
         const QColor c = r.colour.isValid() ? r.colour : regionColour(r.id);
         in.colour_b = c.blue();

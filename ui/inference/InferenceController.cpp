@@ -16,6 +16,7 @@ InferenceController::InferenceController(QObject* parent)
     qRegisterMetaType<rcui::AnswerResult>("rcui::AnswerResult");
     qRegisterMetaType<rcui::SamRequest>("rcui::SamRequest");
     qRegisterMetaType<QList<rcui::ProposalMask>>("QList<rcui::ProposalMask>");
+    qRegisterMetaType<QList<rcui::RankedProposal>>("QList<rcui::RankedProposal>");
     thread_.setObjectName(QStringLiteral("RegionChat inference"));
     worker_ = new InferenceWorker(cancelBelow_);
     worker_->setSideControls(proposalCancelBelow_, hoverLatest_);
@@ -117,6 +118,22 @@ void InferenceController::connectSideRequests() {
         },
         queued);
     connect(
+        worker_, &InferenceWorker::proposalsRanked, this,
+        [this](quint64 id, const QList<RankedProposal>& ranks, double ms) {
+            if (id != proposalId_) return;
+            proposalId_ = 0;
+            emit proposalsRanked(ranks, ms);
+        },
+        queued);
+    connect(
+        worker_, &InferenceWorker::rankFailed, this,
+        [this](quint64 id, const QString& message) {
+            if (id != proposalId_) return;
+            proposalId_ = 0;
+            emit rankFailed(message);
+        },
+        queued);
+    connect(
         worker_, &InferenceWorker::samLoadProgress, this,
         [this](quint64 id, qint64 done, qint64 total) {
             if (id == samLoadId_) emit samLoadProgress(done, total);
@@ -164,9 +181,24 @@ void InferenceController::generateProposals(const QImage& image, const QString& 
     const quint64 id = next_++;
     proposalCancelBelow_->store(id);  // an older run stops at its next progress call
     proposalId_ = id;
+    ranking_ = false;
     QMetaObject::invokeMethod(
         worker_,
         [w = worker_, id, image, generator] { w->generateProposals(id, image, generator); },
+        Qt::QueuedConnection);
+}
+
+void InferenceController::rankProposals(const QImage& image, const QList<ProposalMask>& proposals,
+                                        const QString& phrase, quint32 seed) {
+    const quint64 id = next_++;
+    proposalCancelBelow_->store(id);
+    proposalId_ = id;
+    ranking_ = true;
+    QMetaObject::invokeMethod(
+        worker_,
+        [w = worker_, id, image, proposals, phrase, seed] {
+            w->rankProposals(id, image, proposals, phrase, seed);
+        },
         Qt::QueuedConnection);
 }
 
@@ -175,7 +207,10 @@ void InferenceController::cancelProposals() {
     // The worker stops at its next progress call; whatever it still sends is stale.
     proposalCancelBelow_->store(proposalId_ + 1);
     proposalId_ = 0;
-    emit proposalsFailed(QStringLiteral("cancelled"));
+    if (ranking_)
+        emit rankFailed(QStringLiteral("cancelled"));
+    else
+        emit proposalsFailed(QStringLiteral("cancelled"));
 }
 
 void InferenceController::loadSam(const QString& dir) {

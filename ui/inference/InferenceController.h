@@ -43,6 +43,10 @@ public:
     // --- proposals and SAM (their own cancellation: they never stop an answer) ---
     /// Runs a proposal generator ("classic", "sam") on the worker; an older run is cancelled.
     void generateProposals(const QImage& image, const QString& generator);
+    /// "Which region is this?": ranks proposals by the model's caption loss of `phrase` on the
+    /// worker (cancelled by cancelProposals, which then says rankFailed("cancelled")).
+    void rankProposals(const QImage& image, const QList<ProposalMask>& proposals,
+                       const QString& phrase, quint32 seed);
     /// Stops the running proposal request; proposalsFailed("cancelled") follows at once.
     void cancelProposals();
     bool isProposing() const { return proposalId_ != 0; }
@@ -70,6 +74,8 @@ signals:
     void proposalProgress(double fraction);
     void proposalsReady(const QList<rcui::ProposalMask>& proposals, double ms);
     void proposalsFailed(const QString& message);  ///< "cancelled" when cancelled
+    void proposalsRanked(const QList<rcui::RankedProposal>& ranks, double ms);
+    void rankFailed(const QString& message);  ///< "cancelled" when cancelled
     void samLoadProgress(qint64 done, qint64 total);
     void samReady(const QString& description);
     void samLoadFailed(const QString& message);
@@ -104,6 +110,7 @@ private:
     bool hasModel_ = false;
     std::shared_ptr<std::atomic<quint64>> proposalCancelBelow_, hoverLatest_;
     quint64 proposalId_ = 0;  ///< the running proposal request, 0 when none
+    bool ranking_ = false;    ///< the running proposal request is a ranking
     quint64 samLoadId_ = 0;
     bool hasSam_ = false;
     QHash<quint64, SamRequest> regionRequests_;

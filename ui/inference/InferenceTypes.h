@@ -57,6 +57,14 @@ struct AskRequest {
     int maxNewTokens = 128;
     double temperature = 0;
     QString subject;  ///< label for grounding boxes (e.g. "the red circle")
+    /// Seed of the points a point-prompt model (RegionVLM) samples inside masks and boxes.
+    quint32 pointSeed = 0;
+};
+
+/// "Which region is this?": one proposal's caption loss for the phrase (lower is better).
+struct RankedProposal {
+    int proposal = -1;  ///< index into the document's proposals
+    double loss = 0;
 };
 
 /// A SAM prompt from the canvas: points in image pixels.
@@ -94,3 +102,4 @@ Q_DECLARE_METATYPE(rcui::ProposalMask)
 Q_DECLARE_METATYPE(rcui::AskRequest)
 Q_DECLARE_METATYPE(rcui::SamRequest)
 Q_DECLARE_METATYPE(rcui::AnswerResult)
+Q_DECLARE_METATYPE(rcui::RankedProposal)

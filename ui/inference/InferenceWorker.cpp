@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "inference/ImageConversion.h"
+#include "regionchat/region_rank.h"
 #include "regionchat/backend.h"
 #include "regionchat/dual_focus.h"
 #include "regionchat/engine.h"
@@ -178,6 +179,7 @@ rc::ChatRequest InferenceWorker::chatRequest(const AskRequest& request, bool wit
     for (const QImage& extra : request.extraImages) c.images.push_back(toBgrMat(extra));
     c.regions = toRegionInputs(request.regions);
     c.region_mode = request.visualPrompts ? rc::RegionMode::VisualPrompt : rc::RegionMode::Text;
+    c.point_seed = request.pointSeed;
     return c;
 }
 
@@ -297,6 +299,42 @@ void InferenceWorker::generateProposals(quint64 id, const QImage& image, const Q
         emit proposalsReady(id, out, double(timer.elapsed()));
     } catch (const std::exception& e) {
         emit proposalsFailed(id, cancelled() ? tr("cancelled") : qs(e.what()));
+    }
+}
+
+void InferenceWorker::rankProposals(quint64 id, const QImage& image,
+                                    const QList<ProposalMask>& proposals, const QString& phrase,
+                                    quint32 seed) {
+    auto cancelled = [&] { return proposalCancelBelow_ && id < proposalCancelBelow_->load(); };
+    if (cancelled()) return;
+    try {
+        if (!backend_) throw rc::Error("load a model first (Model > Open Model…)");
+        QElapsedTimer timer;
+        timer.start();
+        std::vector<rc::RegionInput> candidates;
+        for (const ProposalMask& p : proposals) {
+            rc::RegionInput r;
+            r.box = rc::Box{p.box.left(), p.box.top(), p.box.right(), p.box.bottom()};
+            if (!p.mask.isNull()) r.mask = toMaskMat(p.mask);
+            candidates.push_back(std::move(r));
+        }
+        rc::RegionRankOptions o;
+        o.seed = seed;
+        // Every proposal (the first 30), not only eval_RIS.py's (>= 4% of the image, off the
+        // borders): RefCOCO's objects are large, the user's often are not.
+        o.ris_filter = false;
+        o.max_candidates = 30;
+        o.progress = [&](size_t done, size_t total) {
+            emit proposalProgress(id, double(done) / double(std::max<size_t>(total, 1)));
+            return !cancelled();
+        };
+        const auto ranks = rc::rank_regions(*backend_, toBgrMat(image), candidates,
+                                            phrase.toStdString(), o);
+        QList<RankedProposal> out;
+        for (const auto& r : ranks) out.append({int(r.index), r.loss});
+        emit proposalsRanked(id, out, double(timer.elapsed()));
+    } catch (const std::exception& e) {
+        emit rankFailed(id, cancelled() ? tr("cancelled") : qs(e.what()));
     }
 }
 

@@ -41,6 +41,10 @@ public slots:
     /// Region proposals for `image` from "classic" or "sam" (SAM must be loaded). Cancelled
     /// when the id is below the proposal threshold (see setSideControls).
     void generateProposals(quint64 id, const QImage& image, const QString& generator);
+    /// "Which region is this?": ranks `proposals` by the model's caption loss of `phrase`
+    /// (RegionVLM's referring-segmentation rule, rc::rank_regions). Cancelled like proposals.
+    void rankProposals(quint64 id, const QImage& image, const QList<rcui::ProposalMask>& proposals,
+                       const QString& phrase, quint32 seed);
     /// Loads a SAM folder (config.json + model.safetensors); replaces the current SAM.
     void loadSam(quint64 id, const QString& dir);
     /// One SAM decoder pass for the request's points (the image embedding is cached).
@@ -61,6 +65,8 @@ signals:
     void proposalProgress(quint64 id, double fraction);
     void proposalsReady(quint64 id, const QList<rcui::ProposalMask>& proposals, double ms);
     void proposalsFailed(quint64 id, const QString& message);
+    void proposalsRanked(quint64 id, const QList<rcui::RankedProposal>& ranks, double ms);
+    void rankFailed(quint64 id, const QString& message);
     void samLoadProgress(quint64 id, qint64 done, qint64 total);
     void samLoaded(quint64 id, const QString& description);
     void samFailed(quint64 id, const QString& message);

@@ -10,6 +10,7 @@
 #include "tools/PanTool.h"
 #include "tools/PointTool.h"
 #include "tools/ProposalPickTool.h"
+#include "tools/ScribbleTool.h"
 
 namespace rcui {
 
@@ -18,6 +19,7 @@ ToolManager::ToolManager(ImageDocument* document, CanvasView* canvas, QObject* p
     group_->setExclusive(true);
     registerTool(new BoxTool(document, canvas));
     registerTool(new PointTool(document, canvas));
+    registerTool(new ScribbleTool(document, canvas));
     registerTool(new ProposalPickTool(document, canvas));
     registerTool(new PanTool(document, canvas));
     setActiveTool(tools_.first()->name());
