@@ -668,6 +668,11 @@ private slots:
             {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"})", 400},
             {R"({"model":"m","messages":[{"role":"user","content":"hi <region 1>"}],"regions":[{"id":1,"box":[1,2,3]}]})", 400},
             {R"({"model":"m","messages":[{"role":"user","content":"hi <region 1>"}],"regions":[{"id":1,"box":[1,2,3,4]}]})", 400},
+            {R"({"model":"m","messages":[{"role":"user","content":"hi <region 1>"}],"regions":[{"id":1,"points":[]}]})", 400},
+            {R"({"model":"m","messages":[{"role":"user","content":"hi <region 1>"}],"regions":[{"id":1,"points":[[1,"a"]]}]})", 400},
+            {R"({"model":"m","messages":[{"role":"user","content":"hi <region 1>"}],"regions":[{"id":1,"points":[[1,2]],"scribble":1}]})", 400},
+            {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"num_beams":0})", 400},
+            {R"({"model":"m","messages":[{"role":"user","content":"hi"}],"point_seed":-1})", 400},
             {with_messages(json::array({user(json::array({image_part(small_png), {{"type", "text"}, {"text", "what is <region 9>?"}}}))})), 400},
             {std::string(500000, '['), 400},  // deep nesting: no stack to overflow
             {std::string(2 << 20, ' '), 413},

@@ -113,11 +113,38 @@ std::vector<RegionInput> read_regions(const json& body) {
     for (size_t k = 0; k < it->size(); ++k) {
         const json& r = (*it)[k];
         const std::string where = "regions[" + std::to_string(k) + "]";
+        const bool has_points = r.is_object() && r.contains("points");
         if (!r.is_object() || !r.contains("id") || !r["id"].is_number_integer() ||
-            !r.contains("box") || !r["box"].is_array() || r["box"].size() != 4)
-            bad(where + " must be {\"id\": N, \"box\": [x0, y0, x1, y1]}", where);
+            (!has_points && (!r.contains("box") || !r["box"].is_array() || r["box"].size() != 4)))
+            bad(where + " must be {\"id\": N, \"box\": [x0, y0, x1, y1]} or {\"id\": N, "
+                        "\"points\": [[x, y], ...], \"scribble\": false}",
+                where);
         RegionInput in;
         in.id = r["id"].get<int>();
+        if (has_points) {  // clicked points in order, or a scribble's stroke (RegionVLM)
+            const json& pts = r["points"];
+            if (!pts.is_array() || pts.empty() || pts.size() > 10000)
+                bad(where + ".points must be 1 to 10000 [x, y] pairs", where);
+            for (const json& p : pts) {
+                if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number() ||
+                    !std::isfinite(p[0].get<double>()) || !std::isfinite(p[1].get<double>()))
+                    bad(where + ".points must hold [x, y] pairs of finite numbers", where);
+                in.points.push_back({p[0].get<double>(), p[1].get<double>()});
+            }
+            const auto sc = r.find("scribble");
+            if (sc != r.end() && !sc->is_boolean()) bad(where + ".scribble must be true or false", where);
+            in.scribble = sc != r.end() && sc->get<bool>();
+            Box b{in.points[0].x, in.points[0].y, in.points[0].x + 1, in.points[0].y + 1};
+            for (const Point& p : in.points) {
+                b.x0 = std::min(b.x0, p.x);
+                b.y0 = std::min(b.y0, p.y);
+                b.x1 = std::max(b.x1, p.x + 1);
+                b.y1 = std::max(b.y1, p.y + 1);
+            }
+            in.box = b;
+            regions.push_back(in);
+            continue;
+        }
         double v[4];
         for (int i = 0; i < 4; ++i) {
             if (!r["box"][i].is_number()) bad(where + ".box must hold four numbers", where);
@@ -203,6 +230,11 @@ Parsed parse_request(const std::string& text, const ServerOptions& o) {
     p.generate.sampling.top_p = float(read_number(body, "top_p", 1.0, 1e-6, 1.0));
     p.generate.sampling.top_k = read_int(body, "top_k", 0, 0, 1 << 20);
     p.generate.sampling.seed = uint64_t(read_int(body, "seed", 0, 0, INT32_MAX));
+    // RegionChat's extension: the seed of the points a point-prompt model samples in regions.
+    p.question.point_seed = uint32_t(read_int(body, "point_seed", 0, 0, INT32_MAX));
+    // num_beams (vLLM's and transformers' name): 1 greedy/sampling; absent, the model's own.
+    p.generate.beams.num_beams = read_int(body, "num_beams", 0, 1, 16);
+    p.generate.beams.length_penalty = read_number(body, "length_penalty", 1.0, -10.0, 10.0);
     if (const auto s = body.find("stream"); s != body.end() && !s->is_null()) {
         if (!s->is_boolean()) bad("stream must be true or false", "stream");
         p.stream = s->get<bool>();
