@@ -144,6 +144,12 @@ bool tokenizer_legacy(const std::filesystem::path& folder);
 json parse_json_object(const std::string& json_text, const std::string& source);
 /// A config file's text; files over 16 MiB are refused before they are read.
 std::string read_config_text(const std::filesystem::path& path);
+
+/// `path` as a config names it: absolute, or relative to the config's `folder`; normalised.
+inline std::string resolve_path(const std::string& folder, const std::string& path) {
+    const std::filesystem::path p(path);
+    return (p.is_absolute() ? p : std::filesystem::path(folder) / p).lexically_normal().string();
+}
 /// The vision settings of the CLIP folder c->vision_tower_dir (a CLIPConfig with
 /// vision_config, or a CLIPVisionConfig); checks c->vision_feature_layer against its depth,
 /// naming `select_key` of `source` in the message.

@@ -13,11 +13,14 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "model/layers.h"
 #include "model/names.h"
+#include "model/tensor_io.h"
 #include "model/network.h"
 #include "regionchat/chat_template.h"
 #include "regionchat/config.h"
 #include "regionchat/engine.h"
+#include "regionchat/error.h"
 #include "regionchat/region_format.h"
 #include "regionchat/tokenizer.h"
 
@@ -96,6 +99,32 @@ public:
     virtual std::vector<std::string> region_format_names() const { return {}; }
     virtual std::vector<std::string> chat_template_names() const { return {}; }
 };
+
+/// Builds a family's network with its parameters uninitialised in ctx.dtype (SkipInit), fills
+/// each parameter by name with `fill` (which throws naming what is missing), reports progress
+/// (`bytes_done()` of `total_bytes`; rc::Error "loading cancelled" when it says stop) and moves
+/// the network to the device. The load loop every family shares.
+template <class Net, class Config, class Fill, class BytesDone>
+Net build_and_fill(const Config& config, const LoadContext& ctx, uint64_t total_bytes, Fill fill,
+                   BytesDone bytes_done) {
+    Net net{nullptr};
+    torch::NoGradGuard no_grad;
+    {
+        SkipInit skip;
+        net = build_in_dtype<Net>(config, ctx.dtype);
+        net->eval();
+    }
+    auto params = net->named_parameters();
+    size_t done = 0;
+    for (auto& item : params) {
+        fill(item.key(), item.value());
+        ++done;
+        if (ctx.progress && !ctx.progress(done, params.size(), bytes_done(), total_bytes))
+            throw Error("loading cancelled");
+    }
+    net->to(ctx.device, ctx.dtype);
+    return net;
+}
 
 /// Every registered family, in registry order.
 const std::vector<const ModelFamily*>& model_families();

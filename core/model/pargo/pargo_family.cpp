@@ -21,11 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string resolve(const std::string& folder, const std::string& path) {
-    const fs::path p(path);
-    return (p.is_absolute() ? p : fs::path(folder) / p).lexically_normal().string();
-}
-
 // InternLM2's config.json (the HF remote code's InternLM2Config) as a LLaMA TextConfig.
 void read_internlm2(const std::string& dir, ParGoConfig* c) {
     const fs::path file = fs::path(dir) / "config.json";
@@ -133,13 +128,13 @@ ParGoConfig read_pargo_config(const nlohmann::json& root, const std::string& sou
     s.range("lora_r", c.lora_r, 1, 65536);
     const std::string ckpt = s.string("ckpt", "");
     if (ckpt.empty()) s.fail("ckpt", "must name ParGo's checkpoint file");
-    c.ckpt_file = resolve(folder, ckpt);
+    c.ckpt_file = cfg::resolve_path(folder, ckpt);
     const std::string llm = s.string("llm_model", "");
     if (llm.empty()) s.fail("llm_model", "must name InternLM2's folder");
-    c.llm_dir = resolve(folder, llm);
+    c.llm_dir = cfg::resolve_path(folder, llm);
     const std::string bert = s.string("bert_type", "");
     if (bert.empty()) s.fail("bert_type", "must name the BERT (bert-small-uncased) folder");
-    c.bert_dir = resolve(folder, bert);
+    c.bert_dir = cfg::resolve_path(folder, bert);
     // The EVA02-L shape ParGo hard-codes; RegionChat's test checkpoints shrink it.
     if (const cfg::json* rc_obj = s.object("regionchat", false)) {
         cfg::Section r(*rc_obj, source, "regionchat.");
@@ -513,27 +508,11 @@ public:
         if (!layout.prefix.empty())
             m.warnings.push_back(c.ckpt_file + " is " + layout.description);
 
-        ParGoNet net{nullptr};
-        {
-            torch::NoGradGuard no_grad;
-            SkipInit skip;
-            net = build_in_dtype<ParGoNet>(c, ctx.dtype);
-            net->eval();
-        }
         Loader loader(c, *ckpt, *llm, layout);
-        auto params = net->named_parameters();
-        const uint64_t total_bytes = ckpt->total_bytes() + llm->total_bytes();
-        size_t done = 0;
-        {
-            torch::NoGradGuard no_grad;
-            for (auto& item : params) {
-                loader.fill(item.key(), item.value());
-                ++done;
-                if (ctx.progress && !ctx.progress(done, params.size(), loader.bytes(), total_bytes))
-                    throw Error("loading cancelled");
-            }
-            net->to(ctx.device, ctx.dtype);
-        }
+        ParGoNet net = build_and_fill<ParGoNet>(
+            c, ctx, ckpt->total_bytes() + llm->total_bytes(),
+            [&](const std::string& name, torch::Tensor& p) { loader.fill(name, p); },
+            [&] { return loader.bytes(); });
         for (std::string& w : loader.report()) m.warnings.push_back(std::move(w));
         m.bytes_loaded = loader.bytes();
         m.network = std::make_unique<ParGoNetwork>(net, ctx.device, ctx.dtype);

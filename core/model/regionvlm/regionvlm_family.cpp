@@ -26,11 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string resolve(const std::string& folder, const std::string& path) {
-    const fs::path p(path);
-    return (p.is_absolute() ? p : fs::path(folder) / p).lexically_normal().string();
-}
-
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 
 void read_t5(const nlohmann::json& root, const std::string& source, T5Config* t) {
@@ -132,7 +127,7 @@ RegionVlmConfig read_regionvlm_config(const nlohmann::json& root, const std::str
                 if (required) s.fail(key, "must name a file");
                 return std::string();
             }
-            return resolve(folder, v);
+            return cfg::resolve_path(folder, v);
         };
         c.vit_file = file_key("vit_model", true);
         c.pretrained_file = file_key("pretrained", false);
@@ -640,26 +635,10 @@ public:
         if (c.layout == kLayoutRegionVlmHf && loader.hf_has_qformer_text())
             m.warnings.push_back(c.hf_dir + ": Q-Former text weights found but not read "
                                             "(this layout answers whole-image questions)");
-        RegionVlmNet net{nullptr};
-        {
-            torch::NoGradGuard no_grad;
-            SkipInit skip;
-            net = build_in_dtype<RegionVlmNet>(c, ctx.dtype);
-            net->eval();
-        }
-        auto params = net->named_parameters();
-        const uint64_t total = loader.total_bytes();
-        size_t done = 0;
-        {
-            torch::NoGradGuard no_grad;
-            for (auto& item : params) {
-                loader.fill(item.key(), item.value());
-                ++done;
-                if (ctx.progress && !ctx.progress(done, params.size(), loader.bytes(), total))
-                    throw Error("loading cancelled");
-            }
-            net->to(ctx.device, ctx.dtype);
-        }
+        RegionVlmNet net = build_and_fill<RegionVlmNet>(
+            c, ctx, loader.total_bytes(),
+            [&](const std::string& name, torch::Tensor& p) { loader.fill(name, p); },
+            [&] { return loader.bytes(); });
         for (std::string& w : loader.report()) m.warnings.push_back(std::move(w));
         m.bytes_loaded = loader.bytes();
         m.network = std::make_unique<RegionVlmNetwork>(net, bert, ctx.device, ctx.dtype);

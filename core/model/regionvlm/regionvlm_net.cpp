@@ -4,14 +4,11 @@
 // that code is test_regionvlm_reference's.
 #include <cmath>
 
-#include <opencv2/imgproc.hpp>
-
 #include "engine/model_impl.h"
 #include "model/regionvlm/regionvlm.h"
 #include "model/tensor_io.h"
 #include "regionchat/error.h"
-#include "regionchat/image_io.h"
-#include "regionchat/image_resize.h"
+#include "regionchat/preprocess.h"
 #include "regionchat/wordpiece.h"
 
 namespace rc {
@@ -418,16 +415,11 @@ torch::Tensor RegionVlmNetImpl::query_states(const torch::Tensor& image,
 }
 
 torch::Tensor regionvlm_pixels(const cv::Mat& image, int size) {
-    const cv::Mat bgr = to_bgr8(image);
-    if (bgr.empty()) throw Error("empty image");
-    const cv::Mat resized = resize_bicubic_antialias(bgr, size, size);
-    cv::Mat rgb, f;
-    cv::cvtColor(resized, rgb, cv::COLOR_BGR2RGB);
-    rgb.convertTo(f, CV_32FC3, 1.0 / 255.0);
-    auto t = torch::from_blob(f.data, {size, size, 3}, torch::kFloat32).clone().permute({2, 0, 1});
-    const auto mean = torch::tensor({0.48145466f, 0.4578275f, 0.40821073f}).view({3, 1, 1});
-    const auto stdv = torch::tensor({0.26862954f, 0.26130258f, 0.27577711f}).view({3, 1, 1});
-    return ((t - mean) / stdv).contiguous();
+    PreprocessOptions o;  // CLIP's mean and std
+    o.size = size;
+    o.fit = ImageFit::Stretch;
+    o.bicubic_antialias = true;  // torchvision's Resize on a PIL image is Pillow's bicubic
+    return preprocess_image(image, o);
 }
 
 RegionVlmNetwork::RegionVlmNetwork(RegionVlmNet net, std::shared_ptr<const WordPiece> bert,
