@@ -2,6 +2,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,11 +12,14 @@
 #include "engine/model_impl.h"
 #include "model/attention.h"
 #include "model/layers.h"
+#include "model/llama.h"
 #include "model/llava/llava_family.h"
 #include "model/tensor_io.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
+#include "regionchat/safetensors.h"
 #include "support/model_internals.h"
+#include "support/read_tensor.h"
 #include "support/tiny_model.h"
 #include "support/tiny_pink.h"
 #include "support/torch_zip_writer.h"
@@ -549,6 +553,78 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, Model::load(testing::load_params(d, "tpu")));
         if (!torch::cuda::is_available())
             QVERIFY_THROWS_EXCEPTION(Error, Model::load(testing::load_params(d, "cuda")));
+    }
+
+    // Phi-3 (InternVL2-4B's language model) as our LLaMA decoder: fused qkv_proj and
+    // gate_up_proj split, LongRoPE's short factors for a forward inside the original context and
+    // its long ones past it, cos/sin scaled by sqrt(1 + ln(max/original) / ln(original)); logits
+    // equal transformers' Phi3ForCausalLM (tests/reference/phi3, tools/reference/phi3_reference.py)
+    // within 1e-4 for 20 and 40 tokens.
+    void phi3LongRopeEqualsTransformers() {
+        const std::filesystem::path dir =
+            std::filesystem::path(std::getenv("REGIONCHAT_SOURCE_DIR")) / "tests/reference/phi3";
+        nlohmann::json ref;
+        std::ifstream(dir / "reference.json") >> ref;
+        const auto& j = ref["config"];
+        const auto& rp = j["rope_parameters"];
+        TextConfig t;
+        t.vocab_size = j["vocab_size"];
+        t.hidden_size = j["hidden_size"];
+        t.intermediate_size = j["intermediate_size"];
+        t.num_hidden_layers = j["num_hidden_layers"];
+        t.num_attention_heads = j["num_attention_heads"];
+        t.num_key_value_heads = j["num_key_value_heads"];
+        t.max_position_embeddings = j["max_position_embeddings"];
+        t.rms_norm_eps = j["rms_norm_eps"];
+        t.rope_theta = rp["rope_theta"];
+        t.rope_short_factor = rp["short_factor"].get<std::vector<double>>();
+        t.rope_long_factor = rp["long_factor"].get<std::vector<double>>();
+        t.rope_original_max = rp["original_max_position_embeddings"];
+        const double factor = double(t.max_position_embeddings) / t.rope_original_max;
+        t.rope_attention_factor = std::sqrt(1 + std::log(factor) / std::log(double(t.rope_original_max)));
+        QVERIFY(std::abs(t.rope_attention_factor - ref["attention_scaling"].get<double>()) < 1e-12);
+        auto archive = SafetensorsArchive::open((dir / "reference.safetensors").string());
+        auto get = [&](const std::string& n) {
+            auto v = testing::read_tensor(*archive, n);
+            if (!v.defined()) throw std::logic_error("no " + n);
+            return v;
+        };
+        auto run = [&](const TextConfig& c, const std::vector<int64_t>& ids) {
+            torch::NoGradGuard ng;
+            LlamaForCausalLM lm(c);
+            const int64_t d = c.hidden_size / c.num_attention_heads;
+            const int64_t q = c.num_attention_heads * d, kv = c.num_key_value_heads * d;
+            for (auto& item : lm->named_parameters()) {
+                const std::string n = item.key();
+                auto& p = item.value();
+                auto has = [&](const char* s) { return n.find(s) != std::string::npos; };
+                const std::string layer = n.substr(0, n.find(has("self_attn") ? "self_attn" : "mlp"));
+                if (has("q_proj") || has("k_proj") || has("v_proj")) {
+                    auto w = get(layer + "self_attn.qkv_proj.weight");
+                    p.copy_(has("q_proj") ? w.narrow(0, 0, q)
+                            : has("k_proj") ? w.narrow(0, q, kv)
+                                            : w.narrow(0, q + kv, kv));
+                } else if (has("gate_proj") || has("up_proj")) {
+                    auto w = get(layer + "mlp.gate_up_proj.weight");
+                    p.copy_(w.narrow(0, has("gate_proj") ? 0 : c.intermediate_size, c.intermediate_size));
+                } else {
+                    p.copy_(get(n));
+                }
+            }
+            return lm->logits(lm->forward(lm->embed(torch::tensor(ids).unsqueeze(0)), 0, nullptr))[0];
+        };
+        const auto ids20 = ref["ids_20"].get<std::vector<int64_t>>();
+        const auto ids40 = ref["ids_40"].get<std::vector<int64_t>>();
+        const double d20 = (run(t, ids20) - get("logits_20")).abs().max().item<double>();
+        const double d40 = (run(t, ids40) - get("logits_40")).abs().max().item<double>();
+        TextConfig short_only = t;
+        short_only.rope_long_factor.clear();
+        const double wrong = (run(short_only, ids40) - get("logits_40")).abs().max().item<double>();
+        qInfo("Phi-3 LongRoPE logits max |diff|: 20 tokens %.3g, 40 tokens %.3g (short factors "
+              "past the original context would be %.3g)", d20, d40, wrong);
+        QVERIFY(d20 < 1e-4);
+        QVERIFY(d40 < 1e-4);
+        QVERIFY(wrong > 1e-3);
     }
 };
 

@@ -18,23 +18,44 @@ torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
     return weight * h.to(x.scalar_type());
 }
 
+Rope::Rope(const TextConfig& c)
+    : head_dim_(c.hidden_size / c.num_attention_heads),
+      theta_(c.rope_theta),
+      short_(c.rope_short_factor),
+      long_(c.rope_long_factor),
+      original_max_(c.rope_original_max),
+      attention_factor_(c.rope_attention_factor) {}
+
+void Rope::grow(Table& t, int64_t needed, const torch::Tensor& like,
+                const std::vector<double>& factors) {
+    if (t.cos.defined() && t.cos.size(0) >= needed && t.cos.device() == like.device()) return;
+    const int64_t n = std::max<int64_t>(needed, t.cos.defined() ? t.cos.size(0) * 2 : 512);
+    auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(like.device());
+    auto inv_freq =
+        1.0 / torch::pow(theta_, torch::arange(0, head_dim_, 2, opts.dtype(torch::kFloat64))
+                                     .to(torch::kFloat32)
+                                     .div(static_cast<double>(head_dim_)));
+    if (!factors.empty())  // LongRoPE: 1 / (factor * base^(2i/d)), as transformers computes it
+        inv_freq = 1.0 / (torch::tensor(factors, torch::kFloat64).to(torch::kFloat32).to(like.device()) *
+                          torch::pow(theta_, torch::arange(0, head_dim_, 2, opts.dtype(torch::kFloat64))
+                                                 .to(torch::kFloat32)
+                                                 .div(static_cast<double>(head_dim_))));
+    auto freqs = torch::outer(torch::arange(n, opts), inv_freq.to(opts));
+    auto emb = torch::cat({freqs, freqs}, -1);
+    t.cos = emb.cos() * attention_factor_;
+    t.sin = emb.sin() * attention_factor_;
+}
+
 std::pair<torch::Tensor, torch::Tensor> Rope::table(int64_t pos, int64_t T,
                                                     const torch::Tensor& like) {
     const int64_t needed = pos + T;
-    if (!cos_.defined() || cos_.size(0) < needed || cos_.device() != like.device()) {
-        const int64_t n = std::max<int64_t>(needed, cos_.defined() ? cos_.size(0) * 2 : 512);
-        auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(like.device());
-        auto inv_freq =
-            1.0 / torch::pow(theta_, torch::arange(0, head_dim_, 2, opts.dtype(torch::kFloat64))
-                                         .to(torch::kFloat32)
-                                         .div(static_cast<double>(head_dim_)));
-        auto freqs = torch::outer(torch::arange(n, opts), inv_freq.to(opts));
-        auto emb = torch::cat({freqs, freqs}, -1);
-        cos_ = emb.cos();
-        sin_ = emb.sin();
-    }
-    return {cos_.narrow(0, pos, T).to(like.scalar_type()),
-            sin_.narrow(0, pos, T).to(like.scalar_type())};
+    // transformers' LongRoPE update: the long factors for a forward reaching past the
+    // original context, the short ones otherwise.
+    const bool use_long = !long_.empty() && needed > original_max_;
+    Table& t = use_long ? long_table_ : plain_;
+    grow(t, needed, like, use_long ? long_ : short_);
+    return {t.cos.narrow(0, pos, T).to(like.scalar_type()),
+            t.sin.narrow(0, pos, T).to(like.scalar_type())};
 }
 
 namespace {
@@ -126,7 +147,7 @@ LlamaModelImpl::LlamaModelImpl(const TextConfig& c) {
 }
 
 LlamaForCausalLMImpl::LlamaForCausalLMImpl(const TextConfig& c)
-    : config(c), rope(c.hidden_size / c.num_attention_heads, c.rope_theta) {
+    : config(c), rope(c) {
     model = register_module("model", LlamaModel(c));
     // Tied embeddings share the table; it is still registered once (as embed_tokens).
     if (!c.tie_word_embeddings) {

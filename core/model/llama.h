@@ -19,18 +19,27 @@ struct RmsNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(RmsNorm);
 
-/// cos/sin tables for rotary embeddings, grown on demand.
+/// cos/sin tables for rotary embeddings, grown on demand; LongRoPE's two when the config has
+/// them (TextConfig::rope_short_factor).
 class Rope {
 public:
     Rope(int64_t head_dim, double theta) : head_dim_(head_dim), theta_(theta) {}
+    explicit Rope(const TextConfig& c);
     /// cos and sin [T, head_dim] for positions [pos, pos+T), on `like`'s device and dtype.
     std::pair<torch::Tensor, torch::Tensor> table(int64_t pos, int64_t T,
                                                   const torch::Tensor& like);
 
 private:
+    struct Table {
+        torch::Tensor cos, sin;  // fp32 on the device last used
+    };
+    void grow(Table& t, int64_t needed, const torch::Tensor& like, const std::vector<double>& factors);
     int64_t head_dim_;
     double theta_;
-    torch::Tensor cos_, sin_;  // fp32 on the device last used
+    std::vector<double> short_, long_;
+    int64_t original_max_ = 0;
+    double attention_factor_ = 1.0;
+    Table plain_, long_table_;
 };
 
 struct LlamaAttentionImpl : torch::nn::Module {

@@ -43,6 +43,13 @@ struct TextConfig {
     int max_position_embeddings = 4096;
     double rms_norm_eps = 1e-5;
     double rope_theta = 10000.0;
+    /// rope_scaling "longrope" (Phi-3's LongRoPE): inverse frequencies divided per dimension
+    /// by `rope_short_factor`, or by `rope_long_factor` for a forward whose last position is
+    /// past `rope_original_max` (transformers' dynamic update), cos and sin scaled by
+    /// `rope_attention_factor`. Empty factors: plain RoPE.
+    std::vector<double> rope_short_factor, rope_long_factor;
+    int rope_original_max = 0;
+    double rope_attention_factor = 1.0;
     std::string hidden_act = "silu";
     bool tie_word_embeddings = false;
     int bos_token_id = 1;
