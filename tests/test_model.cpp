@@ -12,6 +12,7 @@
 #include "engine/model_impl.h"
 #include "model/attention.h"
 #include "model/layers.h"
+#include "model/colva/internvl.h"
 #include "model/llama.h"
 #include "model/llava/llava_family.h"
 #include "model/tensor_io.h"
@@ -625,6 +626,48 @@ private slots:
         QVERIFY(d20 < 1e-4);
         QVERIFY(d40 < 1e-4);
         QVERIFY(wrong > 1e-3);
+    }
+
+    // InternVL2's vision side (CoLVA's InternVL2-4B) from OpenGVLab's original key names:
+    // InternViT, pixel shuffle 0.5 and mlp1 equal transformers' native InternVLVisionModel and
+    // InternVLMultiModalProjector (tests/reference/internvit, tools/reference/internvit_reference.py)
+    // within 1e-4 for two tiles.
+    void internVitEqualsTransformers() {
+        const std::filesystem::path dir =
+            std::filesystem::path(std::getenv("REGIONCHAT_SOURCE_DIR")) / "tests/reference/internvit";
+        auto archive = SafetensorsArchive::open((dir / "reference.safetensors").string());
+        InternVitConfig c;
+        c.width = 64;
+        c.depth = 2;
+        c.heads = 4;
+        c.mlp = 128;
+        c.image_size = 56;
+        struct Net : torch::nn::Module {
+            InternVit vision_model{nullptr};
+            InternVlProjector mlp1{nullptr};
+        } net;
+        net.vision_model = net.register_module("vision_model", InternVit(c));
+        net.mlp1 = net.register_module("mlp1", InternVlProjector(4 * 64, 96));
+        const auto report = load_state(net, *archive, [](const std::string& n) {
+            return std::vector<std::string>{n};
+        });
+        QCOMPARE(report.unused.size(), size_t(4));  // the ref.* tensors
+        torch::NoGradGuard ng;
+        auto get = [&](const char* n) { return testing::read_tensor(*archive, n); };
+        const auto vit = net.vision_model(get("ref.pixels"));
+        const auto shuffled = internvl_pixel_shuffle(vit.narrow(1, 1, vit.size(1) - 1));
+        const auto rows = net.mlp1(shuffled);
+        const double dv = (vit - get("ref.vit")).abs().max().item<double>();
+        const double ds = (shuffled - get("ref.shuffled")).abs().max().item<double>();
+        const double dr = (rows - get("ref.rows")).abs().max().item<double>();
+        qInfo("InternViT max |diff| %.3g, pixel shuffle %.3g, mlp1 rows %.3g", dv, ds, dr);
+        QCOMPARE(rows.sizes().vec(), (std::vector<int64_t>{2, 4, 96}));
+        QVERIFY(dv < 1e-4);
+        QVERIFY(ds < 1e-4);
+        QVERIFY(dr < 1e-4);
+        // The shuffle is not a plain reshape: the transposed layout would differ.
+        const auto plain = vit.narrow(1, 1, vit.size(1) - 1).reshape({2, 4, 256});
+        QVERIFY((plain - get("ref.shuffled")).abs().max().item<double>() > 1e-2);
     }
 };
 

@@ -1,0 +1,84 @@
+// InternVL2's vision side as CoLVA uses it (InternVL2-4B: InternViT-300M-448px, pixel shuffle
+// 0.5, mlp1), with OpenGVLab's original parameter names (vision_model.*, mlp1.{0,1,3}), which
+// CoLVA's checkpoints keep. InternViT: pre-norm blocks with layer scale (ls1, ls2), fused qkv
+// with biases, erf GELU MLP, LayerNorm eps 1e-6, no final norm; the features are the last
+// layer's without CLS, pixel-shuffled from g x g x C to g/2 x g/2 x 4C (InternVL's ps_version
+// v2), then mlp1 (LayerNorm -> Linear -> GELU -> Linear). Parity: test_model's
+// internVitEqualsTransformers (transformers' native InternVLVisionModel and projector).
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/bert.h"
+#include "model/layers.h"
+
+namespace rc {
+
+struct InternVitConfig {
+    int width = 1024, depth = 24, heads = 16, mlp = 4096, patch = 14, image_size = 448;
+    double eps = 1e-6;
+    bool qk_norm = false;  ///< InternViT-6B's; the 300M tower has none (refused for now)
+    int grid() const { return image_size / patch; }
+};
+
+struct InternVitAttentionImpl : torch::nn::Module {
+    InternVitAttentionImpl(int width, int heads);
+    torch::Tensor forward(const torch::Tensor& x);
+    Linear qkv{nullptr}, proj{nullptr};
+    int64_t heads;
+};
+TORCH_MODULE(InternVitAttention);
+
+struct InternVitMlpImpl : torch::nn::Module {
+    InternVitMlpImpl(int width, int hidden);
+    Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(InternVitMlp);
+
+struct InternVitLayerImpl : torch::nn::Module {
+    explicit InternVitLayerImpl(const InternVitConfig& c);
+    torch::Tensor forward(torch::Tensor x);
+    torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+    InternVitAttention attn{nullptr};
+    InternVitMlp mlp{nullptr};
+    torch::Tensor ls1, ls2;
+};
+TORCH_MODULE(InternVitLayer);
+
+struct InternVitEmbeddingsImpl : torch::nn::Module {
+    explicit InternVitEmbeddingsImpl(const InternVitConfig& c);
+    torch::Tensor class_embedding, position_embedding;
+    torch::nn::Conv2d patch_embedding{nullptr};
+};
+TORCH_MODULE(InternVitEmbeddings);
+
+struct InternVitEncoderImpl : torch::nn::Module {
+    explicit InternVitEncoderImpl(const InternVitConfig& c);
+    torch::nn::ModuleList layers{nullptr};
+};
+TORCH_MODULE(InternVitEncoder);
+
+/// "vision_model": tiles [N,3,S,S] -> the last layer's tokens [N, 1 + g*g, W] (CLS first).
+struct InternVitImpl : torch::nn::Module {
+    explicit InternVitImpl(const InternVitConfig& c);
+    torch::Tensor forward(const torch::Tensor& pixels);
+    InternVitEmbeddings embeddings{nullptr};
+    InternVitEncoder encoder{nullptr};
+};
+TORCH_MODULE(InternVit);
+
+/// InternVL's pixel_shuffle (ps_version v2) of tokens [N, g*g, C] without CLS, scale 0.5:
+/// [N, (g/2)^2, 4C].
+torch::Tensor internvl_pixel_shuffle(const torch::Tensor& tokens);
+
+/// "mlp1": LayerNorm(in) -> Linear(in, out) -> GELU -> Linear(out, out), registered as the
+/// nn.Sequential's 0, 1 and 3.
+struct InternVlProjectorImpl : torch::nn::Module {
+    InternVlProjectorImpl(int in, int out);
+    torch::Tensor forward(const torch::Tensor& x);
+    torch::nn::LayerNorm norm{nullptr};
+    Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(InternVlProjector);
+
+}  // namespace rc
