@@ -2,12 +2,15 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "regionchat/error.h"
 #include "regionchat/image_io.h"
+#include "regionchat/tiling.h"
 
 using namespace rc;
 
@@ -124,6 +127,37 @@ private slots:
         }
         QCOMPARE(loaded + refused, 300);
         QVERIFY(refused > 0);
+    }
+
+    // InternVL's dynamic tiling equals InternVL's own dynamic_preprocess
+    // (tools/reference/tiling_reference.py ran it): the grid for 40 sizes with 6 and 12 tiles
+    // at most, and the tiles and thumbnail of a 1100x500 image pixel for pixel.
+    void internVlTilingEqualsInternVls() {
+        const std::filesystem::path dir =
+            std::filesystem::path(std::getenv("REGIONCHAT_SOURCE_DIR")) / "tests/reference/internvit";
+        nlohmann::json ref;
+        std::ifstream(dir / "tiling.json") >> ref;
+        int checked = 0;
+        for (const auto& g : ref["grids"]) {
+            const rc::TileGrid t = rc::internvl_tile_grid(g["width"], g["height"], g["max_num"]);
+            QCOMPARE(t.cols, g["cols"].get<int>());
+            QCOMPARE(t.rows, g["rows"].get<int>());
+            ++checked;
+        }
+        QCOMPARE(checked, 80);
+        const cv::Mat input = cv::imread((dir / "tiling_input.png").string(), cv::IMREAD_COLOR);
+        QCOMPARE(input.cols, 1100);
+        const auto tiles = rc::internvl_tiles(input, 6, true);
+        QCOMPARE(int(tiles.size()), ref["image_tiles"].get<int>());
+        for (size_t k = 0; k < tiles.size(); ++k) {
+            const cv::Mat want = cv::imread((dir / ("tile_" + std::to_string(k) + ".png")).string(),
+                                            cv::IMREAD_COLOR);
+            QCOMPARE(tiles[k].size(), want.size());
+            QCOMPARE(cv::norm(tiles[k], want, cv::NORM_INF), 0.0);
+        }
+        QVERIFY_THROWS_EXCEPTION(rc::Error, rc::internvl_tile_grid(0, 10));
+        QCOMPARE(rc::internvl_tiles(cv::Mat(300, 300, CV_8UC3, cv::Scalar(1, 2, 3)), 6, true).size(),
+                 size_t(1));  // one tile: no thumbnail
     }
 };
 
