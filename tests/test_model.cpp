@@ -669,6 +669,80 @@ private slots:
         const auto plain = vit.narrow(1, 1, vit.size(1) - 1).reshape({2, 4, 256});
         QVERIFY((plain - get("ref.shuffled")).abs().max().item<double>() > 1e-2);
     }
+
+    // InternVL2 end to end (CoLVA's base) from OpenGVLab's key names: 3 tiles' rows, the logits
+    // of a prompt with 12 image rows and 20 greedy tokens through the KV cache (crossing
+    // LongRoPE's original context at position 40) equal transformers' native
+    // InternVLForConditionalGeneration with a Phi-3 text model (tests/reference/internvl,
+    // tools/reference/internvl_reference.py).
+    void internVlEqualsTransformers() {
+        const std::filesystem::path dir =
+            std::filesystem::path(std::getenv("REGIONCHAT_SOURCE_DIR")) / "tests/reference/internvl";
+        nlohmann::json ref;
+        std::ifstream(dir / "reference.json") >> ref;
+        const auto& j = ref["text_config"];
+        const auto& rp = j["rope_parameters"];
+        InternVlConfig c;
+        c.vision.width = 64;
+        c.vision.depth = 2;
+        c.vision.heads = 4;
+        c.vision.mlp = 128;
+        c.vision.image_size = 56;
+        TextConfig& t = c.text;
+        t.vocab_size = j["vocab_size"];
+        t.hidden_size = j["hidden_size"];
+        t.intermediate_size = j["intermediate_size"];
+        t.num_hidden_layers = j["num_hidden_layers"];
+        t.num_attention_heads = j["num_attention_heads"];
+        t.num_key_value_heads = j["num_key_value_heads"];
+        t.max_position_embeddings = j["max_position_embeddings"];
+        t.rms_norm_eps = j["rms_norm_eps"];
+        t.rope_theta = rp["rope_theta"];
+        t.rope_short_factor = rp["short_factor"].get<std::vector<double>>();
+        t.rope_long_factor = rp["long_factor"].get<std::vector<double>>();
+        t.rope_original_max = rp["original_max_position_embeddings"];
+        t.rope_attention_factor =
+            std::sqrt(1 + std::log(double(t.max_position_embeddings) / t.rope_original_max) /
+                              std::log(double(t.rope_original_max)));
+        auto archive = SafetensorsArchive::open((dir / "reference.safetensors").string());
+        InternVlNet net(c);
+        const uint64_t bytes = load_internvl(*net, *archive);
+        QVERIFY(bytes > 0);
+        torch::NoGradGuard ng;
+        auto get = [&](const char* n) { return testing::read_tensor(*archive, n); };
+        const auto rows = net->image_rows(get("ref.pixels"));
+        const double dr = (rows - get("ref.rows")).abs().max().item<double>();
+        const auto ids = ref["ids"].get<std::vector<int64_t>>();
+        auto lm = net->language_model;
+        auto emb = lm->embed(torch::tensor(ids).unsqueeze(0));
+        const int64_t image_id = ref["image_token_id"];
+        for (size_t i = 0, r = 0; i < ids.size(); ++i)
+            if (ids[i] == image_id) emb[0][int64_t(i)].copy_(rows[int64_t(r++)]);
+        KvCache cache = lm->make_cache();
+        const auto logits = lm->logits(lm->forward(emb, 0, &cache))[0];
+        const double dl = (logits - get("ref.logits")).abs().max().item<double>();
+        std::vector<int64_t> greedy;
+        auto last = logits[logits.size(0) - 1];
+        int64_t pos = int64_t(ids.size());
+        for (int k = 0; k < 20; ++k) {
+            const int64_t tok = last.argmax().item<int64_t>();
+            greedy.push_back(tok);
+            last = lm->logits(lm->forward(lm->embed(torch::tensor({tok}).unsqueeze(0)), pos++, &cache))[0][0];
+        }
+        qInfo("InternVL2 max |diff|: image rows %.3g, logits %.3g over %lld positions", dr, dl,
+              static_cast<long long>(logits.size(0)));
+        QVERIFY(dr < 1e-4);
+        QVERIFY(dl < 1e-4);
+        QCOMPARE(greedy, ref["greedy"].get<std::vector<int64_t>>());
+        // The key map: our q/k/v and gate/up are thirds and halves of Phi-3's fused weights.
+        int part = -1;
+        QCOMPARE(internvl_key("language_model.model.layers.1.self_attn.v_proj.weight", &part),
+                 std::string("language_model.model.layers.1.self_attn.qkv_proj.weight"));
+        QCOMPARE(part, 2);
+        QCOMPARE(internvl_key("language_model.model.layers.0.mlp.up_proj.weight", &part),
+                 std::string("language_model.model.layers.0.mlp.gate_up_proj.weight"));
+        QCOMPARE(part, 1);
+    }
 };
 
 QTEST_APPLESS_MAIN(TestModel)

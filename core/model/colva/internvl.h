@@ -11,6 +11,8 @@
 
 #include "model/bert.h"
 #include "model/layers.h"
+#include "model/llama.h"
+#include "regionchat/safetensors.h"
 
 namespace rc {
 
@@ -80,5 +82,31 @@ struct InternVlProjectorImpl : torch::nn::Module {
     Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(InternVlProjector);
+
+/// InternVL2 (InternVLChatModel): vision_model, mlp1, language_model (Phi-3 as our LLaMA
+/// decoder, its fused qkv_proj and gate_up_proj split at load).
+struct InternVlConfig {
+    InternVitConfig vision;
+    TextConfig text;
+};
+
+struct InternVlNetImpl : torch::nn::Module {
+    explicit InternVlNetImpl(const InternVlConfig& c);
+    /// Normalised tiles [N,3,S,S] -> LLM rows [N * (g/2)^2, hidden] (extract_feature + mlp1).
+    torch::Tensor image_rows(const torch::Tensor& tiles);
+    InternVlConfig config;
+    InternVit vision_model{nullptr};
+    InternVlProjector mlp1{nullptr};
+    LlamaForCausalLM language_model{nullptr};
+};
+TORCH_MODULE(InternVlNet);
+
+/// The checkpoint key of one of our parameters in OpenGVLab's layout, and which third of a
+/// fused qkv_proj (0 q, 1 k, 2 v) or half of gate_up_proj (0 gate, 1 up) it is (-1: none).
+std::string internvl_key(const std::string& name, int* part);
+
+/// Fills every parameter of `net` from `archive` (OpenGVLab's names), splitting Phi-3's fused
+/// projections; rc::Error naming a missing or misshapen tensor. Returns the bytes copied.
+uint64_t load_internvl(InternVlNetImpl& net, const SafetensorsArchive& archive);
 
 }  // namespace rc

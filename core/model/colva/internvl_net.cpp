@@ -86,6 +86,73 @@ torch::Tensor internvl_pixel_shuffle(const torch::Tensor& tokens) {
     return x.reshape({n, -1, c * 4});
 }
 
+InternVlNetImpl::InternVlNetImpl(const InternVlConfig& c) : config(c) {
+    vision_model = register_module("vision_model", InternVit(c.vision));
+    mlp1 = register_module("mlp1", InternVlProjector(4 * c.vision.width, c.text.hidden_size));
+    language_model = register_module("language_model", LlamaForCausalLM(c.text));
+}
+
+torch::Tensor InternVlNetImpl::image_rows(const torch::Tensor& tiles) {
+    auto vit = vision_model(tiles);
+    auto rows = mlp1(internvl_pixel_shuffle(vit.narrow(1, 1, vit.size(1) - 1)));
+    return rows.reshape({-1, rows.size(-1)});
+}
+
+std::string internvl_key(const std::string& name, int* part) {
+    *part = -1;
+    // vision_model.*, mlp1.*, embeddings, norms and lm_head are named as ours.
+    if (name.rfind("language_model.model.layers.", 0) != 0) return name;
+    static const struct {
+        const char* ours;
+        const char* theirs;
+        int part;
+    } kFused[] = {{"self_attn.q_proj.", "self_attn.qkv_proj.", 0},
+                  {"self_attn.k_proj.", "self_attn.qkv_proj.", 1},
+                  {"self_attn.v_proj.", "self_attn.qkv_proj.", 2},
+                  {"mlp.gate_proj.", "mlp.gate_up_proj.", 0},
+                  {"mlp.up_proj.", "mlp.gate_up_proj.", 1}};
+    for (const auto& f : kFused) {
+        const size_t at = name.find(f.ours);
+        if (at == std::string::npos) continue;
+        *part = f.part;
+        std::string k = name;
+        return k.replace(at, std::string(f.ours).size(), f.theirs);
+    }
+    return name;
+}
+
+uint64_t load_internvl(InternVlNetImpl& net, const SafetensorsArchive& archive) {
+    uint64_t bytes = 0;
+    torch::NoGradGuard no_grad;
+    for (auto& item : net.named_parameters()) {
+        int part = -1;
+        const std::string key = internvl_key(item.key(), &part);
+        const TensorView* v = archive.find(key);
+        if (!v) throw Error("tensor '" + key + "' is missing (for " + item.key() + ")");
+        torch::Tensor& p = item.value();
+        if (part < 0) {
+            if (v->shape != p.sizes().vec())
+                throw Error(v->file + ": tensor '" + key + "' has the wrong shape");
+            copy_view_into(*v, p);
+            bytes += v->nbytes;
+            continue;
+        }
+        auto w = torch::empty(v->shape, torch::kFloat32);
+        copy_view_into(*v, w);
+        const bool qkv = key.find("qkv_proj") != std::string::npos;
+        const auto& t = net.config.text;
+        const int64_t d = t.hidden_size / t.num_attention_heads;
+        const int64_t q = t.num_attention_heads * d, kv = t.num_key_value_heads * d;
+        const int64_t want = qkv ? q + 2 * kv : 2 * int64_t(t.intermediate_size);
+        if (w.dim() != 2 || w.size(0) != want || w.size(1) != t.hidden_size)
+            throw Error(v->file + ": tensor '" + key + "' does not fit the config's heads and sizes");
+        const int64_t start = qkv ? (part == 0 ? 0 : part == 1 ? q : q + kv) : part * t.intermediate_size;
+        p.copy_(w.narrow(0, start, p.size(0)));
+        bytes += uint64_t(p.numel()) * v->nbytes / uint64_t(w.numel());
+    }
+    return bytes;
+}
+
 InternVlProjectorImpl::InternVlProjectorImpl(int in, int out) {
     norm = register_module("0", layer_norm(in, 1e-5));
     fc1 = register_module("1", Linear(in, out));
