@@ -375,22 +375,30 @@ private slots:
         QCOMPARE(case_prompt(c), c.question);
     }
 
+    // VLMEvalKit's can_infer, as the MMVM kit scores: exactly one standing letter, case kept,
+    // reject phrases and a lone Z give "Z", then the option texts. The answers marked "kit:"
+    // are those where the first-letter rule this replaced answered otherwise.
     void mmvmLetterParser() {
         QCOMPARE(mmvm_parse_letter("B"), std::string("B"));
         QCOMPARE(mmvm_parse_letter("B."), std::string("B"));
         QCOMPARE(mmvm_parse_letter("(B)"), std::string("B"));
         QCOMPARE(mmvm_parse_letter("The answer is B"), std::string("B"));
         QCOMPARE(mmvm_parse_letter("(C)"), std::string("C"));
-        QCOMPARE(mmvm_parse_letter("c."), std::string("C"));  // a lone letter of either case
         QCOMPARE(mmvm_parse_letter("Answer: D"), std::string("D"));
-        QCOMPARE(mmvm_parse_letter("B or C"), std::string("B"));  // the first one
         QCOMPARE(mmvm_parse_letter("none"), std::string());
         QCOMPARE(mmvm_parse_letter(""), std::string());
         QCOMPARE(mmvm_parse_letter("the answer is a cat"), std::string());  // lowercase "a"
-        // Without choices "I" is a letter; with them only listed letters count.
-        QCOMPARE(mmvm_parse_letter("I think B"), std::string("I"));
-        QCOMPARE(mmvm_parse_letter("I think B", kChoices), std::string("B"));
+        QCOMPARE(mmvm_parse_letter("c.", kChoices), std::string());  // kit: a lower-case letter is no letter
+        QCOMPARE(mmvm_parse_letter("B or C", kChoices), std::string());  // kit: two letters, no text
+        QCOMPARE(mmvm_parse_letter("B or C, it is 4", kChoices), std::string("D"));  // kit: the text decides
+        QCOMPARE(mmvm_parse_letter("I think B"), std::string());  // kit: I and B are both letters
+        QCOMPARE(mmvm_parse_letter("I think B", kChoices), std::string("B"));  // I is not an option
+        QCOMPARE(mmvm_parse_letter("B B B", kChoices), std::string("B"));  // distinct letters count
         QCOMPARE(mmvm_parse_letter("F", kChoices), std::string());
+        QCOMPARE(mmvm_parse_letter("Z", kChoices), std::string("Z"));
+        QCOMPARE(mmvm_parse_letter("Cannot determine the answer from the images.", kChoices),
+                 std::string("Z"));  // kit: a reject phrase
+        QCOMPARE(mmvm_parse_letter("Failed to obtain answer via API: B", kChoices), std::string());
         // No letter: the one option whose text occurs in the answer.
         QCOMPARE(mmvm_parse_letter("It is number 4.", kChoices), std::string("D"));
         QCOMPARE(mmvm_parse_letter("None of the above choices are correct", kChoices),

@@ -304,42 +304,46 @@ std::string mmvm_cue_name(int cue_type) {
 }
 
 std::string mmvm_parse_letter(const std::string& prediction, const std::string& choices) {
-    const std::vector<std::pair<char, std::string>> options = parse_choices(choices);
-    auto allowed = [&](char c) {
-        if (c < 'A' || c > 'Z') return false;
-        if (options.empty()) return true;
-        return std::any_of(options.begin(), options.end(),
-                           [c](const auto& o) { return o.first == c; });
-    };
-
-    // VLMEvalKit's can_infer_option treats these as spaces before looking for letters.
+    std::vector<std::pair<char, std::string>> options = parse_choices(choices);
+    if (options.empty())
+        for (char c = 'A'; c <= 'Z'; ++c) options.emplace_back(c, std::string());
+    // can_infer_option
+    if (prediction.find("Failed to obtain answer via API") != std::string::npos) return {};
+    static const char* const kReject[] = {"Sorry, I can't help with images of people yet.",
+                                          "I can't process this file.",
+                                          "I'm sorry, but without the image provided",
+                                          "Cannot determine the answer"};
+    for (const char* r : kReject)
+        if (prediction.find(r) != std::string::npos) return "Z";
     std::string mod = prediction;
     for (char& ch : mod)
         if (std::string(".()[],:;!*#{}").find(ch) != std::string::npos) ch = ' ';
-    std::vector<std::string> tokens;
+    std::vector<std::string> splits;
     std::istringstream words(mod);
-    for (std::string w; words >> w;) tokens.push_back(w);
-
-    if (tokens.size() == 1 && tokens[0].size() == 1 &&
-        std::isalpha(static_cast<unsigned char>(tokens[0][0]))) {
-        const char c = char(std::toupper(static_cast<unsigned char>(tokens[0][0])));
-        return allowed(c) ? std::string(1, c) : std::string();
-    }
-    for (const std::string& t : tokens)
-        if (t.size() == 1 && allowed(t[0])) return t;
-
-    // VLMEvalKit's can_infer_text: exactly one option's text occurs in the answer.
-    const std::string lower = to_lower(prediction);
-    char found = 0;
+    for (std::string w; words >> w;) splits.push_back(w);
+    auto standing = [&](const std::string& t) {
+        return std::find(splits.begin(), splits.end(), t) != splits.end();
+    };
     int count = 0;
-    for (const auto& [letter, text] : options) {
-        if (text.empty()) continue;
-        if (lower.find(to_lower(text)) != std::string::npos) {
-            found = letter;
+    char found = 0;
+    for (const auto& o : options)
+        if (standing(std::string(1, o.first))) {
             ++count;
+            found = o.first;
+        }
+    if (count == 1) return std::string(1, found);
+    if (count == 0 && standing("Z")) return "Z";
+    // can_infer_text: exactly one option's text occurs in the answer (lower-cased).
+    const std::string lower = to_lower(prediction);
+    char text_found = 0;
+    int text_count = 0;
+    for (const auto& [letter, text] : options) {
+        if (lower.find(to_lower(text)) != std::string::npos) {
+            text_found = letter;
+            ++text_count;
         }
     }
-    return count == 1 ? std::string(1, found) : std::string();
+    return text_count == 1 ? std::string(1, text_found) : std::string();
 }
 
 double MmvmScore::cue_accuracy(int cue_type) const {

@@ -205,11 +205,14 @@ MmeResultFiles read_mme_results(const std::string& results_dir);
 /// "CL", "SP", "TM", "SZ", "RP", "OO", "BR", "OM" for cue types 1..8; "?" otherwise.
 std::string mmvm_cue_name(int cue_type);
 
-/// The option letter an answer picks, "" when none. Punctuation .()[],:;!*#{} counts as a
-/// space; an answer that is a single letter of either case is that letter ("c." -> "C");
-/// otherwise the first standalone uppercase letter ("The answer is B" -> "B"), limited to
-/// the letters `choices` lists when it is given; failing that, with `choices`, the one
-/// option whose text alone occurs in the answer (case-insensitive).
+/// The option letter an answer picks, as VLMEvalKit's can_infer (the MMVM evaluation kit's
+/// scorer) picks it; "" when none. can_infer_option: one of the reject phrases ("Sorry, I
+/// can't help with images of people yet.", "I can't process this file.", "I'm sorry, but
+/// without the image provided", "Cannot determine the answer") gives "Z"; otherwise, with
+/// .()[],:;!*#{} read as spaces, the option letters (those `choices` lists, A-Z without it)
+/// standing alone as words are counted: exactly one gives it (case matters: "c" is not "C"),
+/// none but a lone "Z" gives "Z", two or more fall through. can_infer_text: the one option
+/// whose text occurs in the lower-cased answer; "" when none or several.
 std::string mmvm_parse_letter(const std::string& prediction, const std::string& choices = "");
 
 struct MmvmScore {
