@@ -28,6 +28,27 @@
 using namespace rc;
 namespace fs = std::filesystem;
 
+// A Phi-3 text config (transformers 5's rope_parameters with LongRoPE) as our TextConfig.
+static TextConfig phi3_config(const nlohmann::json& j) {
+    const auto& rp = j["rope_parameters"];
+    TextConfig t;
+    t.vocab_size = j["vocab_size"];
+    t.hidden_size = j["hidden_size"];
+    t.intermediate_size = j["intermediate_size"];
+    t.num_hidden_layers = j["num_hidden_layers"];
+    t.num_attention_heads = j["num_attention_heads"];
+    t.num_key_value_heads = j["num_key_value_heads"];
+    t.max_position_embeddings = j["max_position_embeddings"];
+    t.rms_norm_eps = j["rms_norm_eps"];
+    t.rope_theta = rp["rope_theta"];
+    t.rope_short_factor = rp["short_factor"].get<std::vector<double>>();
+    t.rope_long_factor = rp["long_factor"].get<std::vector<double>>();
+    t.rope_original_max = rp["original_max_position_embeddings"];
+    const double factor = double(t.max_position_embeddings) / t.rope_original_max;
+    t.rope_attention_factor = std::sqrt(1 + std::log(factor) / std::log(double(t.rope_original_max)));
+    return t;
+}
+
 class TestModel : public QObject {
     Q_OBJECT
 
@@ -566,23 +587,7 @@ private slots:
             std::filesystem::path(std::getenv("REGIONCHAT_SOURCE_DIR")) / "tests/reference/phi3";
         nlohmann::json ref;
         std::ifstream(dir / "reference.json") >> ref;
-        const auto& j = ref["config"];
-        const auto& rp = j["rope_parameters"];
-        TextConfig t;
-        t.vocab_size = j["vocab_size"];
-        t.hidden_size = j["hidden_size"];
-        t.intermediate_size = j["intermediate_size"];
-        t.num_hidden_layers = j["num_hidden_layers"];
-        t.num_attention_heads = j["num_attention_heads"];
-        t.num_key_value_heads = j["num_key_value_heads"];
-        t.max_position_embeddings = j["max_position_embeddings"];
-        t.rms_norm_eps = j["rms_norm_eps"];
-        t.rope_theta = rp["rope_theta"];
-        t.rope_short_factor = rp["short_factor"].get<std::vector<double>>();
-        t.rope_long_factor = rp["long_factor"].get<std::vector<double>>();
-        t.rope_original_max = rp["original_max_position_embeddings"];
-        const double factor = double(t.max_position_embeddings) / t.rope_original_max;
-        t.rope_attention_factor = std::sqrt(1 + std::log(factor) / std::log(double(t.rope_original_max)));
+        TextConfig t = phi3_config(ref["config"]);
         QVERIFY(std::abs(t.rope_attention_factor - ref["attention_scaling"].get<double>()) < 1e-12);
         auto archive = SafetensorsArchive::open((dir / "reference.safetensors").string());
         auto get = [&](const std::string& n) {
@@ -593,21 +598,15 @@ private slots:
         auto run = [&](const TextConfig& c, const std::vector<int64_t>& ids) {
             torch::NoGradGuard ng;
             LlamaForCausalLM lm(c);
-            const int64_t d = c.hidden_size / c.num_attention_heads;
-            const int64_t q = c.num_attention_heads * d, kv = c.num_key_value_heads * d;
             for (auto& item : lm->named_parameters()) {
                 const std::string n = item.key();
                 auto& p = item.value();
-                auto has = [&](const char* s) { return n.find(s) != std::string::npos; };
-                const std::string layer = n.substr(0, n.find(has("self_attn") ? "self_attn" : "mlp"));
-                if (has("q_proj") || has("k_proj") || has("v_proj")) {
-                    auto w = get(layer + "self_attn.qkv_proj.weight");
-                    p.copy_(has("q_proj") ? w.narrow(0, 0, q)
-                            : has("k_proj") ? w.narrow(0, q, kv)
-                                            : w.narrow(0, q + kv, kv));
-                } else if (has("gate_proj") || has("up_proj")) {
-                    auto w = get(layer + "mlp.gate_up_proj.weight");
-                    p.copy_(w.narrow(0, has("gate_proj") ? 0 : c.intermediate_size, c.intermediate_size));
+                // The fused weight's key as InternVL names it, without its "language_model.".
+                int part = -1;
+                const std::string fused = internvl_key("language_model." + n, &part).substr(15);
+                if (part >= 0) {
+                    p.copy_(phi3_fused_part(get(fused), fused.find("qkv_proj") != std::string::npos,
+                                            part, c));
                 } else {
                     p.copy_(get(n));
                 }
@@ -680,30 +679,13 @@ private slots:
             std::filesystem::path(std::getenv("REGIONCHAT_SOURCE_DIR")) / "tests/reference/internvl";
         nlohmann::json ref;
         std::ifstream(dir / "reference.json") >> ref;
-        const auto& j = ref["text_config"];
-        const auto& rp = j["rope_parameters"];
         InternVlConfig c;
         c.vision.width = 64;
         c.vision.depth = 2;
         c.vision.heads = 4;
         c.vision.mlp = 128;
         c.vision.image_size = 56;
-        TextConfig& t = c.text;
-        t.vocab_size = j["vocab_size"];
-        t.hidden_size = j["hidden_size"];
-        t.intermediate_size = j["intermediate_size"];
-        t.num_hidden_layers = j["num_hidden_layers"];
-        t.num_attention_heads = j["num_attention_heads"];
-        t.num_key_value_heads = j["num_key_value_heads"];
-        t.max_position_embeddings = j["max_position_embeddings"];
-        t.rms_norm_eps = j["rms_norm_eps"];
-        t.rope_theta = rp["rope_theta"];
-        t.rope_short_factor = rp["short_factor"].get<std::vector<double>>();
-        t.rope_long_factor = rp["long_factor"].get<std::vector<double>>();
-        t.rope_original_max = rp["original_max_position_embeddings"];
-        t.rope_attention_factor =
-            std::sqrt(1 + std::log(double(t.max_position_embeddings) / t.rope_original_max) /
-                              std::log(double(t.rope_original_max)));
+        c.text = phi3_config(ref["text_config"]);
         auto archive = SafetensorsArchive::open((dir / "reference.safetensors").string());
         InternVlNet net(c);
         const uint64_t bytes = load_internvl(*net, *archive);

@@ -105,6 +105,10 @@ TORCH_MODULE(InternVlNet);
 /// fused qkv_proj (0 q, 1 k, 2 v) or half of gate_up_proj (0 gate, 1 up) it is (-1: none).
 std::string internvl_key(const std::string& name, int* part);
 
+/// Rows of a Phi-3 fused weight [q + 2kv, D] (qkv_proj) or [2I, D] (gate_up_proj) for `part`
+/// (internvl_key's); rc::Error when the weight does not fit `t`.
+torch::Tensor phi3_fused_part(const torch::Tensor& w, bool qkv, int part, const TextConfig& t);
+
 /// Fills every parameter of `net` from `archive` (OpenGVLab's names), splitting Phi-3's fused
 /// projections; rc::Error naming a missing or misshapen tensor. Returns the bytes copied.
 uint64_t load_internvl(InternVlNetImpl& net, const SafetensorsArchive& archive);

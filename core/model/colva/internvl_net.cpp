@@ -121,6 +121,16 @@ std::string internvl_key(const std::string& name, int* part) {
     return name;
 }
 
+torch::Tensor phi3_fused_part(const torch::Tensor& w, bool qkv, int part, const TextConfig& t) {
+    const int64_t d = t.hidden_size / t.num_attention_heads;
+    const int64_t q = t.num_attention_heads * d, kv = t.num_key_value_heads * d;
+    const int64_t want = qkv ? q + 2 * kv : 2 * int64_t(t.intermediate_size);
+    if (w.dim() != 2 || w.size(0) != want || w.size(1) != t.hidden_size)
+        throw Error("does not fit the config's heads and sizes");
+    if (qkv) return w.narrow(0, part == 0 ? 0 : part == 1 ? q : q + kv, part == 0 ? q : kv);
+    return w.narrow(0, part * int64_t(t.intermediate_size), t.intermediate_size);
+}
+
 uint64_t load_internvl(InternVlNetImpl& net, const SafetensorsArchive& archive) {
     uint64_t bytes = 0;
     torch::NoGradGuard no_grad;
@@ -139,15 +149,11 @@ uint64_t load_internvl(InternVlNetImpl& net, const SafetensorsArchive& archive) 
         }
         auto w = torch::empty(v->shape, torch::kFloat32);
         copy_view_into(*v, w);
-        const bool qkv = key.find("qkv_proj") != std::string::npos;
-        const auto& t = net.config.text;
-        const int64_t d = t.hidden_size / t.num_attention_heads;
-        const int64_t q = t.num_attention_heads * d, kv = t.num_key_value_heads * d;
-        const int64_t want = qkv ? q + 2 * kv : 2 * int64_t(t.intermediate_size);
-        if (w.dim() != 2 || w.size(0) != want || w.size(1) != t.hidden_size)
-            throw Error(v->file + ": tensor '" + key + "' does not fit the config's heads and sizes");
-        const int64_t start = qkv ? (part == 0 ? 0 : part == 1 ? q : q + kv) : part * t.intermediate_size;
-        p.copy_(w.narrow(0, start, p.size(0)));
+        try {
+            p.copy_(phi3_fused_part(w, key.find("qkv_proj") != std::string::npos, part, net.config.text));
+        } catch (const Error& e) {
+            throw Error(v->file + ": tensor '" + key + "' " + e.what());
+        }
         bytes += uint64_t(p.numel()) * v->nbytes / uint64_t(w.numel());
     }
     return bytes;
