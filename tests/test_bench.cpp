@@ -412,13 +412,16 @@ private slots:
     void mmvmLoaderReadsCasesAndAnnotations() {
         const fs::path root = dir("mmvm");
         const LoadReport r = load_mmvm(root.string());
-        QCOMPARE(r.cases.size(), size_t(2));
-        QCOMPARE(r.skipped.size(), size_t(4));
+        QCOMPARE(r.cases.size(), size_t(3));
+        QCOMPARE(r.skipped.size(), size_t(3));
         QVERIFY(contains(r.skipped, "missing image match_bench/case_0003/FRAME01_CAND.jpg"));
-        QVERIFY(contains(r.skipped, "cue type outside 1..8"));
         QVERIFY(contains(r.skipped, "expected 7 columns, found 3"));
         QVERIFY(contains(r.skipped, "case_0004/FRAME00.json: not valid JSON"));
-        QVERIFY(r.summary().rfind("4 cases skipped: mllm_match_eval_full.tsv:", 0) == 0);
+        QVERIFY(r.summary().rfind("3 cases skipped: mllm_match_eval_full.tsv:", 0) == 0);
+        // The kit's fallback: a type outside 1..8 counts as SP (the case is scored, and noted).
+        QCOMPARE(r.cases[2].cue_types, std::vector<int>{2});
+        QCOMPARE(r.notes.size(), size_t(1));
+        QVERIFY(contains(r.notes, "9 counted as SP"));
 
         const BenchCase& a = r.cases[0];
         QCOMPARE(a.id, std::string("mmvm:0"));
@@ -456,7 +459,7 @@ private slots:
 
         // The table itself may be given as the root.
         const LoadReport t = load_mmvm((root / "mllm_match_eval_full.tsv").string());
-        QCOMPARE(t.cases.size(), size_t(2));
+        QCOMPARE(t.cases.size(), size_t(3));
     }
 
     void mmvmMissingColumnSkipsEveryRow() {
@@ -473,6 +476,28 @@ private slots:
                  std::string("mllm_match_eval_full.tsv:2: missing column(s) choices"));
         QCOMPARE(r.skipped[1],
                  std::string("mllm_match_eval_full.tsv:3: missing column(s) choices"));
+    }
+
+    // The MMVM kit's match_type fallbacks: eval() failing counts as [1, 5]; a repeated type
+    // counts twice (a hit appended per listed entry).
+    void mmvmMatchTypeAsTheKitReadsIt() {
+        const fs::path root = dir("mmvm_cues");
+        write_mmvm_case(root / "match_bench/case_0001");
+        const std::string img = "['match_bench/case_0001/FRAME00.jpg']";
+        write_file(root / "mllm_match_eval_full.tsv",
+                   "index\tquestion\tanswer\timage_path\tmatch_type\tchoices\n"
+                   "0\tq\tA\t" + img + "\tnot a list\tA. 1\n"
+                   "1\tq\tA\t" + img + "\t[3, 3]\tA. 1\n");
+        const LoadReport r = load_mmvm(root.string());
+        QCOMPARE(r.cases.size(), size_t(2));
+        QCOMPARE(r.cases[0].cue_types, (std::vector<int>{1, 5}));
+        QCOMPARE(r.cases[1].cue_types, (std::vector<int>{3, 3}));
+        QVERIFY(contains(r.notes, "unreadable, counted as CL and RP"));
+        const MmvmScore s = score_mmvm({result_for(r.cases[0], "A"), result_for(r.cases[1], "A")});
+        QCOMPARE(s.per_cue.at(1), std::make_pair(1, 1));
+        QCOMPARE(s.per_cue.at(5), std::make_pair(1, 1));
+        QCOMPARE(s.per_cue.at(3), std::make_pair(2, 2));
+        QCOMPARE(s.n, 2);
     }
 
     void mmvmScoresWorkedOutByHand() {
@@ -635,7 +660,7 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, load_mme(dir("grounding").string()));
         QVERIFY_THROWS_EXCEPTION(Error, read_mme_results(missing));
         QCOMPARE(load_benchmark("MME", dir("mme").string()).cases.size(), size_t(10));
-        QCOMPARE(load_benchmark("mmvm", dir("mmvm").string()).cases.size(), size_t(2));
+        QCOMPARE(load_benchmark("mmvm", dir("mmvm").string()).cases.size(), size_t(3));
         QCOMPARE(
             load_benchmark("grounding", (dir("grounding") / "refs.jsonl").string()).cases.size(),
             size_t(3));

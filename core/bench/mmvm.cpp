@@ -235,26 +235,31 @@ LoadReport load_mmvm(const std::string& root) {
         }
         c.answer[0] = char(std::toupper(static_cast<unsigned char>(c.answer[0])));
 
+        // The MMVM kit's report_acc_mmatch: a match_type eval() cannot read counts as [1, 5], a
+        // type outside 1..8 as SP (2), and a case counts in each listed type (a repeated one
+        // twice). Scored like that here too, each fallback noted.
         std::vector<std::string> items;
-        if (!parse_py_list(field("match_type"), &items) || items.empty()) {
-            skip("match_type '" + field("match_type") + "' is not a list of cue types");
-            continue;
-        }
-        bool cues_ok = true;
+        std::vector<int> cues;
+        bool readable = parse_py_list(field("match_type"), &items);
         for (const std::string& item : items) {
             int cue = 0;
-            if (!parse_int(item, &cue) || cue < 1 || cue > 8) {
-                cues_ok = false;
+            if (!parse_int(item, &cue)) {
+                readable = false;
                 break;
             }
-            // A case counts once in each of its types.
-            if (std::find(c.cue_types.begin(), c.cue_types.end(), cue) == c.cue_types.end())
-                c.cue_types.push_back(cue);
+            cues.push_back(cue);
         }
-        if (!cues_ok) {
-            skip("match_type '" + field("match_type") + "' has a cue type outside 1..8");
-            continue;
+        const std::string note = where + ": match_type '" + field("match_type") + "': ";
+        if (!readable) {
+            cues = {1, 5};
+            report.notes.push_back(note + "unreadable, counted as CL and RP as the MMVM kit does");
         }
+        for (int& cue : cues)
+            if (cue < 1 || cue > 8) {
+                report.notes.push_back(note + std::to_string(cue) + " counted as SP, as the MMVM kit does");
+                cue = 2;
+            }
+        c.cue_types = cues;
 
         if (!parse_py_list(field("image_path"), &items) || items.empty()) {
             skip("image_path '" + field("image_path") + "' is not a list of paths");

@@ -75,6 +75,9 @@ struct LoadReport {
     std::vector<BenchCase> cases;
     /// "Data_json/color.txt:7: missing image images/color/x.jpg", one entry per skipped case.
     std::vector<std::string> skipped;
+    /// Cases read with the evaluation kit's own fallbacks ("...:9: match_type '[9]': 9 counted
+    /// as SP, as the MMVM kit does"), one entry per case; they are scored.
+    std::vector<std::string> notes;
     /// "3 cases skipped: a; b; c" (at most 10 listed, then "... and N more"); "" when none.
     std::string summary() const;
 };
