@@ -13,6 +13,9 @@
 #include "cli/commands.h"
 #include "regionchat/bench_run.h"
 #include "regionchat/error.h"
+#ifdef REGIONCHAT_HAS_REMOTE
+#include "regionchat/remote.h"
+#endif
 
 namespace rc::cli {
 
@@ -41,6 +44,12 @@ json result_json(const bench::CaseResult& r, double ms) {
     }
     if (r.has_pred_box)
         j["pred_box"] = {r.pred_box.x0, r.pred_box.y0, r.pred_box.x1, r.pred_box.y1};
+    if (c.format == "mmvm") {
+        j["letter"] = bench::mmvm_result_letter(r);
+        if (!r.judged_by.empty()) j["judged_by"] = r.judged_by;
+        j["match_type"] = c.cue_types;
+    }
+    if (!r.note.empty()) j["note"] = r.note;
     if (r.dual_focus)
         j["dual_focus"] = {{"macro", r.macro_answer},
                            {"micro", r.micro_answer},
@@ -82,7 +91,8 @@ int run_bench(int argc, char** argv) {
     const Args args = parse_args(argc, argv, 2,
                                  {"format", "root", "model", "output", "limit", "max-new-tokens",
                                   "device", "dtype", "threads", "grounding-prompt", "beams",
-                                  "length-penalty", "mme-rule"},
+                                  "length-penalty", "mme-rule", "judge", "judge-model",
+                                  "api-key"},
                                  {"json", "single-pass"});
     const std::string format = args.require("format");
     if (format != "mme" && format != "mmvm" && format != "grounding" &&
@@ -118,6 +128,25 @@ int run_bench(int argc, char** argv) {
     // --mme-rule pargo: ParGo's calculation_mme.py (first 20 characters) instead of MME's own.
     const bench::MmeRule mme_rule = bench::mme_rule_from_string(args.get("mme-rule", "official"));
     if (args.has("grounding-prompt")) ro.grounding_prompt = args.get("grounding-prompt");
+    // --judge URL: MMVMEvalKit's LLM judge for answers its can_infer cannot read, on any
+    // OpenAI-compatible server (off by default: such answers count as wrong, the kit's
+    // exact_matching).
+    std::unique_ptr<ChatBackend> judge;
+    if (args.has("judge")) {
+        if (format != "mmvm") throw UsageError("--judge applies to --format mmvm only");
+#ifdef REGIONCHAT_HAS_REMOTE
+        RemoteOptions o;
+        o.url = args.get("judge");
+        o.model = args.get("judge-model", "");
+        o.api_key = args.get("api-key", "");
+        if (o.api_key.empty())
+            if (const char* k = std::getenv("REGIONCHAT_API_KEY"); k && *k) o.api_key = k;
+        judge = make_remote_backend(o);
+        ro.judge = judge.get();
+#else
+        throw UsageError("--judge: this build has no remote backend (cpp-httplib not found)");
+#endif
+    }
 
     const bool tty = isatty(STDERR_FILENO);
     const size_t n = report.cases.size();
@@ -167,8 +196,24 @@ int run_bench(int argc, char** argv) {
         const auto s = bench::score_mmvm(results);
         table = bench::score_table(s);
         summary["overall"] = s.overall;
-        for (const auto& [cue, ct] : s.per_cue)
+        for (const auto& [cue, ct] : s.per_cue) {
             summary["per_cue"][bench::mmvm_cue_name(cue)] = s.cue_accuracy(cue);
+            summary["per_cue_counts"][bench::mmvm_cue_name(cue)] = {{"correct", ct.first},
+                                                                    {"total", ct.second}};
+        }
+        // Whether an LLM judge read any answer (the kit's results depend on it).
+        int judged = 0, random = 0;
+        for (const auto& r : results) {
+            judged += r.judged_by == "judge";
+            random += r.judged_by == "random";
+        }
+        summary["judge"] = args.has("judge") ? json{{"url", args.get("judge")},
+                                                    {"model", args.get("judge-model", "")},
+                                                    {"answers_judged", judged},
+                                                    {"random_picks", random}}
+                                             : json("none (exact matching)");
+        if (model->info().reads_region_tokens)
+            summary["prompt"] = "CoLVA (MMVMEvalKit internvl_matcher: region tokens)";
     } else if (bench::is_dualfocus_format(format)) {
         table = bench::dualfocus_score_table(format, results);
         add_dualfocus_scores(format, results, &summary);

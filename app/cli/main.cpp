@@ -36,6 +36,8 @@ const char* kUsage =
     "                     [--limit N] [--json] [--grounding-prompt TEXT]   run and score a set\n"
     "                     [--single-pass]   (DualFocus' four sets: one answer, not its pipeline)\n"
     "                     [--beams N [--length-penalty L]] [--mme-rule official|pargo]\n"
+    "                     [--judge URL [--judge-model M] [--api-key K]]   MMVM: LLM judge for\n"
+    "                     answers the kit cannot read (any OpenAI-compatible server; off)\n"
     "  regionchat-cli speed [--model DIR] [--device D] [--dtype T] [--runs N] [--text-tokens N]\n"
     "                     [--new-tokens N] [--json]   encode, prefill, decode medians vs bandwidth\n"
     "  regionchat-cli serve [--model DIR] [--host H] [--port N] [--api-key K] [--max-queue N]\n"

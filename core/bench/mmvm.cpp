@@ -223,6 +223,9 @@ LoadReport load_mmvm(const std::string& root) {
         c.id = "mmvm:" + index;
         c.question = field("question");
         c.choices = field("choices");
+        // The kit's judge prompt reads these two (optional: older exports lack them).
+        if (column.count("pure_question")) c.pure_question = field("pure_question");
+        if (column.count("choices_head")) c.choices_head = trim(field("choices_head"));
         // Some exports keep newlines escaped; the choices are one option per line.
         if (c.choices.find('\n') == std::string::npos) {
             for (size_t at; (at = c.choices.find("\\n")) != std::string::npos;)
@@ -363,7 +366,7 @@ MmvmScore score_mmvm(const std::vector<CaseResult>& results) {
     for (const CaseResult& r : results) {
         const BenchCase& c = r.bench_case;
         if (c.format != "mmvm") continue;
-        const std::string letter = mmvm_parse_letter(r.prediction, c.choices);
+        const std::string letter = mmvm_result_letter(r);
         const bool hit = !letter.empty() && letter == detail::to_upper(trim(c.answer));
         ++s.n;
         if (hit) ++s.correct;
@@ -375,6 +378,61 @@ MmvmScore score_mmvm(const std::vector<CaseResult>& results) {
     }
     s.overall = s.n > 0 ? double(s.correct) / s.n : 0.0;
     return s;
+}
+
+std::string mmvm_result_letter(const CaseResult& r) {
+    if (!r.judged_letter.empty()) return r.judged_letter;
+    return mmvm_parse_letter(r.prediction, r.bench_case.choices);
+}
+
+std::string mmvm_question_with_options(const BenchCase& c) {
+    const std::string first = c.choices.substr(0, c.choices.find('\n'));
+    if (c.choices.empty() || c.question.find(first) != std::string::npos) return c.question;
+    std::string choices = c.choices;
+    while (!choices.empty() && choices.back() == '\n') choices.pop_back();
+    return c.question + "\n" + choices;
+}
+
+std::string mmvm_judge_prompt(const BenchCase& c, const std::string& prediction) {
+    // multiple_choice.py build_prompt_mmatch, word for word.
+    static const std::string kQuestion =
+        "Here are two images. In the second image, I have marked several visual objects with "
+        "their contours in different colors, and each is identified by a white numeric ID "
+        "against a background that matches the contour's color. Could you please tell me which "
+        "of these marked objects is the same as the object marked with a cyan contour in the "
+        "first image? Please make a choice from the following options: \n";
+    std::string head = c.choices_head;
+    if (head.empty()) {  // the option letters, as the TSV's choices_head lists them
+        for (const std::string& line : detail::split_lines(c.choices)) {
+            const std::string t = trim(line);
+            const size_t dot = t.find('.');
+            if (dot != std::string::npos && dot > 0)
+                head += (head.empty() ? "" : ", ") + trim(t.substr(0, dot));
+        }
+    }
+    return "You are an AI assistant who will help me to match an answer with several options of "
+           "a single-choice question. You are provided with a question, several options, and an "
+           "answer, and you need to find which option is most similar to the answer. If the "
+           "meaning of all options are significantly different from the answer, output Z. Your "
+           "should output a single uppercase character in " + head +
+           " (if they are valid options), and Z. \n"
+           "Example 1: \nQuestion: " + kQuestion +
+           "Options: A. 1\nB. 2\nC. 3\nD. 4\nE. None of the above choices are correct\n"
+           "Answer: E. None of the above choices are correct\nYour output: E\n"
+           "Example 2: \nQuestion: " + kQuestion +
+           "Options: A. 1\nB. 2\nC. 3\nD. 4\nE. 5\nF. None of the above choices are correct\n"
+           "Answer: The object marked with a cyan contour in the first image is identified as "
+           "number 4.\nYour output: D\n"
+           "Example 3: \nQuestion: " + kQuestion +
+           "Options: A. 1\nB. 2\nC. 3\nD. 4\nE. 5\nF. 6\nG. None of the above choices are "
+           "correct\nAnswer: The object marked with a cyan contour in the first image is the same "
+           "as the object marked with a cyan tour in the second image. Therefore, the answer "
+           "is:\nA. 1\nYour output: A\n"
+           "Example 4: \nQuestion: " + kQuestion +
+           "Options: A. 1\nB. 2\nC. 3\nD. 4\nE. None of the above choices are correct\n"
+           "Answer: B\nYour output: B\n"
+           "Example 5: \nQuestion: " + (c.pure_question.empty() ? c.question : c.pure_question) +
+           "\nOptions: " + c.choices + "\nAnswer: " + prediction + "\nYour output: ";
 }
 
 }  // namespace bench

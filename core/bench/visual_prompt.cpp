@@ -86,6 +86,8 @@ std::string encode_region_references(const std::string& text,
                    point_prompt_string(region_prompt_points(*region, size, point_seed + uint32_t(region->id)),
                                        size) +
                    "</points>";
+        } else if (mode == RegionMode::Tokens) {
+            out += "<region_token>";
         } else {
             out += mode == RegionMode::VisualPrompt ? "region " + std::to_string(region->id)
                                                     : format.encode(region->box.normalized(), size);
@@ -96,15 +98,51 @@ std::string encode_region_references(const std::string& text,
     return out;
 }
 
+std::vector<RegionInput> region_references(const std::string& text,
+                                           const std::vector<RegionInput>& regions) {
+    std::vector<RegionInput> out;
+    size_t next_plain = 0;
+    for (const Reference& ref : find_references(text)) {
+        const RegionInput* region = nullptr;
+        if (ref.id) {
+            for (const RegionInput& r : regions)
+                if (r.id == ref.id) region = &r;
+            if (!region) throw Error("there is no region " + std::to_string(ref.id));
+        } else {
+            if (next_plain >= regions.size())
+                throw Error("the question has more <region> references than regions");
+            region = &regions[next_plain++];
+        }
+        out.push_back(*region);
+    }
+    return out;
+}
+
 std::vector<cv::Mat> images_with_visual_prompts(const ChatRequest& request) {
     std::vector<cv::Mat> images = request.images;
-    if (request.region_mode != RegionMode::VisualPrompt || request.regions.empty()) return images;
+    const bool drawn = request.region_mode == RegionMode::VisualPrompt ||
+                       request.region_mode == RegionMode::Tokens;
+    if (!drawn) return images;
+    if (!request.shown_images.empty()) {
+        if (request.shown_images.size() != images.size())
+            throw Error("the request has " + std::to_string(images.size()) + " images but " +
+                        std::to_string(request.shown_images.size()) + " shown images");
+        return request.shown_images;
+    }
+    if (request.regions.empty()) return images;
     if (images.empty()) throw Error("visual prompts need an image");
-    std::vector<RegionInput> used;
+    std::vector<std::vector<RegionInput>> used(images.size());
     for (int id : region_reference_ids(request.text))
         for (const RegionInput& r : request.regions)
-            if (r.id == id) used.push_back(r);
-    if (!used.empty()) images[0] = draw_visual_prompts(to_bgr8(images[0]), used);
+            if (r.id == id) {
+                if (r.image < 0 || r.image >= int(images.size()))
+                    throw Error("region " + std::to_string(r.id) + " is marked on image " +
+                                std::to_string(r.image + 1) + " but the request has " +
+                                std::to_string(images.size()));
+                used[size_t(r.image)].push_back(r);
+            }
+    for (size_t i = 0; i < images.size(); ++i)
+        if (!used[i].empty()) images[i] = draw_visual_prompts(to_bgr8(images[i]), used[i]);
     return images;
 }
 

@@ -3,6 +3,8 @@
 #include "regionchat/error.h"
 #include "regionchat/image_io.h"
 
+#include <cmath>
+
 namespace rc {
 
 namespace {
@@ -23,6 +25,11 @@ public:
             i.capabilities.region_point_prompts = true;
             i.capabilities.grounding = false;
         }
+        if (model_->info().reads_region_tokens) {
+            i.capabilities.region_masks = true;
+            i.capabilities.region_tokens = true;
+            i.capabilities.multi_image_regions = true;
+        }
         return i;
     }
 
@@ -32,14 +39,16 @@ public:
 
     Reply ask(const ChatRequest& request, const GenerateParams& params) override {
         std::vector<cv::Mat> images;
-        const std::string text = prepare(request, &images);
-        return session_.ask(text, images, params);
+        std::vector<RegionToken> tokens;
+        const std::string text = prepare(request, &images, &tokens);
+        return session_.ask(text, images, params, tokens);
     }
 
     double score(const ChatRequest& request, const std::string& answer) override {
         std::vector<cv::Mat> images;
-        const std::string text = prepare(request, &images);
-        return session_.answer_nll(text, images, answer);
+        std::vector<RegionToken> tokens;
+        const std::string text = prepare(request, &images, &tokens);
+        return session_.answer_nll(text, images, answer, tokens);
     }
 
     double score_one_turn(const std::string& human, const std::vector<cv::Mat>& images,
@@ -49,8 +58,9 @@ public:
 
     void add_exchange(const ChatRequest& request, const std::string& answer) override {
         std::vector<cv::Mat> images;
-        const std::string text = prepare(request, &images);
-        session_.add_exchange(text, images, answer);
+        std::vector<RegionToken> tokens;
+        const std::string text = prepare(request, &images, &tokens);
+        session_.add_exchange(text, images, answer, tokens);
     }
 
     void truncate(size_t message_count) override { session_.truncate(message_count); }
@@ -78,13 +88,40 @@ private:
     }
 
     // A model that reads no region coordinates (ParGo) gets its regions drawn on the image; one
-    // that reads points (RegionVLM) gets points.
+    // that reads points (RegionVLM) gets points; one that reads region tokens (CoLVA) gets
+    // them, with the regions drawn on its images as CoLVA was trained.
     RegionMode mode(const ChatRequest& request) const {
         if (model_->info().reads_region_points) return RegionMode::Points;
+        if (model_->info().reads_region_tokens) return RegionMode::Tokens;
         return model_->info().reads_region_text ? request.region_mode : RegionMode::VisualPrompt;
     }
 
-    std::string prepare(const ChatRequest& request, std::vector<cv::Mat>* images) const {
+    std::string prepare(const ChatRequest& request, std::vector<cv::Mat>* images,
+                        std::vector<RegionToken>* tokens) const {
+        if (mode(request) == RegionMode::Tokens) {
+            // One row per reference, in text order: the region's mask (its box filled when it
+            // has none) over its image as given (un-annotated).
+            for (const RegionInput& r : region_references(request.text, request.regions)) {
+                if (r.image < 0 || r.image >= int(request.images.size()))
+                    throw Error("region " + std::to_string(r.id) + " is marked on image " +
+                                std::to_string(r.image + 1) + " but the request has " +
+                                std::to_string(request.images.size()));
+                const cv::Mat img = to_bgr8(request.images[size_t(r.image)]);
+                cv::Mat mask;
+                if (!r.mask.empty() && r.mask.size() == img.size()) {
+                    mask = r.mask.type() == CV_8UC1 ? r.mask : cv::Mat();
+                    if (mask.empty()) r.mask.convertTo(mask, CV_8U);
+                } else {
+                    mask = cv::Mat(img.size(), CV_8UC1, cv::Scalar(0));
+                    const Box b = r.box.normalized();
+                    const cv::Rect box = cv::Rect(cv::Point(int(std::floor(b.x0)), int(std::floor(b.y0))),
+                                                  cv::Point(int(std::ceil(b.x1)), int(std::ceil(b.y1)))) &
+                                         cv::Rect(0, 0, img.cols, img.rows);
+                    if (box.area() > 0) mask(box).setTo(255);
+                }
+                tokens->push_back({img, mask});
+            }
+        }
         if (mode(request) != request.region_mode) {
             ChatRequest drawn = request;
             drawn.region_mode = mode(request);

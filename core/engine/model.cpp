@@ -262,6 +262,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.info.warnings = std::move(fm.warnings);
     m.info.reads_region_text = fm.reads_region_text;
     m.info.reads_region_points = fm.reads_region_points;
+    m.info.reads_region_tokens = fm.reads_region_tokens;
     m.info.default_beams = fm.default_beams;
     m.info.default_length_penalty = fm.default_length_penalty;
     m.info.template_asks_yes_no = fm.template_asks_yes_no;

@@ -1,5 +1,6 @@
 #include "engine/prompt.h"
 
+#include <algorithm>
 #include <string>
 
 #include "regionchat/error.h"
@@ -11,7 +12,9 @@ std::vector<int64_t> tokenize_prompt_text(const Tokenizer& tokenizer, const std:
     std::vector<int64_t> ids;
     if (!image_chunks) {
         if (bos) ids.push_back(tokenizer.bos_id());
-        for (int id : tokenizer.encode(text, false, {{kImageMarker, int(kImagePlaceholder)}}))
+        for (int id : tokenizer.encode(text, false,
+                                       {{kImageMarker, int(kImagePlaceholder)},
+                                        {kRegionTokenMarker, int(kImagePlaceholder)}}))
             ids.push_back(id);
         return ids;
     }
@@ -19,13 +22,14 @@ std::vector<int64_t> tokenize_prompt_text(const Tokenizer& tokenizer, const std:
     // the leading "\u2581" in either legacy mode), BOS kept from the first only.
     if (bos) ids.push_back(tokenizer.bos_id());
     for (size_t from = 0;;) {
-        const size_t at = text.find(kImageMarker, from);
+        const size_t img = text.find(kImageMarker, from), reg = text.find(kRegionTokenMarker, from);
+        const size_t at = std::min(img, reg);
         const std::string chunk =
             text.substr(from, at == std::string::npos ? std::string::npos : at - from);
         for (int id : tokenizer.encode(chunk)) ids.push_back(id);
         if (at == std::string::npos) break;
         ids.push_back(kImagePlaceholder);
-        from = at + kImageMarker.size();
+        from = at + (at == img ? kImageMarker.size() : kRegionTokenMarker.size());
     }
     return ids;
 }

@@ -13,6 +13,10 @@ namespace rc {
 
 /// Where an image goes in a message's text.
 inline const std::string kImageMarker = "<image>";
+/// Where one region's row goes (a family that reads region tokens: CoLVA's <VPT_CONTEXT>). In a
+/// prompt it takes a slot like an image of one row: image and region markers take the
+/// conversation's slots in the order they stand in the text.
+inline const std::string kRegionTokenMarker = "<region_token>";
 
 /// One key per position: text positions hold the token id; the image_tokens positions of image
 /// k hold -(k + 1), so comparing keys also compares images.

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <list>
@@ -17,12 +18,20 @@ double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-size_t count_markers(const std::string& text) {
+size_t count_of(const std::string& text, const std::string& marker) {
     size_t n = 0;
-    for (size_t p = text.find(kImageMarker); p != std::string::npos;
-         p = text.find(kImageMarker, p + kImageMarker.size()))
+    for (size_t p = text.find(marker); p != std::string::npos; p = text.find(marker, p + marker.size()))
         ++n;
     return n;
+}
+
+size_t count_markers(const std::string& text) {
+    return count_of(text, kImageMarker);
+}
+
+// Slots a message takes: its images and its region tokens.
+size_t count_slots(const std::string& text) {
+    return count_of(text, kImageMarker) + count_of(text, kRegionTokenMarker);
 }
 
 using Sequence = PromptSequence;
@@ -189,12 +198,17 @@ struct Session::Impl {
         return net.embed_tokens(torch::tensor({id}, torch::kInt64).to(m.device).unsqueeze(0));
     }
 
+    // Region rows (one row each, small): an LRU of their own so they never evict images.
+    std::list<std::pair<uint64_t, torch::Tensor>> region_features;
+    static constexpr size_t kRegionCacheSize = 256;
+
     torch::Tensor features_for(uint64_t hash) {
-        for (auto it = features.begin(); it != features.end(); ++it)
-            if (it->first == hash) {
-                features.splice(features.begin(), features, it);
-                return it->second;
-            }
+        for (auto* list : {&features, &region_features})
+            for (auto it = list->begin(); it != list->end(); ++it)
+                if (it->first == hash) {
+                    list->splice(list->begin(), *list, it);
+                    return it->second;
+                }
         return {};
     }
 
@@ -307,17 +321,84 @@ struct Session::Impl {
         }
     }
 
+    // Region tokens: one row each (net.encode_regions, once per image for all its masks),
+    // cached like image features under a key of the image's and the mask's pixels.
+    double region_slots(const std::vector<RegionToken>& regions, std::vector<ImageSlot>& out) {
+        double ms = 0;
+        out.assign(regions.size(), ImageSlot{});
+        std::vector<uint64_t> keys(regions.size());
+        std::vector<cv::Mat> bgr(regions.size());
+        for (size_t i = 0; i < regions.size(); ++i) {
+            bgr[i] = to_bgr8(regions[i].image);
+            const cv::Mat& mk = regions[i].mask;
+            if (mk.empty() || mk.type() != CV_8UC1 || mk.size() != bgr[i].size())
+                throw Error("region " + std::to_string(i + 1) +
+                            ": its mask must be 8-bit and the size of its image");
+            keys[i] = image_hash(bgr[i]) * 1000003ull ^ image_hash(mk) ^ 0x9e3779b97f4a7c15ull;
+            out[i] = {keys[i], {bgr[i].cols, bgr[i].rows}, 1};
+        }
+        std::vector<char> done(regions.size(), 0);
+        for (size_t i = 0; i < regions.size(); ++i) {
+            if (done[i] || features_for(keys[i]).defined()) continue;
+            // Every region of this image not cached yet, in one call.
+            const uint64_t img = image_hash(bgr[i]);
+            std::vector<size_t> group;
+            std::vector<cv::Mat> masks;
+            for (size_t j = i; j < regions.size(); ++j)
+                if (!done[j] && image_hash(bgr[j]) == img && !features_for(keys[j]).defined()) {
+                    group.push_back(j);
+                    masks.push_back(regions[j].mask);
+                }
+            const auto t = Clock::now();
+            const torch::Tensor rows = net.encode_regions(bgr[i], masks);
+            ms += ms_since(t);
+            for (size_t g = 0; g < group.size(); ++g) {
+                region_features.emplace_front(keys[group[g]], rows.narrow(0, int64_t(g), 1).clone());
+                done[group[g]] = 1;
+            }
+            while (region_features.size() > std::max(kRegionCacheSize, regions.size()))
+                region_features.pop_back();
+        }
+        return ms;
+    }
+
     // The conversation with one more user turn: `text` ("<image>" markers checked against
-    // `imgs`, or "<image>\n" put in front of it) and `imgs` encoded into `slots` (a copy of
-    // the conversation's own). Returns the encode ms through `encode_ms`.
+    // `imgs`, or "<image>\n" put in front of it; "<region_token>" markers against `regions`)
+    // and both encoded into `slots` (a copy of the conversation's own, the new ones in the
+    // order their markers stand). Returns the encode ms through `encode_ms`.
     std::vector<ChatMessage> with_user_turn(const std::string& text,
                                             const std::vector<cv::Mat>& imgs,
                                             std::vector<ImageSlot>* slots,
-                                            double* encode_ms = nullptr) {
+                                            double* encode_ms = nullptr,
+                                            const std::vector<RegionToken>& regions = {}) {
         std::string user_text;
         check_images(text, imgs, &user_text);
+        const size_t region_markers = count_of(user_text, kRegionTokenMarker);
+        if (region_markers != regions.size())
+            throw Error("the question has " + std::to_string(region_markers) +
+                        " region-token markers but " + std::to_string(regions.size()) +
+                        " region tokens were given");
         *slots = images;
-        const double ms = add_images(imgs, *slots);
+        std::vector<ImageSlot> image_slots, reg_slots;
+        double ms = add_images(imgs, image_slots);
+        if (!regions.empty()) {
+            if (!m.info.reads_region_tokens)
+                throw Error("this model reads no region tokens");
+            ms += region_slots(regions, reg_slots);
+        }
+        size_t next_image = 0, next_region = 0;
+        for (size_t at = 0;;) {
+            const size_t img = user_text.find(kImageMarker, at),
+                         reg = user_text.find(kRegionTokenMarker, at);
+            if (img == std::string::npos && reg == std::string::npos) break;
+            if (img < reg) {
+                slots->push_back(image_slots[next_image++]);
+                at = img + kImageMarker.size();
+            } else {
+                slots->push_back(reg_slots[next_region++]);
+                at = reg + kRegionTokenMarker.size();
+            }
+        }
         if (encode_ms) *encode_ms = ms;
         std::vector<ChatMessage> msgs = messages;
         msgs.push_back({ChatMessage::Role::User, user_text});
@@ -386,7 +467,7 @@ Session::Session(std::shared_ptr<Model> model) : impl_(std::make_unique<Impl>(st
 Session::~Session() = default;
 
 Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
-                   const GenerateParams& params) {
+                   const GenerateParams& params, const std::vector<RegionToken>& regions) {
     Impl& s = *impl_;
     Model::Impl& m = s.m;
     torch::NoGradGuard no_grad;
@@ -395,7 +476,7 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
 
     std::vector<Impl::ImageSlot> slots;
     std::vector<ChatMessage> msgs =
-        s.with_user_turn(text, imgs, &slots, &reply.timings.image_encode_ms);
+        s.with_user_turn(text, imgs, &slots, &reply.timings.image_encode_ms, regions);
     const int64_t max_pos = s.net.max_positions();
     int64_t len = 0;  // decoder positions before the answer
     bool aborted = false;
@@ -493,11 +574,11 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
 }
 
 double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& imgs,
-                           const std::string& answer) {
+                           const std::string& answer, const std::vector<RegionToken>& regions) {
     Impl& s = *impl_;
     torch::NoGradGuard no_grad;
     std::vector<Impl::ImageSlot> slots;
-    std::vector<ChatMessage> msgs = s.with_user_turn(text, imgs, &slots);
+    std::vector<ChatMessage> msgs = s.with_user_turn(text, imgs, &slots, nullptr, regions);
     if (s.seq2seq) return s.seq2seq_nll(msgs, slots, answer);
     msgs.push_back({ChatMessage::Role::Assistant, answer});
     Sequence seq = s.build(msgs, slots);
@@ -625,11 +706,11 @@ double Session::one_turn_nll(const std::string& human, const std::vector<cv::Mat
 }
 
 void Session::add_exchange(const std::string& text, const std::vector<cv::Mat>& imgs,
-                           const std::string& answer) {
+                           const std::string& answer, const std::vector<RegionToken>& regions) {
     Impl& s = *impl_;
     torch::NoGradGuard no_grad;
     std::vector<Impl::ImageSlot> slots;
-    s.messages = s.with_user_turn(text, imgs, &slots);
+    s.messages = s.with_user_turn(text, imgs, &slots, nullptr, regions);
     s.images = std::move(slots);
     s.messages.push_back({ChatMessage::Role::Assistant, answer});
 }
@@ -646,7 +727,7 @@ void Session::truncate(size_t message_count) {
     if (message_count >= s.messages.size()) return;
     s.messages.resize(message_count);
     size_t images = 0;
-    for (const auto& m : s.messages) images += count_markers(m.text);
+    for (const auto& m : s.messages) images += count_slots(m.text);
     s.images.resize(std::min(images, s.images.size()));
 }
 

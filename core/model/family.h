@@ -67,6 +67,7 @@ struct FamilyModel {
     /// ModelInfo::reads_region_text and ::template_asks_yes_no.
     bool reads_region_text = true;
     bool reads_region_points = false;  ///< ModelInfo::reads_region_points
+    bool reads_region_tokens = false;  ///< ModelInfo::reads_region_tokens
     bool template_asks_yes_no = false;
     std::string answer_after, answer_before;  ///< ModelInfo's
     int default_beams = 1;                    ///< ModelInfo's
@@ -139,5 +140,6 @@ const ModelFamily& llava_family();
 const ModelFamily& pink_family();
 const ModelFamily& pargo_family();
 const ModelFamily& regionvlm_family();
+const ModelFamily& colva_family();
 
 }  // namespace rc

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 #include <opencv2/core.hpp>
@@ -43,6 +44,10 @@ public:
     /// Rows for an image conditioned on a text (RegionVLM: the Q-Former reading a point
     /// string); rc::Error for networks without such an input.
     virtual torch::Tensor encode_image_with_text(const cv::Mat& bgr, const std::string& text);
+    /// Rows [masks, hidden] for regions given as 8-bit masks (the image's size, non-zero
+    /// inside) over one 8-bit BGR image without drawings: one row per mask (CoLVA's object
+    /// tokens); rc::Error for networks without region tokens.
+    virtual torch::Tensor encode_regions(const cv::Mat& bgr, const std::vector<cv::Mat>& masks);
     /// Token embeddings [1, T, hidden] of ids [1, T] (on the network's device).
     virtual torch::Tensor embed_tokens(const torch::Tensor& ids) = 0;
     /// An empty state for one conversation.
@@ -66,6 +71,9 @@ public:
 
 inline torch::Tensor Network::encode_image_with_text(const cv::Mat&, const std::string&) {
     throw Error("this model reads no text with its images");
+}
+inline torch::Tensor Network::encode_regions(const cv::Mat&, const std::vector<cv::Mat>&) {
+    throw Error("this model reads no region tokens");
 }
 inline void Network::encode_prompt(const torch::Tensor&, DecodeState&) {
     throw Error("this model has no encoder");

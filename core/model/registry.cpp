@@ -16,6 +16,7 @@ const std::vector<const ModelFamily*>& model_families() {
         &pink_family(),   // Pink
         &pargo_family(),  // ParGo (EVA02, partial/global projector, InternLM2)
         &regionvlm_family(),  // RegionVLM (EVA-ViT-g, Q-Former with point text, FlanT5)
+        &colva_family(),      // InternVL2 and CoLVA (InternViT tiles, Phi-3, RADIO region tokens)
     };
     return families;
 }
@@ -30,6 +31,8 @@ std::string to_string(Family f) {
             return "pargo";
         case Family::RegionVlm:
             return "regionvlm";
+        case Family::CoLva:
+            return "colva";
     }
     return "unknown";
 }

@@ -105,6 +105,7 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     tok->eos_ = sp.eos_id(tok->handle_);
     if (tok->bos_ < 0) tok->bos_ = sp.piece_to_id(tok->handle_, "<s>");
     if (tok->eos_ < 0) tok->eos_ = sp.piece_to_id(tok->handle_, "</s>");
+    tok->sp_eos_ = tok->eos_;
     tok->unk_ = sp.piece_to_id(tok->handle_, "<unk>");
     const int space = sp.piece_to_id(tok->handle_, "\u2581");
     tok->space_id_ = space == tok->unk_ ? -1 : space;
@@ -153,7 +154,7 @@ std::vector<int> Tokenizer::encode(const std::string& given, bool add_bos,
     std::vector<int> ids;
     if (add_bos) ids.push_back(bos_);
     // What the slow tokenizer splits out: its special tokens, the added ones, the caller's.
-    const std::pair<std::string, int> specials[] = {{"<s>", bos_}, {"</s>", eos_}, {"<unk>", unk_}};
+    const std::pair<std::string, int> specials[] = {{"<s>", bos_}, {"</s>", sp_eos_}, {"<unk>", unk_}};
     bool first = true;
     for (size_t from = 0;;) {
         // The earliest split token; at one position the longest.
@@ -202,7 +203,7 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
         kept.clear();
     };
     for (int id : ids) {
-        if (id == bos_ || id == eos_) continue;
+        if (id == bos_ || id == eos_ || id == sp_eos_) continue;
         if (id < 0 || id >= size) {
             for (const auto& t : added_)
                 if (t.second == id) {

@@ -16,9 +16,13 @@
 
 namespace rc {
 
-/// A region the user marked on the first image of a request, in its pixels.
+/// A region the user marked on one of a request's images (the first unless `image` says
+/// otherwise), in its pixels.
 struct RegionInput {
     int id = 0;                 ///< the N of `<region N>`
+    /// Index into ChatRequest::images of the image it is marked on. Only models that read
+    /// region tokens (CoLVA) and visual prompts use regions on other images than the first.
+    int image = 0;
     Box box;                    ///< always set (a mask's or the points' bounding box)
     std::vector<Point> points;  ///< clicked points, in order (may be empty)
     /// True when `points` is a free-hand stroke (the scribble tool) rather than clicks: a
@@ -34,6 +38,10 @@ enum class RegionMode {
     Text,          ///< each `<region N>` becomes the box in the model's region format
     VisualPrompt,  ///< regions drawn on the image (MMVM style), referred to as "region N"
     Points,        ///< each `<region N>` becomes `<points N>[x y] ...</points>` (point_prompt.h)
+    /// Each `<region N>` becomes one embedding row computed from region N's mask (its box when
+    /// it has none) over its un-annotated image (CoLVA's object tokens); the images are shown
+    /// to the model with the referenced regions drawn (or as `shown_images` give them).
+    Tokens,
 };
 
 struct ChatRequest {
@@ -44,6 +52,10 @@ struct ChatRequest {
     /// Seed of the points sampled inside masks and boxes for models that read regions as
     /// point prompts (RegionVLM); the same seed gives the same points, hence the same answer.
     uint32_t point_seed = 0;
+    /// The images as the model's eyes see them when they are not `images` with the regions
+    /// drawn: a benchmark's own drawn frames (MMVM's FRAME00.jpg beside FRAME00_ORI.jpg). Empty:
+    /// drawn here (RegionMode::VisualPrompt, Tokens). One per image when set.
+    std::vector<cv::Mat> shown_images;
 };
 
 /// What a backend can do; the app enables features by it.
@@ -53,6 +65,8 @@ struct BackendCapabilities {
     bool region_points = false; ///< points are used as such (not only their bounding box)
     bool region_masks = false;  ///< masks are used as such (not only their bounding box)
     bool region_point_prompts = false;  ///< regions reach the model as sampled points (seeded)
+    bool region_tokens = false;  ///< regions reach the model as rows of their masks (CoLVA)
+    bool multi_image_regions = false;  ///< regions may be marked on any image of a request
     bool grounding = true;      ///< answers may contain boxes (parse_boxes finds them)
     bool answer_scoring = true; ///< score() works (DualFocus' perplexity choice)
     bool streaming = true;
@@ -107,11 +121,18 @@ std::unique_ptr<ChatBackend> make_local_backend(std::shared_ptr<Model> model);
 /// Writes every `<region N>` of `text` for the model: as `format`'s text for region N's box
 /// (mode Text) or as "region N" (mode VisualPrompt). Throws rc::Error naming the id when a
 /// region is not in `regions`.
-/// Mode Points: region N's points (region_prompt_points with seed point_seed + N).
+/// Mode Points: region N's points (region_prompt_points with seed point_seed + N). Mode
+/// Tokens: "<region_token>" (the engine puts region N's row there).
 std::string encode_region_references(const std::string& text,
                                      const std::vector<RegionInput>& regions, ImageSize size,
                                      const RegionFormat& format, RegionMode mode,
                                      uint32_t point_seed = 0);
+
+/// The region each `<region N>` (or plain `<region>`) of `text` refers to, one per reference in
+/// text order (repeats repeated): what RegionMode::Tokens puts at each marker. rc::Error as
+/// encode_region_references.
+std::vector<RegionInput> region_references(const std::string& text,
+                                           const std::vector<RegionInput>& regions);
 
 /// The ids of the `<region N>` markers in `text`, in order of first appearance.
 std::vector<int> region_reference_ids(const std::string& text);
@@ -121,8 +142,9 @@ std::vector<int> region_reference_ids(const std::string& text);
 /// box of that colour. `image` is BGR; returns a new BGR image.
 cv::Mat draw_visual_prompts(const cv::Mat& image, const std::vector<RegionInput>& regions);
 
-/// The request's images as the model sees them: in RegionMode::VisualPrompt the regions its
-/// text refers to are drawn on the first (draw_visual_prompts); otherwise as given.
+/// The request's images as the model sees them: in RegionMode::VisualPrompt and Tokens the
+/// regions its text refers to are drawn on the images they are marked on
+/// (draw_visual_prompts), or `shown_images` when the request brings them; otherwise as given.
 std::vector<cv::Mat> images_with_visual_prompts(const ChatRequest& request);
 
 }  // namespace rc

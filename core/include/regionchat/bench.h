@@ -48,6 +48,8 @@ struct BenchCase {
     Box box;                               ///< grounding ground truth, pixels
     std::vector<int> cue_types;            ///< MMVM cue types 1..8 (see mmvm_cue_name)
     std::string choices;                   ///< MMVM: "A. 1\nB. 2\n..."
+    /// MMVM's TSV pure_question and choices_head columns (the kit's judge prompt), when present.
+    std::string pure_question, choices_head;
     /// MMVM: the raw frames FRAME00_ORI.jpg, FRAME01_ORI.jpg when present (for redrawing).
     std::vector<std::string> original_images;
     std::vector<MmvmObject> query_objects;  ///< MMVM FRAME00.json (the published code uses [0])
@@ -146,6 +148,11 @@ struct CaseResult {
     /// (one of them) won ("perplexity", "no box", ...).
     bool dual_focus = false;
     std::string macro_answer, micro_answer, decided_by;
+    /// MMVM with an LLM judge (MMVMEvalKit's extract_answer_from_item): the letter it gave when
+    /// the answer could not be parsed, and how ("judge", or "random" after 3 failed tries, as
+    /// the kit picks one); empty when the answer parsed or no judge was asked.
+    std::string judged_letter, judged_by;
+    std::string note;  ///< anything the run did differently from the benchmark's own code
 };
 
 // ---- MME -------------------------------------------------------------------------------
@@ -217,6 +224,19 @@ std::string mmvm_cue_name(int cue_type);
 /// none but a lone "Z" gives "Z", two or more fall through. can_infer_text: the one option
 /// whose text occurs in the lower-cased answer; "" when none or several.
 std::string mmvm_parse_letter(const std::string& prediction, const std::string& choices = "");
+
+/// The letter an MMVM result is scored by: the judge's when it gave one, else
+/// mmvm_parse_letter of the prediction.
+std::string mmvm_result_letter(const CaseResult& result);
+
+/// The question and its lettered options as the kit's TSV question has them (the options are
+/// appended when the question does not list them already).
+std::string mmvm_question_with_options(const BenchCase& c);
+
+/// MMVMEvalKit's judge prompt (build_prompt_mmatch) for one prediction: its four MMVM
+/// examples, then the case's pure_question (the question when the TSV has none), choices and
+/// the prediction.
+std::string mmvm_judge_prompt(const BenchCase& c, const std::string& prediction);
 
 struct MmvmScore {
     int n = 0;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "regionchat/backend.h"
 #include "regionchat/bench.h"
 #include "regionchat/engine.h"
 
@@ -21,7 +22,22 @@ struct RunOptions {
     /// TextVQA, GQA-MCQ, SEED and MMBench run DualFocus' pipeline as its evaluation scripts do
     /// (run_dual_focus with dualfocus_question); false: one answer to the macro prompt.
     bool dual_focus = true;
+    /// MMVM: an LLM judge for answers the kit's can_infer cannot read (MMVMEvalKit asks
+    /// gpt-3.5-turbo-0125 when an OpenAI key is set); any OpenAI-compatible server through the
+    /// remote backend. nullptr (the default): unreadable answers are wrong, as the kit's
+    /// exact_matching.
+    ChatBackend* judge = nullptr;
 };
+
+/// MMVM as CoLVA's evaluation kit asks it of a model that reads region tokens
+/// (internvl_matcher.py generate_inner): "Image-1: <image>\nImage-2: <image>\n", "Objects in
+/// Image-1: <query object>" + the query's token, "Objects in Image-2: " + "<object-ID>" + token
+/// per candidate by ascending ID, ".\n", "<Image-1><Image-2>" and the question with its
+/// options. `originals` are the un-annotated frames the region tokens read (FRAME00_ORI.jpg,
+/// FRAME01_ORI.jpg); `shown` the drawn frames the model sees. The query is FRAME00.json's first
+/// object. rc::Error when the case has no query object or no candidates.
+ChatRequest mmvm_region_token_request(const BenchCase& c, const std::vector<cv::Mat>& shown,
+                                      const std::vector<cv::Mat>& originals);
 
 /// The text sent to the model for a case: MME's question as written; MMVM's question with
 /// its options and "Answer with the option's letter from the given choices directly."
@@ -38,6 +54,12 @@ bool case_correct(const CaseResult& result);
 /// A benchmark answer cleaned as the model's family's evaluation does (ModelInfo::answer_after,
 /// answer_before: ParGo's "[/INST]" and "###"); unchanged for families without one.
 std::string clean_answer(const ModelInfo& info, std::string text);
+
+/// MMVMEvalKit's answer extraction for an MMVM result whose prediction its can_infer cannot
+/// read: options.judge asked up to 3 times with mmvm_judge_prompt, each reply read with
+/// can_infer; then a random letter of the choices or Z (seeded by the case id), as the kit
+/// does. Sets judged_letter / judged_by; nothing without a judge or when the answer reads.
+void judge_mmvm(const RunOptions& options, CaseResult* result);
 
 CaseResult run_case(const std::shared_ptr<Model>& model, const BenchCase& c,
                     const RunOptions& options = {});

@@ -61,8 +61,8 @@ Precision parse_precision(const std::string& text);
 std::string to_string(Precision p);
 
 /// The model families the runtime knows (core/model/<family>/, one registry line each).
-enum class Family { Llava, Pink, ParGo, RegionVlm };
-/// The family's short name ("llava", "pink", "pargo", "regionvlm").
+enum class Family { Llava, Pink, ParGo, RegionVlm, CoLva };
+/// The family's short name ("llava", "pink", "pargo", "regionvlm", "colva").
 std::string to_string(Family f);
 
 /// Why generation stopped.
@@ -98,6 +98,11 @@ struct ModelInfo {
     /// text "[12 34] [56 7] ..."): `<region N>` becomes `<points N>...</points>` for it
     /// (point_prompt.h), from the region's mask, box, clicks or scribble.
     bool reads_region_points = false;
+    /// True for a family that reads each region as one embedding row computed from its mask
+    /// over the un-annotated image (CoLVA's object tokens at <VPT_CONTEXT>): `<region N>`
+    /// becomes a "<region_token>" marker for it and the images are shown with the regions
+    /// drawn (RegionMode::Tokens).
+    bool reads_region_tokens = false;
     /// True when the family's prompt asks for a one-word answer itself (ParGo's template's
     /// "Answer the question using a single word(Yes or No)"): MME questions then drop their
     /// own "Please answer yes or no.", as the family's published data does.
@@ -196,6 +201,14 @@ struct Reply {
     Timings timings;
 };
 
+/// One region read as one embedding row (ModelInfo::reads_region_tokens): its mask over the
+/// image it was marked on, without drawings. The k-th "<region_token>" marker of a question
+/// takes the k-th.
+struct RegionToken {
+    cv::Mat image;  ///< 8-bit BGR (or gray/BGRA), the original image
+    cv::Mat mask;   ///< 8-bit, the image's size, non-zero inside
+};
+
 /// One conversation. Each ask() renders the whole conversation with the chat template,
 /// reuses the KV cache up to the first token that differs, and reuses cached image features.
 class Session {
@@ -205,13 +218,15 @@ public:
 
     /// Asks a question. `images` are attached to this message: the text's "<image>" markers
     /// take them in order; with no markers, "<image>\n" is put in front once per image.
+    /// `regions` fill the text's "<region_token>" markers in order (models that read region
+    /// tokens; rc::Error for others or when the counts differ).
     /// Throws rc::Error for a bad image or a conversation longer than the model's context.
     Reply ask(const std::string& text, const std::vector<cv::Mat>& images,
-              const GenerateParams& params = {});
+              const GenerateParams& params = {}, const std::vector<RegionToken>& regions = {});
     /// Mean negative log-likelihood per token of `answer` as the assistant's reply to `text`
     /// (with `images`), after the conversation so far. Does not change the conversation.
     double answer_nll(const std::string& text, const std::vector<cv::Mat>& images,
-                      const std::string& answer);
+                      const std::string& answer, const std::vector<RegionToken>& regions = {});
     /// Mean NLL of `human` as ONE user turn (it may itself hold rendered turns: "... ASSISTANT:
     /// x</s>USER: ...") followed by `answer`, labelled as LLaVA's supervised preprocess
     /// (train.py preprocess_v1) labels it: the conversation is split at "</s>" into rounds and
@@ -234,7 +249,7 @@ public:
     /// them) and `answer` as the assistant's reply, e.g. a history another run wrote. Nothing
     /// is computed until the next ask(). Throws rc::Error for a bad image.
     void add_exchange(const std::string& text, const std::vector<cv::Mat>& images,
-                      const std::string& answer);
+                      const std::string& answer, const std::vector<RegionToken>& regions = {});
     /// Forgets the conversation (keeps cached image features).
     void reset();
     /// Forgets the KV cache but not the conversation: the next call recomputes the prompt.

@@ -28,6 +28,9 @@ public:
     std::string decode(const std::vector<int>& ids) const;
     int bos_id() const { return bos_; }
     int eos_id() const { return eos_; }
+    /// The id generation stops at, when the family's is another token than the model's "</s>"
+    /// (Phi-3 chat: "<|end|>", an added token). "</s>" in text stays the model's own.
+    void set_eos_id(int id) { eos_ = id; }
     int vocab_size() const;
 
     /// Tokens added on top of the SentencePiece model (Pink's <im_patch>, <loc>, ...): encode
@@ -64,6 +67,7 @@ private:
     int size_ = 0;
     int bos_ = 1;
     int eos_ = 2;
+    int sp_eos_ = 2;  // "</s>"
 };
 
 }  // namespace rc

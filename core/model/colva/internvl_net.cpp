@@ -1,5 +1,6 @@
 // InternVL2's vision side (model/colva/internvl.h).
 #include "model/colva/internvl.h"
+#include "model/colva/radio.h"
 
 #include <cmath>
 
@@ -28,13 +29,17 @@ InternVitMlpImpl::InternVitMlpImpl(int width, int hidden) {
 InternVitLayerImpl::InternVitLayerImpl(const InternVitConfig& c) {
     norm1 = register_module("norm1", layer_norm(c.width, c.eps));
     attn = register_module("attn", InternVitAttention(c.width, c.heads));
-    ls1 = register_parameter("ls1", torch::ones({c.width}));
+    if (c.layer_scale) ls1 = register_parameter("ls1", torch::ones({c.width}));
     norm2 = register_module("norm2", layer_norm(c.width, c.eps));
     mlp = register_module("mlp", InternVitMlp(c.width, c.mlp));
-    ls2 = register_parameter("ls2", torch::ones({c.width}));
+    if (c.layer_scale) ls2 = register_parameter("ls2", torch::ones({c.width}));
 }
 
 torch::Tensor InternVitLayerImpl::forward(torch::Tensor x) {
+    if (!ls1.defined()) {  // timm's Block (RADIO)
+        x = x + attn(norm1(x));
+        return x + mlp->fc2(torch::gelu(mlp->fc1(norm2(x))));
+    }
     x = x + attn(norm1(x)) * ls1;
     return x + mlp->fc2(torch::gelu(mlp->fc1(norm2(x)))) * ls2;
 }
@@ -90,6 +95,10 @@ InternVlNetImpl::InternVlNetImpl(const InternVlConfig& c) : config(c) {
     vision_model = register_module("vision_model", InternVit(c.vision));
     mlp1 = register_module("mlp1", InternVlProjector(4 * c.vision.width, c.text.hidden_size));
     language_model = register_module("language_model", LlamaForCausalLM(c.text));
+    if (c.has_radio) {
+        object_tokenizer = register_module("object_tokenizer", std::make_shared<ObjectTokenizerImpl>(c.radio));
+        ot_mlp1 = register_module("ot_mlp1", InternVlProjector(c.radio.width, c.text.hidden_size));
+    }
 }
 
 torch::Tensor InternVlNetImpl::image_rows(const torch::Tensor& tiles) {
