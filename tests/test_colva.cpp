@@ -32,6 +32,14 @@
 #include "regionchat/safetensors.h"
 #include "regionchat/tokenizer.h"
 #include "support/read_tensor.h"
+#ifdef REGIONCHAT_HAS_REMOTE
+#include <httplib.h>
+
+#include <thread>
+
+#include "regionchat/remote.h"
+#include "regionchat/server.h"
+#endif
 #include "support/torch_zip_writer.h"
 
 using namespace rc;
@@ -685,6 +693,61 @@ private slots:
         qInfo("bench mmvm on the tiny CoLVA: overall %.3f over %d cases in %.1f s",
               j["overall"].get<double>(), j["cases"].get<int>(), j["seconds"].get<double>());
     }
+
+#ifdef REGIONCHAT_HAS_REMOTE
+    void serveTakesRegionsOnBothImages() {
+        // regionchat-cli serve's API: two images in the user message, a region on each
+        // (image index + polygon), streamed back.
+        auto model = load(dir("colva-long"));
+        ServerOptions o;
+        o.model_id = "colva";
+        o.port = 0;
+        ChatServer server(make_local_backend(model), o);
+        const int port = server.bind();
+        std::thread serving([&] { server.run(); });
+        struct Stop {
+            ChatServer& s;
+            std::thread& t;
+            ~Stop() {
+                s.stop();
+                t.join();
+            }
+        } stop{server, serving};
+        cv::Mat a(60, 80, CV_8UC3, cv::Scalar(30, 90, 200)), b(50, 70, CV_8UC3, cv::Scalar(200, 90, 30));
+        nlohmann::json body = {
+            {"model", "colva"},
+            {"max_tokens", 4},
+            {"stream", true},
+            {"messages",
+             {{{"role", "user"},
+               {"content",
+                {{{"type", "text"}, {"text", "Image-1: "}},
+                 {{"type", "image_url"}, {"image_url", {{"url", image_data_url(a)}}}},
+                 {{"type", "text"}, {"text", "\nImage-2: "}},
+                 {{"type", "image_url"}, {"image_url", {{"url", image_data_url(b)}}}},
+                 {{"type", "text"},
+                  {"text", "\nObjects in Image-1: <query object><region 1>\nObjects in Image-2: "
+                           "<object-2><region 2>.\n<Image-1><Image-2>Which one?"}}}}}}},
+            {"regions",
+             {{{"id", 1}, {"image", 0}, {"polygon", {{5, 5}, {40, 5}, {40, 30}, {5, 30}}}},
+              {{"id", 2}, {"image", 1}, {"box", {10, 10, 50, 40}}}}}};
+        httplib::Client cli("127.0.0.1", port);
+        cli.set_read_timeout(300);
+        auto r = cli.Post("/v1/chat/completions", body.dump(), "application/json");
+        QVERIFY(r);
+        QVERIFY2(r->status == 200, r->body.c_str());
+        QVERIFY(r->body.find("\"content\"") != std::string::npos);
+        QVERIFY(r->body.find("data: [DONE]") != std::string::npos);
+        // A region on an image the message does not have: 400 naming it.
+        body["regions"][1]["image"] = 2;
+        body["stream"] = false;
+        r = cli.Post("/v1/chat/completions", body.dump(), "application/json");
+        QVERIFY(r);
+        QCOMPARE(r->status, 400);
+        QVERIFY2(r->body.find("region 2 is on image 2 but the last user message has 2") != std::string::npos,
+                 r->body.c_str());
+    }
+#endif
 
     void brokenFoldersSayWhy() {
         auto expect = [](const fs::path& d, const std::string& part) {

@@ -20,13 +20,19 @@ int run_ask(int argc, char** argv) {
                                   "server-model", "api-key", "region-format", "server-extra",
                                   "server-scoring", "score", "points", "scribble", "mask", "point-seed"},
                                  {"json", "no-client-resize"});
-    const std::string image_path = args.require("image");
+    args.require("image");
     const std::string question = args.require("question");
     GenerateParams gp = generate_params(args);
     const bool json = args.flags.count("json") > 0;
 
-    cv::Mat image = load_image(image_path);
-    const ImageSize size{image.cols, image.rows};
+    // --image may repeat (a question about several images; CoLVA's two frames): regions name
+    // theirs with "@K" (1-based), the first by default.
+    std::vector<cv::Mat> images;
+    std::vector<ImageSize> sizes;
+    for (const std::string& path : args.options.at("image")) {
+        images.push_back(load_image(path));
+        sizes.push_back({images.back().cols, images.back().rows});
+    }
     const double t_load = now_ms();
     // --server: an OpenAI-compatible server answers instead of a local model.
     std::shared_ptr<Model> model;
@@ -54,8 +60,8 @@ int run_ask(int argc, char** argv) {
     const double load_ms = now_ms() - t_load;
     ChatRequest request;
     request.text = question;
-    request.images = {image};
-    request.regions = regions_from_args(args, question, size);
+    request.images = images;
+    request.regions = regions_from_args(args, question, sizes);
     request.point_seed = uint32_t(args.get_int("point-seed", 0, 0, 2147483647));
     const std::string prompt = backend->render_question(request);
     // --score TEXT: the mean NLL of each candidate answer to this question (DualFocus'

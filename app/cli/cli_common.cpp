@@ -193,23 +193,44 @@ Box bounds_of(const std::vector<Point>& pts) {
 
 }  // namespace
 
+namespace {
+
+// "VALUE@K": the value and the 1-based image it is on (1 when there is no suffix).
+std::pair<std::string, int> split_image_suffix(const std::string& text, const char* flag, size_t images) {
+    const size_t at = text.rfind('@');
+    if (at == std::string::npos) return {text, 0};
+    const std::string k = text.substr(at + 1);
+    char* end = nullptr;
+    const long n = std::strtol(k.c_str(), &end, 10);
+    if (k.empty() || *end || n < 1 || size_t(n) > images)
+        throw UsageError(std::string("--") + flag + " " + text + ": @K must name one of the " +
+                         std::to_string(images) + " --image files (1-based)");
+    return {text.substr(0, at), int(n) - 1};
+}
+
+}  // namespace
+
 std::vector<RegionInput> regions_from_args(const Args& args, const std::string& question,
-                                           ImageSize size) {
-    std::vector<Box> boxes;
-    if (args.has("box"))
-        for (const auto& b : args.options.at("box")) boxes.push_back(parse_box(b));
-    // Boxes first, placeholders counted over every kind below.
+                                           const std::vector<ImageSize>& sizes) {
     std::vector<RegionInput> regions;
-    for (const Box& b : boxes) {
-        RegionInput r;
-        r.box = b;
-        regions.push_back(r);
-    }
+    auto size_of = [&](const RegionInput& r) { return sizes[size_t(r.image)]; };
+    // Boxes first, placeholders counted over every kind below.
+    if (args.has("box"))
+        for (const auto& b : args.options.at("box")) {
+            const auto [value, image] = split_image_suffix(b, "box", sizes.size());
+            RegionInput r;
+            r.image = image;
+            r.box = parse_box(value);
+            regions.push_back(r);
+        }
     for (const char* kind : {"points", "scribble"}) {
         if (!args.has(kind)) continue;
         for (const auto& text : args.options.at(kind)) {
+            const auto [value, image] = split_image_suffix(text, kind, sizes.size());
             RegionInput r;
-            r.points = parse_points(kind, text);
+            r.image = image;
+            r.points = parse_points(kind, value);
+            const ImageSize size = size_of(r);
             for (const Point& p : r.points)
                 if (p.x < 0 || p.y < 0 || p.x >= size.width || p.y >= size.height)
                     throw UsageError(std::string("--") + kind + ": a point lies outside the " +
@@ -221,8 +242,11 @@ std::vector<RegionInput> regions_from_args(const Args& args, const std::string& 
         }
     }
     if (args.has("mask"))
-        for (const auto& file : args.options.at("mask")) {
+        for (const auto& text : args.options.at("mask")) {
+            const auto [file, image] = split_image_suffix(text, "mask", sizes.size());
             RegionInput r;
+            r.image = image;
+            const ImageSize size = size_of(r);
             cv::Mat m = load_image(file);  // bounded decode with a clear message
             cv::Mat grey;
             if (m.channels() == 1)
@@ -247,6 +271,7 @@ std::vector<RegionInput> regions_from_args(const Args& args, const std::string& 
                          " <region> placeholder(s) but " + std::to_string(regions.size()) +
                          " region(s) were given (--box, --points, --scribble, --mask)");
     for (size_t i = 0; i < regions.size(); ++i) {
+        const ImageSize size = size_of(regions[i]);
         regions[i].id = int(i) + 1;
         regions[i].box = regions[i].box.clipped(size.width, size.height);
         if (regions[i].box.area() <= 0)

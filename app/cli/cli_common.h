@@ -55,10 +55,11 @@ std::vector<RegionInput> regions_for(const std::string& question, const std::vec
 
 /// The regions of `ask`'s command line, numbered 1..n in this order: each --box, each
 /// --points "X,Y X,Y ..." (clicked points, in order), each --scribble "X,Y X,Y ..." (a stroke),
-/// each --mask FILE (non-zero pixels; the image's size). One per `<region>` placeholder;
-/// UsageError when the counts differ or a region is empty or outside the image.
+/// each --mask FILE (non-zero pixels; the image's size). A value ending in "@K" is on the K-th
+/// --image (1-based; the first without). One per `<region>` placeholder; UsageError when the
+/// counts differ or a region is empty or outside its image.
 std::vector<RegionInput> regions_from_args(const Args& args, const std::string& question,
-                                           ImageSize size);
+                                           const std::vector<ImageSize>& sizes);
 
 /// Sampling options (--temperature, --top-p, --seed) and --max-new-tokens.
 GenerateParams generate_params(const Args& args);

@@ -14,6 +14,8 @@ const char* kUsage =
     "  regionchat-cli ask [--model DIR] --image FILE [--box X0,Y0,X1,Y1]... --question TEXT\n"
     "                     [--points \"X,Y X,Y\"]... [--scribble \"X,Y X,Y ...\"]... [--mask PNG]...\n"
     "                     [--point-seed S]   (models that read regions as points: RegionVLM)\n"
+    "                     --image may repeat; a region value ending in @K is on image K\n"
+    "                     (CoLVA: regions on both frames become its region tokens)\n"
     "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype "
     "auto|fp32|fp16|bf16]\n"
     "                     [--threads N] [--temperature T] [--top-p P] [--seed S]\n"

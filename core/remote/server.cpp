@@ -9,6 +9,7 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "regionchat/error.h"
 #include "regionchat/remote.h"
@@ -105,7 +106,9 @@ Message read_message(const json& m, size_t index, const ServerOptions& o, int* i
     return out;
 }
 
-std::vector<RegionInput> read_regions(const json& body) {
+// `polygons` gets each region's polygon (empty when it has none), filled once the images are
+// known.
+std::vector<RegionInput> read_regions(const json& body, std::vector<std::vector<Point>>* polygons) {
     std::vector<RegionInput> regions;
     const auto it = body.find("regions");
     if (it == body.end() || it->is_null()) return regions;
@@ -114,13 +117,36 @@ std::vector<RegionInput> read_regions(const json& body) {
         const json& r = (*it)[k];
         const std::string where = "regions[" + std::to_string(k) + "]";
         const bool has_points = r.is_object() && r.contains("points");
+        const bool has_polygon = r.is_object() && r.contains("polygon") && !r["polygon"].is_null();
         if (!r.is_object() || !r.contains("id") || !r["id"].is_number_integer() ||
-            (!has_points && (!r.contains("box") || !r["box"].is_array() || r["box"].size() != 4)))
-            bad(where + " must be {\"id\": N, \"box\": [x0, y0, x1, y1]} or {\"id\": N, "
-                        "\"points\": [[x, y], ...], \"scribble\": false}",
+            (!has_points && !has_polygon &&
+             (!r.contains("box") || !r["box"].is_array() || r["box"].size() != 4)))
+            bad(where + " must be {\"id\": N, \"box\": [x0, y0, x1, y1]}, {\"id\": N, "
+                        "\"points\": [[x, y], ...], \"scribble\": false} or {\"id\": N, "
+                        "\"polygon\": [[x, y], ...]} (each with an optional \"image\": K)",
                 where);
         RegionInput in;
         in.id = r["id"].get<int>();
+        std::vector<Point> polygon;
+        // RegionChat's extension for models that read regions on several images (CoLVA):
+        // which image of the last user message the region is on (0-based), and a polygon
+        // [[x, y], ...] filled as its mask.
+        if (const auto im = r.find("image"); im != r.end() && !im->is_null()) {
+            if (!im->is_number_integer() || im->get<int64_t>() < 0 || im->get<int64_t>() > 1000)
+                bad(where + ".image must be the index of an image of the last user message", where);
+            in.image = int(im->get<int64_t>());
+        }
+        if (const auto pg = r.find("polygon"); pg != r.end() && !pg->is_null()) {
+            if (!pg->is_array() || pg->size() < 3 || pg->size() > 10000)
+                bad(where + ".polygon must be 3 to 10000 [x, y] pairs", where);
+            for (const json& p : *pg) {
+                if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number() ||
+                    !std::isfinite(p[0].get<double>()) || !std::isfinite(p[1].get<double>()))
+                    bad(where + ".polygon must hold [x, y] pairs of finite numbers", where);
+                polygon.push_back({p[0].get<double>(), p[1].get<double>()});
+            }
+        }
+        polygons->push_back(polygon);
         if (has_points) {  // clicked points in order, or a scribble's stroke (RegionVLM)
             const json& pts = r["points"];
             if (!pts.is_array() || pts.empty() || pts.size() > 10000)
@@ -142,6 +168,10 @@ std::vector<RegionInput> read_regions(const json& body) {
                 b.y1 = std::max(b.y1, p.y + 1);
             }
             in.box = b;
+            regions.push_back(in);
+            continue;
+        }
+        if (!polygon.empty() && !r.contains("box")) {  // the box comes from the filled polygon
             regions.push_back(in);
             continue;
         }
@@ -220,9 +250,26 @@ Parsed parse_request(const std::string& text, const ServerOptions& o) {
     }
     if (turns.size() % 2 == 0) bad("messages must alternate user and assistant", "messages");
     p.question = std::move(turns.back().request);
-    p.question.regions = read_regions(body);
+    std::vector<std::vector<Point>> polygons;
+    p.question.regions = read_regions(body, &polygons);
     if (!p.question.regions.empty() && p.question.images.empty())
         bad("regions need an image in the last user message", "regions");
+    for (size_t k = 0; k < p.question.regions.size(); ++k) {
+        RegionInput& r = p.question.regions[k];
+        if (r.image >= int(p.question.images.size()))
+            bad("region " + std::to_string(r.id) + " is on image " + std::to_string(r.image) +
+                    " but the last user message has " + std::to_string(p.question.images.size()),
+                "regions");
+        if (!polygons[k].empty()) {  // filled over its image; the box is the polygon's
+            const cv::Mat& img = p.question.images[size_t(r.image)];
+            std::vector<cv::Point> pts;
+            for (const Point& q : polygons[k]) pts.emplace_back(int(std::lround(q.x)), int(std::lround(q.y)));
+            r.mask = cv::Mat(img.size(), CV_8UC1, cv::Scalar(0));
+            cv::fillPoly(r.mask, std::vector<std::vector<cv::Point>>{pts}, cv::Scalar(255));
+            const cv::Rect b = cv::boundingRect(pts) & cv::Rect(0, 0, img.cols, img.rows);
+            r.box = {double(b.x), double(b.y), double(b.x + b.width), double(b.y + b.height)};
+        }
+    }
     const int max_tokens = read_int(body, "max_tokens", o.default_max_tokens, 1, o.max_tokens);
     p.generate.max_new_tokens =
         std::min(max_tokens, read_int(body, "max_completion_tokens", max_tokens, 1, o.max_tokens));
