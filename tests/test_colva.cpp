@@ -451,6 +451,8 @@ private slots:
             const auto ids = tok.encode("<|user|>\n<img>");
             QCOMPARE(ids.front(), kFirstAdded + 4);
             QCOMPARE(ids.back(), kFirstAdded + 5);
+            // Special added tokens are not written back (the kit's skip_special_tokens).
+            QCOMPARE(tok.decode({kFirstAdded + 4, kFirstAdded + 7}), std::string());
             QCOMPARE(model->info().reads_region_tokens, std::string(name) == "colva-hf");
         }
         // Plain InternVL2 has no region tokens: a clear message.

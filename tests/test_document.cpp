@@ -8,7 +8,10 @@
 #include "document/AddRegionCommand.h"
 #include "document/ChangeRegionCommand.h"
 #include "document/ImageDocument.h"
+#include "document/FileLoading.h"
 #include "document/RemoveRegionCommand.h"
+#include "document/SessionFile.h"
+#include "inference/ImageConversion.h"
 
 using namespace rcui;
 
@@ -309,6 +312,65 @@ private slots:
         QCOMPARE(centre, QRectF(94, 94, 12, 12));
         const QRectF corner = pointBox(QPointF(2, 1), size);
         QCOMPARE(corner, QRectF(0, 0, 8, 7));
+    }
+
+    void imagePairOpensSavesAndSplits() {
+        // File > Open Image Pair…: two images side by side, 16 px apart, top-aligned.
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        QImage a(60, 40, QImage::Format_RGB32), b(50, 70, QImage::Format_RGB32);
+        a.fill(QColor(200, 10, 10));
+        b.fill(QColor(10, 10, 200));
+        const QString pa = tmp.filePath("a.png"), pb = tmp.filePath("b.png");
+        QVERIFY(a.save(pa) && b.save(pb));
+        const LoadedPair pair = loadImagePair(pa, pb);
+        QVERIFY2(pair.image.error.isEmpty(), qPrintable(pair.image.error));
+        QCOMPARE(pair.image.image.size(), QSize(60 + 16 + 50, 70));
+        QCOMPARE(pair.split, 76);
+        QCOMPARE(pair.image.image.pixelColor(5, 5), QColor(200, 10, 10));
+        QCOMPARE(pair.image.image.pixelColor(80, 60), QColor(10, 10, 200));
+        QVERIFY(loadImagePair(pa, tmp.filePath("missing.png")).image.error.size() > 0);
+
+        // A session of the pair: regions on both halves, saved and read back with the pair.
+        ImageDocument doc;
+        doc.setImage(pair.image.image, pa);
+        doc.setImageHash(pair.image.hash);
+        doc.setPair({pb, pair.secondHash, pair.first, pair.second, pair.split});
+        Region left, right;
+        left.id = doc.nextRegionId();
+        left.box = QRectF(10, 10, 20, 20);
+        right.id = doc.nextRegionId();
+        right.box = QRectF(90, 30, 20, 30);
+        doc.undoStack()->push(new AddRegionCommand(&doc, left));
+        doc.undoStack()->push(new AddRegionCommand(&doc, right));
+        const QString session = tmp.filePath("pair.regionchat");
+        QString error;
+        QVERIFY2(writeSessionFile(session, sessionFromDocument(doc, {}), &error), qPrintable(error));
+        const LoadedSession back = loadSessionFile(session);
+        QVERIFY2(back.error.isEmpty(), qPrintable(back.error));
+        QCOMPARE(back.pair.split, 76);
+        QCOMPARE(back.data.pairPath, QFileInfo(pb).absoluteFilePath());
+        QCOMPARE(back.image.image.size(), pair.image.image.size());
+        QCOMPARE(back.data.regions.size(), 2);
+        doc.setImage(a, pa);  // a new image forgets the pair
+        QVERIFY(!doc.isPair());
+
+        // What a model that reads regions across images gets: the two images, each region on
+        // its own image in its pixels, the images named in the question.
+        rc::ChatRequest q;
+        q.text = "Is <region 1> the same object as <region 2>?";
+        q.images = {toBgrMat(pair.image.image)};
+        q.regions = toRegionInputs({left, right});
+        const rc::ChatRequest s = splitImagePair(q, pair.split, pair.first, pair.second);
+        QCOMPARE(s.images.size(), size_t(2));
+        QCOMPARE(s.images[0].cols, 60);
+        QCOMPARE(s.images[1].rows, 70);
+        QCOMPARE(s.images[1].at<cv::Vec3b>(60, 40), cv::Vec3b(200, 10, 10));  // BGR of b
+        QCOMPARE(s.regions[0].image, 0);
+        QCOMPARE(s.regions[1].image, 1);
+        QCOMPARE(s.regions[1].box.x0, 14.0);
+        QCOMPARE(s.regions[1].box.y1, 60.0);
+        QVERIFY(s.text.rfind("Image-1: <image>\nImage-2: <image>\n", 0) == 0);
     }
 
     void regionColoursAreDistinctAndCycle() {

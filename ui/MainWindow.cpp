@@ -122,6 +122,8 @@ void MainWindow::buildFileMenu() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open Image…"), QKeySequence::Open, documents_,
                     &DocumentController::chooseImage);
+    file->addAction(tr("Open Image &Pair…"), QKeySequence(tr("Ctrl+Alt+O")), documents_,
+                    &DocumentController::chooseImagePair);
     documents_->setRecentMenu(file->addMenu(tr("Open &Recent")));
     QMenu* samples = file->addMenu(tr("&Samples"));
     const QDir sampleDir(QStringLiteral(REGIONCHAT_SAMPLES_DIR));
@@ -317,6 +319,10 @@ void MainWindow::connectToServer() {
     ConnectServerDialog dialog(this);
     if (dialog.exec() != QDialog::Accepted) return;
     inference_->connectServer(dialog.server());
+}
+
+void MainWindow::openImagePair(const QString& first, const QString& second) {
+    documents_->openImagePair(first, second);
 }
 
 void MainWindow::openImage(const QString& path) {

@@ -45,6 +45,8 @@ public:
     /// Opens an image file in the background; errors show in the window. Returns at once;
     /// imageLoaded() follows.
     void openImage(const QString& path);
+    /// Two images side by side as one canvas (File > Open Image Pair…).
+    void openImagePair(const QString& first, const QString& second);
     /// Opens a `.regionchat` session in the background; sessionLoaded() follows (false, with a
     /// message shown, when it is broken).
     void openSession(const QString& path);

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     QApplication::setApplicationName("RegionChat-screenshots");
     const QStringList args = app.arguments();
     if (args.size() < 2) {
-        qCritical("usage: regionchat-screenshots OUT_DIR [--model DIR]");
+        qCritical("usage: regionchat-screenshots OUT_DIR [--model DIR] [--regionvlm DIR] "
+                  "[--colva DIR MMVM_ROOT]");
         return 2;
     }
     const QString out = args[1];
@@ -257,6 +258,69 @@ int main(int argc, char** argv) {
         waitFor([] { return false; }, 300);
         shoot(v, out + "/10-which-region.png");
         vdoc->setModified(false);
+    }
+
+    // --colva DIR MMVM_ROOT: a CoLVA folder answers an MMVM case in the Benchmark dock, as
+    // the kit asks it (two frames, one region token per numbered object).
+    const int cv = args.indexOf("--colva");
+    if (cv > 0 && cv + 2 < args.size()) {
+        rcui::MainWindowOptions o3 = o;
+        o3.modelDir = args[cv + 1];
+        o3.recoveryPath = out + "/recovery-colva.regionchat";
+        rcui::MainWindow c(o3);
+        c.resize(1400, 860);
+        c.show();
+        if (!waitFor([&] { return c.inference()->hasModel() &&
+                                  c.inference()->model().dir == args[cv + 1]; }, 120000)) {
+            qCritical("the CoLVA model did not load: %s", qPrintable(c.lastError()));
+            return 1;
+        }
+        rcui::BenchmarkDock* cb = c.benchmark();
+        cb->show();
+        cb->raise();
+        if (!cb->openBenchmark(args[cv + 2])) {
+            qCritical("benchmark: %s", qPrintable(cb->lastMessage()));
+            return 1;
+        }
+        bool cran = false;
+        QObject::connect(cb, &rcui::BenchmarkDock::runFinished, [&] { cran = true; });
+        cb->openCase(1);
+        cb->runCase(1);
+        if (!waitFor([&] { return cran; }, 300000)) {
+            qCritical("the CoLVA case did not finish: %s", qPrintable(cb->lastMessage()));
+            return 1;
+        }
+        waitFor([] { return false; }, 300);
+        shoot(c, out + "/11-colva-mmvm.png");
+
+        // The same question built by hand: File > Open Image Pair… with the case's raw frames,
+        // a box on each, asked in the chat.
+        const QString caseDir = args[cv + 2] + "/match_bench/case_001";
+        bool pairLoaded = false;
+        QObject::connect(&c, &rcui::MainWindow::imageLoaded, [&](bool ok) { pairLoaded = ok; });
+        c.openImagePair(caseDir + "/FRAME00_ORI.jpg", caseDir + "/FRAME01_ORI.jpg");
+        if (!waitFor([&] { return pairLoaded; }, 20000)) return 1;
+        auto* cdoc = c.document();
+        auto addPairBox = [&](QRectF box) {
+            rcui::Region r;
+            r.id = cdoc->nextRegionId();
+            r.box = box;
+            r.colour = rcui::regionColour(r.id);
+            cdoc->undoStack()->push(new rcui::AddRegionCommand(cdoc, r));
+        };
+        addPairBox(QRectF(QPointF(8, 8), QPointF(48, 40)));
+        const int s = cdoc->pair().split;
+        addPairBox(QRectF(QPointF(s + 10, 12), QPointF(s + 50, 50)));
+        c.chat()->show();
+        c.chat()->raise();
+        c.canvas()->fitToWindow();
+        int canswers = 0;
+        QObject::connect(&c, &rcui::MainWindow::answerFinished, [&] { ++canswers; });
+        c.ask("Objects in Image-1: <query object><region 1>\nObjects in Image-2: <object-2><region 2>.\n"
+              "Is object 2 the query object?");
+        waitFor([&] { return canswers >= 1; }, 120000);
+        shoot(c, out + "/12-colva-image-pair.png");
+        cdoc->setModified(false);
     }
     return 0;
 }

@@ -205,6 +205,7 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
     for (int id : ids) {
         if (id == bos_ || id == eos_ || id == sp_eos_) continue;
         if (id < 0 || id >= size) {
+            if (std::find(silent_.begin(), silent_.end(), id) != silent_.end()) continue;
             for (const auto& t : added_)
                 if (t.second == id) {
                     flush();
@@ -219,10 +220,12 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
     return text;
 }
 
-void Tokenizer::add_tokens(const std::vector<std::pair<std::string, int>>& tokens) {
+void Tokenizer::add_tokens(const std::vector<std::pair<std::string, int>>& tokens,
+                           bool special) {
     for (const auto& t : tokens) {
         if (t.first.empty()) throw Error("an added token has no text");
         added_.push_back(t);
+        if (special) silent_.push_back(t.second);
     }
     std::stable_sort(added_.begin(), added_.end(), [](const auto& a, const auto& b) {
         return a.first.size() > b.first.size();

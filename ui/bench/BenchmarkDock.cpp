@@ -20,6 +20,7 @@
 
 #include "Background.h"
 #include "bench/CaseImages.h"
+#include "inference/ImageConversion.h"
 #include "inference/InferenceController.h"
 #include "regionchat/bench_run.h"
 
@@ -388,8 +389,20 @@ void BenchmarkDock::startNext() {
     progress_->setValue(queueTotal_ - static_cast<int>(queue_.size()) - 1);
     refreshRow(row);
     const int generation = ++runLoad_;
+    // A model that reads region tokens (CoLVA) also gets the MMVM case's raw frames
+    // (FRAME0x_ORI), which its region tokens read.
+    const bool originals = cases_[row].format == "mmvm" && inference_->model().regionTokens;
     runInBackground(
-        this, [paths = cases_[row].images] { return loadCaseImages(paths); },
+        this,
+        [paths = cases_[row].images, raw = originals ? cases_[row].original_images
+                                                      : std::vector<std::string>{}] {
+            CaseImages images = loadCaseImages(paths);
+            if (!raw.empty() && images.error.isEmpty()) {
+                CaseImages o = loadCaseImages(raw);
+                if (o.error.isEmpty()) images.originals = QList<QImage>{o.first} + o.extra;
+            }
+            return images;
+        },
         [this, row, generation](const CaseImages& images) {
             if (generation == runLoad_) ask(row, images);  // else cancelled meanwhile
         });
@@ -419,6 +432,25 @@ void BenchmarkDock::ask(int row, const CaseImages& images) {
     req.image = images.first;
     req.extraImages = images.extra;
     req.imageKey = --nextImageKey_;
+    if (c.format == "mmvm" && inference_->model().regionTokens) {
+        // CoLVA: MMVMEvalKit's prompt, one region token per object read off the raw frames
+        // (the drawn ones when the case has none), the kit's 1024-token greedy answer.
+        std::vector<cv::Mat> shown = {toBgrMat(images.first)}, raw;
+        for (const QImage& e : images.extra) shown.push_back(toBgrMat(e));
+        for (const QImage& o : images.originals) raw.push_back(toBgrMat(o));
+        if (raw.size() != shown.size()) raw = shown;
+        try {
+            req.prepared = std::make_shared<const rc::ChatRequest>(
+                rc::bench::mmvm_region_token_request(c, shown, raw));
+        } catch (const std::exception& e) {
+            running_ = -1;
+            errors_[row] = qs(e.what());
+            refreshRow(row);
+            startNext();
+            return;
+        }
+        req.maxNewTokens = 1024;
+    }
     requestId_ = inference_->ask(req);
 }
 

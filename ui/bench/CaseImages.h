@@ -14,6 +14,7 @@ namespace rcui {
 struct CaseImages {
     QImage first;
     QList<QImage> extra;
+    QList<QImage> originals;  ///< MMVM's raw frames, when asked for and readable
     QString error;  ///< "" when all were read
 };
 

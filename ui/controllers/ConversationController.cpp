@@ -178,6 +178,14 @@ void ConversationController::ask(const QString& question) {
         }
         req.imageKey = -visualImageKey_;
     }
+    if (doc_->isPair() && inference_->model().regionTokens) {
+        // An image pair for a model that reads regions across images (CoLVA): its two images,
+        // each region on its own; one question at a time, as CoLVA's kit asks.
+        req.pairSplit = doc_->pair().split;
+        req.pairFirst = doc_->pair().first;
+        req.pairSecond = doc_->pair().second;
+        req.newConversation = true;
+    }
     req.dualFocus = chat_->dualFocus();
     req.subject = question;
     conversationStarted_ = true;

@@ -74,6 +74,46 @@ void DocumentController::openImage(const QString& path) {
         });
 }
 
+void DocumentController::openImagePair(const QString& first, const QString& second) {
+    const int generation = ++loading_;
+    emit opening();
+    feedback_->showStatus(
+        tr("Opening %1 and %2…").arg(QFileInfo(first).fileName(), QFileInfo(second).fileName()));
+    runInBackground(
+        this, [first, second] { return loadImagePair(first, second); },
+        [this, first, second, generation](const LoadedPair& r) {
+            if (generation != loading_) return;  // a newer open won
+            feedback_->clearStatus();
+            if (!r.image.error.isEmpty()) {
+                feedback_->showError(tr("Cannot open the image pair"), r.image.error);
+                emit imageLoaded(false);
+                return;
+            }
+            if (!maybeSave()) {
+                emit imageLoaded(false);
+                return;
+            }
+            setImage(r.image.image, first, r.image.hash);
+            doc_->setPair({second, r.secondHash, r.first, r.second, r.split});
+            sessionPath_.clear();
+            feedback_->showStatus(tr("Image pair: %1 | %2. Regions go to the image they are on.")
+                                      .arg(QFileInfo(first).fileName(), QFileInfo(second).fileName()),
+                                  6000);
+            emit imageLoaded(true);
+        });
+}
+
+void DocumentController::chooseImagePair() {
+    const QString filter =
+        tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)");
+    const QString first =
+        QFileDialog::getOpenFileName(window_, tr("Open Image Pair: First Image"), QString(), filter);
+    if (first.isEmpty()) return;
+    const QString second = QFileDialog::getOpenFileName(
+        window_, tr("Open Image Pair: Second Image"), QFileInfo(first).absolutePath(), filter);
+    if (!second.isEmpty()) openImagePair(first, second);
+}
+
 void DocumentController::openSession(const QString& path) {
     startSessionOpen(path, false);
 }
@@ -98,6 +138,8 @@ void DocumentController::startSessionOpen(const QString& path, bool recovering) 
             }
             const SessionData& d = s.data;
             setImage(s.image.image, d.imagePath, s.image.hash);
+            if (s.pair.split > 0)
+                doc_->setPair({d.pairPath, s.pair.secondHash, s.pair.first, s.pair.second, s.pair.split});
             if (!d.imageHash.isEmpty() && d.imageHash != s.image.hash)
                 feedback_->showStatus(tr("Note: %1 changed since the session was saved.")
                                           .arg(QFileInfo(d.imagePath).fileName()),

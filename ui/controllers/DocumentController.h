@@ -33,6 +33,12 @@ public:
 
     /// Opens an image file in the background; imageLoaded() tells how it went.
     void openImage(const QString& path);
+    /// Opens two images side by side as one canvas (an image pair: regions drawn or picked on
+    /// either go to a model that reads regions across images, CoLVA, on their own image);
+    /// imageLoaded() tells how it went.
+    void openImagePair(const QString& first, const QString& second);
+    /// File > Open Image Pair…: asks for both files.
+    void chooseImagePair();
     /// Opens a `.regionchat` session in the background; sessionLoaded() tells how it went
     /// (a broken one shows a message and changes nothing).
     void openSession(const QString& path);

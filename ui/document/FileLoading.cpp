@@ -1,5 +1,10 @@
 #include "document/FileLoading.h"
 
+#include <algorithm>
+
+#include <QColor>
+#include <QPainter>
+
 #include <QCryptographicHash>
 #include <QFile>
 #include <QFileInfo>
@@ -44,9 +49,53 @@ LoadedSession loadSessionFile(const QString& path) {
         out.error = QObject::tr("%1: %2").arg(QFileInfo(path).fileName(), error);
         return out;
     }
-    out.image = loadImageFile(out.data.imagePath);
+    if (!out.data.pairPath.isEmpty()) {
+        out.pair = loadImagePair(out.data.imagePath, out.data.pairPath);
+        out.image = out.pair.image;
+    } else {
+        out.image = loadImageFile(out.data.imagePath);
+    }
     if (!out.image.error.isEmpty())
         out.error = QObject::tr("Its image cannot be opened: %1").arg(out.image.error);
+    return out;
+}
+
+LoadedPair loadImagePair(const QString& first, const QString& second) {
+    LoadedPair out;
+    const LoadedImage a = loadImageFile(first);
+    if (!a.error.isEmpty()) {
+        out.image.error = a.error;
+        return out;
+    }
+    const LoadedImage b = loadImageFile(second);
+    if (!b.error.isEmpty()) {
+        out.image.error = b.error;
+        return out;
+    }
+    constexpr int kGap = 16;
+    const qint64 w = qint64(a.image.width()) + kGap + b.image.width();
+    const qint64 h = std::max(a.image.height(), b.image.height());
+    if (w * h > 100'000'000LL || w > 32767) {
+        out.image.error = QObject::tr("the two images are too large to show side by side "
+                                      "(%1 x %2 pixels)").arg(w).arg(h);
+        return out;
+    }
+    QImage canvas(int(w), int(h), QImage::Format_RGB32);
+    if (canvas.isNull()) {
+        out.image.error = QObject::tr("not enough memory for the image pair");
+        return out;
+    }
+    canvas.fill(QColor(48, 48, 48));
+    QPainter p(&canvas);
+    p.drawImage(0, 0, a.image);
+    p.drawImage(a.image.width() + kGap, 0, b.image);
+    p.end();
+    out.image.image = canvas;
+    out.image.hash = a.hash;
+    out.secondHash = b.hash;
+    out.first = a.image.size();
+    out.second = b.image.size();
+    out.split = a.image.width() + kGap;
     return out;
 }
 

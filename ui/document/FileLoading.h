@@ -16,10 +16,19 @@ struct LoadedImage {
     QString error;  ///< "" on success
 };
 
-/// A session file with its image, or why it could not be read.
+/// Two image files side by side on one canvas (an image pair), or why they could not be read.
+struct LoadedPair {
+    LoadedImage image;  ///< the canvas; its hash is the first file's
+    QString secondHash;
+    QSize first, second;
+    int split = 0;  ///< where the second image starts
+};
+
+/// A session file with its image (and an image pair's second), or why it could not be read.
 struct LoadedSession {
     SessionData data;
     LoadedImage image;
+    LoadedPair pair;  ///< split 0 for one image
     QString error;  ///< "" on success; the sentence the window shows
 };
 
@@ -27,6 +36,10 @@ struct LoadedSession {
 /// the GUI thread). The size in the header is checked before decoding, so a 30000x30000 header
 /// is refused, not allocated.
 LoadedImage loadImageFile(const QString& path);
+
+/// Reads two image files and puts them side by side, top-aligned at their own sizes, 16 px of
+/// dark grey apart (thread-safe). The pair must stay within the single-image pixel limit.
+LoadedPair loadImagePair(const QString& first, const QString& second);
 
 /// Reads a `.regionchat` file, its masks and its image (thread-safe, for a pool thread).
 LoadedSession loadSessionFile(const QString& path);

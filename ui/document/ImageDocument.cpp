@@ -12,6 +12,7 @@ void ImageDocument::setImage(const QImage& image, const QString& path) {
     image_ = image;
     imagePath_ = path;
     imageHash_.clear();
+    pair_ = ImagePair();
     undo_.clear();
     regions_.clear();
     proposals_.clear();

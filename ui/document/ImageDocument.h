@@ -29,6 +29,17 @@ public:
     QString imageHash() const { return imageHash_; }
     void setImageHash(const QString& hash) { imageHash_ = hash; }
     bool hasImage() const { return !image_.isNull(); }
+    /// Two images side by side as one canvas (File > Open Image Pair…, for models that compare
+    /// regions across images: CoLVA): the first at x 0, the second at x `split`, both at the
+    /// top and at their own size. split 0: the document is one image. setImage() clears it.
+    struct ImagePair {
+        QString secondPath, secondHash;
+        QSize first, second;
+        int split = 0;
+    };
+    void setPair(const ImagePair& pair) { pair_ = pair; }
+    const ImagePair& pair() const { return pair_; }
+    bool isPair() const { return pair_.split > 0; }
 
     // --- regions (mutators are for undo commands; tools push commands instead) ---
     const QList<Region>& regions() const { return regions_; }
@@ -87,6 +98,7 @@ signals:
 private:
     QImage image_;
     QString imagePath_, imageHash_;
+    ImagePair pair_;
     QList<Region> regions_;
     QList<ProposalMask> proposals_;
     int maxId_ = 0;

@@ -63,6 +63,10 @@ SessionData sessionFromDocument(const ImageDocument& doc, const SessionSettings&
     d.imageHash = doc.imageHash();
     d.imageWidth = doc.image().width();
     d.imageHeight = doc.image().height();
+    if (doc.isPair()) {
+        d.pairPath = QFileInfo(doc.pair().secondPath).absoluteFilePath();
+        d.pairHash = doc.pair().secondHash;
+    }
     d.regions = doc.regions();
     d.chat = doc.chat();
     d.settings = settings;
@@ -141,6 +145,8 @@ QByteArray sessionToJson(const SessionData& d) {
                      {"settings", QJsonObject{{"model_dir", d.settings.modelDir},
                                               {"dual_focus", d.settings.dualFocus},
                                               {"max_new_tokens", d.settings.maxNewTokens}}}};
+    if (!d.pairPath.isEmpty())
+        root.insert("pair_image", QJsonObject{{"path", d.pairPath}, {"sha256", d.pairHash}});
     return QJsonDocument(root).toJson(QJsonDocument::Indented);
 }
 
@@ -166,6 +172,12 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
     d.imageHash = image.value("sha256").toString();
     d.imageWidth = image.value("width").toInt();
     d.imageHeight = image.value("height").toInt();
+    if (root.contains("pair_image")) {
+        const QJsonObject pair = root.value("pair_image").toObject();
+        d.pairPath = pair.value("path").toString();
+        d.pairHash = pair.value("sha256").toString();
+        if (d.pairPath.isEmpty()) return fail("pair_image has no path");
+    }
     const QJsonArray regions = root.value("regions").toArray();
     const QJsonArray chat = root.value("chat").toArray();
     if (regions.size() > kMaxItems || chat.size() > kMaxItems)

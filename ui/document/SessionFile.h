@@ -26,6 +26,9 @@ struct SessionData {
     QString imagePath;  ///< absolute
     QString imageHash;  ///< SHA-256 hex of the image file
     int imageWidth = 0, imageHeight = 0;
+    /// An image pair's second image (ImageDocument::ImagePair); "" for one image. imageWidth
+    /// and imageHeight are then the side-by-side canvas's.
+    QString pairPath, pairHash;
     QList<Region> regions;
     QList<ChatEntry> chat;
     SessionSettings settings;

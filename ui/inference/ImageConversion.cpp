@@ -74,4 +74,31 @@ std::vector<rc::RegionInput> toRegionInputs(const QList<Region>& regions) {
     return out;
 }
 
+rc::ChatRequest splitImagePair(rc::ChatRequest request, int split, QSize first, QSize second) {
+    if (request.images.empty() || split <= 0) return request;
+    const cv::Mat canvas = request.images.front();
+    const cv::Rect a(0, 0, first.width(), first.height()),
+        b(split, 0, second.width(), second.height());
+    const cv::Rect all(0, 0, canvas.cols, canvas.rows);
+    if ((a & all) != a || (b & all) != b) return request;  // not this pair's canvas
+    std::vector<cv::Mat> images = {canvas(a).clone(), canvas(b).clone()};
+    for (size_t i = 1; i < request.images.size(); ++i) images.push_back(request.images[i]);
+    request.images = std::move(images);
+    for (rc::RegionInput& r : request.regions) {
+        const bool right = (r.box.x0 + r.box.x1) / 2 >= split;
+        const cv::Rect& rect = right ? b : a;
+        const double dx = right ? split : 0;
+        r.image = right ? 1 : 0;
+        r.box = rc::Box{r.box.x0 - dx, r.box.y0, r.box.x1 - dx, r.box.y1}.clipped(rect.width, rect.height);
+        for (rc::Point& p : r.points) p.x -= dx;
+        if (!r.mask.empty() && (rect & cv::Rect(0, 0, r.mask.cols, r.mask.rows)) == rect)
+            r.mask = r.mask(rect).clone();
+        else
+            r.mask = cv::Mat();
+    }
+    if (request.text.find("<image>") == std::string::npos)
+        request.text = "Image-1: <image>\nImage-2: <image>\n" + request.text;
+    return request;
+}
+
 }  // namespace rcui

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QImage>
+#include <QSize>
 
 #include <QList>
 #include <vector>
@@ -17,6 +18,13 @@ namespace rcui {
 /// Document regions as core's region data (box, clicked points, mask, colour); the backend
 /// writes them in its model's format or draws them.
 std::vector<rc::RegionInput> toRegionInputs(const QList<Region>& regions);
+
+/// An image pair's request (ImageDocument::ImagePair): the side-by-side canvas, images[0], cut
+/// back into its two images (first at x 0, second at x `split`, both top-aligned), each region
+/// moved to the image its box's centre is on (box, points and mask in that image's pixels),
+/// and "Image-1: <image>\nImage-2: <image>\n" in front of a question without <image>
+/// markers. Requests without a canvas image are returned as they are.
+rc::ChatRequest splitImagePair(rc::ChatRequest request, int split, QSize first, QSize second);
 
 /// Any QImage format -> 8-bit BGR cv::Mat (deep copy); an empty Mat for a null image.
 cv::Mat toBgrMat(const QImage& image);

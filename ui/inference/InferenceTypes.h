@@ -5,6 +5,7 @@
 #include <QList>
 #include <QMetaType>
 #include <QRectF>
+#include <QSize>
 #include <QString>
 #include <QStringList>
 
@@ -15,6 +16,7 @@
 
 namespace rc {
 struct DualFocusQuestion;
+struct ChatRequest;
 }
 
 namespace rcui {
@@ -28,6 +30,9 @@ struct ModelSummary {
     qint64 parameters = 0;
     QString backend;       ///< which backend answers ("local: <folder>")
     QString regionFormat;  ///< the name of the format regions are written in (display only)
+    /// The model reads regions as rows of their masks, on any of a question's images (CoLVA):
+    /// the benchmark dock asks MMVM cases as CoLVA's evaluation kit does.
+    bool regionTokens = false;
     double loadMs = 0;
     QStringList warnings;
 };
@@ -59,6 +64,13 @@ struct AskRequest {
     QString subject;  ///< label for grounding boxes (e.g. "the red circle")
     /// Seed of the points a point-prompt model (RegionVLM) samples inside masks and boxes.
     quint32 pointSeed = 0;
+    /// A request built whole elsewhere (CoLVA's MMVM case: two frames, region tokens on both),
+    /// sent as it is instead of question/regions/images; asked in a new conversation.
+    std::shared_ptr<const rc::ChatRequest> prepared;
+    /// An image pair (ImageDocument::ImagePair) asked of a model that reads regions across
+    /// images: `image` is the side-by-side canvas, sent as its two images (splitImagePair).
+    int pairSplit = 0;
+    QSize pairFirst, pairSecond;
 };
 
 /// "Which region is this?": one proposal's caption loss for the phrase (lower is better).

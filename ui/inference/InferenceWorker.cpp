@@ -46,6 +46,7 @@ ModelSummary summarize(const rc::Model& model, const rc::ChatBackend& backend) {
     const rc::BackendInfo b = backend.info();
     s.backend = qs(b.name);
     s.regionFormat = qs(b.region_format);
+    s.regionTokens = b.capabilities.region_tokens;
     s.loadMs = info.load_ms;
     for (const std::string& w : info.warnings) s.warnings << qs(w);
     return s;
@@ -173,6 +174,7 @@ void InferenceWorker::ask(const rcui::AskRequest& request) {
 }
 
 rc::ChatRequest InferenceWorker::chatRequest(const AskRequest& request, bool withImage) const {
+    if (request.prepared) return *request.prepared;
     rc::ChatRequest c;
     c.text = request.question.toStdString();
     if (withImage && !request.image.isNull()) c.images.push_back(toBgrMat(request.image));
@@ -180,6 +182,7 @@ rc::ChatRequest InferenceWorker::chatRequest(const AskRequest& request, bool wit
     c.regions = toRegionInputs(request.regions);
     c.region_mode = request.visualPrompts ? rc::RegionMode::VisualPrompt : rc::RegionMode::Text;
     c.point_seed = request.pointSeed;
+    if (request.pairSplit > 0) return splitImagePair(c, request.pairSplit, request.pairFirst, request.pairSecond);
     return c;
 }
 

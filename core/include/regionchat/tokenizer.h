@@ -35,8 +35,10 @@ public:
 
     /// Tokens added on top of the SentencePiece model (Pink's <im_patch>, <loc>, ...): encode
     /// splits the text at them and encodes the text between them piece by piece, as
-    /// transformers' slow LLaMA tokenizer does; decode writes their text.
-    void add_tokens(const std::vector<std::pair<std::string, int>>& tokens);
+    /// transformers' slow LLaMA tokenizer does; decode writes their text, unless `special`
+    /// (decode skips them, as batch_decode(skip_special_tokens=True): InternVL's <|user|>,
+    /// <IMG_CONTEXT>, ...).
+    void add_tokens(const std::vector<std::pair<std::string, int>>& tokens, bool special = false);
     const std::vector<std::pair<std::string, int>>& added_tokens() const { return added_; }
     /// tokenizer_config.json's "legacy" (true when it says nothing, as transformers). Throws
     /// rc::Error when the model cannot be reloaded without its leading "▁".
@@ -60,6 +62,7 @@ private:
     std::vector<int> encode_pieces(const std::string& text) const;
     std::vector<int> encode_without_prefix(const std::string& text) const;
     std::vector<std::pair<std::string, int>> added_;  // longest text first
+    std::vector<int> silent_;                          // special added tokens: not decoded
     bool legacy_ = true;
     bool trailing_space_ = false;
     int space_id_ = -1;  // the "\u2581" piece, -1 when the model has none

@@ -366,7 +366,7 @@ private:
 // ---- tokenizer ----
 
 struct TokenizerFiles {
-    std::vector<std::pair<std::string, int>> added;
+    std::vector<std::pair<std::string, int>> added, special;
     bool add_bos = true;
 };
 
@@ -386,11 +386,13 @@ TokenizerFiles read_tokenizer_files(const std::string& dir) {
                     !it->contains("content") || !(*it)["content"].is_string())
                     throw Error(cfg_file.string() + ": added_tokens_decoder entry '" + it.key() +
                                 "' is not {id: {\"content\": ...}}");
-                t.added.emplace_back((*it)["content"].get<std::string>(), int(id));
+                const bool special = it->contains("special") && (*it)["special"].is_boolean() &&
+                                     (*it)["special"].get<bool>();
+                (special ? t.special : t.added).emplace_back((*it)["content"].get<std::string>(), int(id));
             }
     }
     const fs::path added_file = fs::path(dir) / "added_tokens.json";
-    if (t.added.empty() && fs::is_regular_file(added_file, ec)) {
+    if (t.added.empty() && t.special.empty() && fs::is_regular_file(added_file, ec)) {
         const auto j = cfg::parse_json_object(cfg::read_config_text(added_file), added_file.string());
         for (auto it = j.begin(); it != j.end(); ++it) {
             if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 10000000)
@@ -732,17 +734,20 @@ public:
         m.tokenizer = Tokenizer::load(tok.string());
         m.tokenizer->set_legacy(cfg::tokenizer_legacy(c.tokenizer_dir));
         const TokenizerFiles files = read_tokenizer_files(c.tokenizer_dir);
-        std::vector<std::pair<std::string, int>> added;
         int end_id = -1;
-        for (const auto& [text, id] : files.added) {
-            if (id >= c.net.text.vocab_size)
-                throw Error(c.tokenizer_dir + ": added token '" + text + "' has id " +
-                            std::to_string(id) + " but Phi-3 embeds only " +
-                            std::to_string(c.net.text.vocab_size));
-            if (text == "<|end|>") end_id = id;
-            if (id >= m.tokenizer->vocab_size()) added.emplace_back(text, id);
+        // Special ones are skipped when answers are decoded (the kit's skip_special_tokens).
+        for (const bool special : {false, true}) {
+            std::vector<std::pair<std::string, int>> added;
+            for (const auto& [text, id] : special ? files.special : files.added) {
+                if (id >= c.net.text.vocab_size)
+                    throw Error(c.tokenizer_dir + ": added token '" + text + "' has id " +
+                                std::to_string(id) + " but Phi-3 embeds only " +
+                                std::to_string(c.net.text.vocab_size));
+                if (text == "<|end|>") end_id = id;
+                if (id >= m.tokenizer->vocab_size()) added.emplace_back(text, id);
+            }
+            m.tokenizer->add_tokens(added, special);
         }
-        m.tokenizer->add_tokens(added);
         if (m.tokenizer->vocab_size() > c.net.text.vocab_size)
             throw Error(tok.string() + " has " + std::to_string(m.tokenizer->vocab_size()) +
                         " pieces but Phi-3 embeds only " + std::to_string(c.net.text.vocab_size));
