@@ -669,6 +669,14 @@ private slots:
             out = qEnvironmentVariable("REGIONCHAT_COLVA_OUT").toStdString();
         write_hf_folder(out / "colva-tiny", true, 8192);
         write_mmvm_sample(out / "mmvm-sample", 10);
+        // The memory plan counts the tiles of two images (6 + a thumbnail, 4 rows each here),
+        // the text and the answer: 2 x 7 x 4 + 2048 positions, not Phi-3's whole context.
+        LoadParams lp;
+        lp.model_dir = (out / "colva-tiny").string();
+        const ModelPlan plan = plan_model(lp);
+        bool planned = false;
+        for (const auto& w : plan.warnings) planned |= w.find("memory planned for 2104 positions") == 0;
+        QVERIFY(planned);
         QProcess p;
         p.start(cli, {"bench", "--format", "mmvm", "--root", QString::fromStdString((out / "mmvm-sample").string()),
                       "--model", QString::fromStdString((out / "colva-tiny").string()), "--output",
