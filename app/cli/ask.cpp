@@ -42,9 +42,7 @@ int run_ask(int argc, char** argv) {
         RemoteOptions o;
         o.url = args.get("server");
         o.model = args.get("server-model", "");
-        o.api_key = args.get("api-key", "");
-        if (o.api_key.empty())
-            if (const char* k = std::getenv("REGIONCHAT_API_KEY"); k && *k) o.api_key = k;
+        o.api_key = api_key_from_args(args);
         o.region_format = args.get("region-format", "");
         o.extra_body = args.get("server-extra", "");
         o.scoring = args.get("server-scoring", "");

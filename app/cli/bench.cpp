@@ -138,9 +138,7 @@ int run_bench(int argc, char** argv) {
         RemoteOptions o;
         o.url = args.get("judge");
         o.model = args.get("judge-model", "");
-        o.api_key = args.get("api-key", "");
-        if (o.api_key.empty())
-            if (const char* k = std::getenv("REGIONCHAT_API_KEY"); k && *k) o.api_key = k;
+        o.api_key = api_key_from_args(args);
         judge = make_remote_backend(o);
         ro.judge = judge.get();
 #else

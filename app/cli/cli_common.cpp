@@ -281,6 +281,13 @@ std::vector<RegionInput> regions_from_args(const Args& args, const std::string& 
     return regions;
 }
 
+std::string api_key_from_args(const Args& args) {
+    std::string key = args.get("api-key", "");
+    if (key.empty())
+        if (const char* k = std::getenv("REGIONCHAT_API_KEY"); k && *k) key = k;
+    return key;
+}
+
 GenerateParams generate_params(const Args& args) {
     GenerateParams g;
     g.max_new_tokens = args.get_int("max-new-tokens", 128, 1, 4096);

@@ -61,6 +61,9 @@ std::vector<RegionInput> regions_for(const std::string& question, const std::vec
 std::vector<RegionInput> regions_from_args(const Args& args, const std::string& question,
                                            const std::vector<ImageSize>& sizes);
 
+/// The API key for a server: --api-key, else $REGIONCHAT_API_KEY, else "".
+std::string api_key_from_args(const Args& args);
+
 /// Sampling options (--temperature, --top-p, --seed) and --max-new-tokens.
 GenerateParams generate_params(const Args& args);
 

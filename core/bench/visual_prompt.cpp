@@ -53,6 +53,28 @@ std::vector<Reference> find_references(const std::string& t) {
     return refs;
 }
 
+// Each reference with the region it names: `<region N>` the one with id N, a plain `<region>`
+// the next region in order.
+std::vector<std::pair<Reference, const RegionInput*>> resolve_references(
+    const std::string& text, const std::vector<RegionInput>& regions) {
+    std::vector<std::pair<Reference, const RegionInput*>> out;
+    size_t next_plain = 0;
+    for (const Reference& ref : find_references(text)) {
+        const RegionInput* region = nullptr;
+        if (ref.id) {
+            for (const RegionInput& r : regions)
+                if (r.id == ref.id) region = &r;
+            if (!region) throw Error("there is no region " + std::to_string(ref.id));
+        } else {
+            if (next_plain >= regions.size())
+                throw Error("the question has more <region> references than regions");
+            region = &regions[next_plain++];
+        }
+        out.emplace_back(ref, region);
+    }
+    return out;
+}
+
 }  // namespace
 
 std::vector<int> region_reference_ids(const std::string& text) {
@@ -67,18 +89,8 @@ std::string encode_region_references(const std::string& text,
                                      const RegionFormat& format, RegionMode mode,
                                      uint32_t point_seed) {
     std::string out;
-    size_t pos = 0, next_plain = 0;
-    for (const Reference& ref : find_references(text)) {
-        const RegionInput* region = nullptr;
-        if (ref.id) {
-            for (const RegionInput& r : regions)
-                if (r.id == ref.id) region = &r;
-            if (!region) throw Error("there is no region " + std::to_string(ref.id));
-        } else {
-            if (next_plain >= regions.size())
-                throw Error("the question has more <region> references than regions");
-            region = &regions[next_plain++];
-        }
+    size_t pos = 0;
+    for (const auto& [ref, region] : resolve_references(text, regions)) {
         out.append(text, pos, ref.begin - pos);
         if (mode == RegionMode::Points) {
             const std::string id = std::to_string(region->id);
@@ -101,20 +113,7 @@ std::string encode_region_references(const std::string& text,
 std::vector<RegionInput> region_references(const std::string& text,
                                            const std::vector<RegionInput>& regions) {
     std::vector<RegionInput> out;
-    size_t next_plain = 0;
-    for (const Reference& ref : find_references(text)) {
-        const RegionInput* region = nullptr;
-        if (ref.id) {
-            for (const RegionInput& r : regions)
-                if (r.id == ref.id) region = &r;
-            if (!region) throw Error("there is no region " + std::to_string(ref.id));
-        } else {
-            if (next_plain >= regions.size())
-                throw Error("the question has more <region> references than regions");
-            region = &regions[next_plain++];
-        }
-        out.push_back(*region);
-    }
+    for (const auto& ref : resolve_references(text, regions)) out.push_back(*ref.second);
     return out;
 }
 

@@ -129,6 +129,44 @@ void read_vision(Section s, VisionConfig* v, std::vector<std::string>* warnings)
     s.warn_unknown(kVisionHarmless, warnings);
 }
 
+void read_text_sizes(Section& s, TextConfig* t, const TextDefaults& d) {
+    t->vocab_size = s.integer("vocab_size", d.vocab_size);
+    t->hidden_size = s.integer("hidden_size", d.hidden_size);
+    t->intermediate_size = s.integer("intermediate_size", d.intermediate_size);
+    t->num_hidden_layers = s.integer("num_hidden_layers", d.num_hidden_layers);
+    t->num_attention_heads = s.integer("num_attention_heads", d.num_attention_heads);
+    const int heads = t->num_attention_heads;
+    t->num_key_value_heads = s.integer("num_key_value_heads", heads, &heads);
+    t->max_position_embeddings = s.integer("max_position_embeddings", d.max_position_embeddings);
+    t->rms_norm_eps = s.number("rms_norm_eps", d.rms_norm_eps);
+    t->rope_theta = s.number("rope_theta", d.rope_theta);
+}
+
+void check_text_sizes(const Section& s, const TextConfig& t) {
+    s.range("vocab_size", t.vocab_size, 1, 1000000);
+    s.range("hidden_size", t.hidden_size, 1, 65536);
+    s.range("intermediate_size", t.intermediate_size, 1, 1 << 20);
+    s.range("num_hidden_layers", t.num_hidden_layers, 1, 1024);
+    s.range("num_attention_heads", t.num_attention_heads, 1, t.hidden_size);
+    s.range("num_key_value_heads", t.num_key_value_heads, 1, t.num_attention_heads);
+    s.range("max_position_embeddings", t.max_position_embeddings, 1, 1 << 24);
+    s.positive("rms_norm_eps", t.rms_norm_eps);
+    s.positive("rope_theta", t.rope_theta);
+    if (t.hidden_size % t.num_attention_heads != 0)
+        s.fail("hidden_size", std::to_string(t.hidden_size) + " is not divisible by " +
+                                  s.key_path("num_attention_heads") + " " +
+                                  std::to_string(t.num_attention_heads));
+    if (t.num_attention_heads % t.num_key_value_heads != 0)
+        s.fail("num_attention_heads", std::to_string(t.num_attention_heads) +
+                                          " is not divisible by " +
+                                          s.key_path("num_key_value_heads") + " " +
+                                          std::to_string(t.num_key_value_heads));
+    const int head_dim = t.hidden_size / t.num_attention_heads;
+    if (head_dim % 2 != 0)  // rotary embeddings rotate pairs of channels
+        s.fail("hidden_size", "/ num_attention_heads = " + std::to_string(head_dim) +
+                                  " must be even for rotary embeddings");
+}
+
 void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
                const std::set<std::string>& harmless, bool check_type) {
     // LlamaConfig defaults.
@@ -138,16 +176,7 @@ void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
             s.fail("model_type", "'" + type + "' is not supported (expected 'llama')");
     }
     if (s.present("rope_scaling")) s.fail("rope_scaling", "is not supported yet (must be null)");
-    t->vocab_size = s.integer("vocab_size", 32000);
-    t->hidden_size = s.integer("hidden_size", 4096);
-    t->intermediate_size = s.integer("intermediate_size", 11008);
-    t->num_hidden_layers = s.integer("num_hidden_layers", 32);
-    t->num_attention_heads = s.integer("num_attention_heads", 32);
-    const int heads = t->num_attention_heads;
-    t->num_key_value_heads = s.integer("num_key_value_heads", heads, &heads);
-    t->max_position_embeddings = s.integer("max_position_embeddings", 2048);
-    t->rms_norm_eps = s.number("rms_norm_eps", 1e-6);
-    t->rope_theta = s.number("rope_theta", 10000.0);
+    read_text_sizes(s, t, TextDefaults{});
     // transformers 5 writes {"rope_type": "default", "rope_theta": ...} instead.
     if (const json* rope = s.object("rope_parameters", false)) {
         if (const auto type = rope->find("rope_type"); type != rope->end() && *type != "default")
@@ -172,31 +201,11 @@ void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
     if (s.boolean("attention_bias", false)) s.fail("attention_bias", "true is not supported");
     if (s.boolean("mlp_bias", false)) s.fail("mlp_bias", "true is not supported");
 
-    s.range("vocab_size", t->vocab_size, 1, 1000000);
-    s.range("hidden_size", t->hidden_size, 1, 65536);
-    s.range("intermediate_size", t->intermediate_size, 1, 1 << 20);
-    s.range("num_hidden_layers", t->num_hidden_layers, 1, 1024);
-    s.range("num_attention_heads", t->num_attention_heads, 1, t->hidden_size);
-    s.range("num_key_value_heads", t->num_key_value_heads, 1, t->num_attention_heads);
-    s.range("max_position_embeddings", t->max_position_embeddings, 1, 1 << 24);
-    s.positive("rms_norm_eps", t->rms_norm_eps);
-    s.positive("rope_theta", t->rope_theta);
+    check_text_sizes(s, *t);
     s.range("bos_token_id", t->bos_token_id, -1, std::numeric_limits<int>::max());
     s.range("eos_token_id", t->eos_token_id, -1, std::numeric_limits<int>::max());
     s.range("pad_token_id", t->pad_token_id, -1, std::numeric_limits<int>::max());
-    if (t->hidden_size % t->num_attention_heads != 0)
-        s.fail("hidden_size", std::to_string(t->hidden_size) + " is not divisible by " +
-                                  s.key_path("num_attention_heads") + " " +
-                                  std::to_string(t->num_attention_heads));
-    if (t->num_attention_heads % t->num_key_value_heads != 0)
-        s.fail("num_attention_heads", std::to_string(t->num_attention_heads) +
-                                          " is not divisible by " +
-                                          s.key_path("num_key_value_heads") + " " +
-                                          std::to_string(t->num_key_value_heads));
     const int head_dim = t->hidden_size / t->num_attention_heads;
-    if (head_dim % 2 != 0)  // rotary embeddings rotate pairs of channels
-        s.fail("hidden_size", "/ num_attention_heads = " + std::to_string(head_dim) +
-                                  " must be even for rotary embeddings");
     const int no_head_dim = 0;
     const int given_head_dim = s.integer("head_dim", head_dim, &no_head_dim);
     if (given_head_dim != 0 && given_head_dim != head_dim)

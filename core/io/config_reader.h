@@ -121,6 +121,17 @@ private:
 
 /// CLIPVisionConfig keys into `v` (checked); unknown keys become warnings.
 void read_vision(Section s, VisionConfig* v, std::vector<std::string>* warnings);
+/// The sizes every LLaMA-shaped decoder config has, with its defaults (LlamaConfig's here).
+struct TextDefaults {
+    int vocab_size = 32000, hidden_size = 4096, intermediate_size = 11008;
+    int num_hidden_layers = 32, num_attention_heads = 32, max_position_embeddings = 2048;
+    double rms_norm_eps = 1e-6, rope_theta = 10000.0;
+};
+/// vocab_size .. rope_theta (num_key_value_heads defaulting to num_attention_heads) into `t`.
+void read_text_sizes(Section& s, TextConfig* t, const TextDefaults& defaults);
+/// The ranges and divisibility every decoder needs (even head size for RoPE); rc::Error naming
+/// the key.
+void check_text_sizes(const Section& s, const TextConfig& t);
 /// LlamaConfig keys into `t` (checked); keys in `harmless` are not warned about.
 void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
                const std::set<std::string>& harmless = {}, bool check_type = true);

@@ -110,6 +110,40 @@ public:
     KvCache cache;
 };
 
+/// The decoder half every Network whose language model is our LLaMA shares (LLaVA, ParGo,
+/// InternVL2): token embeddings, a LlamaState per conversation, forward through its cache,
+/// logits, the context length; parameters counted over the whole network `whole`.
+class LlamaBackedNetwork : public Network {
+public:
+    LlamaBackedNetwork(std::shared_ptr<torch::nn::Module> whole, LlamaForCausalLM lm,
+                       torch::Device device, torch::Dtype dtype)
+        : device_(device), dtype_(dtype), lm_(std::move(lm)), whole_(std::move(whole)) {}
+    torch::Tensor embed_tokens(const torch::Tensor& ids) override { return lm_->embed(ids); }
+    std::unique_ptr<DecodeState> new_state() override {
+        return std::make_unique<LlamaState>(lm_->make_cache());
+    }
+    torch::Tensor forward(const torch::Tensor& embeds, DecodeState& state) override {
+        auto& s = static_cast<LlamaState&>(state);
+        return lm_->forward(embeds, s.cache.length(), &s.cache);
+    }
+    torch::Tensor logits(const torch::Tensor& hidden) override { return lm_->logits(hidden); }
+    torch::Device device() const override { return device_; }
+    int64_t max_positions() const override { return lm_->config.max_position_embeddings; }
+    int64_t parameter_count() override {
+        int64_t n = 0;
+        for (const auto& p : whole_->parameters()) n += p.numel();
+        return n;
+    }
+
+protected:
+    torch::Device device_;
+    torch::Dtype dtype_;
+
+private:
+    LlamaForCausalLM lm_;
+    std::shared_ptr<torch::nn::Module> whole_;
+};
+
 /// Elements of a KV cache holding `positions` positions of this decoder (keys and values).
 inline uint64_t kv_cache_elements(const TextConfig& t, int64_t positions) {
     return 2ull * t.num_hidden_layers * uint64_t(positions) * t.num_key_value_heads *

@@ -49,19 +49,12 @@ ColvaConfig read_colva_config(const nlohmann::json& root, const std::string& sou
 
 /// The network the engine drives: images become tiles (internvl_tiles, ImageNet mean/std) and
 /// (tiles x 256) rows; regions become RADIO rows; Phi-3 decodes.
-class InternVlNetwork : public Network {
+class InternVlNetwork : public LlamaBackedNetwork {
 public:
     InternVlNetwork(InternVlNet net, const ColvaConfig& config, torch::Device device,
                     torch::Dtype dtype);
     torch::Tensor encode_image(const cv::Mat& bgr) override;
     torch::Tensor encode_regions(const cv::Mat& bgr, const std::vector<cv::Mat>& masks) override;
-    torch::Tensor embed_tokens(const torch::Tensor& ids) override;
-    std::unique_ptr<DecodeState> new_state() override;
-    torch::Tensor forward(const torch::Tensor& embeds, DecodeState& state) override;
-    torch::Tensor logits(const torch::Tensor& hidden) override;
-    torch::Device device() const override { return device_; }
-    int64_t max_positions() const override;
-    int64_t parameter_count() override;
     InternVlNet& module() { return net_; }
     /// The normalised tiles of an image [N,3,S,S] (for tests).
     torch::Tensor tiles(const cv::Mat& bgr) const;
@@ -70,8 +63,6 @@ private:
     InternVlNet net_;
     int max_tiles_, tile_;
     bool thumbnail_;
-    torch::Device device_;
-    torch::Dtype dtype_;
 };
 
 }  // namespace rc

@@ -68,17 +68,15 @@ void read_phi3(cfg::Section s, TextConfig* t, std::vector<std::string>* warnings
     if (type != "phi3")
         s.fail("model_type", "'" + type + "' is not supported (RegionChat runs InternVL2 with "
                              "Phi-3, i.e. InternVL2-4B and CoLVA)");
-    t->vocab_size = s.integer("vocab_size", 32064);
-    t->hidden_size = s.integer("hidden_size", 3072);
-    t->intermediate_size = s.integer("intermediate_size", 8192);
-    t->num_hidden_layers = s.integer("num_hidden_layers", 32);
-    t->num_attention_heads = s.integer("num_attention_heads", 32);
-    const int heads = t->num_attention_heads;
-    t->num_key_value_heads = s.integer("num_key_value_heads", heads, &heads);
-    t->max_position_embeddings = s.integer("max_position_embeddings", 4096);
+    // Phi3Config's defaults.
+    cfg::TextDefaults d;
+    d.vocab_size = 32064;
+    d.hidden_size = 3072;
+    d.intermediate_size = 8192;
+    d.max_position_embeddings = 4096;
+    d.rms_norm_eps = 1e-5;
+    cfg::read_text_sizes(s, t, d);
     const int original = s.integer("original_max_position_embeddings", t->max_position_embeddings);
-    t->rms_norm_eps = s.number("rms_norm_eps", 1e-5);
-    t->rope_theta = s.number("rope_theta", 10000.0);
     t->hidden_act = s.choice("hidden_act", "silu", {"silu"});
     t->tie_word_embeddings = s.boolean("tie_word_embeddings", false);
     const int none = -1;
@@ -86,19 +84,8 @@ void read_phi3(cfg::Section s, TextConfig* t, std::vector<std::string>* warnings
     t->eos_token_id = s.integer("eos_token_id", 32000, &none);
     t->pad_token_id = s.integer("pad_token_id", 32000, &none);
     if (s.boolean("attention_bias", false)) s.fail("attention_bias", "true is not supported");
-    s.range("vocab_size", t->vocab_size, 1, 1000000);
-    s.range("hidden_size", t->hidden_size, 1, 65536);
-    s.range("intermediate_size", t->intermediate_size, 1, 1 << 20);
-    s.range("num_hidden_layers", t->num_hidden_layers, 1, 1024);
-    s.range("num_attention_heads", t->num_attention_heads, 1, t->hidden_size);
-    s.range("num_key_value_heads", t->num_key_value_heads, 1, t->num_attention_heads);
-    s.range("max_position_embeddings", t->max_position_embeddings, 1, 1 << 24);
+    cfg::check_text_sizes(s, *t);
     s.range("original_max_position_embeddings", original, 1, t->max_position_embeddings);
-    s.positive("rms_norm_eps", t->rms_norm_eps);
-    s.positive("rope_theta", t->rope_theta);
-    if (t->hidden_size % t->num_attention_heads != 0 ||
-        t->num_attention_heads % t->num_key_value_heads != 0)
-        s.fail("num_attention_heads", "does not divide hidden_size / num_key_value_heads");
     const int half = t->hidden_size / t->num_attention_heads / 2;
     // rope_scaling (InternVL's remote code) or transformers 5's rope_parameters.
     const cfg::json* rs = s.find("rope_scaling");

@@ -11,12 +11,11 @@ namespace rc {
 
 InternVlNetwork::InternVlNetwork(InternVlNet net, const ColvaConfig& c, torch::Device device,
                                  torch::Dtype dtype)
-    : net_(std::move(net)),
+    : LlamaBackedNetwork(net.ptr(), net->language_model, device, dtype),
+      net_(std::move(net)),
       max_tiles_(c.max_tiles),
       tile_(c.tile),
-      thumbnail_(c.thumbnail),
-      device_(device),
-      dtype_(dtype) {}
+      thumbnail_(c.thumbnail) {}
 
 torch::Tensor InternVlNetwork::tiles(const cv::Mat& image) const {
     const cv::Mat bgr = to_bgr8(image);
@@ -51,33 +50,6 @@ torch::Tensor InternVlNetwork::encode_regions(const cv::Mat& bgr, const std::vec
     auto pixels = colva_radio_pixels(bgr, r.canvas).unsqueeze(0).to(device_, dtype_);
     auto grid = colva_mask_grid(masks, r.canvas, r.grid()).to(device_);
     return net_->region_rows(pixels, grid);
-}
-
-torch::Tensor InternVlNetwork::embed_tokens(const torch::Tensor& ids) {
-    return net_->language_model->embed(ids);
-}
-
-std::unique_ptr<DecodeState> InternVlNetwork::new_state() {
-    return std::make_unique<LlamaState>(net_->language_model->make_cache());
-}
-
-torch::Tensor InternVlNetwork::forward(const torch::Tensor& embeds, DecodeState& state) {
-    auto& s = static_cast<LlamaState&>(state);
-    return net_->language_model->forward(embeds, s.cache.length(), &s.cache);
-}
-
-torch::Tensor InternVlNetwork::logits(const torch::Tensor& hidden) {
-    return net_->language_model->logits(hidden);
-}
-
-int64_t InternVlNetwork::max_positions() const {
-    return net_->config.text.max_position_embeddings;
-}
-
-int64_t InternVlNetwork::parameter_count() {
-    int64_t n = 0;
-    for (const auto& p : net_->parameters()) n += p.numel();
-    return n;
 }
 
 }  // namespace rc

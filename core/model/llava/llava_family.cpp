@@ -53,39 +53,14 @@ PreprocessOptions llava_preprocess(const ModelConfig& c) {
 
 LlavaNetwork::LlavaNetwork(Llava net, PreprocessOptions preprocess, torch::Device device,
                            torch::Dtype dtype)
-    : net_(std::move(net)), preprocess_(preprocess), device_(device), dtype_(dtype) {}
+    : LlamaBackedNetwork(net.ptr(), net->language_model, device, dtype),
+      net_(std::move(net)),
+      preprocess_(preprocess) {}
 
 torch::Tensor LlavaNetwork::encode_image(const cv::Mat& bgr) {
     torch::NoGradGuard no_grad;
     auto pixels = preprocess_image(bgr, preprocess_).unsqueeze(0).to(device_, dtype_);
     return net_->encode_images(pixels).squeeze(0);
-}
-
-torch::Tensor LlavaNetwork::embed_tokens(const torch::Tensor& ids) {
-    return net_->language_model->embed(ids);
-}
-
-std::unique_ptr<DecodeState> LlavaNetwork::new_state() {
-    return std::make_unique<LlamaState>(net_->language_model->make_cache());
-}
-
-torch::Tensor LlavaNetwork::forward(const torch::Tensor& embeds, DecodeState& state) {
-    auto& s = static_cast<LlamaState&>(state);
-    return net_->language_model->forward(embeds, s.cache.length(), &s.cache);
-}
-
-torch::Tensor LlavaNetwork::logits(const torch::Tensor& hidden) {
-    return net_->language_model->logits(hidden);
-}
-
-int64_t LlavaNetwork::max_positions() const {
-    return net_->config.text.max_position_embeddings;
-}
-
-int64_t LlavaNetwork::parameter_count() {
-    int64_t n = 0;
-    for (const auto& p : net_->parameters()) n += p.numel();
-    return n;
 }
 
 void check_parameter_count(const SafetensorsArchive& archive, const ModelConfig& config,

@@ -24,18 +24,11 @@ int64_t count_parameters(const ModelConfig& c);
 PreprocessOptions llava_preprocess(const ModelConfig& c);
 
 /// A Llava module as an rc::Network: one image -> image_tokens() rows, LLaMA with a KV cache.
-class LlavaNetwork : public Network {
+class LlavaNetwork : public LlamaBackedNetwork {
 public:
     LlavaNetwork(Llava net, PreprocessOptions preprocess, torch::Device device,
                  torch::Dtype dtype);
     torch::Tensor encode_image(const cv::Mat& bgr) override;
-    torch::Tensor embed_tokens(const torch::Tensor& ids) override;
-    std::unique_ptr<DecodeState> new_state() override;
-    torch::Tensor forward(const torch::Tensor& embeds, DecodeState& state) override;
-    torch::Tensor logits(const torch::Tensor& hidden) override;
-    torch::Device device() const override { return device_; }
-    int64_t max_positions() const override;
-    int64_t parameter_count() override;
 
     Llava& module() { return net_; }
     const PreprocessOptions& preprocess() const { return preprocess_; }
@@ -43,8 +36,6 @@ public:
 private:
     Llava net_;
     PreprocessOptions preprocess_;
-    torch::Device device_;
-    torch::Dtype dtype_;
 };
 
 /// Checks that the archive holds at least the parameters the config describes.

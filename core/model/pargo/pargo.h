@@ -174,23 +174,14 @@ TORCH_MODULE(ParGoNet);
 /// with CLIP's mean/std, and only the top-left image_size tile kept: [3, S, S] float.
 torch::Tensor pargo_pixels(const cv::Mat& bgr, const ParGoConfig& c);
 
-class ParGoNetwork : public Network {
+class ParGoNetwork : public LlamaBackedNetwork {
 public:
     ParGoNetwork(ParGoNet net, torch::Device device, torch::Dtype dtype);
     torch::Tensor encode_image(const cv::Mat& bgr) override;
-    torch::Tensor embed_tokens(const torch::Tensor& ids) override;
-    std::unique_ptr<DecodeState> new_state() override;
-    torch::Tensor forward(const torch::Tensor& embeds, DecodeState& state) override;
-    torch::Tensor logits(const torch::Tensor& hidden) override;
-    torch::Device device() const override { return device_; }
-    int64_t max_positions() const override;
-    int64_t parameter_count() override;
     ParGoNet& module() { return net_; }
 
 private:
     ParGoNet net_;
-    torch::Device device_;
-    torch::Dtype dtype_;
 };
 
 }  // namespace rc

@@ -32,16 +32,13 @@ void read_internlm2(const std::string& dir, ParGoConfig* c) {
     const std::string type = s.string("model_type", "internlm2");
     if (type != "internlm2") s.fail("model_type", "'" + type + "' is not InternLM2");
     TextConfig& t = c->text;
-    t.vocab_size = s.integer("vocab_size", 92544);
-    t.hidden_size = s.integer("hidden_size", 4096);
-    t.intermediate_size = s.integer("intermediate_size", 14336);
-    t.num_hidden_layers = s.integer("num_hidden_layers", 32);
-    t.num_attention_heads = s.integer("num_attention_heads", 32);
-    const int heads = t.num_attention_heads;
-    t.num_key_value_heads = s.integer("num_key_value_heads", heads, &heads);
-    t.max_position_embeddings = s.integer("max_position_embeddings", 32768);
-    t.rms_norm_eps = s.number("rms_norm_eps", 1e-5);
-    t.rope_theta = s.number("rope_theta", 1000000.0);
+    cfg::TextDefaults d;  // InternLM2Config's
+    d.vocab_size = 92544;
+    d.intermediate_size = 14336;
+    d.max_position_embeddings = 32768;
+    d.rms_norm_eps = 1e-5;
+    d.rope_theta = 1000000.0;
+    cfg::read_text_sizes(s, &t, d);
     t.hidden_act = s.choice("hidden_act", "silu", {"silu"});
     t.tie_word_embeddings = s.boolean("tie_word_embeddings", false);
     const int none = -1;
@@ -56,17 +53,7 @@ void read_internlm2(const std::string& dir, ParGoConfig* c) {
         const std::string kind = type_it != rs->end() && type_it->is_string() ? type_it->get<std::string>() : "";
         if (kind != "dynamic") s.fail("rope_scaling", "type '" + kind + "' is not supported (only dynamic)");
     }
-    s.range("vocab_size", t.vocab_size, 1, 1000000);
-    s.range("hidden_size", t.hidden_size, 1, 65536);
-    s.range("intermediate_size", t.intermediate_size, 1, 1 << 20);
-    s.range("num_hidden_layers", t.num_hidden_layers, 1, 1024);
-    s.range("num_attention_heads", t.num_attention_heads, 1, t.hidden_size);
-    s.range("num_key_value_heads", t.num_key_value_heads, 1, t.num_attention_heads);
-    s.range("max_position_embeddings", t.max_position_embeddings, 1, 1 << 24);
-    s.positive("rms_norm_eps", t.rms_norm_eps);
-    s.positive("rope_theta", t.rope_theta);
-    if (t.hidden_size % t.num_attention_heads != 0 || t.num_attention_heads % t.num_key_value_heads != 0)
-        s.fail("num_attention_heads", "does not divide hidden_size / num_key_value_heads");
+    cfg::check_text_sizes(s, t);
 }
 
 // bert_type's config.json: the projector's width, depth and heads.

@@ -250,39 +250,12 @@ torch::Tensor pargo_pixels(const cv::Mat& image, const ParGoConfig& c) {
 
 
 ParGoNetwork::ParGoNetwork(ParGoNet net, torch::Device device, torch::Dtype dtype)
-    : net_(std::move(net)), device_(device), dtype_(dtype) {}
+    : LlamaBackedNetwork(net.ptr(), net->language_model, device, dtype), net_(std::move(net)) {}
 
 torch::Tensor ParGoNetwork::encode_image(const cv::Mat& bgr) {
     torch::NoGradGuard no_grad;
     auto pixels = pargo_pixels(bgr, net_->config).unsqueeze(0).to(device_, dtype_);
     return net_->encode_images(pixels).squeeze(0);
-}
-
-torch::Tensor ParGoNetwork::embed_tokens(const torch::Tensor& ids) {
-    return net_->language_model->embed(ids);
-}
-
-std::unique_ptr<DecodeState> ParGoNetwork::new_state() {
-    return std::make_unique<LlamaState>(net_->language_model->make_cache());
-}
-
-torch::Tensor ParGoNetwork::forward(const torch::Tensor& embeds, DecodeState& state) {
-    auto& s = static_cast<LlamaState&>(state);
-    return net_->language_model->forward(embeds, s.cache.length(), &s.cache);
-}
-
-torch::Tensor ParGoNetwork::logits(const torch::Tensor& hidden) {
-    return net_->language_model->logits(hidden);
-}
-
-int64_t ParGoNetwork::max_positions() const {
-    return net_->config.text.max_position_embeddings;
-}
-
-int64_t ParGoNetwork::parameter_count() {
-    int64_t n = 0;
-    for (const auto& p : net_->parameters()) n += p.numel();
-    return n;
 }
 
 }  // namespace rc
