@@ -326,7 +326,7 @@ struct Session::Impl {
     double region_slots(const std::vector<RegionToken>& regions, std::vector<ImageSlot>& out) {
         double ms = 0;
         out.assign(regions.size(), ImageSlot{});
-        std::vector<uint64_t> keys(regions.size());
+        std::vector<uint64_t> keys(regions.size()), image_keys(regions.size());
         std::vector<cv::Mat> bgr(regions.size());
         for (size_t i = 0; i < regions.size(); ++i) {
             bgr[i] = to_bgr8(regions[i].image);
@@ -334,18 +334,18 @@ struct Session::Impl {
             if (mk.empty() || mk.type() != CV_8UC1 || mk.size() != bgr[i].size())
                 throw Error("region " + std::to_string(i + 1) +
                             ": its mask must be 8-bit and the size of its image");
-            keys[i] = image_hash(bgr[i]) * 1000003ull ^ image_hash(mk) ^ 0x9e3779b97f4a7c15ull;
+            image_keys[i] = image_hash(bgr[i]);
+            keys[i] = image_keys[i] * 1000003ull ^ image_hash(mk) ^ 0x9e3779b97f4a7c15ull;
             out[i] = {keys[i], {bgr[i].cols, bgr[i].rows}, 1};
         }
         std::vector<char> done(regions.size(), 0);
         for (size_t i = 0; i < regions.size(); ++i) {
             if (done[i] || features_for(keys[i]).defined()) continue;
             // Every region of this image not cached yet, in one call.
-            const uint64_t img = image_hash(bgr[i]);
             std::vector<size_t> group;
             std::vector<cv::Mat> masks;
             for (size_t j = i; j < regions.size(); ++j)
-                if (!done[j] && image_hash(bgr[j]) == img && !features_for(keys[j]).defined()) {
+                if (!done[j] && image_keys[j] == image_keys[i] && !features_for(keys[j]).defined()) {
                     group.push_back(j);
                     masks.push_back(regions[j].mask);
                 }

@@ -239,7 +239,7 @@ void read_internvl_chat(const cfg::json& root, const std::string& source, ColvaC
     }
 }
 
-// The "regionchat" object: the kit's tiling (max_tiles) and a system message.
+// The "regionchat" object: the tiling's max_tiles (the kit uses 6, the demo 12).
 void read_overrides(const cfg::json& root, const std::string& source, ColvaConfig* c) {
     const auto it = root.find("regionchat");
     if (it == root.end()) return;
@@ -290,10 +290,7 @@ ColvaConfig read_colva_config(const nlohmann::json& root, const std::string& sou
         s.positive("lora_alpha", c.lora_alpha);
         // The kit evaluates MMVM with load_image(max_num=6).
         c.max_tiles = 6;
-        if (const cfg::json* rc_obj = s.object("regionchat", false)) {
-            (void)rc_obj;
-            read_overrides(root, source, &c);
-        }
+        read_overrides(root, source, &c);
         s.warn_unknown({"regionchat", "lora_dropout"}, &c.warnings);
         return c;
     }
