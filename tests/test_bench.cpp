@@ -201,6 +201,40 @@ private slots:
         write_grounding_fixture(dir("grounding"));
     }
 
+    // Image names in MME, MMVM and grounding files may not point outside the benchmark's
+    // folder: absolute paths and ".." are skipped with a reason, never read.
+    void imagePathsStayInsideTheBenchmark() {
+        const fs::path root = dir("escape");
+        write_image(root / "outside.jpg");  // exists, next to the benchmark folders
+        write_image(root / "mme/images/color/in.jpg");
+        const std::string outside = (root / "outside.jpg").string();
+        write_file(root / "mme/Data_json/color.txt",
+                   "in.jpg\tIs it red?\tYes\n"
+                   "../../../outside.jpg\tIs it red?\tYes\n" +
+                       outside + "\tIs it red?\tNo\n");
+        LoadReport mme = load_mme((root / "mme").string());
+        QCOMPARE(mme.cases.size(), size_t(1));
+        QVERIFY(contains(mme.skipped, "leaves the benchmark folder"));
+        QVERIFY(contains(mme.skipped, "absolute image path"));
+
+        write_file(root / "g/refs.jsonl",
+                   "{\"image\": \"../outside.jpg\", \"expression\": \"x\", \"box\": [0, 0, 4, 4]}\n"
+                   "{\"image\": \"" + outside + "\", \"expression\": \"x\", \"box\": [0, 0, 4, 4]}\n");
+        LoadReport g = load_grounding((root / "g/refs.jsonl").string());
+        QCOMPARE(g.cases.size(), size_t(0));
+        QVERIFY(contains(g.skipped, "leaves the benchmark folder"));
+        QVERIFY(contains(g.skipped, "absolute image path"));
+
+        write_file(root / "v/mllm_match_eval_full.tsv",
+                   "index\tquestion\tanswer\timage_path\tmatch_type\tchoices\n"
+                   "0\tq\tA\t['../outside.jpg', '../outside.jpg']\t[1]\tA. 1\n"
+                   "1\tq\tA\t['" + outside + "', '" + outside + "']\t[1]\tA. 1\n");
+        LoadReport v = load_mmvm((root / "v").string());
+        QCOMPARE(v.cases.size(), size_t(0));
+        QVERIFY(contains(v.skipped, "leaves the benchmark folder"));
+        QVERIFY(contains(v.skipped, "absolute image path"));
+    }
+
     // ---- MME -----------------------------------------------------------------------------
 
     void mmeParserFollowsThePublishedRule() {

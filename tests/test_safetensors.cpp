@@ -448,6 +448,25 @@ private slots:
             QVERIFY2(e.contains(part), qPrintable("'" + part + "' not in: " + e));
     }
 
+    void hostileHeaders() {
+        // data_offsets nested 300 k deep: the message names its size instead of dump()ing it
+        // (a recursion per level: a stack overflow).
+        QByteArray deep = "{\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":";
+        deep += QByteArray(300000, '[') + QByteArray(300000, ']') + "}}";
+        QString e = open_error("deep.safetensors", raw_file(deep, QByteArray(1, '\x11')));
+        QVERIFY2(e.contains("'data_offsets' must be two non-negative integers, got an array of 1"),
+                 qPrintable(e.left(300)));
+        // 200 k entries (8 MB) with one name twice: the duplicate is found (a second, linear
+        // pass; nlohmann's callback parser took 16.5 s here).
+        static const QByteArray kEmpty = "{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
+        QByteArray many = "{";
+        for (int i = 0; i < 200000; ++i)
+            many += "\"t" + QByteArray::number(i) + "\":" + kEmpty + ",";
+        many += "\"t7\":" + kEmpty + "}";
+        e = open_error("many.safetensors", raw_file(many, {}));
+        QVERIFY2(e.contains("'t7' twice"), qPrintable(e.left(300)));
+    }
+
     void handWrittenFilesThatAreFine() {
         // Empty tensors, scalars, a hole in the data block and unknown entry keys are legal.
         const QByteArray header =

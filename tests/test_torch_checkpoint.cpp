@@ -4,6 +4,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <functional>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -202,6 +204,71 @@ private slots:
             }
         }
         QVERIFY(refused >= 300);  // at least every truncation is refused
+    }
+
+    // Files an attacker would write (issue 22's known holes), each refused with a message.
+    void craftedFilesAreRefused() {
+        // 50 bytes: a zip64 locator whose record offset is far outside the file. For files of
+        // 42-55 bytes "z > n - 56" wrapped and the reader went to the offset it was given.
+        std::vector<uint8_t> b(50, 0);
+        auto put = [&](size_t at, uint64_t v, int n) {
+            for (int i = 0; i < n; ++i) b[at + size_t(i)] = uint8_t(v >> (8 * i));
+        };
+        put(8, 0x07064b50, 4);           // zip64 locator at eocd - 20
+        put(16, 0x7fffffff00ull, 8);     // its record "at" 512 GB
+        put(28, 0x06054b50, 4);          // end of central directory
+        put(28 + 10, 0xFFFF, 2);         // zip64 counts
+        std::ofstream(path("zip64-50.bin"), std::ios::binary)
+            .write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+        QString e = error_of([&] { open_torch_checkpoint(path("zip64-50.bin")); });
+        QVERIFY2(e.contains("bad zip64 directory record"), qPrintable(e));
+
+        // A view whose last element is (2^39) * 2^25 = 2^64 elements in: the product wrapped to
+        // 0, the bounds check passed and LibTorch aborted the process on the copy.
+        std::vector<ZipStorage> st = {storage<float>("0", {1, 2}, "FloatStorage")};
+        auto wrap = state_dict_pickle(
+            {{"w", "FloatStorage", "0", {(int64_t(1) << 39) + 1, 1}, {int64_t(1) << 25, 1}, 0}}, st);
+        write_torch_zip(path("wrap.bin"), wrap, st);
+        e = error_of([&] { open_torch_checkpoint(path("wrap.bin")); });
+        QVERIFY2(e.contains("tensor 'w'") && e.contains("past its storage"), qPrintable(e));
+
+        // 2 M nested tuples (freed recursively: a stack overflow) are refused at depth 100.
+        std::vector<uint8_t> deep = {0x80, 2, ')'};
+        deep.insert(deep.end(), 2'000'000, 0x85);  // TUPLE1 around the last one
+        deep.push_back('.');
+        write_torch_zip(path("deep.bin"), deep, st);
+        e = error_of([&] { open_torch_checkpoint(path("deep.bin")); });
+        QVERIFY2(e.contains("nested too deeply"), qPrintable(e));
+
+        // 8 levels of dicts, each holding the one below under 30 keys (memo): 1.2 KB that
+        // flatten walked 30^8 times. Refused after 4 M entries.
+        std::vector<uint8_t> shared = {0x80, 2};
+        std::function<void(int)> level = [&](int l) {
+            if (l == 0) {
+                shared.insert(shared.end(), {'}', 'q', 0});
+                return;
+            }
+            shared.insert(shared.end(), {'}', '(', 0x8c, 1, 'a'});
+            level(l - 1);  // the first key's value, memoised; the other 29 recall it
+            for (int k = 1; k < 30; ++k)
+                shared.insert(shared.end(), {0x8c, 1, uint8_t('a' + k % 26), 'h', uint8_t(l - 1)});
+            shared.insert(shared.end(), {'u', 'q', uint8_t(l)});
+        };
+        level(7);
+        shared.push_back('.');
+        write_torch_zip(path("shared.bin"), shared, st);
+        e = error_of([&] { open_torch_checkpoint(path("shared.bin")); });
+        QVERIFY2(e.contains("too many entries"), qPrintable(e));
+
+        // A list appended to itself (a cycle: never freed, walked forever), and a container
+        // changed after it was stored.
+        write_torch_zip(path("cycle.bin"), {0x80, 2, ']', 'q', 0, 'h', 0, 'a', '.'}, st);
+        e = error_of([&] { open_torch_checkpoint(path("cycle.bin")); });
+        QVERIFY2(e.contains("inside itself"), qPrintable(e));
+        write_torch_zip(path("late.bin"),
+                        {0x80, 2, ']', 'q', 0, ']', 'h', 0, 'a', 'h', 0, 'N', 'a', '.'}, st);
+        e = error_of([&] { open_torch_checkpoint(path("late.bin")); });
+        QVERIFY2(e.contains("changed after it was stored"), qPrintable(e));
     }
 };
 

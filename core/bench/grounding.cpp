@@ -58,8 +58,12 @@ void load_jsonl_file(const fs::path& file, LoadReport* report) {
             continue;
         }
         const std::string image = j["image"].get<std::string>();
-        fs::path path(image);
-        if (path.is_relative()) path = base / path;
+        fs::path path;
+        std::string why;
+        if (!detail::resolve_inside(base, image, &path, &why)) {
+            skip("image '" + image + "': " + why);
+            continue;
+        }
         if (!detail::is_file(path)) {
             skip("missing image " + image);
             continue;

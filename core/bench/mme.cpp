@@ -100,7 +100,12 @@ LoadReport load_mme(const std::string& root) {
                 report.skipped.push_back(where + ": answer '" + answer + "' is not Yes or No");
                 continue;
             }
-            const fs::path image_path = base / "images" / task / image;
+            fs::path image_path;
+            std::string why;
+            if (!detail::resolve_inside(base / "images" / task, image, &image_path, &why)) {
+                report.skipped.push_back(where + ": image '" + image + "': " + why);
+                continue;
+            }
             if (!detail::is_file(image_path)) {
                 report.skipped.push_back(where + ": missing image images/" + task + "/" + image);
                 continue;

@@ -148,14 +148,18 @@ bool parse_objects(const fs::path& file, std::vector<MmvmObject>* out, std::stri
 
 // An image path from the TSV, relative to the benchmark folder; the published TSV writes
 // paths relative to the evaluation kit's folder, so a path that misses is retried from its
-// "match_bench/" part.
-fs::path resolve_image(const fs::path& base, const std::string& p) {
-    fs::path path(p);
-    if (path.is_absolute()) return path;
-    fs::path direct = base / path;
+// "match_bench/" part. Absolute paths and ".." parts are refused (empty path, `why`): a TSV
+// cannot point outside its folder.
+fs::path resolve_image(const fs::path& base, const std::string& p, std::string* why) {
+    fs::path direct;
+    if (!detail::resolve_inside(base, p, &direct, why)) return {};
     if (detail::is_file(direct)) return direct;
     const size_t at = p.find("match_bench/");
-    if (at != std::string::npos && detail::is_file(base / p.substr(at))) return base / p.substr(at);
+    fs::path retry;
+    std::string unused;
+    if (at != std::string::npos && detail::resolve_inside(base, p.substr(at), &retry, &unused) &&
+        detail::is_file(retry))
+        return retry;
     return direct;
 }
 
@@ -270,7 +274,12 @@ LoadReport load_mmvm(const std::string& root) {
         }
         std::string missing_image;
         for (const std::string& p : items) {
-            const fs::path path = resolve_image(base, p);
+            std::string why;
+            const fs::path path = resolve_image(base, p, &why);
+            if (path.empty()) {
+                missing_image = p + " (" + why + ")";
+                break;
+            }
             if (!detail::is_file(path)) {
                 missing_image = p;
                 break;

@@ -181,7 +181,7 @@ void read_text(Section s, TextConfig* t, std::vector<std::string>* warnings,
     if (const json* rope = s.object("rope_parameters", false)) {
         if (const auto type = rope->find("rope_type"); type != rope->end() && *type != "default")
             s.fail("rope_parameters",
-                   "rope_type " + type->dump() + " is not supported yet (only \"default\")");
+                   "rope_type " + brief(*type) + " is not supported yet (only \"default\")");
         for (const auto& [key, value] : rope->items()) {
             if (key == "rope_theta") {
                 if (!value.is_number()) s.fail("rope_parameters", "rope_theta must be a number");

@@ -19,6 +19,20 @@ namespace rc::cfg {
 
 using json = nlohmann::json;
 
+/// A JSON value for a message: numbers, booleans and null as written, strings quoted and cut
+/// at 60 bytes, arrays and objects by their size only. dump() of an attacker's nested value
+/// recurses once per level (a 10 MB "[[[[...]]]]" overflows the stack).
+inline std::string brief(const json& v) {
+    if (v.is_array()) return "an array of " + std::to_string(v.size());
+    if (v.is_object()) return "an object of " + std::to_string(v.size()) + " keys";
+    if (v.is_string()) {
+        const std::string& s = v.get_ref<const std::string&>();
+        return s.size() <= 60 ? json(s).dump(-1, ' ', false, json::error_handler_t::replace)
+                              : json(s.substr(0, 60)).dump(-1, ' ', false, json::error_handler_t::replace) + "...";
+    }
+    return v.dump();
+}
+
 /// Keys every Hugging Face PretrainedConfig may carry; none changes the network we build.
 extern const std::set<std::string> kCommonHfKeys;
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <variant>
@@ -57,7 +58,8 @@ std::map<std::string, ZipEntry> read_zip(const std::string& path, const uint8_t*
         // zip64: a locator just before the record points at the zip64 record.
         if (eocd < 20 || le(f + eocd - 20, 4) != 0x07064b50) fail(path, "bad zip64 locator");
         const uint64_t z = le(f + eocd - 20 + 8, 8);
-        if (z > n - 56 || le(f + z, 4) != 0x06064b50) fail(path, "bad zip64 directory record");
+        if (n < 56 || z > n - 56 || le(f + z, 4) != 0x06064b50)
+            fail(path, "bad zip64 directory record");
         count = le(f + z + 32, 8);
         dir_size = le(f + z + 40, 8);
         dir_offset = le(f + z + 48, 8);
@@ -148,13 +150,11 @@ struct Value {
     std::vector<std::pair<ValuePtr, ValuePtr>> dict;
     StorageRef storage;
     TensorRef tensor;
+    // Once stored in a container a value never changes again (torch.save's pickles build each
+    // container before storing it), so no cycle can form, and its nesting depth is final.
+    bool stored = false;
+    int depth = 0;
 };
-
-ValuePtr make(Value::Kind k) {
-    auto v = std::make_shared<Value>();
-    v->kind = k;
-    return v;
-}
 
 bool storage_dtype(const std::string& global, DType* out) {
     static const std::map<std::string, DType> kTypes = {
@@ -173,6 +173,11 @@ class Unpickler {
 public:
     Unpickler(std::string path, const uint8_t* p, uint64_t n)
         : path_(std::move(path)), p_(p), n_(n) {}
+
+    // Bounds on what a pickle may make, far above any torch.save of a model: values (about 300
+    // bytes each, one per opcode at most), container nesting (freed recursively).
+    static constexpr uint64_t kMaxValues = 8'000'000;
+    static constexpr int kMaxDepth = 100;
 
     ValuePtr run() {
         while (true) {
@@ -274,30 +279,38 @@ public:
                 case 't': {  // TUPLE
                     auto v = make(Value::Kind::Tuple);
                     v->items = pop_to_mark();
+                    for (const auto& item : v->items) store(*v, item);
                     push(v);
                     break;
                 }
                 case 'a': {  // APPEND
                     auto item = pop();
-                    top(Value::Kind::List)->items.push_back(item);
+                    auto list = top(Value::Kind::List);
+                    store(*list, item);
+                    list->items.push_back(item);
                     break;
                 }
                 case 'e': {  // APPENDS
                     auto items = pop_to_mark();
                     auto list = top(Value::Kind::List);
+                    for (const auto& item : items) store(*list, item);
                     list->items.insert(list->items.end(), items.begin(), items.end());
                     break;
                 }
                 case 's': {  // SETITEM
                     auto value = pop();
                     auto key = pop();
-                    top(Value::Kind::Dict)->dict.emplace_back(key, value);
+                    auto dict = top(Value::Kind::Dict);
+                    store(*dict, key);
+                    store(*dict, value);
+                    dict->dict.emplace_back(key, value);
                     break;
                 }
                 case 'u': {  // SETITEMS
                     auto items = pop_to_mark();
                     if (items.size() % 2) fail(path_, "data.pkl: odd SETITEMS");
                     auto dict = top(Value::Kind::Dict);
+                    for (const auto& item : items) store(*dict, item);
                     for (size_t k = 0; k < items.size(); k += 2)
                         dict->dict.emplace_back(items[k], items[k + 1]);
                     break;
@@ -331,6 +344,19 @@ public:
     }
 
 private:
+    ValuePtr make(Value::Kind k) {
+        if (++made_ > kMaxValues) fail(path_, "data.pkl: too many values");
+        auto v = std::make_shared<Value>();
+        v->kind = k;
+        return v;
+    }
+    // `item` goes into `container`: it is frozen, and the container's depth follows.
+    void store(Value& container, const ValuePtr& item) {
+        if (item.get() == &container) fail(path_, "data.pkl: a container inside itself");
+        item->stored = true;
+        container.depth = std::max(container.depth, item->depth + 1);
+        if (container.depth > kMaxDepth) fail(path_, "data.pkl: values nested too deeply");
+    }
     const uint8_t* bytes(uint64_t k) {
         if (k > n_ - at_) fail(path_, "data.pkl: truncated");
         const uint8_t* b = p_ + at_;
@@ -372,6 +398,8 @@ private:
     ValuePtr top(Value::Kind kind) {
         if (stack_.empty() || stack_.back()->kind != kind)
             fail(path_, "data.pkl: unexpected container");
+        if (stack_.back()->stored)
+            fail(path_, "data.pkl: a container changed after it was stored (a cycle?)");
         return stack_.back();
     }
     std::vector<ValuePtr> pop_to_mark() {
@@ -389,6 +417,7 @@ private:
         auto v = make(Value::Kind::Tuple);
         v->items.resize(k);
         for (size_t j = k; j-- > 0;) v->items[j] = pop();
+        for (const auto& item : v->items) store(*v, item);
         push(v);
     }
     void memo(uint64_t index) {
@@ -474,18 +503,23 @@ private:
     uint64_t at_ = 0;
     std::vector<ValuePtr> stack_;
     std::vector<ValuePtr> memo_;
+    uint64_t made_ = 0;
 };
 
+// The tensors of nested dicts as "outer.inner.name". A dict may be shared (memo) under many
+// keys: entries are counted as visited, so 30 keys to one dict 9 levels deep is refused, not
+// walked 30^9 times.
 void flatten(const std::string& file, const ValuePtr& dict, const std::string& prefix, int depth,
-             std::vector<std::pair<std::string, TensorRef>>* out) {
+             std::vector<std::pair<std::string, TensorRef>>* out, uint64_t* visited) {
     if (depth > 8) fail(file, "data.pkl: dicts nested too deeply");
     for (const auto& [k, v] : dict->dict) {
+        if (++*visited > 4'000'000) fail(file, "data.pkl: too many entries (shared dicts?)");
         if (k->kind != Value::Kind::String) continue;  // not a tensor name
         const std::string name = prefix.empty() ? k->s : prefix + "." + k->s;
         if (v->kind == Value::Kind::Tensor)
             out->emplace_back(name, v->tensor);
         else if (v->kind == Value::Kind::Dict)
-            flatten(file, v, name, depth + 1, out);
+            flatten(file, v, name, depth + 1, out, visited);
         // numbers, strings, None (an optimizer's step, a config value) are skipped
     }
 }
@@ -511,7 +545,8 @@ std::unique_ptr<SafetensorsFile> open_torch_checkpoint(const std::string& path) 
     const ValuePtr root = Unpickler(path, bytes + pkl.data, pkl.size).run();
     if (root->kind != Value::Kind::Dict) fail(path, "data.pkl does not hold a dict of tensors");
     std::vector<std::pair<std::string, TensorRef>> tensors;
-    flatten(path, root, "", 0, &tensors);
+    uint64_t visited = 0;
+    flatten(path, root, "", 0, &tensors, &visited);
 
     for (const auto& [name, t] : tensors) {
         const auto it = entries.find(prefix + "data/" + t.storage.key);
@@ -534,11 +569,15 @@ std::unique_ptr<SafetensorsFile> open_torch_checkpoint(const std::string& path) 
                 fail(path, "tensor '" + name + "': size too large");
             if (size > 1 && (uint64_t(stride) > (uint64_t(1) << 40)))
                 fail(path, "tensor '" + name + "': stride too large");
-            if (size > 0) extent += uint64_t(size - 1) * uint64_t(stride);
+            // Each step checked: 2^40 rows times a 2^40 stride wraps a 64-bit product.
+            uint64_t reach = 0;
+            if (size > 0 && (__builtin_mul_overflow(uint64_t(size - 1), uint64_t(stride), &reach) ||
+                             __builtin_add_overflow(extent, reach, &extent)))
+                fail(path, "tensor '" + name + "': view reaches past its storage");
             numel *= uint64_t(size);
             if (numel > (uint64_t(1) << 40)) fail(path, "tensor '" + name + "': too many elements");
             if (size != 1 && stride != expect) contiguous = false;
-            expect *= size;
+            if (__builtin_mul_overflow(expect, size, &expect)) expect = -1;  // not contiguous past here
         }
         if (numel > 0 && (t.offset > t.storage.numel || extent >= t.storage.numel - t.offset))
             fail(path, "tensor '" + name + "': view reaches past its storage (offset " +

@@ -86,8 +86,10 @@ std::string message_of(const json& e) {
         if (m != e.end() && m->is_string()) return m->get<std::string>();
         const auto d = e.find("detail");
         if (d != e.end() && d->is_string()) return d->get<std::string>();
-        return e.dump();
+        // Not dump(): a server's nested value would recurse once per level.
+        return "an error object without a message (" + std::to_string(e.size()) + " keys)";
     }
+    if (e.is_array()) return "an error array of " + std::to_string(e.size());
     return e.dump();
 }
 

@@ -37,7 +37,7 @@ void add_pink_tokens(const fs::path& dir, const ModelConfig& config, Tokenizer& 
         for (const auto& [text, id] : j.items()) {
             if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
                 id.get<int64_t>() >= config.text.vocab_size)
-                throw Error(file.string() + ": '" + text + "' has id " + id.dump() +
+                throw Error(file.string() + ": '" + text + "' has id " + cfg::brief(id) +
                             ", outside the model's " + std::to_string(config.text.vocab_size) +
                             " embeddings");
             tokens.emplace_back(text, static_cast<int>(id.get<int64_t>()));
