@@ -109,6 +109,56 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, load_image(path("ok.png"), small));
     }
 
+    // Ways around the header check found by crafted files (issue 22), each refused before
+    // anything is decoded.
+    void craftedHeadersCannotHideTheirSize() {
+        // A stray byte before the SOF: libjpeg skips it and decodes; the size is still read.
+        const std::string jpg = read_file(path("ok.jpg"));
+        size_t sof = 2;
+        while (sof + 4 < jpg.size() && !(uint8_t(jpg[sof]) == 0xFF && uint8_t(jpg[sof + 1]) == 0xC0)) ++sof;
+        QVERIFY(sof + 9 < jpg.size());
+        std::string big = jpg;
+        big[sof + 5] = char(0xEA);  // 60000 rows
+        big[sof + 6] = char(0x60);
+        big[sof + 7] = char(0xEA);  // 60000 columns
+        big[sof + 8] = char(0x60);
+        big.insert(sof, 1, '\x00');
+        int w = 0, h = 0;
+        QVERIFY(read_image_header_size(big, &w, &h));
+        QCOMPARE(w, 60000);
+        std::string msg;
+        try {
+            decode_image(big, "stray.jpg");
+        } catch (const Error& e) {
+            msg = e.what();
+        }
+        QVERIFY2(msg.find("60000x60000") != std::string::npos, msg.c_str());
+
+        // TIFF is sized from its first IFD, and a huge one is refused.
+        const cv::Mat img(20, 30, CV_8UC3, cv::Scalar(10, 20, 30));
+        std::vector<uchar> tif;
+        QVERIFY(cv::imencode(".tiff", img, tif));
+        const std::string t(tif.begin(), tif.end());
+        QVERIFY(read_image_header_size(t, &w, &h));
+        QCOMPARE(w, 30);
+        QCOMPARE(h, 20);
+        QCOMPARE(decode_image(t, "ok.tiff").cols, 30);
+        ImageLoadLimits tiny;
+        tiny.max_pixels = 100;
+        QVERIFY_THROWS_EXCEPTION(Error, decode_image(t, "ok.tiff", tiny));
+
+        // What cannot be sized from its header is not decoded (PPM, a damaged JPEG header).
+        std::vector<uchar> ppm;
+        QVERIFY(cv::imencode(".ppm", img, ppm));
+        try {
+            decode_image(std::string(ppm.begin(), ppm.end()), "x.ppm");
+            msg.clear();
+        } catch (const Error& e) {
+            msg = e.what();
+        }
+        QVERIFY2(msg.find("not an image RegionChat reads") != std::string::npos, msg.c_str());
+    }
+
     void randomCorruptionNeverCrashes() {
         const std::string png = read_file(path("ok.png"));
         std::mt19937 rng(1);

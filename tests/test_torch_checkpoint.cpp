@@ -232,6 +232,12 @@ private slots:
         e = error_of([&] { open_torch_checkpoint(path("wrap.bin")); });
         QVERIFY2(e.contains("tensor 'w'") && e.contains("past its storage"), qPrintable(e));
 
+        // Stride 0: two floats standing for a [100000, 100000] weight.
+        auto broadcast = state_dict_pickle({{"w", "FloatStorage", "0", {100000, 100000}, {0, 0}, 0}}, st);
+        write_torch_zip(path("broadcast.bin"), broadcast, st);
+        e = error_of([&] { open_torch_checkpoint(path("broadcast.bin")); });
+        QVERIFY2(e.contains("stride 0"), qPrintable(e));
+
         // 2 M nested tuples (freed recursively: a stack overflow) are refused at depth 100.
         std::vector<uint8_t> deep = {0x80, 2, ')'};
         deep.insert(deep.end(), 2'000'000, 0x85);  // TUPLE1 around the last one

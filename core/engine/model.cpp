@@ -243,6 +243,18 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
             lp.bytes_total = bytes_total;
             return params.progress(lp);
         };
+    {
+        // Weights that cannot fit in the device's free memory are refused before anything is
+        // allocated (a config can claim any size; the OOM killer would end the app instead).
+        const FamilyPlan fp = family.plan(probe);
+        const uint64_t elem = ctx.dtype == torch::kFloat32 ? 4 : 2;
+        const uint64_t need = uint64_t(std::max<int64_t>(fp.parameters, 0)) * elem;
+        const uint64_t free = free_memory(ctx.device);
+        if (free > 0 && need > free)
+            throw Error(dir.string() + ": its " + std::to_string(fp.parameters) +
+                        " parameters need " + gib(need) + " on " + to_string(device_of(ctx.device)) +
+                        " but only " + gib(free) + " is free");
+    }
     FamilyModel fm = family.load(probe, ctx);
 
     std::shared_ptr<Model> model(new Model());

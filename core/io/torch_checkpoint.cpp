@@ -569,6 +569,11 @@ std::unique_ptr<SafetensorsFile> open_torch_checkpoint(const std::string& path) 
                 fail(path, "tensor '" + name + "': size too large");
             if (size > 1 && (uint64_t(stride) > (uint64_t(1) << 40)))
                 fail(path, "tensor '" + name + "': stride too large");
+            // A broadcast view (stride 0) is no weight torch.save writes for a model: it would
+            // let a few bytes stand for a tensor of any size (a 19 KB file made a loader
+            // allocate 1.75 GB).
+            if (size > 1 && stride == 0)
+                fail(path, "tensor '" + name + "': stride 0 (a broadcast view) is not a weight");
             // Each step checked: 2^40 rows times a 2^40 stride wraps a 64-bit product.
             uint64_t reach = 0;
             if (size > 0 && (__builtin_mul_overflow(uint64_t(size - 1), uint64_t(stride), &reach) ||

@@ -34,7 +34,12 @@ int32_t le32s(const std::string& b, size_t i) {
 bool jpeg_size(const std::string& b, int* w, int* h) {
     size_t i = 2;
     while (i + 4 <= b.size()) {
-        if (uint8_t(b[i]) != 0xFF) return false;
+        // libjpeg skips stray bytes before a marker ("N extraneous bytes before marker") and
+        // decodes on: so must the size check, or one byte before the SOF hides the size.
+        if (uint8_t(b[i]) != 0xFF) {
+            ++i;
+            continue;
+        }
         const uint8_t marker = uint8_t(b[i + 1]);
         if (marker == 0xFF) {  // fill byte
             ++i;
@@ -59,14 +64,35 @@ bool jpeg_size(const std::string& b, int* w, int* h) {
     return false;
 }
 
-// OpenCV checks OPENCV_IO_MAX_IMAGE_PIXELS itself before allocating; set it once as a second
-// line of defence for formats whose header we do not parse.
-void set_opencv_pixel_limit(uint64_t max_pixels) {
-    static std::once_flag once;
-    std::call_once(once, [&] {
-        if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))
-            setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels).c_str(), 0);
-    });
+uint32_t tiff16(const std::string& b, size_t i, bool le) {
+    return le ? le16(b, i) : be16(b, i);
+}
+uint32_t tiff32(const std::string& b, size_t i, bool le) {
+    return le ? (le16(b, i) | (le16(b, i + 2) << 16)) : be32(b, i);
+}
+
+// TIFF: ImageWidth (256) and ImageLength (257) of the first IFD, the page OpenCV decodes.
+bool tiff_size(const std::string& b, int* w, int* h) {
+    if (b.size() < 8) return false;
+    const bool le = b[0] == 'I';
+    if (tiff16(b, 2, le) != 42) return false;
+    const uint64_t ifd = tiff32(b, 4, le);
+    if (ifd + 2 > b.size()) return false;
+    const uint32_t n = tiff16(b, size_t(ifd), le);
+    int64_t W = -1, H = -1;
+    for (uint32_t k = 0; k < n; ++k) {
+        const uint64_t e = ifd + 2 + uint64_t(k) * 12;
+        if (e + 12 > b.size()) return false;
+        const uint32_t tag = tiff16(b, size_t(e), le), type = tiff16(b, size_t(e + 2), le);
+        const uint32_t v = type == 3 ? tiff16(b, size_t(e + 8), le) : tiff32(b, size_t(e + 8), le);
+        if (type != 3 && type != 4) continue;
+        if (tag == 256) W = v;
+        if (tag == 257) H = v;
+    }
+    if (W <= 0 || H <= 0 || W > 0x7fffffff || H > 0x7fffffff) return false;
+    *w = int(W);
+    *h = int(H);
+    return true;
 }
 
 }  // namespace
@@ -93,6 +119,9 @@ bool read_image_header_size(const std::string& b, int* w, int* h) {
         *h = static_cast<int>(le16(b, 8));
         return true;
     }
+    if (b.size() >= 8 && (b.compare(0, 4, std::string("II*\0", 4)) == 0 ||
+                          b.compare(0, 4, std::string("MM\0*", 4)) == 0))
+        return tiff_size(b, w, h);
     if (b.size() >= 30 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0) {
         if (b.compare(12, 4, "VP8X") == 0) {
             *w = static_cast<int>(le24(b, 24) + 1);
@@ -116,10 +145,15 @@ bool read_image_header_size(const std::string& b, int* w, int* h) {
 
 cv::Mat decode_image(const std::string& bytes, const std::string& name,
                      const ImageLoadLimits& limits) {
-    set_opencv_pixel_limit(limits.max_pixels);
     if (bytes.empty()) throw Error(name + ": the file is empty");
     int w = 0, h = 0;
-    if (read_image_header_size(bytes, &w, &h)) {
+    // Only what can be sized from its header is decoded: OpenCV would allocate whatever a
+    // header it reads claims (a 162-byte JPEG decoded to 2.8 GB), and its own pixel limit is
+    // read once when the library loads, before any code of ours runs.
+    if (!read_image_header_size(bytes, &w, &h))
+        throw Error(name + ": not an image RegionChat reads (PNG, JPEG, BMP, WebP or TIFF), or "
+                           "its header is damaged");
+    {
         if (w <= 0 || h <= 0) throw Error(name + ": the image header gives a size of 0 pixels");
         const uint64_t px = uint64_t(w) * uint64_t(h);
         if (px > limits.max_pixels) {
