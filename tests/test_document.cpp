@@ -1,6 +1,9 @@
 // ImageDocument and its undo commands: the single source of truth the canvas, the region list
 // and the chat follow.
 #include <QPainterPath>
+#include <QJsonObject>
+#include <QJsonDocument>
+#include <QJsonArray>
 #include <QRandomGenerator>
 #include <QSignalSpy>
 #include <QtTest>
@@ -371,6 +374,46 @@ private slots:
         QCOMPARE(s.regions[1].box.x0, 14.0);
         QCOMPARE(s.regions[1].box.y1, 60.0);
         QVERIFY(s.text.rfind("Image-1: <image>\nImage-2: <image>\n", 0) == 0);
+    }
+
+    void hostileSessionsAreRefused() {
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        auto session = [](int w, int h, const QString& image, int masks) {
+            QJsonArray regions;
+            for (int i = 0; i < masks; ++i)
+                regions.append(QJsonObject{{"id", i + 1}, {"kind", "box"},
+                                           {"box", QJsonArray{0, 0, 4, 4}}, {"mask_png", "eA=="}});
+            return QJsonDocument(QJsonObject{{"format", "regionchat-session"}, {"version", 1},
+                                             {"image", QJsonObject{{"path", image}, {"width", w}, {"height", h}}},
+                                             {"regions", regions}, {"chat", QJsonArray{}}})
+                .toJson();
+        };
+        SessionData d;
+        QString error;
+        // Masks are decoded at the image's size: 9 masks of 60 Mpx are refused before any is.
+        QVERIFY(!sessionFromJson(session(10000, 6000, "x.png", 9), &d, &error));
+        QVERIFY2(error.contains("larger than 512 Mpx"), qPrintable(error));
+        QVERIFY(!sessionFromJson(session(20000, 20000, "x.png", 0), &d, &error));
+        QVERIFY2(error.contains("larger than 100 Mpx"), qPrintable(error));
+        // The image path may name anything: a device is not read.
+        QFile f(tmp.filePath("dev.regionchat"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(session(10, 10, "/dev/zero", 0));
+        f.close();
+        LoadedSession s = loadSessionFile(tmp.filePath("dev.regionchat"));
+        QVERIFY2(s.error.contains("not an image file"), qPrintable(s.error));
+        // An image that is not the size the session was made on (its regions would not fit).
+        QImage img(30, 20, QImage::Format_RGB32);
+        img.fill(Qt::red);
+        QVERIFY(img.save(tmp.filePath("img.png")));
+        QFile g(tmp.filePath("size.regionchat"));
+        QVERIFY(g.open(QIODevice::WriteOnly));
+        g.write(session(40, 20, tmp.filePath("img.png"), 0));
+        g.close();
+        s = loadSessionFile(tmp.filePath("size.regionchat"));
+        QVERIFY2(s.error.contains("now 30x20 pixels but the session was made on a 40x20"),
+                 qPrintable(s.error));
     }
 
     void regionColoursAreDistinctAndCycle() {

@@ -1,6 +1,7 @@
 #include "regionchat/image_io.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -180,6 +181,9 @@ cv::Mat decode_image(const std::string& bytes, const std::string& name,
 }
 
 cv::Mat load_image(const std::string& path, const ImageLoadLimits& limits) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))  // not /dev/zero, a fifo or a folder
+        throw Error(path + ": not an image file");
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) throw Error(path + ": cannot open the file");
     const std::streamoff size = in.tellg();

@@ -16,6 +16,12 @@ namespace rcui {
 
 LoadedImage loadImageFile(const QString& path) {
     LoadedImage out;
+    // Only regular files: a session's image path may name anything (/dev/zero "grew" the GUI to
+    // 4.4 GB: a device has no size to check).
+    if (!QFileInfo(path).isFile()) {
+        out.error = QObject::tr("%1 is not an image file.").arg(path);
+        return out;
+    }
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) {
         out.error = QObject::tr("Cannot open %1: %2").arg(path, f.errorString());
@@ -55,8 +61,19 @@ LoadedSession loadSessionFile(const QString& path) {
     } else {
         out.image = loadImageFile(out.data.imagePath);
     }
-    if (!out.image.error.isEmpty())
+    if (!out.image.error.isEmpty()) {
         out.error = QObject::tr("Its image cannot be opened: %1").arg(out.image.error);
+        return out;
+    }
+    // Regions and masks were made on an image of the size the session names.
+    const QSize real = out.image.image.size();
+    if (real != QSize(out.data.imageWidth, out.data.imageHeight))
+        out.error = QObject::tr("Its image is now %1x%2 pixels but the session was made on a "
+                                "%3x%4 one; its regions would not fit.")
+                        .arg(real.width())
+                        .arg(real.height())
+                        .arg(out.data.imageWidth)
+                        .arg(out.data.imageHeight);
     return out;
 }
 

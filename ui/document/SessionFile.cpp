@@ -20,6 +20,8 @@ namespace {
 constexpr int kFormatVersion = 1;
 constexpr qint64 kMaxSessionBytes = 64ll << 20;
 constexpr int kMaxItems = 100000;
+constexpr qint64 kMaxImagePixels = 100'000'000;
+constexpr qint64 kMaxMaskPixels = 512'000'000;
 
 QJsonArray rectToJson(const QRectF& r) {
     return {r.left(), r.top(), r.right(), r.bottom()};
@@ -178,10 +180,24 @@ bool sessionFromJson(const QByteArray& json, SessionData* out, QString* error) {
         d.pairHash = pair.value("sha256").toString();
         if (d.pairPath.isEmpty()) return fail("pair_image has no path");
     }
+    // The masks are decoded at the image's size: 100 Mpx at most (what images may be), and 512
+    // Mpx of masks in all (an 873 KB session held 670 MB of them).
+    if (qint64(d.imageWidth) * d.imageHeight > kMaxImagePixels)
+        return fail(QStringLiteral("the image size %1x%2 is larger than 100 Mpx")
+                        .arg(d.imageWidth)
+                        .arg(d.imageHeight));
     const QJsonArray regions = root.value("regions").toArray();
     const QJsonArray chat = root.value("chat").toArray();
     if (regions.size() > kMaxItems || chat.size() > kMaxItems)
         return fail("the session has too many items");
+    qint64 masks = 0;
+    for (const auto& v : regions) masks += v.toObject().contains("mask_png");
+    if (masks * d.imageWidth * d.imageHeight > kMaxMaskPixels)
+        return fail(QStringLiteral("the session's masks are larger than 512 Mpx in all (%1 masks "
+                                   "of %2x%3)")
+                        .arg(masks)
+                        .arg(d.imageWidth)
+                        .arg(d.imageHeight));
     QSet<int> ids;
     for (int i = 0; i < regions.size(); ++i) {
         const QJsonObject o = regions[i].toObject();
