@@ -11,6 +11,7 @@ PACKAGES=(
   libsentencepiece-dev sentencepiece
   nlohmann-json3-dev libcpp-httplib-dev
   xvfb xauth imagemagick fonts-dejavu-core
+  clang-14 libclang-rt-14-dev   # packaging/fuzz.sh: libFuzzer with ASan and UBSan
 )
 
 missing=()

@@ -509,8 +509,9 @@ std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open(const std::string& 
         for (auto& [shard, opened] : shards) {
             const fs::path p = folder / shard;
             if (!is_file(p)) {
+                const std::string& name = shard;  // a structured binding is not captured before C++20
                 const auto user = std::find_if(weight_map.begin(), weight_map.end(),
-                                               [&](const auto& kv) { return kv.second == shard; });
+                                               [&](const auto& kv) { return kv.second == name; });
                 fail(index_path, "shard '" + shard + "' (holding tensor '" + user->first +
                                      "') is missing: " + p.string());
             }
