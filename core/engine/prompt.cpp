@@ -22,14 +22,15 @@ std::vector<int64_t> tokenize_prompt_text(const Tokenizer& tokenizer, const std:
     // the leading "\u2581" in either legacy mode), BOS kept from the first only.
     if (bos) ids.push_back(tokenizer.bos_id());
     for (size_t from = 0;;) {
-        const size_t img = text.find(kImageMarker, from), reg = text.find(kRegionTokenMarker, from);
-        const size_t at = std::min(img, reg);
+        bool region = false;
+        size_t length = 0;
+        const size_t at = next_slot_marker(text, from, &region, &length);
         const std::string chunk =
             text.substr(from, at == std::string::npos ? std::string::npos : at - from);
         for (int id : tokenizer.encode(chunk)) ids.push_back(id);
         if (at == std::string::npos) break;
         ids.push_back(kImagePlaceholder);
-        from = at + (at == img ? kImageMarker.size() : kRegionTokenMarker.size());
+        from = at + length;
     }
     return ids;
 }

@@ -2,6 +2,7 @@
 // image slots, shared by inference (Session) and training.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +18,15 @@ inline const std::string kImageMarker = "<image>";
 /// prompt it takes a slot like an image of one row: image and region markers take the
 /// conversation's slots in the order they stand in the text.
 inline const std::string kRegionTokenMarker = "<region_token>";
+
+/// The first image or region-token marker at or after `from` (npos when there is none);
+/// `*region` says which, `*length` its size.
+inline size_t next_slot_marker(const std::string& text, size_t from, bool* region, size_t* length) {
+    const size_t img = text.find(kImageMarker, from), reg = text.find(kRegionTokenMarker, from);
+    *region = reg < img;
+    *length = *region ? kRegionTokenMarker.size() : kImageMarker.size();
+    return std::min(img, reg);
+}
 
 /// One key per position: text positions hold the token id; the image_tokens positions of image
 /// k hold -(k + 1), so comparing keys also compares images.

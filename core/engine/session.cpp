@@ -387,18 +387,11 @@ struct Session::Impl {
             ms += region_slots(regions, reg_slots);
         }
         size_t next_image = 0, next_region = 0;
-        for (size_t at = 0;;) {
-            const size_t img = user_text.find(kImageMarker, at),
-                         reg = user_text.find(kRegionTokenMarker, at);
-            if (img == std::string::npos && reg == std::string::npos) break;
-            if (img < reg) {
-                slots->push_back(image_slots[next_image++]);
-                at = img + kImageMarker.size();
-            } else {
-                slots->push_back(reg_slots[next_region++]);
-                at = reg + kRegionTokenMarker.size();
-            }
-        }
+        bool region = false;
+        size_t length = 0;
+        for (size_t at = 0; (at = next_slot_marker(user_text, at, &region, &length)) != std::string::npos;
+             at += length)
+            slots->push_back(region ? reg_slots[next_region++] : image_slots[next_image++]);
         if (encode_ms) *encode_ms = ms;
         std::vector<ChatMessage> msgs = messages;
         msgs.push_back({ChatMessage::Role::User, user_text});

@@ -144,6 +144,16 @@ private:
     std::shared_ptr<torch::nn::Module> whole_;
 };
 
+/// Parameters of this decoder as LlamaForCausalLM builds it: embeddings, lm_head unless tied,
+/// q/k/v/o, the SwiGLU MLP and two norms per layer, the final norm (for families' plans).
+inline int64_t llama_parameters(const TextConfig& t) {
+    const int64_t D = t.hidden_size, d = D / t.num_attention_heads;
+    int64_t n = int64_t(t.vocab_size) * D * (t.tie_word_embeddings ? 1 : 2) + D;
+    n += t.num_hidden_layers * (D * t.num_attention_heads * d * 2 + 2 * D * t.num_key_value_heads * d +
+                                3 * D * int64_t(t.intermediate_size) + 2 * D);
+    return n;
+}
+
 /// Elements of a KV cache holding `positions` positions of this decoder (keys and values).
 inline uint64_t kv_cache_elements(const TextConfig& t, int64_t positions) {
     return 2ull * t.num_hidden_layers * uint64_t(positions) * t.num_key_value_heads *

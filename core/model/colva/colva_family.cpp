@@ -577,23 +577,20 @@ private:
             // peft's names under the kit's self.model: language_model.base_model.model.<module>.
             const std::string module = key.substr(std::string("language_model.").size(),
                                                   key.size() - 7 - std::string("language_model.").size());
+            // The first of peft's spellings present: with or without the adapter name.
             const TensorView* a = nullptr;
             const TensorView* b = nullptr;
             bool with_default = false;
-            for (const char* pre : {"model.language_model.base_model.model.", "language_model.base_model.model."}) {
+            for (const char* pre : {"model.language_model.base_model.model.", "language_model.base_model.model."})
                 for (const char* suffix : {".default.weight", ".weight"}) {
-                    if (a) break;
+                    if (a) continue;
                     a = sft_.find(pre + module + ".lora_A" + suffix);
                     b = sft_.find(pre + module + ".lora_B" + suffix);
-                    with_default = std::string(suffix) == ".default.weight";
-                    if (!a || !b) {
-                        if (a || b)
-                            throw Error(sft_.file() + ": only one of lora_A / lora_B for '" + module + "'");
-                        a = b = nullptr;
-                    }
+                    if (!a != !b)
+                        throw Error(sft_.file() + ": only one of lora_A / lora_B for '" + module + "'");
+                    with_default = a && std::string(suffix) == ".default.weight";
                 }
-            }
-            if (a && b) {
+            if (a) {
                 if (a->shape.size() != 2 || b->shape.size() != 2 || a->shape[0] != c_.lora_r ||
                     b->shape[1] != c_.lora_r || a->shape[1] != w.size(1) || b->shape[0] != w.size(0))
                     throw Error(sft_.file() + ": LoRA tensors of '" + module + "' do not fit r " +
@@ -622,13 +619,9 @@ int64_t colva_parameters(const ColvaConfig& c) {
     const int64_t W = v.width, M = v.mlp, g = v.grid(), p = v.patch;
     int64_t vit = W + (g * g + 1) * W + 3 * p * p * W + W;
     vit += v.depth * (4 * W + 3 * W * W + 3 * W + W * W + W + 2 * W + W * M + M + M * W + W);
-    const TextConfig& t = c.net.text;
-    const int64_t D = t.hidden_size, d = D / t.num_attention_heads;
+    const int64_t D = c.net.text.hidden_size;
     const int64_t mlp1 = 2 * 4 * W + 4 * W * D + D + D * D + D;
-    int64_t llm = int64_t(t.vocab_size) * D * (t.tie_word_embeddings ? 1 : 2) + D;
-    llm += t.num_hidden_layers * (D * t.num_attention_heads * d * 2 +
-                                  2 * D * t.num_key_value_heads * d +
-                                  3 * D * int64_t(t.intermediate_size) + 2 * D);
+    const int64_t llm = llama_parameters(c.net.text);
     int64_t radio = 0;
     if (c.net.has_radio) {
         const RadioConfig& r = c.net.radio;

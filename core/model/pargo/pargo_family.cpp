@@ -413,13 +413,8 @@ int64_t pargo_parameters(const ParGoConfig& c) {
     int64_t bert = c.bert_max_positions * H + 2 * H;
     bert += c.bert_layers * (4 * (H * H + H) + 2 * H + (H * H + H) + 2 * (W * H + H) +
                              (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H);
-    const auto& t = c.text;
-    const int64_t D = t.hidden_size, d = D / t.num_attention_heads;
-    int64_t llm = int64_t(t.vocab_size) * D * (t.tie_word_embeddings ? 1 : 2) + D;
-    llm += t.num_hidden_layers * (D * t.num_attention_heads * d * 2 +
-                                  2 * D * t.num_key_value_heads * d +
-                                  3 * D * int64_t(t.intermediate_size) + 2 * D);
-    return eva + 2 * W + bert + int64_t(c.num_query) * H + H * D + D + llm;
+    const int64_t D = c.text.hidden_size;
+    return eva + 2 * W + bert + int64_t(c.num_query) * H + H * D + D + llama_parameters(c.text);
 }
 
 const char* const kDescription = "ParGo (checkpoint over InternLM2, LoRA merged)";
