@@ -135,6 +135,38 @@ private slots:
         }
     }
 
+    // The model card's seven accuracy targets, gated: `eval-synth --count 60` on the card's
+    // fixed held-out seeds (greedy decoding, so the run is deterministic) must meet every
+    // target and give the accuracies and question counts the card publishes.
+    void modelCardTargetsHold() {
+        const QString out = run({"eval-synth", "--count", "60", "--json"});
+        QVERIFY2(!out.startsWith("FAILED"), qPrintable(out));
+        const int brace = out.indexOf("\n{");
+        QVERIFY(brace >= 0);
+        const auto j = nlohmann::json::parse(out.mid(brace).toStdString(), nullptr, false);
+        QVERIFY(j.is_object() && j.contains("tasks"));
+        QCOMPARE(j["seed"].get<int64_t>(), int64_t(1'000'000'000));
+        QFile card(QString::fromStdString(modelDir()) + "/MODEL_CARD.md");
+        QVERIFY(card.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(card.readAll());
+        const char* targets[] = {"region_description", "region_colour", "region_shape", "grounding",
+                                 "existence", "counting", "dual_focus_box"};
+        for (const char* task : targets) {
+            const auto& t = j["tasks"][task];
+            const double acc = t["accuracy"].get<double>(), target = t["target"].get<double>();
+            QVERIFY2(target >= 0.85, task);
+            QVERIFY2(acc >= target, qPrintable(QString("%1: %2 < target %3").arg(task).arg(acc).arg(target)));
+            // The card's table row: "| task | questions | accuracy | target met |".
+            const QString row = QStringLiteral("| %1 | %2 | %3 | %4 met |")
+                                    .arg(task)
+                                    .arg(t["questions"].get<int>())
+                                    .arg(acc, 0, 'f', 3)
+                                    .arg(target, 0, 'f', 2);
+            QVERIFY2(text.contains(row), qPrintable("MODEL_CARD.md does not say " + row));
+        }
+        QVERIFY(j["all_targets_met"].get<bool>());
+    }
+
     void batchOnGeneratedScenes() {
         const QString dir = tmp_.path() + "/synth";
         QVERIFY(!run({"export-synth", "--out", dir, "--seed", "1600000000", "--count", "30"})

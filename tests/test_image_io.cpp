@@ -147,6 +147,48 @@ private slots:
         tiny.max_pixels = 100;
         QVERIFY_THROWS_EXCEPTION(Error, decode_image(t, "ok.tiff", tiny));
 
+        // BMP (bottom-up and top-down) and WebP (lossy VP8, lossless VP8L) headers claiming more
+        // than 100 Mpx are refused from the header, before anything is decoded.
+        auto refusedAs = [&](const std::string& bytes, const char* name, const char* size) {
+            std::string why;
+            try {
+                decode_image(bytes, name);
+            } catch (const Error& e) {
+                why = e.what();
+            }
+            return why.find(size) != std::string::npos && why.find("100 Mpx") != std::string::npos
+                       ? std::string()
+                       : std::string(name) + ": " + (why.empty() ? "decoded" : why);
+        };
+        auto put32 = [](std::string* b, size_t at, int32_t v) {
+            for (int k = 0; k < 4; ++k) (*b)[at + k] = char((uint32_t(v) >> (8 * k)) & 0xff);
+        };
+        std::vector<uchar> bmp;
+        QVERIFY(cv::imencode(".bmp", img, bmp));
+        std::string b(bmp.begin(), bmp.end());
+        QCOMPARE(decode_image(b, "ok.bmp").cols, 30);
+        put32(&b, 18, 20000);
+        put32(&b, 22, 20000);
+        QCOMPARE(QString::fromStdString(refusedAs(b, "up.bmp", "20000x20000")), QString());
+        put32(&b, 22, -20000);
+        QCOMPARE(QString::fromStdString(refusedAs(b, "down.bmp", "20000x20000")), QString());
+        for (int quality : {90, 101}) {  // 101: lossless
+            std::vector<uchar> webp;
+            QVERIFY(cv::imencode(".webp", img, webp, {cv::IMWRITE_WEBP_QUALITY, quality}));
+            std::string wb(webp.begin(), webp.end());
+            QCOMPARE(decode_image(wb, "ok.webp").cols, 30);
+            if (wb.compare(12, 4, "VP8 ") == 0) {
+                wb[26] = char(0xff), wb[27] = char(0x3f);  // 16383 columns
+                wb[28] = char(0xff), wb[29] = char(0x3f);  // 16383 rows
+            } else {
+                QCOMPARE(QString::fromStdString(wb.substr(12, 4)), QString("VP8L"));
+                const uint32_t bits = 0x3fffu | (0x3fffu << 14);  // 16384 x 16384
+                for (int k = 0; k < 4; ++k) wb[21 + k] = char((bits >> (8 * k)) & 0xff);
+            }
+            const char* want = quality == 101 ? "16384x16384" : "16383x16383";
+            QCOMPARE(QString::fromStdString(refusedAs(wb, "big.webp", want)), QString());
+        }
+
         // What cannot be sized from its header is not decoded (PPM, a damaged JPEG header).
         std::vector<uchar> ppm;
         QVERIFY(cv::imencode(".ppm", img, ppm));

@@ -2,7 +2,12 @@
 // boxes become overlays, and (with the embedded model) real questions get right answers.
 #include <QElapsedTimer>
 #include <QRegularExpression>
+#include <QPlainTextEdit>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTimer>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -10,13 +15,17 @@
 #include <fstream>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "MainWindow.h"
 #include "canvas/CanvasView.h"
 #include "chat/ChatPanel.h"
 #include "document/AddRegionCommand.h"
 #include "document/SessionFile.h"
+#include "document/ChangeRegionCommand.h"
 #include "inference/InferenceController.h"
+#include "inference/InferenceWorker.h"
+#include "regionchat/backend.h"
 #include "regionchat/region_format.h"
 #include "support/tiny_model.h"
 
@@ -91,6 +100,10 @@ private:
 
 private slots:
     void initTestCase() {
+        // Settings the window writes (visual prompts, recent files) go to a test location and
+        // start empty: no test sees another's, nor the user's.
+        QStandardPaths::setTestModeEnabled(true);
+        QSettings().clear();
         QVERIFY(tmp_.isValid());
         tinyModel_ = tmp_.path() + "/tiny";
         rc::testing::write_tiny_model(tinyModel_.toStdString(), rc::testing::tiny_config());
@@ -186,6 +199,13 @@ private slots:
             MainWindow w(o);
             QVERIFY(open(w, tmp_.path() + "/scene.png"));
             addBox(w, QRectF(20, 20, 10, 10));
+            ChatEntry q;
+            q.text = "What is in <region 1>?";
+            w.document()->appendEntry(q);
+            ChatEntry a;
+            a.role = ChatEntry::Role::Assistant;
+            a.text = "A red circle.";
+            w.document()->appendEntry(a);
             w.autosave();  // what the 30 s timer does
             // The window is destroyed without a close event: a crash leaves the file behind.
         }
@@ -202,7 +222,153 @@ private slots:
         QVERIFY(w.document()->isModified());  // restored work is not saved anywhere yet
         QCOMPARE(w.document()->regions().size(), 1);
         QCOMPARE(w.document()->regions().first().box, QRectF(20, 20, 10, 10));
+        QCOMPARE(w.document()->chat().size(), 2);  // the conversation comes back with it
+        QCOMPARE(w.document()->chat().last().text, QString("A red circle."));
     }
+
+    // The autosave lifecycle: a 30 s timer runs; each answer autosaves the recovery file with
+    // the chat; saving the session and a clean close remove it.
+    void autosaveLifecycle() {
+        const QString recovery = tmp_.filePath("lifecycle-recovery.regionchat");
+        MainWindowOptions o;
+        o.modelDir = tinyModel_;
+        o.device = "cpu";
+        o.recoveryPath = recovery;
+        o.askBeforeRestoring = false;
+        auto w = std::make_unique<MainWindow>(o);
+        const auto* timer = w->findChild<QTimer*>("autosaveTimer");
+        QVERIFY(timer);
+        QCOMPARE(timer->interval(), 30000);
+        QVERIFY(timer->isActive());
+        QVERIFY(open(*w, tmp_.path() + "/scene.png"));
+        QVERIFY(waitFor([&] { return w->inference()->hasModel(); }, 60000));
+        w->autosave();
+        QVERIFY(!QFile::exists(recovery));  // nothing changed yet: nothing to recover
+        addBox(*w, QRectF(20, 20, 10, 10));
+        QSignalSpy done(w.get(), &MainWindow::answerFinished);
+        w->ask("What is in <region 1>?");
+        QVERIFY(done.wait(60000));
+        QVERIFY2(QFile::exists(recovery), "an answer did not autosave");
+        SessionData saved;
+        QString error;
+        QVERIFY2(readSessionFile(recovery, &saved, &error), qPrintable(error));
+        QCOMPARE(saved.chat.size(), 2);
+        QCOMPARE(saved.chat.first().text, QString("What is in <region 1>?"));
+        QCOMPARE(saved.regions.size(), 1);
+
+        QVERIFY(w->saveSession(tmp_.filePath("lifecycle.regionchat")));
+        QVERIFY2(!QFile::exists(recovery), "saving left the recovery file");
+        addBox(*w, QRectF(40, 40, 10, 10));
+        w->autosave();
+        QVERIFY(QFile::exists(recovery));
+        QVERIFY(w->close());  // a clean close (the tests answer no dialogs)
+        QVERIFY2(!QFile::exists(recovery), "a clean close left the recovery file");
+    }
+
+    // A session whose image changed on disk since it was saved opens with a note that says so.
+    void imageChangedSinceSaveIsNoted() {
+        const QString image = tmp_.filePath("changing.png");
+        QVERIFY(cv::imwrite(image.toStdString(), rc::testing::test_image(120, 90, 5)));
+        auto w = window(tinyModel_);
+        QVERIFY(open(*w, image));
+        addBox(*w, QRectF(5, 5, 20, 20));
+        const QString path = tmp_.filePath("changing.regionchat");
+        QVERIFY(w->saveSession(path));
+        {
+            auto same = window(tinyModel_);
+            QVERIFY(openSession(*same, path));
+            QVERIFY(!same->statusBar()->currentMessage().contains("changed since"));
+        }
+        QVERIFY(cv::imwrite(image.toStdString(), rc::testing::test_image(120, 90, 6)));
+        auto v = window(tinyModel_);
+        QVERIFY(openSession(*v, path));
+        const QString note = v->statusBar()->currentMessage();
+        QVERIFY2(note.contains("changing.png changed since the session was saved"), qPrintable(note));
+        QCOMPARE(v->document()->regions().size(), 1);  // opened, nothing lost
+    }
+
+    // Esc in the window (the chat input has the focus) stops the worker's answer within a token
+    // or so, and the answer is kept, marked stopped.
+    void escapeStopsTheAnswer() {
+        const QString slow = tmp_.path() + "/slow";
+        if (!QFile::exists(slow + "/config.json")) {
+            rc::ModelConfig c = rc::testing::tiny_config();
+            c.text.hidden_size = 384;
+            c.text.intermediate_size = 1024;
+            c.text.num_hidden_layers = 8;
+            rc::testing::write_tiny_model(slow.toStdString(), c);
+        }
+        auto w = window(slow);
+        w->show();
+        w->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(w.get()));
+        QVERIFY(open(*w, tmp_.path() + "/scene.png"));
+        QVERIFY(waitFor([&] { return w->inference()->hasModel(); }, 60000));
+        int tokens = 0;
+        connect(w->inference(), &InferenceController::token, this, [&](const QString&) { ++tokens; });
+        QSignalSpy done(w.get(), &MainWindow::answerFinished);
+        auto* panel = w->findChild<ChatPanel*>();
+        QVERIFY(panel);
+        w->ask("Describe the image in great detail.");
+        QVERIFY(waitFor([&] { return tokens >= 3; }, 60000));
+        panel->input()->setFocus();
+        QTest::keyClick(panel->input(), Qt::Key_Escape);
+        QVERIFY(done.wait(60000));
+        const ChatEntry last = w->document()->chat().last();
+        QCOMPARE(last.role, ChatEntry::Role::Assistant);
+        QVERIFY(last.stopped);
+        QVERIFY2(tokens < 30, qPrintable(QString::number(tokens)));  // not run on to the limit
+        QVERIFY(!w->inference()->isBusy());
+    }
+
+    // With visual prompts the question sends the image with the regions drawn on it; the same
+    // drawing keeps its cache key (the conversation goes on), a moved region makes a new one.
+    void visualPromptsSendTheDrawnImage() {
+        auto w = window(tinyModel_);
+        QVERIFY(open(*w, tmp_.path() + "/scene.png"));
+        QVERIFY(waitFor([&] { return w->inference()->hasModel(); }, 60000));
+        w->setVisualPrompts(true);
+        addBox(*w, QRectF(20, 20, 40, 30));
+        QSignalSpy done(w.get(), &MainWindow::answerFinished);
+        auto askAndGet = [&](const QString& q) {
+            done.clear();
+            w->ask(q);
+            if (!done.wait(60000)) return AskRequest();
+            return w->inference()->lastRequest().value_or(AskRequest());
+        };
+        const AskRequest first = askAndGet("What is in <region 1>?");
+        QVERIFY(first.visualPrompts);
+        QCOMPARE(first.regions.size(), 1);
+        const rc::ChatRequest chat = chatRequestFor(first, true);
+        QCOMPARE(chat.region_mode, rc::RegionMode::VisualPrompt);
+        const std::vector<cv::Mat> seen = rc::images_with_visual_prompts(chat);
+        QCOMPARE(seen.size(), size_t(1));
+        const cv::Mat plain = cv::imread((tmp_.path() + "/scene.png").toStdString());
+        QCOMPARE(seen[0].size(), plain.size());
+        // The drawing is on the region's outline, and nowhere far from it.
+        cv::Mat diff;
+        cv::absdiff(seen[0], plain, diff);
+        cv::Mat changed;
+        cv::cvtColor(diff, changed, cv::COLOR_BGR2GRAY);
+        QVERIFY(cv::countNonZero(changed(cv::Rect(18, 18, 44, 34))) > 40);
+        QCOMPARE(cv::countNonZero(changed(cv::Rect(90, 60, 30, 30))), 0);
+
+        const AskRequest again = askAndGet("And its colour in <region 1>?");
+        QCOMPARE(again.imageKey, first.imageKey);  // same drawing: same image, same conversation
+        Region moved = *w->document()->region(1);
+        const Region before = moved;
+        moved.box.translate(30, 20);
+        w->document()->undoStack()->push(new ChangeRegionCommand(w->document(), before, moved));
+        const AskRequest after = askAndGet("What is in <region 1> now?");
+        QVERIFY(after.imageKey != first.imageKey);
+        const std::vector<cv::Mat> redrawn = rc::images_with_visual_prompts(chatRequestFor(after, true));
+        cv::absdiff(redrawn[0], plain, diff);
+        cv::cvtColor(diff, changed, cv::COLOR_BGR2GRAY);
+        QVERIFY(cv::countNonZero(changed(cv::Rect(48, 38, 44, 34))) > 40);
+        w->setVisualPrompts(false);  // the setting persists; later windows start without it
+    }
+
+    void cleanupTestCase() { QSettings().clear(); }
 
     void answerWithABoxMakesAGroundingOverlay() {
         auto w = window(tinyModel_);

@@ -258,6 +258,62 @@ private slots:
         QCOMPARE(sam->set_image(image), 0.0);
     }
 
+    // predict() maps prompt pixels into the model's frame as transformers' processor does: x by
+    // the resized/original width ratio, y by the height ratio (300x200 -> 64x43 here, so the
+    // two differ), and the masks back to the image. Checked against the network driven by
+    // hand; the same point with x and y swapped gives other masks, so the check can fail.
+    void predictMapsPromptsToTheModelsFrame() {
+        SamLoadParams lp;
+        lp.model_dir = fixture_.string();
+        auto sam = SamModel::load(lp);
+        const cv::Mat image = scene(300, 200);
+        SamPrompt prompt;
+        prompt.points = {cv::Point2f(250, 30), cv::Point2f(40, 170)};
+        prompt.labels = {1, 0};
+        prompt.box = Box{200, 10, 290, 90};
+        const auto got = sam->predict(image, prompt);
+        QCOMPARE(got.size(), size_t(3));
+
+        torch::NoGradGuard ng;
+        const SamConfig c = load_sam_config(fixture_.string());
+        sam::SamNet net(c);
+        net->eval();
+        auto weights = SafetensorsArchive::open((fixture_ / "model.safetensors").string());
+        load_state(*net, *weights, [](const std::string& n) { return std::vector<std::string>{n}; });
+        const cv::Size resized = sam::resized_size(image.size(), c.image_size);
+        QCOMPARE(resized, cv::Size(64, 43));
+        const float sx = 64.f / 300.f, sy = 43.f / 200.f;
+        const auto emb = net->vision_encoder->forward(sam::preprocess(image, c.image_size));
+        auto by_hand = [&](bool swap) {
+            auto pts = torch::empty({1, 1, 2, 2});
+            for (int q = 0; q < 2; ++q) {
+                const cv::Point2f p = prompt.points[size_t(q)];
+                pts[0][0][q][0] = (swap ? p.y : p.x) * sx;
+                pts[0][0][q][1] = (swap ? p.x : p.y) * sy;
+            }
+            const auto labels = torch::tensor({1, 0}, torch::kInt64).view({1, 1, 2});
+            const auto box = torch::tensor({200 * sx, 10 * sy, 290 * sx, 90 * sy}).view({1, 1, 4});
+            const auto d = net->decode(emb, pts, labels, box, true);
+            auto masks = sam::masks_from_logits(d.masks[0][0], c.image_size, resized, image.size());
+            const auto iou = d.iou[0][0];
+            std::vector<std::pair<float, cv::Mat>> ranked;
+            for (size_t k = 0; k < masks.size(); ++k)
+                ranked.emplace_back(iou[int64_t(k)].item<float>(), masks[k]);
+            std::stable_sort(ranked.begin(), ranked.end(),
+                             [](const auto& a, const auto& b) { return a.first > b.first; });
+            return ranked;
+        };
+        const auto want = by_hand(false), swapped = by_hand(true);
+        int differ_swapped = 0;
+        for (size_t k = 0; k < got.size(); ++k) {
+            QCOMPARE(got[k].mask.size(), image.size());
+            QVERIFY(std::abs(got[k].iou - want[k].first) < 1e-5);
+            QCOMPARE(cv::countNonZero(got[k].mask != want[k].second), 0);
+            differ_swapped += cv::countNonZero(got[k].mask != swapped[k].second);
+        }
+        QVERIFY2(differ_swapped > 0, "swapped coordinates gave the same masks");
+    }
+
     void batchedEqualsOneByOne() {
         SamLoadParams lp;
         lp.model_dir = fixture_.string();

@@ -156,7 +156,9 @@ int run_bench(int argc, char** argv) {
         const double t0 = now_ms();
         try {
             bench::CaseResult r = bench::run_case(model, c, ro);
-            if (results_file) results_file << result_json(r, now_ms() - t0).dump() << "\n";
+            // One complete line per case, flushed: a run killed mid-benchmark leaves whole lines.
+            if (results_file)
+                results_file << (result_json(r, now_ms() - t0).dump() + "\n") << std::flush;
             results.push_back(std::move(r));
         } catch (const std::exception& e) {
             failed.push_back(c.source + ": " + e.what());
@@ -222,8 +224,12 @@ int run_bench(int argc, char** argv) {
         summary["mean_iou"] = s.mean_iou;
     }
     if (!out_dir.empty()) {
-        std::ofstream(out_dir / "scores.json") << summary.dump(2) << "\n";
-        std::ofstream(out_dir / "scores.md") << table;
+        // Replaced whole (a run killed here leaves the previous scores, never half of them).
+        std::string why;
+        if (!bench::write_file_atomically((out_dir / "scores.json").string(), summary.dump(2) + "\n",
+                                          &why) ||
+            !bench::write_file_atomically((out_dir / "scores.md").string(), table, &why))
+            throw Error(why);
     }
     if (args.flags.count("json"))
         std::printf("%s\n", summary.dump(2).c_str());

@@ -5,6 +5,7 @@
 #include <QTimer>
 
 #include "MainWindow.h"
+#include "crash_safety_writer.h"
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -22,10 +23,14 @@ int main(int argc, char** argv) {
     QCommandLineOption device("device", "auto, cpu or cuda.", "DEVICE", "auto");
     QCommandLineOption presentation("presentation",
                                     "Start in presentation mode (full screen, large overlays).");
-    cli.addOptions({model, device, presentation});
+    // Test hook (tests/test_crash_safety.cpp): rewrite every file the app replaces until killed.
+    QCommandLineOption crashWriter("crash-safety-writer", "Test hook.", "DIR");
+    crashWriter.setFlags(QCommandLineOption::HiddenFromHelp);
+    cli.addOptions({model, device, presentation, crashWriter});
     cli.addPositionalArgument("file", "An image, or a .regionchat session, to open.",
                               "[IMAGE|SESSION]");
     cli.process(app);
+    if (cli.isSet(crashWriter)) return runCrashSafetyWriter(cli.value(crashWriter));
 
     rcui::MainWindowOptions options;
     options.modelDir = cli.value(model);

@@ -1,5 +1,11 @@
 // Reading benchmark files we did not write: size caps, image paths kept inside the set's
 // folder, JSON nesting checked before parsing, pandas-style TSV, Python-style base64.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <string>
@@ -10,6 +16,37 @@ namespace fs = std::filesystem;
 
 namespace rc {
 namespace bench {
+
+bool write_file_atomically(const std::string& path, const std::string& bytes, std::string* why) {
+    static std::atomic<unsigned> counter{0};
+    const fs::path target(path);
+    const fs::path tmp = target.parent_path() /
+                         ("." + target.filename().string() + ".tmp-" + std::to_string(getpid()) +
+                          "-" + std::to_string(counter++));
+    auto fail = [&](const std::string& what) {
+        if (why) *why = path + ": " + what + " (" + std::strerror(errno) + ")";
+        ::unlink(tmp.c_str());
+        return false;
+    };
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return fail("cannot create a temporary file next to it");
+    for (size_t done = 0; done < bytes.size();) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ::close(fd);
+            return fail("cannot write");
+        }
+        done += size_t(n);
+    }
+    if (::fsync(fd) != 0) {
+        ::close(fd);
+        return fail("cannot sync");
+    }
+    if (::close(fd) != 0) return fail("cannot close");
+    if (::rename(tmp.c_str(), target.c_str()) != 0) return fail("cannot replace it");
+    return true;
+}
 namespace detail {
 
 bool read_capped_file(const fs::path& path, uint64_t max_bytes, std::string* out,

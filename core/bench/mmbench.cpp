@@ -64,26 +64,7 @@ bool write_once(const fs::path& path, const std::string& bytes) {
     if (detail::is_file(path) && detail::read_capped_file(path, bytes.size(), &existing, &why) &&
         existing == bytes)
         return true;
-    static std::atomic<unsigned> counter{0};
-    std::ostringstream tmp_name;
-    tmp_name << path.filename().string() << ".tmp-"
-             << std::hash<std::thread::id>()(std::this_thread::get_id()) << "-"
-             << std::chrono::steady_clock::now().time_since_epoch().count() << "-" << counter++;
-    const fs::path tmp = path.parent_path() / tmp_name.str();
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        out.flush();
-        if (!out) {
-            std::error_code ec;
-            fs::remove(tmp, ec);
-            return false;
-        }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) fs::remove(tmp, ec);
-    return !ec;
+    return write_file_atomically(path.string(), bytes, nullptr);
 }
 
 fs::path find_tsv(const std::string& root) {

@@ -218,10 +218,9 @@ void write_mme_results(const std::string& out_dir, const std::vector<CaseResult>
     }
     for (const std::string& task : order) {
         const fs::path path = fs::path(out_dir) / (task + ".txt");
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out << contents[task];
-        out.flush();
-        if (!out) throw Error("cannot write '" + path.string() + "'");
+        std::string why;
+        if (!write_file_atomically(path.string(), contents[task], &why))
+            throw Error("cannot write the MME results: " + why);
     }
 }
 

@@ -31,9 +31,23 @@ private:
     size_t index_ = 0;
 };
 
+// SentencePiece's darts-clone throws (e.g. on a piece it cannot put in its trie); nothing may
+// leave the plugin as an exception, so every call into SentencePiece goes through this.
+template <class F>
+sentencepiece::util::Status guarded(F&& call) {
+    try {
+        return call();
+    } catch (const std::exception& e) {
+        return sentencepiece::util::Status(sentencepiece::util::StatusCode::kInternal, e.what());
+    } catch (...) {
+        return sentencepiece::util::Status(sentencepiece::util::StatusCode::kInternal,
+                                           "SentencePiece failed");
+    }
+}
+
 void* load(const std::string& path, std::string* error) {
     auto* p = new SentencePieceProcessor();
-    const auto status = p->Load(path);
+    const auto status = guarded([&] { return p->Load(path); });
     if (!status.ok()) {
         *error = status.ToString();
         delete p;
@@ -134,7 +148,7 @@ void* load_without_prefix(const std::string& path, std::string* error) {
     write_varint(spec.size(), &rest);
     rest += spec;
     auto* p = new SentencePieceProcessor();
-    const auto status = p->LoadFromSerializedProto(rest);
+    const auto status = guarded([&] { return p->LoadFromSerializedProto(rest); });
     if (!status.ok()) {
         *error = status.ToString();
         delete p;
@@ -148,13 +162,13 @@ void destroy(void* h) {
 }
 
 bool encode(void* h, const std::string& text, std::vector<int>* ids, std::string* error) {
-    const auto status = sp(h)->Encode(text, ids);
+    const auto status = guarded([&] { return sp(h)->Encode(text, ids); });
     if (!status.ok()) *error = status.ToString();
     return status.ok();
 }
 
 bool decode(void* h, const std::vector<int>& ids, std::string* text) {
-    return sp(h)->Decode(ids, text).ok();
+    return guarded([&] { return sp(h)->Decode(ids, text); }).ok();
 }
 
 int piece_size(void* h) {
@@ -175,7 +189,8 @@ bool train(const std::unordered_map<std::string, std::string>& args,
     sentencepiece::SetRandomGeneratorSeed(42);
     VectorSentenceIterator it(sentences);
     serialized->clear();
-    const auto status = sentencepiece::SentencePieceTrainer::Train(args, &it, serialized);
+    const auto status =
+        guarded([&] { return sentencepiece::SentencePieceTrainer::Train(args, &it, serialized); });
     if (!status.ok()) *error = status.ToString();
     return status.ok();
 }

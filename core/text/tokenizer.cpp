@@ -13,11 +13,30 @@
 #include <vector>
 
 #include "regionchat/error.h"
+#include "text/spm_model_check.h"
 #include "text/spm_plugin.h"
 
 namespace rc {
 
 namespace {
+
+// dlopen with RTLD_DEEPBIND. AddressSanitizer's dlopen interceptor refuses that flag (it would
+// let a library bind malloc past the sanitizer); here only the plugin and libsentencepiece are
+// deep-bound and their memory still comes from libstdc++'s operator new, bound to ASan's malloc
+// when libstdc++ loaded. So the ASan build (packaging/test.sh --sanitize) calls libc's own
+// dlopen, found through a handle to the already loaded libc.
+void* open_deep(const std::string& path) {
+    const int flags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#if defined(__SANITIZE_ADDRESS__)
+    using DlOpen = void* (*)(const char*, int);
+    static const DlOpen real = [] {
+        void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        return libc ? reinterpret_cast<DlOpen>(dlsym(libc, "dlopen")) : nullptr;
+    }();
+    if (real) return real(path.c_str(), flags);
+#endif
+    return dlopen(path.c_str(), flags);
+}
 
 // Finds and opens the SentencePiece plugin once per process (see spm_plugin.h for why).
 const spm::Api& api() {
@@ -39,7 +58,7 @@ const spm::Api& api() {
         candidates.push_back(REGIONCHAT_SPM_PLUGIN_PATH);
         for (const auto& path : candidates) {
             if (!fs::exists(path, ec)) continue;
-            void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+            void* lib = open_deep(path);
             if (!lib) {
                 failure = dlerror();
                 continue;
@@ -88,8 +107,24 @@ void Tokenizer::set_legacy(bool legacy) {
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     {
-        std::ifstream probe(path, std::ios::binary);
-        if (!probe) throw Error("cannot open tokenizer model: " + path);
+        // SentencePiece trusts what it reads (spm_model_check.h): read the file once, bounded,
+        // and check it before SentencePiece loads it.
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        if (!fs::is_regular_file(path, ec)) throw Error("cannot open tokenizer model: " + path);
+        const auto size = fs::file_size(path, ec);
+        if (ec) throw Error("cannot open tokenizer model: " + path);
+        if (size > kMaxSentencePieceModelBytes)
+            throw Error("tokenizer model " + path + " is " + std::to_string(size >> 20) +
+                        " MB; SentencePiece models are a few MB (at most " +
+                        std::to_string(kMaxSentencePieceModelBytes >> 20) + " MB read)");
+        std::ifstream in(path, std::ios::binary);
+        std::string bytes(size_t(size), '\0');
+        if (!in || !in.read(bytes.data(), std::streamsize(bytes.size())))
+            throw Error("cannot read tokenizer model: " + path);
+        const std::string problem = sentencepiece_model_problem(bytes);
+        if (!problem.empty())
+            throw Error("tokenizer model " + path + " is refused: " + problem);
     }
     const spm::Api& sp = api();
     std::unique_ptr<Tokenizer> tok(new Tokenizer());

@@ -6,9 +6,21 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace fuzz {
+
+/// FUZZ_VERBOSE=1: harnesses print why an input was refused (to check that seeds are accepted:
+/// `FUZZ_VERBOSE=1 build-fuzz/fuzz_configs tests/fuzz/corpus/fuzz_configs/*`).
+inline bool verbose() {
+    static const bool v = std::getenv("FUZZ_VERBOSE") != nullptr;
+    return v;
+}
+
+inline void refused(const char* what) {
+    if (verbose()) std::fprintf(stderr, "refused: %s\n", what);
+}
 
 inline std::string scratch(const char* name) {
     return std::string("/dev/shm/regionchat-fuzz-") + std::to_string(getpid()) + "-" + name;

@@ -44,6 +44,8 @@ DocumentController::DocumentController(ImageDocument* doc, CanvasView* canvas, C
       window_(window),
       mayAsk_(mayAsk),
       recoveryPath_(recoveryPath.isEmpty() ? defaultRecoveryPath() : recoveryPath) {
+    autosaveTimer_.setParent(this);
+    autosaveTimer_.setObjectName(QStringLiteral("autosaveTimer"));
     autosaveTimer_.setInterval(30000);
     connect(&autosaveTimer_, &QTimer::timeout, this, &DocumentController::autosave);
     autosaveTimer_.start();
@@ -132,18 +134,37 @@ void DocumentController::startSessionOpen(const QString& path, bool recovering) 
                 emit sessionLoaded(false);
                 return;
             }
+            const SessionData& d = s.data;
+            // The image is not the one the session was saved with (its SHA-256 differs): the
+            // regions and answers may not fit it. Asked before anything is replaced.
+            QStringList changed;
+            if (!d.imageHash.isEmpty() && d.imageHash != s.image.hash)
+                changed << QFileInfo(d.imagePath).fileName();
+            if (s.pair.split > 0 && !d.pairHash.isEmpty() && d.pairHash != s.pair.secondHash)
+                changed << QFileInfo(d.pairPath).fileName();
+            if (!changed.isEmpty() && mayAsk_ &&
+                QMessageBox::warning(
+                    window_, tr("The image has changed"),
+                    tr("%1 changed since the session was saved (its contents differ). The "
+                       "regions and answers may not match it any more. Open the session anyway?")
+                        .arg(changed.join(tr(" and "))),
+                    QMessageBox::Open | QMessageBox::Cancel, QMessageBox::Cancel) !=
+                    QMessageBox::Open) {
+                emit sessionLoaded(false);
+                return;
+            }
             if (!maybeSave()) {
                 emit sessionLoaded(false);
                 return;
             }
-            const SessionData& d = s.data;
             setImage(s.image.image, d.imagePath, s.image.hash);
             if (s.pair.split > 0)
                 doc_->setPair({d.pairPath, s.pair.secondHash, s.pair.first, s.pair.second, s.pair.split});
-            if (!d.imageHash.isEmpty() && d.imageHash != s.image.hash)
-                feedback_->showStatus(tr("Note: %1 changed since the session was saved.")
-                                          .arg(QFileInfo(d.imagePath).fileName()),
-                                      8000);
+            if (!changed.isEmpty())
+                feedback_->showStatus(tr("Note: %1 changed since the session was saved; the "
+                                         "regions may not match it.")
+                                          .arg(changed.join(tr(" and "))),
+                                      15000);
             for (int i = 0; i < d.regions.size(); ++i) doc_->insertRegion(i, d.regions[i]);
             for (const auto& e : d.chat) doc_->appendEntry(e);
             chat_->setDualFocus(d.settings.dualFocus);

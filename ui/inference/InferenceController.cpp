@@ -278,6 +278,7 @@ void InferenceController::connectServer(const RemoteServer& server) {
 quint64 InferenceController::ask(AskRequest request) {
     request.id = next_++;
     current_ = request.id;
+    lastRequest_ = request;
     setBusy(true);
     if (loading_) {
         // Older questions stop; the load (id below this one) goes on, and this waits for it.

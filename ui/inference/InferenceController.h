@@ -39,6 +39,9 @@ public:
     bool hasModel() const { return hasModel_; }
     const ModelSummary& model() const { return model_; }
     quint64 currentId() const { return current_; }
+    /// The last question asked, as it went to the worker (the status bar's details and tests
+    /// read it; images are shared, not copied).
+    const std::optional<AskRequest>& lastRequest() const { return lastRequest_; }
 
     // --- proposals and SAM (their own cancellation: they never stop an answer) ---
     /// Runs a proposal generator ("classic", "sam") on the worker; an older run is cancelled.
@@ -107,6 +110,7 @@ private:
     /// A question asked while a model loads waits here (latest wins), so that cancelling it
     /// never cancels the load and stale questions never reach the worker.
     std::optional<AskRequest> pending_;
+    std::optional<AskRequest> lastRequest_;
     bool hasModel_ = false;
     std::shared_ptr<std::atomic<quint64>> proposalCancelBelow_, hoverLatest_;
     quint64 proposalId_ = 0;  ///< the running proposal request, 0 when none

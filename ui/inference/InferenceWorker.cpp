@@ -173,7 +173,7 @@ void InferenceWorker::ask(const rcui::AskRequest& request) {
     }
 }
 
-rc::ChatRequest InferenceWorker::chatRequest(const AskRequest& request, bool withImage) const {
+rc::ChatRequest chatRequestFor(const AskRequest& request, bool withImage) {
     if (request.prepared) return *request.prepared;
     rc::ChatRequest c;
     c.text = request.question.toStdString();
@@ -193,7 +193,7 @@ AnswerResult InferenceWorker::askConversation(const AskRequest& request,
         sessionImageKey_ = request.imageKey;
     }
     // The image belongs to the first question; later turns reuse its cached features.
-    const rc::ChatRequest chat = chatRequest(request, backend_->message_count() == 0);
+    const rc::ChatRequest chat = chatRequestFor(request, backend_->message_count() == 0);
     AnswerResult r;
     r.prompt = qs(backend_->render_question(chat));
     const rc::Reply reply = backend_->ask(chat, gp);
@@ -208,7 +208,7 @@ AnswerResult InferenceWorker::askConversation(const AskRequest& request,
 AnswerResult InferenceWorker::askDualFocus(const AskRequest& request,
                                            const rc::GenerateParams& gp) {
     if (request.image.isNull()) throw rc::Error(tr("Dual focus needs an image.").toStdString());
-    const rc::ChatRequest chat = chatRequest(request, true);
+    const rc::ChatRequest chat = chatRequestFor(request, true);
     const cv::Mat& image = chat.images.front();
     const quint64 id = request.id;
     rc::DualFocusParams params;

@@ -21,6 +21,10 @@ struct GenerateParams;
 
 namespace rcui {
 
+/// An ask as core's chat request, as the worker hands it to the backend (regions as data, the
+/// image attached when `withImage`; with visualPrompts the backend draws the regions on it).
+rc::ChatRequest chatRequestFor(const AskRequest& request, bool withImage);
+
 class InferenceWorker : public QObject {
     Q_OBJECT
 
@@ -82,8 +86,6 @@ public:
 private:
     /// One turn of the kept conversation (a new image key or newConversation starts over).
     AnswerResult askConversation(const AskRequest& request, const rc::GenerateParams& params);
-    /// The request as core's chat request (regions as data; images attached to this turn).
-    rc::ChatRequest chatRequest(const AskRequest& request, bool withImage) const;
     /// The three-pass DualFocus pipeline on fresh conversations of the backend.
     AnswerResult askDualFocus(const AskRequest& request, const rc::GenerateParams& params);
     bool cancelled(quint64 id) const { return id < cancelBelow_->load(); }

@@ -195,9 +195,14 @@ struct MmeScore {
 /// Scores the "mme" results; acc+ groups questions by image within a task.
 MmeScore score_mme(const std::vector<CaseResult>& results, MmeRule rule = MmeRule::Official);
 
+/// Writes `bytes` to `path` crash-safely: a temporary file in the same folder, written, synced
+/// and renamed over `path`, so a reader (or a process killed mid-write) sees the old file or the
+/// new one, never part of one. false and *why when it cannot.
+bool write_file_atomically(const std::string& path, const std::string& bytes, std::string* why);
+
 /// Writes one <task>.txt per task into `out_dir` (created): lines "image\tquestion\tgt\t
-/// prediction" in result order; tabs and newlines in the prediction become spaces.
-/// rc::Error when a file cannot be written.
+/// prediction" in result order; tabs and newlines in the prediction become spaces. Each file
+/// is replaced atomically (write_file_atomically). rc::Error when a file cannot be written.
 void write_mme_results(const std::string& out_dir, const std::vector<CaseResult>& results);
 
 /// Result files read back from a directory of <task>.txt files (4 columns).

@@ -20,33 +20,6 @@
 
 namespace rc {
 
-struct ColvaConfig {
-    InternVlConfig net;
-    std::string layout;          ///< "internvl-hf", "colva-hf", "colva-kit"
-    std::string source;          ///< the config file
-    std::string weights;         ///< folder or file of the (base) weights
-    std::string tokenizer_dir;   ///< folder with tokenizer.model and tokenizer_config.json
-    std::string radio_dir;       ///< colva-kit: the RADIO folder
-    std::string sft_file;        ///< colva-kit: pretrained_pth (LoRA), may be empty
-    std::string adapter_file;    ///< colva-kit: radio_pretrained_pth (ot_mlp1)
-    int lora_r = 128;
-    double lora_alpha = 256;
-    std::string template_name = "phi3-chat";
-    int max_tiles = 12;          ///< dynamic tiling's max_num
-    bool thumbnail = true;
-    int tile = 448;              ///< force_image_size
-    std::vector<std::string> warnings;
-    int tokens_per_tile() const {
-        const int g = net.vision.grid() / 2;
-        return g * g;
-    }
-};
-
-/// Reads an InternVL2 / CoLVA config.json (`root`, from `source` in `folder`); rc::Error naming
-/// the key at fault.
-ColvaConfig read_colva_config(const nlohmann::json& root, const std::string& source,
-                              const std::string& folder);
-
 /// The network the engine drives: images become tiles (internvl_tiles, ImageNet mean/std) and
 /// (tiles x 256) rows; regions become RADIO rows; Phi-3 decodes.
 class InternVlNetwork : public LlamaBackedNetwork {

@@ -12,17 +12,10 @@
 #include "model/bert.h"
 #include "model/layers.h"
 #include "model/llama.h"
+#include "model/colva/colva_config.h"
 #include "regionchat/safetensors.h"
 
 namespace rc {
-
-struct InternVitConfig {
-    int width = 1024, depth = 24, heads = 16, mlp = 4096, patch = 14, image_size = 448;
-    double eps = 1e-6;
-    bool qk_norm = false;  ///< InternViT-6B's; the 300M tower has none (refused for now)
-    bool layer_scale = true;  ///< ls1/ls2 (InternViT); timm's ViT-H in RADIO has none
-    int grid() const { return image_size / patch; }
-};
 
 struct InternVitAttentionImpl : torch::nn::Module {
     InternVitAttentionImpl(int width, int heads);
@@ -84,27 +77,7 @@ struct InternVlProjectorImpl : torch::nn::Module {
 };
 TORCH_MODULE(InternVlProjector);
 
-/// CoLVA's RADIO (model/colva/radio.h): timm's ViT-H/16 with RADIO's CPE patch generator.
-struct RadioConfig {
-    int width = 1280, depth = 32, heads = 16, mlp = 5120, patch = 16;
-    int pos_grid = 128;       ///< rows = cols of pos_embed (cpe_max_size / patch: 2048 / 16)
-    int prefix_tokens = 8;    ///< cls_token.token rows (teachers' CLS tokens + registers)
-    bool final_norm = false;  ///< model.norm (args.model_norm); Identity otherwise
-    double eps = 1e-6;
-    int canvas = 1024;        ///< the square the kit pastes the image onto (white)
-    int grid() const { return canvas / patch; }
-};
 struct ObjectTokenizerImpl;  // radio.h
-
-/// InternVL2 (InternVLChatModel): vision_model, mlp1, language_model (Phi-3 as our LLaMA
-/// decoder, its fused qkv_proj and gate_up_proj split at load); with `has_radio`, CoLVA's
-/// object_tokenizer (RADIO) and ot_mlp1 too.
-struct InternVlConfig {
-    InternVitConfig vision;
-    TextConfig text;
-    bool has_radio = false;
-    RadioConfig radio;
-};
 
 struct InternVlNetImpl : torch::nn::Module {
     explicit InternVlNetImpl(const InternVlConfig& c);
