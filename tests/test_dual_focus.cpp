@@ -269,7 +269,10 @@ private slots:
 
     // Parity with DualFocus' own code (tests/reference/dualfocus, transformers 4.31, fp32).
     void referenceFindBoxes() {
-        for (const auto& c : fixture("find_boxes.json")["cases"]) {
+        // The fixture is kept in a variable: a range over a temporary's member dangles
+        // (AddressSanitizer found the use after free).
+        const json cases = fixture("find_boxes.json");
+        for (const auto& c : cases["cases"]) {
             const auto got = dual_focus_find_box(c["text"].get<std::string>());
             const std::string text = c["text"].dump();
             if (c["first"].is_null()) {
@@ -313,7 +316,8 @@ private slots:
     }
 
     void referenceProcessOutputs() {
-        for (const auto& c : fixture("process_outputs.json")["cases"]) {
+        const json cases = fixture("process_outputs.json");
+        for (const auto& c : cases["cases"]) {
             const auto options = c["options"].get<std::vector<std::string>>();
             const std::string got = bench::dualfocus_process_outputs(c["output"], options);
             QCOMPARE(got, c["result"].get<std::string>());
