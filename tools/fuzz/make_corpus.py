@@ -6,7 +6,8 @@
 torch (torch.save) and Pillow make the checkpoint and image seeds, sentencepiece the tokenizer
 seeds; the family configs are the committed test fixtures under tests/reference/ (CoLVA's is
 written here, as tests/test_colva.cpp writes its tiny one); everything else is text written
-here. Re-running gives the same files.
+here. Re-running gives the same files (SentencePiece's BPE trainer may order equal-count merges
+differently, so its rules.model can change by a few bytes; either is a valid seed).
 """
 import argparse
 import io
@@ -38,6 +39,10 @@ def main():
     put("fuzz_safetensors", "two.safetensors", safetensors({
         "a": ("F32", [2, 3], struct.pack("<6f", *range(6))),
         "b": ("I64", [2], struct.pack("<2q", -7, 1 << 40))}))
+    put("fuzz_safetensors", "index.json", json.dumps({
+        "metadata": {"total_size": 12},
+        "weight_map": {"a": "model-00001-of-00001.safetensors",
+                       "b": "model-00001-of-00001.safetensors"}}))
     put("fuzz_safetensors", "empty-and-scalar.safetensors", safetensors({
         "e": ("F16", [0, 3], b""), "s": ("BOOL", [], b"\x01")}))
 
