@@ -425,22 +425,6 @@ void sam_int(const json& section, const char* key, int lo, int hi, int* out,
     *out = int(it->get<int64_t>());
 }
 
-// A true/false or a number (absent: the default); the wrong type is an rc::Error naming it.
-bool sam_bool(const json& section, const char* key, bool fallback, const std::string& where) {
-    const auto it = section.find(key);
-    if (it == section.end() || it->is_null()) return fallback;
-    if (!it->is_boolean()) throw Error(where + "." + key + " must be true or false");
-    return it->get<bool>();
-}
-
-double sam_eps(const json& section, const char* key, const std::string& where) {
-    const auto it = section.find(key);
-    if (it == section.end() || it->is_null()) return 1e-6;
-    if (!it->is_number() || !(it->get<double>() > 0 && it->get<double>() < 1))
-        throw Error(where + "." + key + " must be a number in (0, 1)");
-    return it->get<double>();
-}
-
 const json& sam_section(const json& root, const char* key, const std::string& source) {
     static const json empty = json::object();
     const auto it = root.find(key);
@@ -453,10 +437,7 @@ const json& sam_section(const json& root, const char* key, const std::string& so
 
 SamConfig parse_sam_config(const std::string& json_text, const std::string& source) {
     const json root = parse_json_object(json_text, source);
-    const auto t = root.find("model_type");
-    const std::string type = t == root.end()    ? std::string()
-                             : t->is_string() ? t->get<std::string>()
-                                              : cfg::brief(*t);
+    const std::string type = cfg::Section(root, source, "").string("model_type", "");
     if (type != "sam")
         throw Error(source + ": model_type is '" + type + "', not 'sam' (a Segment Anything "
                     "folder in the Hugging Face SamModel layout is needed)");
@@ -483,10 +464,12 @@ SamConfig parse_sam_config(const std::string& json_text, const std::string& sour
             c.global_attn_indexes.push_back(int(x.get<int64_t>()));
         }
     }
-    c.qkv_bias = sam_bool(v, "qkv_bias", true, vs);
-    c.use_abs_pos = sam_bool(v, "use_abs_pos", true, vs);
-    c.use_rel_pos = sam_bool(v, "use_rel_pos", true, vs);
-    c.vision_eps = sam_eps(v, "layer_norm_eps", vs);
+    cfg::Section vision(v, source, "vision_config.");
+    c.qkv_bias = vision.boolean("qkv_bias", true);
+    c.use_abs_pos = vision.boolean("use_abs_pos", true);
+    c.use_rel_pos = vision.boolean("use_rel_pos", true);
+    c.vision_eps = vision.number("layer_norm_eps", 1e-6);
+    vision.positive("layer_norm_eps", c.vision_eps);
     if (c.vision_hidden % c.vision_heads != 0)
         throw Error(vs + ": hidden_size is not a multiple of num_attention_heads");
     if (c.image_size % c.patch_size != 0)
@@ -507,7 +490,9 @@ SamConfig parse_sam_config(const std::string& json_text, const std::string& sour
     sam_int(d, "num_multimask_outputs", 1, 16, &c.num_multimask_outputs, ds);
     sam_int(d, "iou_head_depth", 2, 16, &c.iou_head_depth, ds);
     sam_int(d, "iou_head_hidden_dim", 1, 8192, &c.iou_head_hidden, ds);
-    c.decoder_eps = sam_eps(d, "layer_norm_eps", ds);
+    cfg::Section decoder(d, source, "mask_decoder_config.");
+    c.decoder_eps = decoder.number("layer_norm_eps", 1e-6);
+    decoder.positive("layer_norm_eps", c.decoder_eps);
     if (c.prompt_hidden != c.decoder_hidden || c.output_channels != c.decoder_hidden ||
         2 * c.num_pos_feats != c.decoder_hidden)
         throw Error(source + ": the prompt encoder, mask decoder and vision output sizes "

@@ -23,17 +23,6 @@
 #include "regionchat/region_format.h"
 #include "regionchat/error.h"
 
-namespace {
-
-void put(const std::string& path, const uint8_t* data, size_t size) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) __builtin_trap();
-    if (size) std::fwrite(data, 1, size, f);
-    std::fclose(f);
-}
-
-}  // namespace
-
 // The registry (LibTorch code) adds its families' names to the built-in ones; the configs read
 // here only need to tell known names from unknown ones.
 namespace rc {
@@ -58,9 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         mkdir(dir.c_str(), 0700);
         mkdir((dir + "/a").c_str(), 0700);
         mkdir((dir + "/b").c_str(), 0700);
-        put(dir + "/w.pth", nullptr, 0);
+        fuzz::put(dir + "/w.pth", nullptr, 0);
         static const char kVocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\n##b\n";
-        put(dir + "/b/vocab.txt", reinterpret_cast<const uint8_t*>(kVocab), sizeof kVocab - 1);
+        fuzz::put(dir + "/b/vocab.txt", kVocab, sizeof kVocab - 1);
         return true;
     }();
     (void)made;
@@ -70,9 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int part = 0; part < 3; ++part) {
         size_t end = from;
         while (end < size && data[end] != 0) ++end;
-        put(dir + names[part], data + from, end - from);
-        if (part == 1) put(dir + "/a/tokenizer_config.json", data + from, end - from);
-        if (part == 0) put(dir + "/preprocessor_config.json", data + from, end - from);
+        fuzz::put(dir + names[part], data + from, end - from);
+        if (part == 1) fuzz::put(dir + "/a/tokenizer_config.json", data + from, end - from);
+        if (part == 0) fuzz::put(dir + "/preprocessor_config.json", data + from, end - from);
         from = end < size ? end + 1 : size;
     }
     const size_t first = std::find(data, data + size, 0) - data;

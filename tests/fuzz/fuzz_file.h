@@ -26,12 +26,17 @@ inline std::string scratch(const char* name) {
     return std::string("/dev/shm/regionchat-fuzz-") + std::to_string(getpid()) + "-" + name;
 }
 
-inline std::string write(const char* name, const uint8_t* data, size_t size) {
-    const std::string path = scratch(name);
+/// Writes `size` bytes to `path` (a failure is the harness's, so it traps).
+inline void put(const std::string& path, const void* data, size_t size) {
     FILE* f = std::fopen(path.c_str(), "wb");
     if (!f) __builtin_trap();
     if (size) std::fwrite(data, 1, size, f);
     std::fclose(f);
+}
+
+inline std::string write(const char* name, const uint8_t* data, size_t size) {
+    const std::string path = scratch(name);
+    put(path, data, size);
     return path;
 }
 

@@ -12,13 +12,6 @@
 
 namespace {
 
-void put(const std::string& path, const std::string& bytes) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) __builtin_trap();
-    std::fwrite(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-}
-
 // A valid shard with two F32 tensors, "a" [2] and "b" [1].
 std::string shard() {
     const std::string header =
@@ -37,11 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         static const std::string dir = [] {
             const std::string d = fuzz::scratch("index");
             mkdir(d.c_str(), 0700);
-            put(d + "/model-00001-of-00001.safetensors", shard());
+            const std::string bytes = shard();
+            fuzz::put(d + "/model-00001-of-00001.safetensors", bytes.data(), bytes.size());
             return d;
         }();
-        put(dir + "/model.safetensors.index.json",
-            std::string(reinterpret_cast<const char*>(data), size));
+        fuzz::put(dir + "/model.safetensors.index.json", data, size);
         try {
             auto a = rc::SafetensorsArchive::open(dir);
             for (const auto& name : a->names())
