@@ -49,6 +49,18 @@ class TestSam : public QObject {
     Q_OBJECT
 
     fs::path fixture_;
+
+    // The fixture's SamNet with its weights loaded under their own names; the names of tensors
+    // left unused go to *unused.
+    sam::SamNet fixtureNet(const SamConfig& c, std::vector<std::string>* unused) const {
+        sam::SamNet net(c);
+        net->eval();
+        auto weights = SafetensorsArchive::open((fixture_ / "model.safetensors").string());
+        *unused = load_state(*net, *weights, [](const std::string& n) {
+                      return std::vector<std::string>{n};
+                  }).unused;
+        return net;
+    }
     QTemporaryDir tmp_;
 
     // A copy of the fixture whose model.safetensors `edit` changed (tensor bytes are copied
@@ -98,12 +110,9 @@ private slots:
         const SamConfig c = load_sam_config(fixture_.string());
         QCOMPARE(c.vision_hidden, 32);
         QCOMPARE(c.window_size, 4);
-        sam::SamNet net(c);
-        net->eval();
-        auto weights = SafetensorsArchive::open((fixture_ / "model.safetensors").string());
-        const auto report = load_state(
-            *net, *weights, [](const std::string& n) { return std::vector<std::string>{n}; });
-        QVERIFY2(report.unused.empty(), report.unused.empty() ? "" : report.unused[0].c_str());
+        std::vector<std::string> unused;
+        sam::SamNet net = fixtureNet(c, &unused);
+        QVERIFY2(unused.empty(), unused.empty() ? "" : unused[0].c_str());
         auto ref = SafetensorsArchive::open((fixture_ / "reference.safetensors").string());
 
         const auto emb = net->vision_encoder->forward(read_tensor(*ref, "pixel_values"));
@@ -276,10 +285,9 @@ private slots:
 
         torch::NoGradGuard ng;
         const SamConfig c = load_sam_config(fixture_.string());
-        sam::SamNet net(c);
-        net->eval();
-        auto weights = SafetensorsArchive::open((fixture_ / "model.safetensors").string());
-        load_state(*net, *weights, [](const std::string& n) { return std::vector<std::string>{n}; });
+        std::vector<std::string> unused;
+        sam::SamNet net = fixtureNet(c, &unused);
+        QVERIFY(unused.empty());
         const cv::Size resized = sam::resized_size(image.size(), c.image_size);
         QCOMPARE(resized, cv::Size(64, 43));
         const float sx = 64.f / 300.f, sy = 43.f / 200.f;
