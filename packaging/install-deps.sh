@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package RegionChat needs to build, run and test.
+# `install-deps.sh deb` adds the tools packaging/deb.sh and packaging/install-test.sh use.
 # Safe to run twice: apt-get skips what is already installed.
 set -euo pipefail
 
@@ -12,7 +13,11 @@ PACKAGES=(
   nlohmann-json3-dev libcpp-httplib-dev
   xvfb xauth imagemagick fonts-dejavu-core
   clang-14 libclang-rt-14-dev   # packaging/fuzz.sh: libFuzzer with ASan and UBSan
+  desktop-file-utils appstream shared-mime-info groff-base   # test_packaging's validators
 )
+if [ "${1:-}" = "deb" ]; then
+  PACKAGES+=(dpkg-dev file lintian debootstrap)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,7 +6,12 @@
 #include <QJsonArray>
 #include <QRandomGenerator>
 #include <QSignalSpy>
+#include <QCryptographicHash>
+#include <QTemporaryDir>
 #include <QtTest>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "document/AddRegionCommand.h"
 #include "document/ChangeRegionCommand.h"
@@ -15,6 +20,7 @@
 #include "document/RemoveRegionCommand.h"
 #include "document/SessionFile.h"
 #include "inference/ImageConversion.h"
+#include "regionchat/image_io.h"
 
 using namespace rcui;
 
@@ -41,6 +47,37 @@ class TestDocument : public QObject {
     Q_OBJECT
 
 private slots:
+    // The app decodes PNG, JPEG and BMP with Qt's readers straight into its display format;
+    // the worker's copy of it has the pixels the command line decodes (OpenCV), to the byte,
+    // and the file's hash is the SHA-256 of its bytes. WebP goes through OpenCV.
+    void openedImagesArePixelsTheCliSees() {
+        QTemporaryDir dir;
+        cv::Mat img(301, 457, CV_8UC3);
+        cv::RNG(5).fill(img, cv::RNG::UNIFORM, 0, 256);
+        cv::GaussianBlur(img, img, cv::Size(0, 0), 2);  // JPEG's blocks are then not noise
+        for (const char* ext : {".png", ".jpg", ".bmp", ".webp"}) {
+            const QString path = dir.filePath(QStringLiteral("im") + ext);
+            QVERIFY(cv::imwrite(path.toStdString(), img));
+            const rcui::LoadedImage loaded = rcui::loadImageFile(path);
+            QVERIFY2(loaded.error.isEmpty(), qPrintable(loaded.error));
+            QCOMPARE(loaded.image.format(), QImage::Format_RGB32);
+            const cv::Mat cli = rc::load_image(path.toStdString());
+            QVERIFY2(cv::norm(rcui::toBgrMat(loaded.image), cli, cv::NORM_INF) == 0, ext);
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            QCOMPARE(loaded.hash, QString::fromLatin1(
+                QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256).toHex()));
+        }
+        // Not an image: the loader's own message, naming the file as shown.
+        const QString bad = dir.filePath(QStringLiteral("notes.png"));
+        QFile b(bad);
+        QVERIFY(b.open(QIODevice::WriteOnly));
+        b.write("hello, not a picture");
+        b.close();
+        const rcui::LoadedImage failed = rcui::loadImageFile(bad);
+        QVERIFY2(failed.error.startsWith("notes.png: "), qPrintable(failed.error));
+    }
+
     // maskBoundingRect and maskOutline scan eight bytes at a time and merge equal rows: on random
     // masks (odd widths, set pixels at the edges, any non-zero value) they agree with a plain
     // pixel-by-pixel reading.

@@ -7,9 +7,11 @@
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "regionchat/error.h"
 #include "regionchat/image_io.h"
+#include "regionchat/image_resize.h"
 #include "regionchat/tiling.h"
 
 using namespace rc;
@@ -109,6 +111,45 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, load_image(path("ok.png"), small));
     }
 
+    // Files over 4 MiB are checked from their first bytes and decoded from disk (never whole
+    // in memory beside their pixels): the same pixels as decoding the bytes, the same refusals.
+    void largeFilesLoadFromDisk() {
+        cv::Mat noise(1400, 1300, CV_8UC3);
+        cv::RNG(11).fill(noise, cv::RNG::UNIFORM, 0, 256);  // incompressible: a 5.5 MB PNG
+        std::vector<uchar> png;
+        QVERIFY(cv::imencode(".png", noise, png));
+        QVERIFY(png.size() > (size_t(4) << 20));
+        const std::string bytes(png.begin(), png.end());
+        write_file(path("large.png"), bytes);
+        const cv::Mat loaded = load_image(path("large.png"));
+        QCOMPARE(loaded.cols, 1300);
+        QCOMPARE(loaded.rows, 1400);
+        QVERIFY(cv::norm(loaded, noise, cv::NORM_INF) == 0);
+        QVERIFY(cv::norm(decode_image(bytes, "large.png"), noise, cv::NORM_INF) == 0);
+        // A header over the limit, and a limit tighter than the image: refused, with the size.
+        std::string huge = bytes;
+        put_be32(huge, 16, 30000);
+        put_be32(huge, 20, 30000);
+        write_file(path("large-huge.png"), huge);
+        const std::string msg = message_of(path("large-huge.png"));
+        QVERIFY2(msg.find("30000x30000") != std::string::npos, msg.c_str());
+        ImageLoadLimits small;
+        small.max_pixels = 1'000'000;
+        QVERIFY_THROWS_EXCEPTION(Error, load_image(path("large.png"), small));
+        // A header edited to another size within the limits: refused (by libpng's checksum,
+        // else because the decoded size is not the one checked).
+        std::string liar = bytes;
+        put_be32(liar, 16, 1000);
+        write_file(path("large-liar.png"), liar);
+        QVERIFY_THROWS_EXCEPTION(Error, load_image(path("large-liar.png")));
+        // A size found only past the first 4 MiB (a TIFF's IFD at the end): the whole file.
+        std::vector<uchar> tiff;
+        QVERIFY(cv::imencode(".tiff", noise, tiff, {cv::IMWRITE_TIFF_COMPRESSION, 1}));
+        std::string t(tiff.begin(), tiff.end());
+        write_file(path("large.tiff"), t);
+        QVERIFY(cv::norm(load_image(path("large.tiff")), noise, cv::NORM_INF) == 0);
+    }
+
     // Ways around the header check found by crafted files (issue 22), each refused before
     // anything is decoded.
     void craftedHeadersCannotHideTheirSize() {
@@ -199,6 +240,37 @@ private slots:
             msg = e.what();
         }
         QVERIFY2(msg.find("not an image RegionChat reads") != std::string::npos, msg.c_str());
+    }
+
+    // LLaVA's pad-then-resize done without the padded square gives the same bytes as padding
+    // and resizing (Pillow's passes), for wide, tall, odd-offset and one-pixel images; above
+    // 16 Mpx of square both take the averaged path and stay close.
+    void paddedResizeEqualsPadThenResize() {
+        const std::array<float, 3> mean{0.48145466f, 0.4578275f, 0.40821073f};
+        cv::RNG rng(7);
+        const std::vector<cv::Size> sizes{{464, 549}, {549, 464}, {337, 336}, {336, 337},
+                                          {1000, 3}, {3, 1000}, {1, 1}, {2, 1}, {1, 2},
+                                          {200, 200}, {1600, 900}, {333, 1111}};
+        for (const cv::Size s : sizes) {
+            cv::Mat img(s, CV_8UC3);
+            rng.fill(img, cv::RNG::UNIFORM, 0, 256);
+            for (int size : {336, 224, 17}) {
+                const cv::Mat want = resize_bicubic_antialias(expand_to_square(img, mean), size);
+                const cv::Mat got = resize_padded_square(img, mean, size);
+                QCOMPARE(got.size(), want.size());
+                QVERIFY2(cv::norm(got, want, cv::NORM_INF) == 0,
+                         qPrintable(QString("%1x%2 -> %3").arg(s.width).arg(s.height).arg(size)));
+            }
+        }
+        // 6000 x 4000: 36 Mpx of square, averaged first on both paths.
+        cv::Mat coarse(40, 60, CV_8UC3), big;
+        rng.fill(coarse, cv::RNG::UNIFORM, 0, 256);
+        cv::resize(coarse, big, cv::Size(6000, 4000), 0, 0, cv::INTER_LINEAR);  // smooth, as photos
+        const cv::Mat want = resize_bicubic_antialias(expand_to_square(big, mean), 336);
+        const cv::Mat got = resize_padded_square(big, mean, 336);
+        QCOMPARE(got.size(), want.size());
+        QVERIFY2(cv::norm(got, want, cv::NORM_INF) <= 6,
+                 qPrintable(QString::number(cv::norm(got, want, cv::NORM_INF))));
     }
 
     void randomCorruptionNeverCrashes() {

@@ -341,7 +341,10 @@ private slots:
         // A server without RegionChat's scoring extension: no scoring, said plainly.
         QVERIFY(!remote->info().capabilities.answer_scoring);
         QVERIFY(error_of([&] { remote->score(ChatRequest{}, "x"); }).contains("cannot score"));
-        remote->add_exchange(ChatRequest{"earlier", {}, {}, RegionMode::Text}, "answer");
+        ChatRequest earlier;
+        earlier.text = "earlier";
+        earlier.region_mode = RegionMode::Text;
+        remote->add_exchange(earlier, "answer");
         ChatRequest req;
         req.text = "q";
         GenerateParams g;

@@ -14,6 +14,7 @@
 #include <QMimeData>
 #include <QProgressBar>
 #include <QSettings>
+#include <QStandardPaths>
 #include <QStatusBar>
 #include <QToolBar>
 
@@ -30,6 +31,7 @@
 #include "inference/InferenceController.h"
 #include "inference/ConnectServerDialog.h"
 #include "inference/ModelManagerDialog.h"
+#include "regionchat/data_paths.h"
 #include "tools/ToolManager.h"
 
 namespace rcui {
@@ -126,7 +128,7 @@ void MainWindow::buildFileMenu() {
                     &DocumentController::chooseImagePair);
     documents_->setRecentMenu(file->addMenu(tr("Open &Recent")));
     QMenu* samples = file->addMenu(tr("&Samples"));
-    const QDir sampleDir(QStringLiteral(REGIONCHAT_SAMPLES_DIR));
+    const QDir sampleDir(QString::fromStdString(rc::samples_dir()));
     for (const QString& name : sampleDir.entryList({"*.png", "*.jpg"}, QDir::Files, QDir::Name)) {
         const QString path = sampleDir.filePath(name);
         samples->addAction(name, this, [this, path] { openImage(path); });
@@ -237,12 +239,22 @@ void MainWindow::buildMenus() {
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About RegionChat"), this, [this] {
-        QMessageBox::about(this, tr("About RegionChat"),
-                           tr("<b>RegionChat</b><br>Talk with a region-aware vision-language model "
-                              "about parts of an image."
-                              "<br><br>Box: drag (B). Point: click, shift-click for a negative "
-                              "point (P). Pan: drag, or "
-                              "middle-drag / space+drag with any tool (H). Wheel zooms."));
+        // Where things are, so that a user can find (or remove) them: the settings file and
+        // the recovery folder follow the XDG base directories.
+        const QString recovery =
+            QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+        QMessageBox::about(
+            this, tr("About RegionChat"),
+            tr("<b>RegionChat %1</b><br>Talk with a region-aware vision-language model "
+               "about parts of an image."
+               "<br><br>Box: drag (B). Point: click, shift-click for a negative "
+               "point (P). Pan: drag, or "
+               "middle-drag / space+drag with any tool (H). Wheel zooms."
+               "<br><br><small>Settings: %2<br>Recovery files: %3<br>Embedded model and "
+               "samples: %4</small>")
+                .arg(QString::fromLatin1(rc::version()), QSettings().fileName().toHtmlEscaped(),
+                     recovery.toHtmlEscaped(),
+                     QString::fromStdString(rc::data_dir()).toHtmlEscaped()));
     });
 }
 

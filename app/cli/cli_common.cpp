@@ -12,6 +12,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "regionchat/data_paths.h"
 #include "regionchat/error.h"
 #include "regionchat/image_io.h"
 
@@ -82,15 +83,7 @@ Args parse_args(int argc, char** argv, int first, const std::set<std::string>& v
 
 std::string resolve_model_dir(const Args& args) {
     if (args.has("model")) return args.get("model");
-    if (const char* env = std::getenv("REGIONCHAT_MODEL"); env && *env) return env;
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        const fs::path installed = exe.parent_path() / "../share/regionchat/models/shapes-tiny";
-        if (fs::exists(installed / "config.json", ec))
-            return fs::weakly_canonical(installed, ec).string();
-    }
-    return REGIONCHAT_DEFAULT_MODEL_DIR;
+    return embedded_model_dir();
 }
 
 std::shared_ptr<Model> load_model(const Args& args) {

@@ -5,6 +5,8 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "regionchat/data_paths.h"
+#include "regionchat/engine.h"
 #include "regionchat/error.h"
 
 namespace {
@@ -43,11 +45,13 @@ const char* kUsage =
     "  regionchat-cli speed [--model DIR] [--device D] [--dtype T] [--runs N] [--text-tokens N]\n"
     "                     [--new-tokens N] [--json]   encode, prefill, decode medians vs bandwidth\n"
     "  regionchat-cli serve [--model DIR] [--host H] [--port N] [--api-key K] [--max-queue N]\n"
-    "                     [--max-body-mb N] [--max-image-mpx N]   OpenAI-compatible server\n"
+    "                     [--max-body-mb N] [--max-image-mpx N] [--model-id NAME]\n"
+    "                     OpenAI-compatible server\n"
     "  regionchat-cli serve-bench [--model DIR] [--runs N] [--image FILE] [--json]\n"
     "                     time to first token in process and through serve on loopback\n"
     "  regionchat-cli sam-bench [--model SAM_DIR | --random-vit-b] [--runs N] [--device D]\n"
     "                     [--threads N]   Segment Anything encoder and decoder medians\n"
+    "  regionchat-cli --version   the version, the LibTorch it runs on, its data folder\n"
     "\n"
     "<region> placeholders in the question are filled, in order, by the --box values, then the\n"
     "--points, --scribble and --mask regions (pixels of the original image), written in the\n"
@@ -63,6 +67,11 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string command = argv[1];
+    if (command == "--version" || command == "version") {
+        std::printf("regionchat-cli %s\n%s\ndata: %s\n", rc::version(),
+                    rc::runtime_description().c_str(), rc::data_dir().c_str());
+        return 0;
+    }
     try {
         if (command == "ask") return rc::cli::run_ask(argc, argv);
         if (command == "batch") return rc::cli::run_batch(argc, argv);

@@ -293,6 +293,18 @@ void set_cpu_threads(int n) {
     if (n > 0) torch::set_num_threads(n);
 }
 
+std::string runtime_description() {
+    std::string s = std::string("LibTorch ") + TORCH_VERSION + ", CPU (" +
+                    std::to_string(torch::get_num_threads()) +
+                    (torch::get_num_threads() == 1 ? " thread)" : " threads)");
+#ifdef REGIONCHAT_HAS_CUDA
+    const int64_t gpus = torch::cuda::device_count();
+    s += gpus > 0 ? ", CUDA: " + std::to_string(gpus) + (gpus == 1 ? " device" : " devices")
+                  : std::string(", CUDA built in, no device");
+#endif
+    return s;
+}
+
 double copy_bandwidth_gbs(const Device& device) {
     const torch::Device dev = resolve_device(device);
     const int64_t n = (dev.is_cuda() ? 1ll << 30 : 1ll << 28) / 4;

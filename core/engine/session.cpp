@@ -216,7 +216,7 @@ struct Session::Impl {
     double add_images(const std::vector<cv::Mat>& input, std::vector<ImageSlot>& slots) {
         double ms = 0;
         for (const auto& raw : input) {
-            cv::Mat bgr = to_bgr8(raw);
+            const cv::Mat bgr = as_bgr8(raw);
             const uint64_t h = image_hash(bgr);
             torch::Tensor f = features_for(h);
             if (!f.defined()) {
@@ -229,7 +229,7 @@ struct Session::Impl {
             slots.push_back({h, {bgr.cols, bgr.rows}, f.size(0)});
             if (seq2seq) {
                 pixels.remove_if([&](const auto& p) { return p.first == h; });
-                pixels.emplace_front(h, bgr);
+                pixels.emplace_front(h, bgr.data == raw.data ? bgr.clone() : bgr);
                 if (pixels.size() > kFeatureCacheSize) pixels.pop_back();
             }
         }

@@ -52,8 +52,8 @@ const spm::Api& api() {
         const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
         if (!ec) {
             candidates.push_back((exe.parent_path() / "libregionchat_spm.so").string());
-            candidates.push_back(
-                (exe.parent_path() / "../lib/regionchat/libregionchat_spm.so").string());
+            candidates.push_back(  // installed: packaging/install.cmake
+                (exe.parent_path() / "../lib/regionchat/plugins/libregionchat_spm.so").string());
         }
         candidates.push_back(REGIONCHAT_SPM_PLUGIN_PATH);
         for (const auto& path : candidates) {

@@ -1,5 +1,6 @@
 #include "regionchat/image_io.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -144,35 +145,31 @@ bool read_image_header_size(const std::string& b, int* w, int* h) {
     return false;
 }
 
-cv::Mat decode_image(const std::string& bytes, const std::string& name,
-                     const ImageLoadLimits& limits) {
-    if (bytes.empty()) throw Error(name + ": the file is empty");
-    int w = 0, h = 0;
-    // Only what can be sized from its header is decoded: OpenCV would allocate whatever a
-    // header it reads claims (a 162-byte JPEG decoded to 2.8 GB), and its own pixel limit is
-    // read once when the library loads, before any code of ours runs.
-    if (!read_image_header_size(bytes, &w, &h))
-        throw Error(name + ": not an image RegionChat reads (PNG, JPEG, BMP, WebP or TIFF), or "
-                           "its header is damaged");
-    {
-        if (w <= 0 || h <= 0) throw Error(name + ": the image header gives a size of 0 pixels");
-        const uint64_t px = uint64_t(w) * uint64_t(h);
-        if (px > limits.max_pixels) {
-            std::ostringstream msg;
-            msg << name << ": the image is " << w << "x" << h << " pixels (" << px / 1000000
-                << " Mpx); RegionChat opens images up to " << limits.max_pixels / 1000000
-                << " Mpx. Downscale it first.";
-            throw Error(msg.str());
-        }
+namespace {
+
+// Only what can be sized from its header is decoded: OpenCV would allocate whatever a header
+// it reads claims (a 162-byte JPEG decoded to 2.8 GB), and its own pixel limit is read once
+// when the library loads, before any code of ours runs. Throws unless the size is within the
+// limits.
+void check_header_size(int w, int h, const std::string& name, const ImageLoadLimits& limits) {
+    if (w <= 0 || h <= 0) throw Error(name + ": the image header gives a size of 0 pixels");
+    const uint64_t px = uint64_t(w) * uint64_t(h);
+    if (px > limits.max_pixels) {
+        std::ostringstream msg;
+        msg << name << ": the image is " << w << "x" << h << " pixels (" << px / 1000000
+            << " Mpx); RegionChat opens images up to " << limits.max_pixels / 1000000
+            << " Mpx. Downscale it first.";
+        throw Error(msg.str());
     }
-    cv::Mat img;
-    try {
-        cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-        img = cv::imdecode(buf, cv::IMREAD_COLOR);
-    } catch (const cv::Exception& e) {
-        throw Error(name + ": cannot decode the image (" + std::string(e.what()).substr(0, 200) +
-                    ")");
-    }
+}
+
+[[noreturn]] void throw_unreadable_header(const std::string& name) {
+    throw Error(name + ": not an image RegionChat reads (PNG, JPEG, BMP, WebP or TIFF), or "
+                       "its header is damaged");
+}
+
+// The decoded image, checked again (the decoder may have read a size of its own).
+cv::Mat checked(cv::Mat img, const std::string& name, const ImageLoadLimits& limits) {
     if (img.empty()) throw Error(name + ": not an image, or the file is corrupt or truncated");
     if (uint64_t(img.cols) * uint64_t(img.rows) > limits.max_pixels)
         throw Error(name + ": the image is larger than " +
@@ -180,21 +177,90 @@ cv::Mat decode_image(const std::string& bytes, const std::string& name,
     return img;
 }
 
-cv::Mat load_image(const std::string& path, const ImageLoadLimits& limits) {
+[[noreturn]] void decode_failure(const cv::Exception& e, const std::string& name) {
+    throw Error(name + ": cannot decode the image (" + std::string(e.what()).substr(0, 200) + ")");
+}
+
+// A file's first bytes: where every header read_image_header_size reads sits in the files
+// seen so far (a JPEG's frame header comes after its EXIF and ICC segments; a TIFF's first
+// IFD may be anywhere, and when it is beyond these the whole file is read).
+constexpr size_t kHeaderBytes = size_t(4) << 20;
+
+}  // namespace
+
+cv::Mat decode_image(const std::string& bytes, const std::string& name,
+                     const ImageLoadLimits& limits) {
+    if (bytes.empty()) throw Error(name + ": the file is empty");
+    int w = 0, h = 0;
+    if (!read_image_header_size(bytes, &w, &h)) throw_unreadable_header(name);
+    check_header_size(w, h, name, limits);
+    cv::Mat img;
+    try {
+        cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+        img = cv::imdecode(buf, cv::IMREAD_COLOR);
+    } catch (const cv::Exception& e) {
+        decode_failure(e, name);
+    }
+    return checked(std::move(img), name, limits);
+}
+
+namespace {
+
+// The file's size in bytes, checked: a regular file (not /dev/zero, a fifo or a folder) within
+// the limit.
+uint64_t checked_file_bytes(const std::string& path, const ImageLoadLimits& limits) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec))  // not /dev/zero, a fifo or a folder
-        throw Error(path + ": not an image file");
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) throw Error(path + ": cannot open the file");
-    const std::streamoff size = in.tellg();
-    if (size < 0) throw Error(path + ": cannot read the file");
-    if (static_cast<uint64_t>(size) > limits.max_file_bytes)
+    if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": not an image file");
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec) throw Error(path + ": cannot read the file");
+    if (size > limits.max_file_bytes)
         throw Error(path + ": the file is " + std::to_string(size >> 20) + " MiB; the limit is " +
                     std::to_string(limits.max_file_bytes >> 20) + " MiB");
-    std::string bytes(static_cast<size_t>(size), '\0');
-    in.seekg(0);
-    if (!in.read(bytes.data(), size)) throw Error(path + ": cannot read the file");
-    return decode_image(bytes, path, limits);
+    if (size == 0) throw Error(path + ": the file is empty");
+    return size;
+}
+
+std::string read_bytes(const std::string& path, size_t n) {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes(n, '\0');
+    if (!in || !in.read(bytes.data(), std::streamsize(n))) throw Error(path + ": cannot read the file");
+    return bytes;
+}
+
+}  // namespace
+
+bool image_file_size(const std::string& path, int* width, int* height,
+                     const ImageLoadLimits& limits) {
+    const uint64_t size = checked_file_bytes(path, limits);
+    const std::string head = read_bytes(path, size_t(std::min<uint64_t>(size, kHeaderBytes)));
+    if (!read_image_header_size(head, width, height)) {
+        if (size <= kHeaderBytes) throw_unreadable_header(path);
+        return false;
+    }
+    check_header_size(*width, *height, path, limits);
+    return true;
+}
+
+cv::Mat load_image(const std::string& path, const ImageLoadLimits& limits) {
+    const uint64_t size = checked_file_bytes(path, limits);
+    int w = 0, h = 0;
+    if (size > kHeaderBytes && image_file_size(path, &w, &h, limits)) {
+        // A large file: its header checked from its first bytes, then decoded by OpenCV from
+        // the file, so that its bytes are never in memory whole beside its pixels (a 9000x7000
+        // PNG is 117 MB of file and 189 MB of pixels).
+        cv::Mat img;
+        try {
+            img = cv::imread(path, cv::IMREAD_COLOR);
+        } catch (const cv::Exception& e) {
+            decode_failure(e, path);
+        }
+        img = checked(std::move(img), path, limits);
+        // EXIF orientation may swap the sides; any other size is not the file checked.
+        if (!((img.cols == w && img.rows == h) || (img.cols == h && img.rows == w)))
+            throw Error(path + ": the file changed while it was read");
+        return img;
+    }
+    return decode_image(read_bytes(path, size_t(size)), path, limits);
 }
 
 cv::Mat to_bgr8(const cv::Mat& image) {

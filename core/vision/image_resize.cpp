@@ -15,14 +15,21 @@
 
 namespace rc {
 
+namespace {
+
+// LLaVA fills with tuple(int(x * 255) for x in image_mean): truncation, not rounding.
+cv::Scalar pad_colour(const std::array<float, 3>& fill_rgb01) {
+    return cv::Scalar(static_cast<int>(fill_rgb01[2] * 255), static_cast<int>(fill_rgb01[1] * 255),
+                      static_cast<int>(fill_rgb01[0] * 255));
+}
+
+}  // namespace
+
 cv::Mat expand_to_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01) {
     const int w = bgr.cols, h = bgr.rows;
     if (w == h) return bgr.clone();
     const int side = std::max(w, h);
-    // LLaVA fills with tuple(int(x * 255) for x in image_mean): truncation, not rounding.
-    cv::Scalar fill(static_cast<int>(fill_rgb01[2] * 255), static_cast<int>(fill_rgb01[1] * 255),
-                    static_cast<int>(fill_rgb01[0] * 255));
-    cv::Mat out(side, side, bgr.type(), fill);
+    cv::Mat out(side, side, bgr.type(), pad_colour(fill_rgb01));
     bgr.copyTo(out(cv::Rect((side - w) / 2, (side - h) / 2, w, h)));
     return out;
 }
@@ -94,21 +101,41 @@ inline uint8_t pil_clip8(int32_t ss) {
     return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+// One horizontal pass over one row of 3-channel pixels.
+void pil_row(const uint8_t* in, const PilCoeffs& c, int out_size, uint8_t* o) {
+    for (int x = 0; x < out_size; ++x) {
+        const int xmin = c.bounds[size_t(x) * 2], n = c.bounds[size_t(x) * 2 + 1];
+        const int32_t* k = &c.k[size_t(x) * c.ksize];
+        int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+        const uint8_t* p = in + 3 * xmin;
+        for (int t = 0; t < n; ++t, p += 3) {
+            s0 += p[0] * k[t];
+            s1 += p[1] * k[t];
+            s2 += p[2] * k[t];
+        }
+        o[3 * x] = pil_clip8(s0);
+        o[3 * x + 1] = pil_clip8(s1);
+        o[3 * x + 2] = pil_clip8(s2);
+    }
+}
+
 // One pass along x (horizontal) or y of an 8-bit, 3-channel image.
 cv::Mat pil_pass(const cv::Mat& in, int out_size, bool horizontal) {
     const int in_size = horizontal ? in.cols : in.rows;
     const PilCoeffs c = pil_coeffs(in_size, out_size);
     cv::Mat out = horizontal ? cv::Mat(in.rows, out_size, CV_8UC3) : cv::Mat(out_size, in.cols, CV_8UC3);
+    if (horizontal) {
+        for (int y = 0; y < out.rows; ++y) pil_row(in.ptr<uint8_t>(y), c, out_size, out.ptr<uint8_t>(y));
+        return out;
+    }
     for (int y = 0; y < out.rows; ++y) {
         uint8_t* o = out.ptr<uint8_t>(y);
+        const int ymin = c.bounds[size_t(y) * 2], n = c.bounds[size_t(y) * 2 + 1];
+        const int32_t* k = &c.k[size_t(y) * c.ksize];
         for (int x = 0; x < out.cols; ++x) {
-            const int oi = horizontal ? x : y;
-            const int xmin = c.bounds[size_t(oi) * 2], n = c.bounds[size_t(oi) * 2 + 1];
-            const int32_t* k = &c.k[size_t(oi) * c.ksize];
             int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
             for (int t = 0; t < n; ++t) {
-                const uint8_t* p = horizontal ? in.ptr<uint8_t>(y) + 3 * (xmin + t)
-                                              : in.ptr<uint8_t>(xmin + t) + 3 * x;
+                const uint8_t* p = in.ptr<uint8_t>(ymin + t) + 3 * x;
                 s0 += p[0] * k[t];
                 s1 += p[1] * k[t];
                 s2 += p[2] * k[t];
@@ -121,6 +148,10 @@ cv::Mat pil_pass(const cv::Mat& in, int out_size, bool horizontal) {
     return out;
 }
 
+// Pillow averages nothing down first; above this many pixels RegionChat does (INTER_AREA to 4
+// x the target per side) so the filter's taps stay few.
+constexpr double kExactPixels = 16e6;
+
 }  // namespace
 
 cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int width, int height) {
@@ -132,13 +163,71 @@ cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int width, int height) {
     // Exact to Pillow up to 16 Mpx; a larger image is first averaged down to 4 x the target per
     // side, so the filter's taps stay few (the bicubic pass after it still decides most of the
     // result, but it is no longer Pillow's to the last level).
-    if (double(src.cols) * src.rows > 16e6 && (src.cols > 4 * width || src.rows > 4 * height))
+    if (double(src.cols) * src.rows > kExactPixels && (src.cols > 4 * width || src.rows > 4 * height))
         cv::resize(src, src,
                    cv::Size(std::min(src.cols, 4 * width), std::min(src.rows, 4 * height)), 0, 0,
                    cv::INTER_AREA);
     if (src.cols != width) src = pil_pass(src, width, true);
     if (src.rows != height) src = pil_pass(src, height, false);
     return src.data == bgr.data ? src.clone() : src;
+}
+
+cv::Mat shrink_before_padding(const cv::Mat& bgr, int size) {
+    const int w = bgr.cols, h = bgr.rows, side = std::max(w, h);
+    if (!(double(side) * side > kExactPixels && side > 4 * size)) return bgr;
+    const double f = 4.0 * size / side;
+    const cv::Size target(std::max(1, int(std::lround(w * f))), std::max(1, int(std::lround(h * f))));
+    // OpenCV's area resize is several times faster at a whole factor: averaged k x k first
+    // (the last w % k columns and h % k rows, under k pixels of thousands, left out), then
+    // the fractional rest.
+    const int k = int(1.0 / f);
+    cv::Mat src = bgr, small;
+    if (k >= 2 && w / k >= target.width && h / k >= target.height) {
+        cv::resize(bgr(cv::Rect(0, 0, w / k * k, h / k * k)), src, cv::Size(w / k, h / k), 0, 0,
+                   cv::INTER_AREA);
+    }
+    cv::resize(src, small, target, 0, 0, cv::INTER_AREA);
+    return small;
+}
+
+cv::Mat resize_padded_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01,
+                             int size) {
+    if (bgr.empty() || bgr.type() != CV_8UC3) throw Error("expected an 8-bit BGR image");
+    if (size <= 0 || size > 16384) throw Error("bad resize target " + std::to_string(size));
+    const int w = bgr.cols, h = bgr.rows, side = std::max(w, h);
+    if (w == h) return resize_bicubic_antialias(bgr, size, size);
+    if (double(side) * side > kExactPixels && side > 4 * size)
+        // resize_bicubic_antialias's approximate path, taken on the content alone: averaged
+        // down, then padded (a small square now) and resized exactly.
+        return resize_bicubic_antialias(
+            expand_to_square(shrink_before_padding(bgr, size), fill_rgb01), size, size);
+    const cv::Scalar fill = pad_colour(fill_rgb01);
+    const uint8_t px[3] = {uint8_t(fill[0]), uint8_t(fill[1]), uint8_t(fill[2])};
+    const PilCoeffs c = pil_coeffs(side, size);
+    // The horizontal pass over the side x side square: side rows of `size` pixels.
+    cv::Mat across(side, size, CV_8UC3);
+    std::vector<uint8_t> row(size_t(side) * 3);
+    for (int x = 0; x < side; ++x) std::memcpy(&row[size_t(x) * 3], px, 3);
+    if (w > h) {
+        // Padding above and below: those rows are the fill colour, all alike after the pass.
+        const int top = (side - h) / 2;
+        std::vector<uint8_t> fill_row(size_t(size) * 3);
+        pil_row(row.data(), c, size, fill_row.data());
+        for (int y = 0; y < side; ++y) {
+            if (y >= top && y < top + h)
+                pil_row(bgr.ptr<uint8_t>(y - top), c, size, across.ptr<uint8_t>(y));
+            else
+                std::memcpy(across.ptr<uint8_t>(y), fill_row.data(), fill_row.size());
+        }
+    } else {
+        // Padding left and right: each row goes through one padded row buffer.
+        const int left = (side - w) / 2;
+        for (int y = 0; y < h; ++y) {
+            std::memcpy(&row[size_t(left) * 3], bgr.ptr<uint8_t>(y), size_t(w) * 3);
+            pil_row(row.data(), c, size, across.ptr<uint8_t>(y));
+        }
+    }
+    return pil_pass(across, size, false);
 }
 
 }  // namespace rc

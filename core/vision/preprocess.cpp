@@ -12,25 +12,40 @@
 
 namespace rc {
 
-torch::Tensor preprocess_image(const cv::Mat& image, const PreprocessOptions& o) {
-    if (o.size <= 0 || o.size > 4096) throw Error("bad preprocessing size");
-    cv::Mat bgr = to_bgr8(image);
-    if (o.fit == ImageFit::Pad) bgr = expand_to_square(bgr, o.mean);
+namespace {
+
+// The image at o.size x o.size, 8-bit BGR, as the model's processor makes it.
+cv::Mat fit_image(const cv::Mat& image, const PreprocessOptions& o) {
+    const cv::Mat bgr = as_bgr8(image);  // shares the pixels: nothing below writes to them
+    if (o.fit == ImageFit::Pad && o.bicubic_antialias)
+        // expand2square, then the resize, without the padded square in memory (243 MB for a
+        // 9000x7000 photo).
+        return resize_padded_square(bgr, o.mean, o.size);
+    const cv::Mat src =
+        o.fit == ImageFit::Pad ? expand_to_square(shrink_before_padding(bgr, o.size), o.mean) : bgr;
     const cv::Size target = o.fit == ImageFit::CenterCrop
-                                ? shortest_edge_size(bgr.cols, bgr.rows, o.size)
+                                ? shortest_edge_size(src.cols, src.rows, o.size)
                                 : cv::Size(o.size, o.size);
     cv::Mat resized;
     if (o.bicubic_antialias) {
-        resized = resize_bicubic_antialias(bgr, target.width, target.height);
-    } else if (bgr.size() == target) {
-        resized = bgr;
+        resized = resize_bicubic_antialias(src, target.width, target.height);
+    } else if (src.size() == target) {
+        resized = src;
     } else {
-        const bool shrinking = bgr.cols > target.width || bgr.rows > target.height;
-        cv::resize(bgr, resized, target, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
+        const bool shrinking = src.cols > target.width || src.rows > target.height;
+        cv::resize(src, resized, target, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
     }
     if (resized.cols != o.size || resized.rows != o.size)  // transformers' center_crop offsets
         resized = resized(cv::Rect((resized.cols - o.size) / 2, (resized.rows - o.size) / 2,
                                    o.size, o.size));
+    return resized;
+}
+
+}  // namespace
+
+torch::Tensor preprocess_image(const cv::Mat& image, const PreprocessOptions& o) {
+    if (o.size <= 0 || o.size > 4096) throw Error("bad preprocessing size");
+    const cv::Mat resized = fit_image(image, o);
     cv::Mat rgb;
     cv::cvtColor(resized, rgb, cv::COLOR_BGR2RGB);
     cv::Mat f;

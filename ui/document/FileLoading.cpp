@@ -8,11 +8,42 @@
 #include <QCryptographicHash>
 #include <QFile>
 #include <QFileInfo>
+#include <QImageReader>
+
+#include <thread>
+
+#include <opencv2/imgproc.hpp>
 
 #include "inference/ImageConversion.h"
 #include "regionchat/image_io.h"
 
 namespace rcui {
+
+namespace {
+
+// The file decoded straight into the canvas's format: Qt's readers write PNG, JPEG and BMP
+// into RGB32 themselves, so the pixels are in memory once (252 MB for 9000x7000), not as BGR
+// and then RGB32 beside it. The size is checked from the header first, as rc::load_image does;
+// what Qt does not read here (WebP, TIFF, a damaged file) goes through rc::load_image, whose
+// messages say what is wrong.
+QImage decodeForDisplay(const QString& path) {
+    int w = 0, h = 0;
+    if (rc::image_file_size(path.toStdString(), &w, &h)) {
+        QImageReader reader(path);
+        const QByteArray format = reader.format();
+        if (format == "png" || format == "jpeg" || format == "bmp") {
+            reader.setAutoTransform(true);  // EXIF orientation, as OpenCV applies it
+            // Qt's own cap (256 MB) is below what the header check allows (100 Mpx).
+            if (QImageReader::allocationLimit() < 1024) QImageReader::setAllocationLimit(1024);
+            QImage image = reader.read();
+            if (!image.isNull() && (image.size() == QSize(w, h) || image.size() == QSize(h, w)))
+                return displayReady(std::move(image));
+        }
+    }
+    return toDisplayImage(rc::load_image(path.toStdString()));
+}
+
+}  // namespace
 
 LoadedImage loadImageFile(const QString& path) {
     LoadedImage out;
@@ -31,21 +62,47 @@ LoadedImage loadImageFile(const QString& path) {
         out.error = QObject::tr("%1 is larger than 1 GiB.").arg(path);
         return out;
     }
-    const QByteArray bytes = f.readAll();
-    out.hash =
-        QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
+    // The file's SHA-256 (a session notes it) on a thread of its own while the image decodes:
+    // both read the file, neither holds it whole (a 9000x7000 PNG is 117 MB of file).
+    QByteArray digest;
+    std::thread hasher([&f, &digest] {
+        QCryptographicHash h(QCryptographicHash::Sha256);
+        if (h.addData(&f)) digest = h.result();
+    });
+    const QString name = QFileInfo(path).fileName();
     try {
-        out.image = displayReady(toQImage(
-            rc::decode_image(bytes.toStdString(), QFileInfo(path).fileName().toStdString())));
+        out.image = decodeForDisplay(path);
+        if (out.image.isNull()) out.error = QObject::tr("%1: not enough memory to show it.").arg(name);
     } catch (const std::exception& e) {
-        out.error = QString::fromUtf8(e.what());
+        // The messages name the file as the user sees it in the title bar.
+        out.error = QString::fromUtf8(e.what()).replace(path, name);
     }
+    hasher.join();
+    if (digest.isEmpty() && out.error.isEmpty())
+        out.error = QObject::tr("Cannot read %1: %2").arg(path, f.errorString());
+    out.hash = QString::fromLatin1(digest.toHex());
     return out;
 }
 
-QImage displayReady(const QImage& image) {
-    return image.hasAlphaChannel() ? image.convertToFormat(QImage::Format_ARGB32_Premultiplied)
-                                   : image.convertToFormat(QImage::Format_RGB32);
+QImage toDisplayImage(const cv::Mat& bgr) {
+#if Q_BYTE_ORDER == Q_LITTLE_ENDIAN
+    if (bgr.type() == CV_8UC3) {
+        // RGB32 is 0xffRRGGBB: B, G, R, 255 in memory here. One pass, no image in between.
+        QImage out(bgr.cols, bgr.rows, QImage::Format_RGB32);
+        if (out.isNull()) return out;
+        cv::Mat view(out.height(), out.width(), CV_8UC4, out.bits(), size_t(out.bytesPerLine()));
+        cv::cvtColor(bgr, view, cv::COLOR_BGR2BGRA);
+        return out;
+    }
+#endif
+    return displayReady(toQImage(bgr));
+}
+
+QImage displayReady(QImage image) {
+    // In place where Qt can (the same depth), a shallow copy when it is RGB32 already.
+    return image.hasAlphaChannel()
+               ? std::move(image).convertToFormat(QImage::Format_ARGB32_Premultiplied)
+               : std::move(image).convertToFormat(QImage::Format_RGB32);
 }
 
 LoadedSession loadSessionFile(const QString& path) {

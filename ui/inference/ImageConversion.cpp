@@ -8,6 +8,16 @@ namespace rcui {
 
 cv::Mat toBgrMat(const QImage& image) {
     if (image.isNull()) return {};
+#if Q_BYTE_ORDER == Q_LITTLE_ENDIAN
+    if (image.format() == QImage::Format_RGB32) {
+        // The documents' own format (B, G, R, 255 in memory): one pass to BGR.
+        const cv::Mat view(image.height(), image.width(), CV_8UC4,
+                           const_cast<uchar*>(image.constBits()), size_t(image.bytesPerLine()));
+        cv::Mat bgr;
+        cv::cvtColor(view, bgr, cv::COLOR_BGRA2BGR);
+        return bgr;
+    }
+#endif
     // One path for every format (indexed, grey, ARGB, 16-bit ...): let Qt make it RGB888.
     const QImage rgb = image.convertToFormat(QImage::Format_RGB888);
     const cv::Mat view(rgb.height(), rgb.width(), CV_8UC3, const_cast<uchar*>(rgb.constBits()),

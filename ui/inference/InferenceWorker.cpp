@@ -3,13 +3,12 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
-#include <cstdlib>
 #include <exception>
-#include <filesystem>
 
 #include "inference/ImageConversion.h"
 #include "regionchat/region_rank.h"
 #include "regionchat/backend.h"
+#include "regionchat/data_paths.h"
 #include "regionchat/dual_focus.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
@@ -72,18 +71,7 @@ InferenceWorker::InferenceWorker(std::shared_ptr<std::atomic<quint64>> cancelBel
 
 InferenceWorker::~InferenceWorker() = default;
 
-QString InferenceWorker::embeddedModelDir() {
-    if (const char* env = std::getenv("REGIONCHAT_MODEL"); env && *env) return QString(env);
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        const fs::path installed = exe.parent_path() / "../share/regionchat/models/shapes-tiny";
-        if (fs::exists(installed / "config.json", ec))
-            return qs(fs::weakly_canonical(installed, ec).string());
-    }
-    return QStringLiteral(REGIONCHAT_DEFAULT_MODEL_DIR);
-}
+QString InferenceWorker::embeddedModelDir() { return qs(rc::embedded_model_dir()); }
 
 void InferenceWorker::loadModel(quint64 id, const QString& dir, const QString& device,
                                 const QString& dtype) {

@@ -33,8 +33,8 @@ public:
     explicit InferenceWorker(std::shared_ptr<std::atomic<quint64>> cancelBelow);
     ~InferenceWorker() override;
 
-    /// The embedded model's folder: $REGIONCHAT_MODEL, <exe>/../share/regionchat/models/
-    /// shapes-tiny when installed, else the source tree's copy (REGIONCHAT_DEFAULT_MODEL_DIR).
+    /// The embedded model's folder (rc::embedded_model_dir(): $REGIONCHAT_MODEL, else
+    /// PREFIX/share/regionchat/models/shapes-tiny when installed, else the source tree's copy).
     static QString embeddedModelDir();
 
 public slots:

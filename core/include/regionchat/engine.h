@@ -277,6 +277,10 @@ private:
 /// Sets LibTorch's CPU thread count (n > 0).
 void set_cpu_threads(int n);
 
+/// The LibTorch the program runs on, for --version: "LibTorch 1.13.1, CPU (2 threads)", or
+/// with ", CUDA: 1 device" / ", CUDA built in, no device".
+std::string runtime_description();
+
 /// Copy bandwidth of `device` in GB/s (bytes read + written per second), median of 5 copies
 /// of a 1 GiB (CUDA) or 256 MiB (CPU) buffer: the bound a memory-bound decode step is held to.
 double copy_bandwidth_gbs(const Device& device);

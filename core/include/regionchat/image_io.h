@@ -21,6 +21,13 @@ bool read_image_header_size(const std::string& bytes, int* width, int* height);
 /// image, corrupt or truncated, or larger than the limits (checked before decoding).
 cv::Mat load_image(const std::string& path, const ImageLoadLimits& limits = {});
 
+/// The size of the image file `path` from its header, read from its first 4 MiB and checked
+/// against the limits (rc::Error, as load_image, when the file is missing, too large, or its
+/// header says too many pixels). False when no header is found there (not an image, or a
+/// TIFF whose directory is further in): load_image then reads the whole file.
+bool image_file_size(const std::string& path, int* width, int* height,
+                     const ImageLoadLimits& limits = {});
+
 /// The same for bytes already in memory (`name` is used in messages).
 cv::Mat decode_image(const std::string& bytes, const std::string& name,
                      const ImageLoadLimits& limits = {});
@@ -28,5 +35,11 @@ cv::Mat decode_image(const std::string& bytes, const std::string& name,
 /// Any 8/16-bit gray, BGR or BGRA Mat -> 8-bit BGR (a copy). Throws rc::Error when empty or of
 /// an unsupported type.
 cv::Mat to_bgr8(const cv::Mat& image);
+
+/// to_bgr8 without the copy when `image` is already 8-bit BGR: the result then shares its
+/// pixels (for readers; a 9000x7000 image is 189 MB to copy).
+inline cv::Mat as_bgr8(const cv::Mat& image) {
+    return !image.empty() && image.type() == CV_8UC3 ? image : to_bgr8(image);
+}
 
 }  // namespace rc

@@ -20,6 +20,19 @@ inline cv::Mat resize_bicubic_antialias(const cv::Mat& bgr, int size) {
     return resize_bicubic_antialias(bgr, size, size);
 }
 
+/// A large image, whose padded square would be over 16 Mpx and over 4 x `size` per side,
+/// averaged down (INTER_AREA) by the factor that brings that square's side to 4 x `size`;
+/// any other image as it is (shared). What both padded resizes do first, so that no
+/// full-size square is ever built (243 MB for a 9000x7000 photo).
+cv::Mat shrink_before_padding(const cv::Mat& bgr, int size);
+
+/// resize_bicubic_antialias(expand_to_square(bgr, fill), size, size) without building the
+/// padded square: the padding's rows (or columns) are fed to Pillow's passes as they would
+/// be, so the result is the same to the bit up to 16 Mpx of square. Memory: one side x size
+/// intermediate (9 MB for a 9000-pixel side at 336) instead of the side x side square.
+cv::Mat resize_padded_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01,
+                             int size);
+
 /// The size CLIPImageProcessor resizes a width x height image to before its centre crop:
 /// the shortest edge becomes `side`, the other int(side * long / short) (truncated).
 cv::Size shortest_edge_size(int width, int height, int side);
