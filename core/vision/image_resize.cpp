@@ -101,21 +101,24 @@ inline uint8_t pil_clip8(int32_t ss) {
     return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+// One output pixel: n taps of 3-channel pixels `stride` bytes apart, weighted by k.
+inline void pil_pixel(const uint8_t* p, size_t stride, const int32_t* k, int n, uint8_t* o) {
+    int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+    for (int t = 0; t < n; ++t, p += stride) {
+        s0 += p[0] * k[t];
+        s1 += p[1] * k[t];
+        s2 += p[2] * k[t];
+    }
+    o[0] = pil_clip8(s0);
+    o[1] = pil_clip8(s1);
+    o[2] = pil_clip8(s2);
+}
+
 // One horizontal pass over one row of 3-channel pixels.
 void pil_row(const uint8_t* in, const PilCoeffs& c, int out_size, uint8_t* o) {
     for (int x = 0; x < out_size; ++x) {
         const int xmin = c.bounds[size_t(x) * 2], n = c.bounds[size_t(x) * 2 + 1];
-        const int32_t* k = &c.k[size_t(x) * c.ksize];
-        int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
-        const uint8_t* p = in + 3 * xmin;
-        for (int t = 0; t < n; ++t, p += 3) {
-            s0 += p[0] * k[t];
-            s1 += p[1] * k[t];
-            s2 += p[2] * k[t];
-        }
-        o[3 * x] = pil_clip8(s0);
-        o[3 * x + 1] = pil_clip8(s1);
-        o[3 * x + 2] = pil_clip8(s2);
+        pil_pixel(in + 3 * xmin, 3, &c.k[size_t(x) * c.ksize], n, o + 3 * x);
     }
 }
 
@@ -132,18 +135,7 @@ cv::Mat pil_pass(const cv::Mat& in, int out_size, bool horizontal) {
         uint8_t* o = out.ptr<uint8_t>(y);
         const int ymin = c.bounds[size_t(y) * 2], n = c.bounds[size_t(y) * 2 + 1];
         const int32_t* k = &c.k[size_t(y) * c.ksize];
-        for (int x = 0; x < out.cols; ++x) {
-            int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
-            for (int t = 0; t < n; ++t) {
-                const uint8_t* p = in.ptr<uint8_t>(ymin + t) + 3 * x;
-                s0 += p[0] * k[t];
-                s1 += p[1] * k[t];
-                s2 += p[2] * k[t];
-            }
-            o[3 * x] = pil_clip8(s0);
-            o[3 * x + 1] = pil_clip8(s1);
-            o[3 * x + 2] = pil_clip8(s2);
-        }
+        for (int x = 0; x < out.cols; ++x) pil_pixel(in.ptr<uint8_t>(ymin) + 3 * x, in.step, k, n, o + 3 * x);
     }
     return out;
 }
