@@ -68,6 +68,18 @@ private slots:
             QCOMPARE(loaded.hash, QString::fromLatin1(
                 QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256).toHex()));
         }
+        // With alpha (OpenCV drops it), and 16 bits per channel: the same pixels too.
+        cv::Mat alpha(120, 90, CV_8UC4), deep;
+        cv::RNG(6).fill(alpha, cv::RNG::UNIFORM, 0, 256);
+        img(cv::Rect(0, 0, 90, 120)).convertTo(deep, CV_16UC3, 257.0);
+        for (const auto& [name, m] : {std::pair<QString, cv::Mat>{"alpha.png", alpha}, {"deep.png", deep}}) {
+            const QString path = dir.filePath(name);
+            QVERIFY(cv::imwrite(path.toStdString(), m));
+            const rcui::LoadedImage loaded = rcui::loadImageFile(path);
+            QVERIFY2(loaded.error.isEmpty(), qPrintable(loaded.error));
+            QVERIFY2(cv::norm(rcui::toBgrMat(loaded.image), rc::load_image(path.toStdString()),
+                              cv::NORM_INF) == 0, qPrintable(name));
+        }
         // Not an image: the loader's own message, naming the file as shown.
         const QString bad = dir.filePath(QStringLiteral("notes.png"));
         QFile b(bad);

@@ -25,13 +25,17 @@ namespace {
 // into RGB32 themselves, so the pixels are in memory once (252 MB for 9000x7000), not as BGR
 // and then RGB32 beside it. The size is checked from the header first, as rc::load_image does;
 // what Qt does not read here (WebP, TIFF, a damaged file) goes through rc::load_image, whose
-// messages say what is wrong.
+// messages say what is wrong. So do images with alpha, 16-bit or palette images: OpenCV drops
+// alpha and scales 16 bits its own way, and the app must see the pixels the command line sees.
 QImage decodeForDisplay(const QString& path) {
     int w = 0, h = 0;
     if (rc::image_file_size(path.toStdString(), &w, &h)) {
         QImageReader reader(path);
         const QByteArray format = reader.format();
-        if (format == "png" || format == "jpeg" || format == "bmp") {
+        const QImage::Format pixels = reader.imageFormat();
+        if ((format == "png" || format == "jpeg" || format == "bmp") &&
+            (pixels == QImage::Format_RGB32 || pixels == QImage::Format_RGB888 ||
+             pixels == QImage::Format_Grayscale8)) {
             reader.setAutoTransform(true);  // EXIF orientation, as OpenCV applies it
             // Qt's own cap (256 MB) is below what the header check allows (100 Mpx).
             if (QImageReader::allocationLimit() < 1024) QImageReader::setAllocationLimit(1024);

@@ -277,7 +277,8 @@ private:
 /// Sets LibTorch's CPU thread count (n > 0).
 void set_cpu_threads(int n);
 
-/// The LibTorch the program runs on, for --version: "LibTorch 1.13.1, CPU (2 threads)", or
+/// The LibTorch the program runs on, for --version: "LibTorch 1.13.1, CPU (1 thread)" (its
+/// intra-op threads; the BLAS under it keeps threads of its own), or
 /// with ", CUDA: 1 device" / ", CUDA built in, no device".
 std::string runtime_description();
 
