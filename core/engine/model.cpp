@@ -54,7 +54,8 @@ Precision parse_precision(const std::string& name) {
     if (name == "fp32" || name == "float32") return Precision::F32;
     if (name == "fp16" || name == "float16") return Precision::F16;
     if (name == "bf16" || name == "bfloat16") return Precision::BF16;
-    throw Error("unknown dtype '" + name + "' (use auto, fp32, fp16 or bf16)");
+    if (name == "int8") return Precision::Int8;
+    throw Error("unknown dtype '" + name + "' (use auto, fp32, fp16, bf16 or int8)");
 }
 
 std::string to_string(Precision p) {
@@ -67,6 +68,8 @@ std::string to_string(Precision p) {
             return "fp16";
         case Precision::BF16:
             return "bf16";
+        case Precision::Int8:
+            return "int8";
     }
     return "auto";
 }
@@ -111,6 +114,11 @@ torch::Dtype resolve_dtype(Precision p, const torch::Device& device) {
             return torch::kFloat16;
         case Precision::BF16:
             return torch::kBFloat16;
+        case Precision::Int8:  // fp32 everywhere but the int8 weights (quantised after loading)
+            if (device.is_cuda())
+                throw Error("int8 runs on the CPU only (its kernel is a CPU one); use fp16 on "
+                            "CUDA");
+            return torch::kFloat32;
     }
     return torch::kFloat32;
 }
@@ -211,10 +219,16 @@ ModelPlan plan_model(const LoadParams& params) {
     plan.layout = fp.layout;
     plan.layout_description = fp.layout_description;
     plan.device = device_of(device);
-    plan.dtype = precision_of(dtype);
+    plan.dtype = params.dtype == Precision::Int8 ? Precision::Int8 : precision_of(dtype);
     plan.parameters = fp.parameters;
     plan.warnings = fp.warnings;
     plan.weight_bytes = uint64_t(plan.parameters) * elem;
+    if (plan.dtype == Precision::Int8) {
+        if (fp.int8_parameters <= 0)
+            throw Error("int8 weights are for models whose language model is LLaMA-shaped "
+                        "(LLaVA, DualFocus, Pink, ParGo, InternVL2, CoLVA); use fp32 or bf16");
+        plan.weight_bytes -= uint64_t(fp.int8_parameters) * 3;  // int8 instead of fp32
+    }
     // The KV cache of the whole context, the fp32 working tensors of a full prefill, and a
     // margin for the allocator.
     plan.bytes_needed = plan.weight_bytes + fp.kv_elements * elem + 4ull * fp.working_elements +
@@ -256,6 +270,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
                         " but only " + gib(free) + " is free");
     }
     FamilyModel fm = family.load(probe, ctx);
+    if (params.dtype == Precision::Int8) fm.bytes_loaded -= fm.network->quantize_int8();
 
     std::shared_ptr<Model> model(new Model());
     Impl& m = *model->impl_;
@@ -283,7 +298,7 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.info.parameters = m.network->parameter_count();
     m.info.weight_bytes = fm.bytes_loaded;
     m.info.device = device_of(m.device);
-    m.info.dtype = precision_of(m.dtype);
+    m.info.dtype = params.dtype == Precision::Int8 ? Precision::Int8 : precision_of(m.dtype);
     m.info.load_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return model;

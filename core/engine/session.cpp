@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <list>
 
 #include "engine/model_impl.h"
@@ -523,6 +524,10 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
         }
         if (static_cast<int64_t>(generated.size()) >= budget) break;
         auto row = logits.reshape({-1}).to(torch::kCPU, torch::kFloat32).contiguous();
+        if (static_cast<int64_t>(generated.size()) < params.min_new_tokens) {
+            const int64_t eos = m.tokenizer->eos_id();
+            if (eos >= 0 && eos < row.numel()) row.data_ptr<float>()[eos] = -std::numeric_limits<float>::infinity();
+        }
         const int token = sampler.sample(row.data_ptr<float>(), static_cast<size_t>(row.numel()));
         if (generated.empty()) {
             first_token_at = Clock::now();

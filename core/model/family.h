@@ -41,6 +41,8 @@ struct FamilyPlan {
     uint64_t kv_elements = 0;
     /// Largest fp32 working tensors of a full-context prefill, in elements.
     uint64_t working_elements = 0;
+    /// Parameters kept in int8 at `--dtype int8` (0: the family has no int8 weights).
+    int64_t int8_parameters = 0;
     std::vector<std::string> warnings;
 };
 

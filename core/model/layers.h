@@ -45,8 +45,19 @@ struct LinearImpl : torch::nn::Module {
             torch::nn::init::uniform_(bias, -bound, bound);
         }
     }
-    torch::Tensor forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
+    torch::Tensor forward(const torch::Tensor& x) {
+        if (scales.defined()) return linear_int8(x);
+        return torch::linear(x, weight, bias);
+    }
+    /// Keeps the weight in int8 from now on, with one fp32 scale per output row (max |w| /
+    /// 127, buffer "scales"); the float weight is freed. CPU only; the layer then takes fp32
+    /// input. Returns the bytes the weight took before.
+    uint64_t quantize_int8();
     torch::Tensor weight, bias;
+    torch::Tensor scales;  ///< defined once quantize_int8() ran
+
+private:
+    torch::Tensor linear_int8(const torch::Tensor& x);
 };
 TORCH_MODULE(Linear);
 

@@ -134,6 +134,16 @@ public:
         for (const auto& p : whole_->parameters()) n += p.numel();
         return n;
     }
+    uint64_t quantize_int8() override {
+        uint64_t saved = 0;
+        for (const auto& m : lm_->modules(/*include_self=*/false))
+            if (auto* lin = m->as<LinearImpl>()) {
+                const uint64_t before = lin->quantize_int8();
+                if (before > 0)
+                    saved += before - uint64_t(lin->weight.numel()) - 4 * uint64_t(lin->weight.size(0));
+            }
+        return saved;
+    }
 
 protected:
     torch::Device device_;
@@ -152,6 +162,15 @@ inline int64_t llama_parameters(const TextConfig& t) {
     n += t.num_hidden_layers * (D * t.num_attention_heads * d * 2 + 2 * D * t.num_key_value_heads * d +
                                 3 * D * int64_t(t.intermediate_size) + 2 * D);
     return n;
+}
+
+/// Parameters of this decoder's linear layers (q/k/v/o, the MLP, lm_head unless tied): the
+/// ones --dtype int8 keeps in 8 bits.
+inline int64_t llama_linear_parameters(const TextConfig& t) {
+    const int64_t D = t.hidden_size, d = D / t.num_attention_heads;
+    return (t.tie_word_embeddings ? 0 : int64_t(t.vocab_size) * D) +
+           t.num_hidden_layers * (D * t.num_attention_heads * d * 2 +
+                                  2 * D * t.num_key_value_heads * d + 3 * D * int64_t(t.intermediate_size));
 }
 
 /// Elements of a KV cache holding `positions` positions of this decoder (keys and values).

@@ -53,11 +53,14 @@ struct Device {
 /// "auto", "cpu", "cuda:N".
 std::string to_string(const Device& d);
 
-/// Precision of the weights and activations.
-enum class Precision { Auto, F32, F16, BF16 };
-/// Parses "auto", "fp32"/"float32", "fp16"/"float16", "bf16"/"bfloat16"; throws rc::Error.
+/// Precision of the weights and activations. Int8: the language model's linear layers keep
+/// int8 weights with a scale per output row, everything else (and every activation) is fp32;
+/// CPU only.
+enum class Precision { Auto, F32, F16, BF16, Int8 };
+/// Parses "auto", "fp32"/"float32", "fp16"/"float16", "bf16"/"bfloat16", "int8"; throws
+/// rc::Error.
 Precision parse_precision(const std::string& text);
-/// "auto", "fp32", "fp16", "bf16".
+/// "auto", "fp32", "fp16", "bf16", "int8".
 std::string to_string(Precision p);
 
 /// The model families the runtime knows (core/model/<family>/, one registry line each).
@@ -168,6 +171,9 @@ private:
 
 struct GenerateParams {
     int max_new_tokens = 128;
+    /// The end-of-sequence token is not taken before this many new tokens (greedy and
+    /// sampling; benchmarks use it for a fixed length, as transformers' min_new_tokens).
+    int min_new_tokens = 0;
     SamplerParams sampling;  ///< temperature 0: greedy (the published DualFocus setting)
     /// Beam search when beams.num_beams > 1 (ParGo's and RegionVLM's published setting); its
     /// max_new_tokens is this struct's. Beam search holds one decoder state per beam. The

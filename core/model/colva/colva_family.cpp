@@ -356,6 +356,7 @@ public:
         plan.layout = c.layout;
         plan.layout_description = description(c);
         plan.parameters = colva_parameters(c);
+        plan.int8_parameters = llama_linear_parameters(c.net.text);
         plan.warnings = c.warnings;
         const TextConfig& t = c.net.text;
         // A two-image question (MMVM): each image max_tiles + a thumbnail, 256 rows a tile,

@@ -79,6 +79,7 @@ FamilyPlan llava_plan(const ModelConfig& c, std::string layout, std::string desc
     plan.layout = std::move(layout);
     plan.layout_description = std::move(description);
     plan.parameters = count_parameters(c);
+    plan.int8_parameters = llama_linear_parameters(c.text);
     plan.warnings = c.warnings;
     const auto& t = c.text;
     plan.kv_elements = kv_cache_elements(t, t.max_position_embeddings);

@@ -327,6 +327,7 @@ public:
         plan.layout = kLayoutParGo;
         plan.layout_description = kDescription;
         plan.parameters = pargo_parameters(c);
+        plan.int8_parameters = llama_linear_parameters(c.text);
         plan.warnings = c.warnings;
         const auto& t = c.text;
         plan.kv_elements = kv_cache_elements(t, t.max_position_embeddings);

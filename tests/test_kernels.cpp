@@ -1,0 +1,77 @@
+// The int8 matrix-vector product of --dtype int8 against a double-precision loop: every
+// instruction-set path this CPU has, odd sizes (tails), one to three rows, bias, threads.
+#include <QtTest>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/int8_gemv.h"
+
+using namespace rc::kernels;
+
+class TestKernels : public QObject {
+    Q_OBJECT
+
+private slots:
+    void quantisedRowsRoundTrip() {
+        std::mt19937 rng(1);
+        std::normal_distribution<float> nd(0.f, 0.3f);
+        std::vector<float> w(257);
+        for (auto& v : w) v = nd(rng);
+        w[100] = -2.5f;  // the largest magnitude maps to -127
+        std::vector<int8_t> q(w.size());
+        const float s = quantize_row_int8(w.data(), int64_t(w.size()), q.data());
+        QCOMPARE(s, 2.5f / 127.f);
+        QCOMPARE(int(q[100]), -127);
+        for (size_t i = 0; i < w.size(); ++i) QVERIFY(std::fabs(q[i] * s - w[i]) <= 0.5f * s + 1e-7f);
+        std::vector<float> zeros(9, 0.f);
+        QCOMPARE(quantize_row_int8(zeros.data(), 9, q.data()), 0.f);
+        QCOMPARE(int(q[0]), 0);
+    }
+
+    void gemvMatchesALoop_data() {
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("in");
+        QTest::addColumn<int>("out");
+        QTest::addColumn<bool>("bias");
+        QTest::addColumn<int>("threads");
+        QTest::newRow("one row, aligned") << 1 << 256 << 130 << false << 1;
+        QTest::newRow("tails") << 1 << 37 << 5 << true << 1;
+        QTest::newRow("three rows, two threads") << 3 << 1000 << 515 << true << 2;
+        QTest::newRow("shorter than a vector") << 2 << 7 << 3 << false << 0;
+        QTest::newRow("large, all threads") << 1 << 2048 << 1024 << false << 0;
+    }
+    void gemvMatchesALoop() {
+        QFETCH(int, rows);
+        QFETCH(int, in);
+        QFETCH(int, out);
+        QFETCH(bool, bias);
+        QFETCH(int, threads);
+        std::mt19937 rng(rows * 7919 + in);
+        std::uniform_int_distribution<int> wd(-127, 127);
+        std::normal_distribution<float> nd(0.f, 1.f);
+        std::vector<int8_t> w(size_t(in) * out);
+        for (auto& v : w) v = int8_t(wd(rng));
+        std::vector<float> x(size_t(rows) * in), s(out), b(out), y(size_t(rows) * out, NAN);
+        for (auto& v : x) v = nd(rng);
+        for (auto& v : s) v = 0.01f + std::fabs(nd(rng)) * 0.01f;
+        for (auto& v : b) v = nd(rng);
+        gemv_int8(x.data(), rows, in, w.data(), s.data(), bias ? b.data() : nullptr, y.data(), out,
+                  threads);
+        double worst = 0;
+        for (int r = 0; r < rows; ++r)
+            for (int o = 0; o < out; ++o) {
+                double ref = 0;
+                for (int i = 0; i < in; ++i) ref += double(x[size_t(r) * in + i]) * w[size_t(o) * in + i];
+                ref = ref * s[o] + (bias ? b[o] : 0.0);
+                const double got = y[size_t(r) * out + o];
+                QVERIFY2(std::isfinite(got), qPrintable(QString("row %1 out %2").arg(r).arg(o)));
+                worst = std::max(worst, std::fabs(got - ref) / (1.0 + std::fabs(ref)));
+            }
+        QVERIFY2(worst < 1e-4, qPrintable(QString("%1 (%2)").arg(worst).arg(gemv_int8_isa())));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestKernels)
+#include "test_kernels.moc"
