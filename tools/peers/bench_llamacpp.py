@@ -24,13 +24,43 @@ import numpy as np
 import llama_cpp
 
 
-def encoder(mmproj, threads):
-    """A function timing one image encode through libmtmd, or None when it cannot be had."""
-    try:
-        from llama_cpp import mtmd_cpp as mtmd
-    except ImportError:
-        return None, "llama_cpp.mtmd_cpp missing"
-    return mtmd, None
+def make_encoder(llm, mmproj, threads):
+    """A function encoding one 640x480 image of random pixels through libmtmd (the mmproj's
+    CLIP tower and projector) and returning its milliseconds."""
+    from llama_cpp import mtmd_cpp as mtmd
+    params = mtmd.mtmd_context_params_default()
+    params.use_gpu = False
+    params.print_timings = False
+    params.n_threads = threads
+    params.warmup = False
+    ctx = mtmd.mtmd_init_from_file(mmproj.encode(), llm.model, params)
+    if not ctx:
+        raise SystemExit(f"libmtmd could not load {mmproj}")
+    w, h = 640, 480
+    pixels = np.random.default_rng(1).integers(0, 256, w * h * 3, dtype=np.uint8)
+    data = (ctypes.c_uint8 * pixels.size).from_buffer_copy(pixels.tobytes())
+    bitmap = mtmd.mtmd_bitmap_init(w, h, data)
+    text = mtmd.mtmd_default_marker()
+    inp = mtmd.mtmd_input_text(text, len(text), False, True)
+    chunks = mtmd.mtmd_input_chunks_init()
+    bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
+    if mtmd.mtmd_tokenize(ctx, chunks, ctypes.byref(inp), bitmaps, 1) != 0:
+        raise SystemExit("mtmd_tokenize failed")
+    image = None
+    for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+        chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+        if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+            image = chunk
+    if image is None:
+        raise SystemExit("no image chunk from mtmd_tokenize")
+
+    def encode():
+        t = time.perf_counter()
+        if mtmd.mtmd_encode_chunk(ctx, image) != 0:
+            raise SystemExit("mtmd_encode_chunk failed")
+        return (time.perf_counter() - t) * 1000
+
+    return encode
 
 
 def main():

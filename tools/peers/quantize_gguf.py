@@ -3,6 +3,7 @@ quantiser (llama_model_quantize through llama-cpp-python).
 
     python quantize_gguf.py IN_F32.gguf OUT.gguf bf16|f16|q8_0
 """
+import ctypes
 import sys
 
 import llama_cpp
@@ -16,7 +17,8 @@ def main():
         raise SystemExit(__doc__)
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = TYPES[sys.argv[3]]
-    rc = llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), params)
+    rc = llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(),
+                                        ctypes.byref(params))
     if rc != 0:
         raise SystemExit(f"llama_model_quantize returned {rc}")
     print(f"wrote {sys.argv[2]} ({sys.argv[3]})")
