@@ -66,6 +66,7 @@ private slots:
     void vicunaTwoTurns();
     void vicunaThreeTurns();
     void vicunaEndsWithAnswer();
+    void emptyAnswerKeepsLaterTurns();
     void vicunaCustomSystem();
     void llamaOneTurn();
     void llamaTwoTurns();
@@ -125,6 +126,19 @@ void TestChatTemplate::vicunaEndsWithAnswer() {
     // An empty assistant message is LLaVA's None: the prompt stops at "ASSISTANT:".
     QCOMPARE(rc::pieces_to_string(render("vicuna_v1", {user("Q"), assistant("")})),
              "<s>" + kVicunaSys + " USER: Q ASSISTANT:");
+}
+
+void TestChatTemplate::emptyAnswerKeepsLaterTurns() {
+    // A model that ended its answer at once leaves an empty assistant message in the middle of
+    // the conversation; the question after it must still be asked (it was dropped before).
+    QCOMPARE(rc::pieces_to_string(render("vicuna_v1", {user("Q"), assistant(""), user("Q2")})),
+             "<s>" + kVicunaSys + " USER: Q ASSISTANT:</s>USER: Q2 ASSISTANT:");
+    QCOMPARE(rc::pieces_to_string(render("llama_2", {user("Q"), assistant(""), user("Q2")}, "S")),
+             std::string("<s>[INST] <<SYS>>\nS\n<</SYS>>\n\nQ [/INST]</s><s>[INST] Q2 [/INST]"));
+    // The empty Eos is the model's own (an answer piece), as a non-empty answer's is.
+    const auto pieces = render("vicuna_v1", {user("Q"), assistant(""), user("Q2")});
+    QCOMPARE(describe(pieces), "B | T\"" + kVicunaSys + " USER: Q ASSISTANT:\" | E* | "
+                               "T\"USER: Q2 ASSISTANT:\"");
 }
 
 void TestChatTemplate::vicunaCustomSystem() {

@@ -1,8 +1,12 @@
 // The int8 matrix-vector product of --dtype int8 against a double-precision loop: every
-// instruction-set path this CPU has, odd sizes (tails), one to three rows, bias, threads.
+// instruction-set path this CPU has, odd sizes (tails), one to three rows, bias, threads; and
+// the int8-to-fp32 rows of the prefill path.
 #include <QtTest>
 
+#include <chrono>
 #include <cmath>
+#include <string>
+#include <thread>
 #include <random>
 #include <vector>
 
@@ -28,6 +32,47 @@ private slots:
         std::vector<float> zeros(9, 0.f);
         QCOMPARE(quantize_row_int8(zeros.data(), 9, q.data()), 0.f);
         QCOMPARE(int(q[0]), 0);
+    }
+
+    // int8 rows back to fp32 (the prefill path's weight blocks): exactly scale * q, with tails
+    // and with the rows split over two threads.
+    void dequantisedRowsAreExact() {
+        for (int threads : {1, 2})
+            for (int in : {7, 64, 300}) {
+                const int rows = 260;
+                std::mt19937 rng(uint32_t(in + threads));
+                std::uniform_int_distribution<int> qd(-127, 127);
+                std::vector<int8_t> q(size_t(rows) * in);
+                for (auto& v : q) v = int8_t(qd(rng));
+                std::vector<float> scales(rows), out(q.size(), -1.f);
+                for (int o = 0; o < rows; ++o) scales[o] = 0.001f * float(o + 1);
+                dequantize_int8(q.data(), scales.data(), rows, in, out.data(), threads);
+                for (int o = 0; o < rows; ++o)
+                    for (int i = 0; i < in; ++i)
+                        QCOMPARE(out[size_t(o) * in + i], scales[o] * float(q[size_t(o) * in + i]));
+            }
+    }
+
+    // The kernel's own worker threads: thousands of products in a row with changing thread
+    // counts (workers joining, sitting out, sleeping between calls) all finish with the same
+    // result as one thread.
+    void workersFinishEveryProduct() {
+        const int in = 128, out = 640;  // above the size the kernel splits from
+        std::mt19937 rng(3);
+        std::uniform_int_distribution<int> qd(-127, 127);
+        std::normal_distribution<float> nd(0.f, 1.f);
+        std::vector<int8_t> w(size_t(in) * out);
+        for (auto& v : w) v = int8_t(qd(rng));
+        std::vector<float> x(in), scales(out, 0.01f), ref(out), y(out);
+        for (auto& v : x) v = nd(rng);
+        gemv_int8(x.data(), 1, in, w.data(), scales.data(), nullptr, ref.data(), out, 1);
+        for (int i = 0; i < 3000; ++i) {
+            const int threads = 1 + i % 4;
+            std::fill(y.begin(), y.end(), 0.f);
+            gemv_int8(x.data(), 1, in, w.data(), scales.data(), nullptr, y.data(), out, threads);
+            if (y != ref) QFAIL(("product " + std::to_string(i) + " with " + std::to_string(threads) + " threads differs").c_str());
+            if (i % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
     }
 
     void gemvMatchesALoop_data() {

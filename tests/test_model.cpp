@@ -175,6 +175,70 @@ private slots:
             }
     }
 
+    // Grouped-query attention on the CPU reads each key/value head once for its group of query
+    // heads; the same numbers as repeating the keys and values per head (transformers' way).
+    void attentionGroupsWithoutRepeating() {
+        torch::manual_seed(5);
+        torch::NoGradGuard ng;
+        const int64_t S = 9, d = 8, kv = 2, g = 3;
+        auto k = torch::randn({1, kv, S, d}), v = torch::randn({1, kv, S, d});
+        for (int64_t T : {1, 4, 9}) {
+            auto q = torch::randn({1, kv * g, T, d});
+            const int64_t offset = S - T;
+            auto ref = attention(q, k.repeat_interleave(g, 1), v.repeat_interleave(g, 1), offset);
+            auto grouped =
+                attention(q.reshape({1, kv, g * T, d}), k, v, offset, g).view({1, kv * g, T, d});
+            const double diff = (ref - grouped).abs().max().item<double>();
+            QVERIFY2(diff < 1e-6, (std::to_string(T) + ": " + std::to_string(diff)).c_str());
+        }
+    }
+
+    // Fused q/k/v and gate/up (done at load): one product each, the same logits, the separate
+    // layers' names and values kept as views of the fused weights (no second copy), in fp32
+    // and with int8 weights.
+    void fusedProjectionsChangeNothing() {
+        auto cfg = testing::tiny_config();
+        for (bool int8 : {false, true}) {
+            torch::manual_seed(8);
+            Llava net(cfg);
+            torch::NoGradGuard ng;
+            for (auto& p : net->parameters()) p.normal_(0.0, 0.2);
+            auto& lm = net->language_model;
+            if (int8)
+                for (const auto& m : lm->modules(false))
+                    if (auto* lin = m->as<LinearImpl>()) lin->quantize_int8();
+            auto ids = torch::randint(3, cfg.text.vocab_size, {1, 24}, torch::kInt64);
+            auto embeds = lm->embed(ids);
+            auto before = chunked_logits(net, embeds, {20, 1, 1, 2});
+            const auto names = lm->named_parameters().keys();
+            int64_t bytes = 0;
+            for (const auto& t : lm->parameters()) bytes += t.numel() * t.element_size();
+            for (const auto& layer : *lm->model->layers) {
+                auto* l = layer->as<LlamaDecoderLayerImpl>();
+                l->self_attn->fuse();
+                l->mlp->fuse();
+                QVERIFY(l->self_attn->qkv && l->mlp->gate_up);
+                const auto& a = *l->self_attn;
+                QCOMPARE(a.qkv->weight.size(0), a.q_proj->weight.size(0) + 2 * a.k_proj->weight.size(0));
+                QCOMPARE(a.q_proj->weight.data_ptr(), a.qkv->weight.data_ptr());
+                QCOMPARE(a.qkv->scales.defined(), int8);
+                const auto& up = l->mlp->up_proj->weight;
+                QCOMPARE(up.data_ptr(), l->mlp->gate_up->weight.narrow(0, up.size(0), up.size(0)).data_ptr());
+            }
+            QCOMPARE(lm->named_parameters().keys(), names);
+            int64_t after_bytes = 0;
+            for (const auto& t : lm->parameters()) after_bytes += t.numel() * t.element_size();
+            QCOMPARE(after_bytes, bytes);
+            auto after = chunked_logits(net, embeds, {20, 1, 1, 2});
+            QVERIFY(before.defined() && after.defined());
+            const double diff = (before - after).abs().max().item<double>();
+            QVERIFY2(diff < 1e-5, std::to_string(diff).c_str());
+        }
+        // Parts that cannot be one product are left alone.
+        Linear a(8, 4, false), b(6, 4, false);
+        QVERIFY(!fuse_linears({a.get(), b.get()}));
+    }
+
     void kvCacheMatchesFullRecompute() {
         auto cfg = testing::tiny_config();
         torch::manual_seed(7);

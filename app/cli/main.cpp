@@ -19,7 +19,7 @@ const char* kUsage =
     "                     --image may repeat; a region value ending in @K is on image K\n"
     "                     (CoLVA: regions on both frames become its region tokens)\n"
     "                     [--json] [--max-new-tokens N] [--device auto|cpu|cuda] [--dtype "
-    "auto|fp32|fp16|bf16]\n"
+    "auto|fp32|fp16|bf16|int8]\n"
     "                     [--threads N] [--temperature T] [--top-p P] [--seed S]\n"
     "                     [--beams N [--length-penalty L]]   beam search instead of sampling\n"
     "                     [--score ANSWER]...   (mean NLL of each candidate answer, in --json)\n"

@@ -107,7 +107,7 @@ int run_speed(int argc, char** argv) {
     // Read before the bandwidth probe, whose two 256 MB buffers are not the model's.
     const uint64_t peak_rss = status_bytes("VmHWM:");
     const double bandwidth = copy_bandwidth_gbs(info.device);
-    const double bound = bandwidth * 1e9 / double(info.weight_bytes);
+    const double bound = bandwidth * 1e9 / double(info.decode_weight_bytes);
     const double decode = median(tps);
 
     nlohmann::json j = {{"model", info.dir},
@@ -115,6 +115,7 @@ int run_speed(int argc, char** argv) {
                         {"dtype", to_string(info.dtype)},
                         {"parameters", info.parameters},
                         {"weight_bytes", info.weight_bytes},
+                        {"decode_weight_bytes", info.decode_weight_bytes},
                         {"load_ms", info.load_ms},
                         {"plan_ms", plan_ms},
                         {"plan_bytes_needed", plan.bytes_needed},

@@ -270,7 +270,8 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
                         " but only " + gib(free) + " is free");
     }
     FamilyModel fm = family.load(probe, ctx);
-    if (params.dtype == Precision::Int8) fm.bytes_loaded -= fm.network->quantize_int8();
+    if (params.dtype == Precision::Int8) fm.network->quantize_int8();
+    fm.network->fuse_projections();
 
     std::shared_ptr<Model> model(new Model());
     Impl& m = *model->impl_;
@@ -296,7 +297,10 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
     m.info.answer_after = fm.answer_after;
     m.info.answer_before = fm.answer_before;
     m.info.parameters = m.network->parameter_count();
-    m.info.weight_bytes = fm.bytes_loaded;
+    m.info.weight_bytes = m.network->weight_bytes();
+    if (m.info.weight_bytes == 0) m.info.weight_bytes = fm.bytes_loaded;
+    m.info.decode_weight_bytes = m.network->decode_weight_bytes();
+    if (m.info.decode_weight_bytes == 0) m.info.decode_weight_bytes = m.info.weight_bytes;
     m.info.device = device_of(m.device);
     m.info.dtype = params.dtype == Precision::Int8 ? Precision::Int8 : precision_of(m.dtype);
     m.info.load_ms =

@@ -5,7 +5,8 @@
 //
 // torch-free (plain arrays) so it builds and is tested on its own; AVX2+FMA when the CPU has
 // them (chosen at run time: the build targets plain x86-64), a portable loop otherwise. Output
-// rows are split over OpenMP threads when the build has OpenMP.
+// rows are split over a few persistent threads of this library's own (not OpenMP: see
+// int8_gemv.cpp).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,11 @@ namespace rc::kernels {
 /// processor (LibTorch's own thread count is left alone).
 void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const float* scales,
                const float* bias, float* y, int64_t out, int threads = 0);
+
+/// w_out[o, i] = scales[o] * w[o, i] for o < rows: int8 rows back to fp32 (a block of them at
+/// a time, for a BLAS product when many rows of x are multiplied). Threads as gemv_int8.
+void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t in, float* w_out,
+                     int threads = 0);
 
 /// Quantises one row of `in` floats to int8 with a symmetric scale max|w| / 127 (returned; 0
 /// rows give scale 0 and zeros).

@@ -7,12 +7,12 @@
 namespace rc {
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        int64_t causal_offset) {
-    const int64_t T = q.size(2);
+                        int64_t causal_offset, int64_t group) {
+    const int64_t T = q.size(2) / group;
     const int64_t S = k.size(2);
     const bool need_mask = causal_offset >= 0 && !(T == 1 && causal_offset + 1 >= S);
 #if TORCH_VERSION_MAJOR >= 2
-    if (q.is_cuda()) {
+    if (q.is_cuda() && group == 1) {
         if (!need_mask) return at::scaled_dot_product_attention(q, k, v);
         auto mask = torch::ones({T, S}, q.options().dtype(torch::kBool)).tril(causal_offset);
         return at::scaled_dot_product_attention(q, k, v, mask);
@@ -23,6 +23,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     auto scores = torch::matmul(q, k.transpose(-2, -1)).to(torch::kFloat32).mul_(scale);
     if (need_mask) {
         auto mask = torch::ones({T, S}, q.options().dtype(torch::kBool)).triu(causal_offset + 1);
+        if (group > 1) mask = mask.repeat({group, 1});  // row j*T + t is query t
         scores.masked_fill_(mask, -std::numeric_limits<float>::infinity());
     }
     auto probs = torch::softmax(scores, -1).to(q.scalar_type());

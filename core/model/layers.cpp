@@ -36,14 +36,60 @@ uint64_t LinearImpl::quantize_int8() {
     for (int64_t o = 0; o < out; ++o) sp[o] = kernels::quantize_row_int8(src + o * in, in, dst + o * in);
     // The registered parameter is replaced too, so the float tensor is freed and a walk over
     // parameters() sees what the layer holds.
-    parameters_["weight"] = q;
-    weight = q;
-    if (bias.defined()) {
-        bias = bias.detach().to(torch::kFloat32).contiguous();
-        parameters_["bias"] = bias;
-    }
-    scales = register_buffer("scales", s);
+    set_tensors(q, bias.defined() ? bias.detach().to(torch::kFloat32).contiguous() : torch::Tensor(),
+                s);
     return before;
+}
+
+void LinearImpl::set_tensors(torch::Tensor w, torch::Tensor b, torch::Tensor s) {
+    weight = std::move(w);
+    parameters_["weight"] = weight;
+    if (b.defined()) {
+        bias = std::move(b);
+        if (parameters_.contains("bias")) parameters_["bias"] = bias;
+        else register_parameter("bias", bias, /*requires_grad=*/false);
+    }
+    if (s.defined()) {
+        // A buffer cannot be re-registered: the registered tensor itself takes the new
+        // storage (set_ keeps member and registration one tensor).
+        torch::NoGradGuard no_grad;
+        if (scales.defined()) scales.set_(s);
+        else scales = register_buffer("scales", std::move(s));
+    }
+}
+
+Linear fuse_linears(const std::vector<LinearImpl*>& parts) {
+    if (parts.size() < 2) return nullptr;
+    const LinearImpl& first = *parts.front();
+    std::vector<torch::Tensor> ws, bs, ss;
+    for (const LinearImpl* p : parts) {
+        if (p->weight.dim() != 2 || p->weight.size(1) != first.weight.size(1) ||
+            p->weight.scalar_type() != first.weight.scalar_type() ||
+            p->weight.device() != first.weight.device() ||
+            p->bias.defined() != first.bias.defined() || p->scales.defined() != first.scales.defined())
+            return nullptr;
+        ws.push_back(p->weight);
+        if (p->bias.defined()) bs.push_back(p->bias);
+        if (p->scales.defined()) ss.push_back(p->scales);
+    }
+    torch::NoGradGuard no_grad;
+    const auto w = torch::cat(ws, 0);
+    const auto b = bs.empty() ? torch::Tensor() : torch::cat(bs, 0);
+    const auto s = ss.empty() ? torch::Tensor() : torch::cat(ss, 0);
+    Linear fused{nullptr};
+    {
+        SkipInit skip;
+        fused = Linear(w.size(1), 0, /*with_bias=*/false);
+    }
+    fused->set_tensors(w, b, s);
+    int64_t row = 0;
+    for (LinearImpl* p : parts) {
+        const int64_t n = p->weight.size(0);
+        p->set_tensors(w.narrow(0, row, n), b.defined() ? b.narrow(0, row, n) : torch::Tensor(),
+                       s.defined() ? s.narrow(0, row, n) : torch::Tensor());
+        row += n;
+    }
+    return fused;
 }
 
 torch::Tensor LinearImpl::linear_int8(const torch::Tensor& x) {
@@ -56,13 +102,26 @@ torch::Tensor LinearImpl::linear_int8(const torch::Tensor& x) {
     const int64_t rows = in > 0 ? xf.numel() / in : 0;
     // A few rows (decoding, beams): the int8 kernel reads each weight once. More (a prefill):
     // the weight in fp32 for one BLAS product, as it would have been without int8.
-    if (rows > 8) {
-        const auto w = weight.to(torch::kFloat32).mul_(scales.unsqueeze(1));
-        return torch::linear(xf, w, bias).to(x.scalar_type());
-    }
     auto sizes = xf.sizes().vec();
     sizes.back() = out;
     auto y = torch::empty(sizes, xf.options());
+    if (rows > 8) {
+        // A block of output rows at a time (2 MB in fp32, in cache while BLAS reads it), so
+        // the fp32 copy of the whole weight is never written out to memory and back.
+        const int64_t block = std::min<int64_t>(out, std::max<int64_t>(16, (int64_t(1) << 19) / in));
+        auto wbuf = torch::empty({block, in}, xf.options());
+        const auto x2 = xf.reshape({rows, in});
+        auto y2 = y.view({rows, out});
+        for (int64_t o = 0; o < out; o += block) {
+            const int64_t n = std::min(block, out - o);
+            auto wb = wbuf.narrow(0, 0, n);
+            kernels::dequantize_int8(weight.data_ptr<int8_t>() + o * in, scales.data_ptr<float>() + o,
+                                     n, in, wb.data_ptr<float>());
+            y2.narrow(1, o, n).copy_(torch::mm(x2, wb.t()));
+        }
+        if (bias.defined()) y.add_(bias);
+        return y.to(x.scalar_type());
+    }
     kernels::gemv_int8(xf.data_ptr<float>(), rows, in, weight.data_ptr<int8_t>(),
                        scales.data_ptr<float>(), bias.defined() ? bias.data_ptr<float>() : nullptr,
                        y.data_ptr<float>(), out);

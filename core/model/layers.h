@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cmath>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -53,6 +54,9 @@ struct LinearImpl : torch::nn::Module {
     /// 127, buffer "scales"); the float weight is freed. CPU only; the layer then takes fp32
     /// input. Returns the bytes the weight took before.
     uint64_t quantize_int8();
+    /// Holds these tensors from now on, as its registered "weight", "bias" and "scales" too
+    /// (the ones it held before are released). `b` and `s` may be undefined.
+    void set_tensors(torch::Tensor w, torch::Tensor b, torch::Tensor s);
     torch::Tensor weight, bias;
     torch::Tensor scales;  ///< defined once quantize_int8() ran
 
@@ -60,6 +64,12 @@ private:
     torch::Tensor linear_int8(const torch::Tensor& x);
 };
 TORCH_MODULE(Linear);
+
+/// One layer computing `parts` side by side, its output their outputs concatenated: a fused
+/// q/k/v or gate/up projection, one product (one weight pass, one thread fork) instead of
+/// several. The parts then hold views of the fused weights (their names, values and the memory
+/// they take unchanged). Null when the parts differ in input size, dtype, device, bias or int8.
+Linear fuse_linears(const std::vector<LinearImpl*>& parts);
 
 /// A lookup table [count, dim]; initialised as torch::nn::Embedding (standard normal).
 struct EmbeddingImpl : torch::nn::Module {

@@ -88,18 +88,44 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
                                           const torch::Tensor& sin, int64_t pos, KvCache* cache,
                                           int layer) {
     const int64_t B = x.size(0), T = x.size(1);
-    auto q = q_proj(x).view({B, T, heads, head_dim}).transpose(1, 2);
-    auto k = k_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);
-    auto v = v_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);
+    const int64_t nq = heads * head_dim, nkv = kv_heads * head_dim;
+    torch::Tensor q, k, v;
+    if (qkv) {
+        const auto y = qkv(x);
+        q = y.narrow(-1, 0, nq);
+        k = y.narrow(-1, nq, nkv);
+        v = y.narrow(-1, nq + nkv, nkv);
+    } else {
+        q = q_proj(x);
+        k = k_proj(x);
+        v = v_proj(x);
+    }
+    q = q.view({B, T, heads, head_dim}).transpose(1, 2);
+    k = k.view({B, T, kv_heads, head_dim}).transpose(1, 2);
+    v = v.view({B, T, kv_heads, head_dim}).transpose(1, 2);
     q = apply_rope(q, cos, sin);
     k = apply_rope(k, cos, sin);
     if (cache) std::tie(k, v) = cache->update(layer, k, v, pos);
-    if (kv_heads != heads) {
-        k = k.repeat_interleave(heads / kv_heads, 1);
-        v = v.repeat_interleave(heads / kv_heads, 1);
+    torch::Tensor out;
+    if (kv_heads != heads && !x.is_cuda()) {
+        // Grouped-query attention without copying the cache: the query heads sharing a
+        // key/value head are one row block against it (heads h*g .. h*g+g-1 read kv head h,
+        // as repeat_interleave would have laid them out).
+        const int64_t g = heads / kv_heads;
+        out = attention(q.reshape({B, kv_heads, g * T, head_dim}), k, v, cache ? pos : 0, g)
+                  .view({B, heads, T, head_dim});
+    } else {
+        if (kv_heads != heads) {
+            k = k.repeat_interleave(heads / kv_heads, 1);
+            v = v.repeat_interleave(heads / kv_heads, 1);
+        }
+        out = attention(q, k, v, cache ? pos : 0);
     }
-    auto out = attention(q, k, v, cache ? pos : 0);
-    return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
+    return o_proj(out.transpose(1, 2).reshape({B, T, nq}));
+}
+
+void LlamaAttentionImpl::fuse() {
+    if (!qkv) qkv = fuse_linears({q_proj.get(), k_proj.get(), v_proj.get()});
 }
 
 LlamaMlpImpl::LlamaMlpImpl(const TextConfig& c) {
@@ -110,7 +136,16 @@ LlamaMlpImpl::LlamaMlpImpl(const TextConfig& c) {
 }
 
 torch::Tensor LlamaMlpImpl::forward(const torch::Tensor& x) {
+    if (gate_up) {
+        const auto y = gate_up(x);
+        const int64_t n = y.size(-1) / 2;
+        return down_proj(torch::silu(y.narrow(-1, 0, n)) * y.narrow(-1, n, n));
+    }
     return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
+void LlamaMlpImpl::fuse() {
+    if (!gate_up) gate_up = fuse_linears({gate_proj.get(), up_proj.get()});
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const TextConfig& c) {

@@ -47,7 +47,11 @@ struct LlamaAttentionImpl : torch::nn::Module {
     /// x [B,T,D]; cos/sin from Rope; pos = absolute position of x[:,0]; cache may be null.
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos,
                           const torch::Tensor& sin, int64_t pos, KvCache* cache, int layer);
+    /// q/k/v as one product from now on (after loading and any quantisation: the three then
+    /// hold views of the fused weight).
+    void fuse();
     Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+    Linear qkv{nullptr};  ///< set by fuse(); not registered (no names of its own)
     int64_t heads, kv_heads, head_dim;
 };
 TORCH_MODULE(LlamaAttention);
@@ -55,7 +59,10 @@ TORCH_MODULE(LlamaAttention);
 struct LlamaMlpImpl : torch::nn::Module {
     explicit LlamaMlpImpl(const TextConfig& c);
     torch::Tensor forward(const torch::Tensor& x);
+    /// gate/up as one product from now on (as LlamaAttentionImpl::fuse).
+    void fuse();
     Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+    Linear gate_up{nullptr};  ///< set by fuse(); not registered
 };
 TORCH_MODULE(LlamaMlp);
 
@@ -132,6 +139,31 @@ public:
     int64_t parameter_count() override {
         int64_t n = 0;
         for (const auto& p : whole_->parameters()) n += p.numel();
+        return n;
+    }
+    uint64_t weight_bytes() override {
+        uint64_t n = 0;
+        for (const auto& t : whole_->parameters()) n += t.numel() * t.element_size();
+        for (const auto& t : whole_->buffers()) n += t.numel() * t.element_size();
+        return n;
+    }
+    void fuse_projections() override {
+        for (const auto& layer : *lm_->model->layers) {
+            auto* l = layer->as<LlamaDecoderLayerImpl>();
+            l->self_attn->fuse();
+            l->mlp->fuse();
+        }
+    }
+    uint64_t decode_weight_bytes() override {
+        // One decode step reads every weight of the language model but the token embeddings
+        // (one row of them), unless lm_head is tied to them.
+        uint64_t n = 0;
+        for (const auto& t : lm_->parameters()) n += t.numel() * t.element_size();
+        for (const auto& t : lm_->buffers()) n += t.numel() * t.element_size();
+        if (!lm_->config.tie_word_embeddings) {
+            const auto& e = lm_->model->embed_tokens->weight;
+            n -= std::min<uint64_t>(n, e.numel() * e.element_size());
+        }
         return n;
     }
     uint64_t quantize_int8() override {

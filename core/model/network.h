@@ -71,6 +71,15 @@ public:
     /// int8` on the CPU; the rest stays fp32). Returns the weight bytes saved; rc::Error for
     /// networks without it.
     virtual uint64_t quantize_int8();
+    /// Fuses projections that read the same input (q/k/v, gate/up) for inference; after
+    /// loading and quantize_int8. Does nothing for networks without them.
+    virtual void fuse_projections() {}
+    /// Bytes of the parameters and buffers held (what the weights take in memory); 0 when
+    /// the network does not count them (the loader's count of bytes read is used).
+    virtual uint64_t weight_bytes() { return 0; }
+    /// Bytes one decode step reads (the memory-bandwidth bound's divisor); weight_bytes()
+    /// unless the network knows better.
+    virtual uint64_t decode_weight_bytes() { return weight_bytes(); }
 };
 
 inline torch::Tensor Network::encode_image_with_text(const cv::Mat&, const std::string&) {

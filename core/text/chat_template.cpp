@@ -57,7 +57,7 @@ private:
 //   Text("SYS USER: Q ASSISTANT:"), Text(" A1", answer), Eos(answer), Text("USER: Q2 ...")
 // and the answer piece tokenizes to exactly the answer's tokens ("▁A1" through SentencePiece's
 // dummy prefix). Concatenated with "<s>"/"</s>" this is LLaVA's string byte for byte.
-// An empty assistant message stands for LLaVA's None: "ASSISTANT:" and nothing after it.
+// An empty last assistant message stands for LLaVA's None: "ASSISTANT:" and nothing after it.
 class VicunaV1Template : public ChatTemplate {
 public:
     explicit VicunaV1Template(std::string system) : system_(std::move(system)) {}
@@ -75,8 +75,10 @@ public:
                 continue;
             }
             b.text("ASSISTANT:");
-            if (m.text.empty()) return b.finish();
-            b.answer(" " + m.text);
+            // The last message empty: the model answers next. An empty answer earlier (the
+            // model ended at once) is its Eos alone, so the turns after it are kept.
+            if (m.text.empty() && &m == &messages.back()) return b.finish();
+            if (!m.text.empty()) b.answer(" " + m.text);
             b.eos(true);
             last_is_user = false;
         }
@@ -121,12 +123,12 @@ public:
                 started = true;
                 b.text("[INST] " + msg + " [/INST]");
             } else {
-                if (m.text.empty()) break;
+                if (m.text.empty() && &m == &messages.back()) break;
                 if (!started) {
                     b.bos();
                     started = true;
                 }
-                b.answer(" " + m.text + " ");
+                if (!m.text.empty()) b.answer(" " + m.text + " ");
                 b.eos(true);
             }
         }

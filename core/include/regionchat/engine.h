@@ -90,7 +90,8 @@ struct ModelInfo {
     Device device;                   ///< resolved: Cpu or Cuda:N
     Precision dtype = Precision::F32;  ///< resolved
     int64_t parameters = 0;
-    uint64_t weight_bytes = 0;
+    uint64_t weight_bytes = 0;         ///< what the weights take in memory
+    uint64_t decode_weight_bytes = 0;  ///< what one decode step reads of them (bandwidth bound)
     double load_ms = 0;
     std::vector<std::string> warnings;  ///< config keys ignored, unused tensors
     /// False for a family that reads no coordinates in text (ParGo): its region questions are
