@@ -1,10 +1,12 @@
 // The int8 matrix-vector product of --dtype int8 against a double-precision loop: every
 // instruction-set path this CPU has, odd sizes (tails), one to three rows, bias, threads; and
-// the int8-to-fp32 rows of the prefill path.
+// the int8-to-fp32 rows of the prefill path; the fp32 and bf16 weight products of a float
+// model's decode step.
 #include <QtTest>
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <random>
@@ -73,6 +75,47 @@ private slots:
             if (y != ref) QFAIL(("product " + std::to_string(i) + " with " + std::to_string(threads) + " threads differs").c_str());
             if (i % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
+    }
+
+    // The fp32 and bf16 weight products of a float model's decode step against a double loop
+    // over the same (bf16-rounded) weights: tails, 1 and 3 rows, bias, 1 and 2 threads.
+    void floatGemvMatchesALoop() {
+        std::mt19937 rng(4);
+        std::normal_distribution<float> nd(0.f, 1.f);
+        for (int threads : {1, 2})
+            for (int rows : {1, 3})
+                for (int in : {5, 64, 1000}) {
+                    const int out = 300;
+                    std::vector<float> x(size_t(rows) * in), w(size_t(out) * in), bias(out);
+                    for (auto& v : x) v = nd(rng);
+                    for (auto& v : w) v = nd(rng);
+                    for (auto& v : bias) v = nd(rng);
+                    std::vector<uint16_t> wb(w.size());
+                    std::vector<float> wr(w.size());  // w rounded to bf16 (truncated: exact)
+                    for (size_t i = 0; i < w.size(); ++i) {
+                        uint32_t bits;
+                        std::memcpy(&bits, &w[i], 4);
+                        wb[i] = uint16_t(bits >> 16);
+                        bits &= 0xffff0000u;
+                        std::memcpy(&wr[i], &bits, 4);
+                    }
+                    std::vector<float> y32(size_t(rows) * out), y16(y32.size());
+                    gemv_f32(x.data(), rows, in, w.data(), bias.data(), y32.data(), out, threads);
+                    gemv_bf16(x.data(), rows, in, wb.data(), bias.data(), y16.data(), out, threads);
+                    for (int r = 0; r < rows; ++r)
+                        for (int o = 0; o < out; ++o) {
+                            double a = bias[o], b = bias[o];
+                            for (int i = 0; i < in; ++i) {
+                                a += double(x[size_t(r) * in + i]) * w[size_t(o) * in + i];
+                                b += double(x[size_t(r) * in + i]) * wr[size_t(o) * in + i];
+                            }
+                            const double tol = 1e-4 * std::sqrt(double(in)) + 1e-5;
+                            if (std::fabs(a - y32[size_t(r) * out + o]) > tol ||
+                                std::fabs(b - y16[size_t(r) * out + o]) > tol)
+                                QFAIL(("row " + std::to_string(r) + " out " + std::to_string(o) +
+                                       " in " + std::to_string(in)).c_str());
+                        }
+                }
     }
 
     void gemvMatchesALoop_data() {

@@ -19,6 +19,14 @@ namespace rc::kernels {
 void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const float* scales,
                const float* bias, float* y, int64_t out, int threads = 0);
 
+/// The same product with the weight in fp32 or in bf16 (the upper 16 bits of an fp32, as
+/// LibTorch stores kBFloat16): the decode step of a float model, one pass over the weight split
+/// over the same threads.
+void gemv_f32(const float* x, int64_t rows, int64_t in, const float* w, const float* bias,
+              float* y, int64_t out, int threads = 0);
+void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, const float* bias,
+               float* y, int64_t out, int threads = 0);
+
 /// w_out[o, i] = scales[o] * w[o, i] for o < rows: int8 rows back to fp32 (a block of them at
 /// a time, for a BLAS product when many rows of x are multiplied). Threads as gemv_int8.
 void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t in, float* w_out,

@@ -92,6 +92,26 @@ Linear fuse_linears(const std::vector<LinearImpl*>& parts) {
     return fused;
 }
 
+torch::Tensor LinearImpl::linear_rows(const torch::Tensor& x) {
+    const int64_t in = weight.size(1), out = weight.size(0);
+    if (x.size(-1) != in) return torch::linear(x, weight, bias);  // LibTorch's message
+    const auto xf = x.to(torch::kFloat32).contiguous();
+    const int64_t rows = xf.numel() / std::max<int64_t>(in, 1);
+    auto sizes = xf.sizes().vec();
+    sizes.back() = out;
+    auto y = torch::empty(sizes, xf.options());
+    const auto b = bias.defined() ? bias.to(torch::kFloat32).contiguous() : torch::Tensor();
+    const float* bp = b.defined() ? b.data_ptr<float>() : nullptr;
+    if (weight.scalar_type() == torch::kBFloat16)
+        kernels::gemv_bf16(xf.data_ptr<float>(), rows, in,
+                           reinterpret_cast<const uint16_t*>(weight.data_ptr<at::BFloat16>()), bp,
+                           y.data_ptr<float>(), out);
+    else
+        kernels::gemv_f32(xf.data_ptr<float>(), rows, in, weight.data_ptr<float>(), bp,
+                          y.data_ptr<float>(), out);
+    return y.to(x.scalar_type());
+}
+
 torch::Tensor LinearImpl::linear_int8(const torch::Tensor& x) {
     const int64_t in = weight.size(1), out = weight.size(0);
     if (x.size(-1) != in || !x.device().is_cpu())

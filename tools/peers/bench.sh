@@ -101,7 +101,7 @@ print(json.dumps({
       fi
       for q in f32 bf16 q8_0; do
         "$llama_venv/bin/python" "$root/tools/peers/bench_llamacpp.py" "$gg/text-$q.gguf" \
-          --mmproj "$gg/mmproj-f32.gguf" --label "$q" "${common[@]}" | record "$name"
+          --mmproj "$gg/mmproj-f32.gguf" --label "$q" "${common[@]}" 2>>"$out/peers.log" | record "$name"
       done
     else
       echo "llama.cpp: no virtualenv at $llama_venv (tools/peers/make-venv-llamacpp.sh makes it)"
