@@ -107,47 +107,33 @@ int thread_count(int threads) {
     return n;
 }
 
-// Output rows [o0, o1) for every row of x: each weight row is read once and used for all rows
-// of x while it is in L1.
-void rows_portable(const float* x, int64_t rows, int64_t in, const int8_t* w, const float* scales,
-                   const float* bias, float* y, int64_t out, int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-        const int8_t* wr = w + o * in;
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* xr = x + r * in;
-            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            int64_t i = 0;
-            for (; i + 8 <= in; i += 8)
-                for (int k = 0; k < 8; ++k) acc[k] += xr[i + k] * float(wr[i + k]);
-            float s = 0;
-            for (float a : acc) s += a;
-            for (; i < in; ++i) s += xr[i] * float(wr[i]);
-            y[r * out + o] = s * scales[o] + (bias ? bias[o] : 0.f);
-        }
-    }
-}
-
-inline float bf16_to_float(uint16_t v) {
+inline float to_float(float v) { return v; }
+inline float to_float(int8_t v) { return float(v); }
+inline float to_float(uint16_t v) {  // bf16: the upper half of an fp32
     const uint32_t bits = uint32_t(v) << 16;
     float f;
     std::memcpy(&f, &bits, sizeof f);
     return f;
 }
 
-// Float weights (fp32 or bf16) for rows [o0, o1), as rows_portable.
+// Output rows [o0, o1) for every row of x: each weight row is read once and used for all rows
+// of x while it is in L1. W: float, bf16 (uint16_t) or int8 (then `scales` is one per row;
+// null for float weights).
 template <typename W>
-void float_rows_portable(const float* x, int64_t rows, int64_t in, const W* w, const float* bias,
-                         float* y, int64_t out, int64_t o0, int64_t o1) {
+void rows_portable(const float* x, int64_t rows, int64_t in, const W* w, const float* scales,
+                   const float* bias, float* y, int64_t out, int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
         const W* wr = w + o * in;
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * in;
+            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            int64_t i = 0;
+            for (; i + 8 <= in; i += 8)
+                for (int k = 0; k < 8; ++k) acc[k] += xr[i + k] * to_float(wr[i + k]);
             float s = 0;
-            for (int64_t i = 0; i < in; ++i) {
-                if constexpr (std::is_same_v<W, uint16_t>) s += xr[i] * bf16_to_float(wr[i]);
-                else s += xr[i] * wr[i];
-            }
-            y[r * out + o] = s + (bias ? bias[o] : 0.f);
+            for (float a : acc) s += a;
+            for (; i < in; ++i) s += xr[i] * to_float(wr[i]);
+            y[r * out + o] = s * (scales ? scales[o] : 1.f) + (bias ? bias[o] : 0.f);
         }
     }
 }
@@ -160,37 +146,10 @@ __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma"))) inline __m256 widen8(const int8_t* p) {
+__attribute__((target("avx2,fma"))) inline __m256 load8(const int8_t* p) {
     const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
 }
-
-__attribute__((target("avx2,fma"))) void rows_avx2(const float* x, int64_t rows, int64_t in,
-                                                   const int8_t* w, const float* scales,
-                                                   const float* bias, float* y, int64_t out,
-                                                   int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-        const int8_t* wr = w + o * in;
-        _mm_prefetch(reinterpret_cast<const char*>(wr + in), _MM_HINT_T0);
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* xr = x + r * in;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            int64_t i = 0;
-            for (; i + 32 <= in; i += 32) {
-                a0 = _mm256_fmadd_ps(widen8(wr + i), _mm256_loadu_ps(xr + i), a0);
-                a1 = _mm256_fmadd_ps(widen8(wr + i + 8), _mm256_loadu_ps(xr + i + 8), a1);
-                a2 = _mm256_fmadd_ps(widen8(wr + i + 16), _mm256_loadu_ps(xr + i + 16), a2);
-                a3 = _mm256_fmadd_ps(widen8(wr + i + 24), _mm256_loadu_ps(xr + i + 24), a3);
-            }
-            for (; i + 8 <= in; i += 8)
-                a0 = _mm256_fmadd_ps(widen8(wr + i), _mm256_loadu_ps(xr + i), a0);
-            float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-            for (; i < in; ++i) s += xr[i] * float(wr[i]);
-            y[r * out + o] = s * scales[o] + (bias ? bias[o] : 0.f);
-        }
-    }
-}
-
 __attribute__((target("avx2,fma"))) inline __m256 load8(const float* p) {
     return _mm256_loadu_ps(p);
 }
@@ -199,12 +158,15 @@ __attribute__((target("avx2,fma"))) inline __m256 load8(const uint16_t* p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
+// rows_portable with AVX2 and FMA: four accumulators of 8 lanes.
 template <typename W>
-__attribute__((target("avx2,fma"))) void float_rows_avx2(const float* x, int64_t rows, int64_t in,
-                                                         const W* w, const float* bias, float* y,
-                                                         int64_t out, int64_t o0, int64_t o1) {
+__attribute__((target("avx2,fma"))) void rows_avx2(const float* x, int64_t rows, int64_t in,
+                                                   const W* w, const float* scales,
+                                                   const float* bias, float* y, int64_t out,
+                                                   int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
         const W* wr = w + o * in;
+        _mm_prefetch(reinterpret_cast<const char*>(wr + in), _MM_HINT_T0);
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * in;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -217,11 +179,8 @@ __attribute__((target("avx2,fma"))) void float_rows_avx2(const float* x, int64_t
             }
             for (; i + 8 <= in; i += 8) a0 = _mm256_fmadd_ps(load8(wr + i), _mm256_loadu_ps(xr + i), a0);
             float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-            for (; i < in; ++i) {
-                if constexpr (std::is_same_v<W, uint16_t>) s += xr[i] * bf16_to_float(wr[i]);
-                else s += xr[i] * wr[i];
-            }
-            y[r * out + o] = s + (bias ? bias[o] : 0.f);
+            for (; i < in; ++i) s += xr[i] * to_float(wr[i]);
+            y[r * out + o] = s * (scales ? scales[o] : 1.f) + (bias ? bias[o] : 0.f);
         }
     }
 }
@@ -234,7 +193,7 @@ __attribute__((target("avx2,fma"))) void dequant_avx2(const int8_t* w, const flo
         float* dr = out + o * in;
         const __m256 s = _mm256_set1_ps(scales[o]);
         int64_t i = 0;
-        for (; i + 8 <= in; i += 8) _mm256_storeu_ps(dr + i, _mm256_mul_ps(widen8(wr + i), s));
+        for (; i + 8 <= in; i += 8) _mm256_storeu_ps(dr + i, _mm256_mul_ps(load8(wr + i), s));
         for (; i < in; ++i) dr[i] = scales[o] * float(wr[i]);
     }
 }
@@ -254,30 +213,9 @@ const char* gemv_int8_isa() {
     return "portable";
 }
 
-void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const float* scales,
-               const float* bias, float* y, int64_t out, int threads) {
-    if (rows <= 0 || out <= 0) return;
-    auto run = &rows_portable;
-#ifdef RC_X86
-    if (has_avx2()) run = &rows_avx2;
-#endif
-    // Blocks of 64 output rows, each thread a contiguous share of them (sequential reads).
-    const int64_t block = 64, blocks = (out + block - 1) / block;
-    const int n = int(std::min<int64_t>(thread_count(threads), blocks));
-    if (n > 1 && out * in >= (1 << 16)) {
-        const int64_t per = (blocks + n - 1) / n;
-        Workers::get().run(n, [&](int t) {
-            const int64_t o0 = std::min(out, t * per * block), o1 = std::min(out, (t + 1) * per * block);
-            if (o0 < o1) run(x, rows, in, w, scales, bias, y, out, o0, o1);
-        });
-        return;
-    }
-    run(x, rows, in, w, scales, bias, y, out, 0, out);
-}
-
 namespace {
 
-// Output rows in blocks of 64, each thread a contiguous share (as gemv_int8).
+// Output rows in blocks of 64, each thread a contiguous share of them (sequential reads).
 template <typename Run>
 void split_rows(int64_t in, int64_t out, int threads, const Run& run) {
     const int64_t block = 64, blocks = (out + block - 1) / block;
@@ -294,27 +232,32 @@ void split_rows(int64_t in, int64_t out, int threads, const Run& run) {
 }
 
 template <typename W>
-void gemv_float(const float* x, int64_t rows, int64_t in, const W* w, const float* bias, float* y,
-                int64_t out, int threads) {
+void gemv(const float* x, int64_t rows, int64_t in, const W* w, const float* scales,
+          const float* bias, float* y, int64_t out, int threads) {
     if (rows <= 0 || out <= 0) return;
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
-        if (has_avx2()) return float_rows_avx2<W>(x, rows, in, w, bias, y, out, o0, o1);
+        if (has_avx2()) return rows_avx2<W>(x, rows, in, w, scales, bias, y, out, o0, o1);
 #endif
-        float_rows_portable<W>(x, rows, in, w, bias, y, out, o0, o1);
+        rows_portable<W>(x, rows, in, w, scales, bias, y, out, o0, o1);
     });
 }
 
 }  // namespace
 
+void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const float* scales,
+               const float* bias, float* y, int64_t out, int threads) {
+    gemv(x, rows, in, w, scales, bias, y, out, threads);
+}
+
 void gemv_f32(const float* x, int64_t rows, int64_t in, const float* w, const float* bias,
               float* y, int64_t out, int threads) {
-    gemv_float(x, rows, in, w, bias, y, out, threads);
+    gemv(x, rows, in, w, nullptr, bias, y, out, threads);
 }
 
 void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, const float* bias,
                float* y, int64_t out, int threads) {
-    gemv_float(x, rows, in, w, bias, y, out, threads);
+    gemv(x, rows, in, w, nullptr, bias, y, out, threads);
 }
 
 void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t in, float* w_out,

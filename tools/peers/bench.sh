@@ -28,7 +28,7 @@ models="${MODELS:-tiny 1b}"
 runs="${RUNS:-5}"
 new_tokens="${NEW_TOKENS:-32}"
 text_tokens="${TEXT_TOKENS:-50}"
-peers="${PEERS:-transformers llamacpp vllm}"
+peers="${PEERS-transformers llamacpp vllm}"  # PEERS="" runs RegionChat alone
 venv="${VENV:-/work/venv-peers}"
 llama_venv="${LLAMA_VENV:-/work/venv-llamacpp}"
 vllm_venv="${VLLM_VENV:-/work/venv-vllm}"
@@ -82,7 +82,7 @@ print(json.dumps({
     if [ -x "$venv/bin/python" ]; then
       for dtype in fp32 bf16; do
         "$venv/bin/python" "$root/tools/peers/bench_transformers.py" "$dir" --dtype "$dtype" \
-          "${common[@]}" | record "$name"
+          "${common[@]}" | tail -n 1 | record "$name"
       done
     else
       echo "transformers: no virtualenv at $venv (tools/peers/make-venv-peers.sh makes it)"
@@ -101,7 +101,7 @@ print(json.dumps({
       fi
       for q in f32 bf16 q8_0; do
         "$llama_venv/bin/python" "$root/tools/peers/bench_llamacpp.py" "$gg/text-$q.gguf" \
-          --mmproj "$gg/mmproj-f32.gguf" --label "$q" "${common[@]}" 2>>"$out/peers.log" | record "$name"
+          --mmproj "$gg/mmproj-f32.gguf" --label "$q" "${common[@]}" 2>>"$out/peers.log" | tail -n 1 | record "$name"
       done
     else
       echo "llama.cpp: no virtualenv at $llama_venv (tools/peers/make-venv-llamacpp.sh makes it)"
@@ -111,9 +111,9 @@ print(json.dumps({
   if has vllm; then
     if [ -x "$vllm_venv/bin/python" ]; then
       for dtype in fp32 bf16; do
-        VLLM_ENABLE_V1_MULTIPROCESSING=0 VLLM_CPU_KVCACHE_SPACE=2 \
+        VLLM_ENABLE_V1_MULTIPROCESSING=0 VLLM_CPU_KVCACHE_SPACE=1 \
           "$vllm_venv/bin/python" "$root/tools/peers/bench_vllm.py" "$dir" --dtype "$dtype" \
-          "${common[@]}" | record "$name" || echo "vLLM ($dtype) failed on $name"
+          "${common[@]}" | tail -n 1 | record "$name" || echo "vLLM ($dtype) failed on $name"
       done
     else
       echo "vLLM: no virtualenv at $vllm_venv (tools/peers/make-venv-vllm.sh makes it)"
