@@ -14,14 +14,14 @@ tools/peers/make-venv-llamacpp.sh makes; not used by CI.
 """
 import argparse
 import ctypes
-import json
 import os
-import resource
 import statistics
 import time
 
 import numpy as np
 import llama_cpp
+
+from bench_result import report
 
 
 def make_encoder(llm, mmproj, threads):
@@ -113,16 +113,9 @@ def main():
         if run:
             rows.append((encode_ms, first_ms, decode_tps, second_ms))
     med = [statistics.median(c) for c in zip(*rows)]
-    result = {
-        "engine": "llama.cpp", "version": "llama-cpp-python " + llama_cpp.__version__,
-        "threads": a.threads, "dtype": a.label, "runs": a.runs, "load_s": round(load_s, 2),
-        "prompt_tokens": a.prompt_tokens, "new_tokens": a.new_tokens,
-        "encode_ms": round(med[0], 1) if encode else None, "first_token_ms": round(med[1], 1),
-        "decode_tokens_per_s": round(med[2], 2), "second_turn_first_token_ms": round(med[3], 1),
-        "second_turn_new_tokens": a.second_tokens,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    }
-    print(json.dumps(result) if a.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    report(a.json, "llama.cpp", "llama-cpp-python " + llama_cpp.__version__, a.threads, a.label,
+           a.runs, load_s, a.prompt_tokens, a.new_tokens, a.second_tokens,
+           med[0] if encode else None, med[1], med[2], med[3])
 
 
 if __name__ == "__main__":

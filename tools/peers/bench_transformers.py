@@ -16,13 +16,13 @@ Runs in the virtualenv tools/peers/make-venv-peers.sh makes (PyTorch 2.x and tra
 from PyPI); not used by CI.
 """
 import argparse
-import json
-import resource
 import statistics
 import time
 
 import torch
 from transformers import LlavaForConditionalGeneration
+
+from bench_result import report
 
 
 def main():
@@ -86,17 +86,9 @@ def main():
             if run:
                 rows.append((encode_ms, first_ms, decode_tps, second_ms))
     med = [statistics.median(c) for c in zip(*rows)]
-    result = {
-        "engine": "transformers", "version": __import__("transformers").__version__
-                  + ", torch " + torch.__version__, "threads": torch.get_num_threads(),
-        "dtype": a.dtype, "runs": a.runs, "load_s": round(load_s, 2),
-        "prompt_tokens": int(ids.shape[1]), "new_tokens": a.new_tokens,
-        "encode_ms": round(med[0], 1), "first_token_ms": round(med[1], 1),
-        "decode_tokens_per_s": round(med[2], 2), "second_turn_first_token_ms": round(med[3], 1),
-        "second_turn_new_tokens": a.second_tokens,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    }
-    print(json.dumps(result) if a.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    report(a.json, "transformers", __import__("transformers").__version__ + ", torch "
+           + torch.__version__, torch.get_num_threads(), a.dtype, a.runs, load_s,
+           int(ids.shape[1]), a.new_tokens, a.second_tokens, med[0], med[1], med[2], med[3])
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import time
 import numpy as np
 from PIL import Image
 
+from bench_result import report
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -94,16 +96,10 @@ def main():
             rows.append((first_ms, decode_tps, second_ms))
     med = [statistics.median(c) for c in zip(*rows)]
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = {
-        "engine": "vLLM (CPU)", "version": vllm.__version__, "threads": None, "dtype": a.dtype,
-        "runs": a.runs, "load_s": round(load_s, 2), "prompt_tokens": a.prompt_tokens,
-        "new_tokens": a.new_tokens, "encode_ms": None, "first_token_ms": round(med[0], 1),
-        "decode_tokens_per_s": round(med[1], 2), "second_turn_first_token_ms": round(med[2], 1),
-        "second_turn_new_tokens": a.second_tokens, "peak_rss_mb": round(usage / 1024),
-    }
     if model != a.model:
         shutil.rmtree(model, ignore_errors=True)
-    print(json.dumps(result) if a.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    report(a.json, "vLLM (CPU)", vllm.__version__, None, a.dtype, a.runs, load_s, a.prompt_tokens,
+           a.new_tokens, a.second_tokens, None, med[0], med[1], med[2], peak_rss_kb=usage)
 
 
 if __name__ == "__main__":
