@@ -2,6 +2,7 @@
 // each (for README and for looking at the UI as a user sees it). Run under Xvfb or offscreen:
 //   regionchat-screenshots OUT_DIR [--model DIR] [--regionvlm DIR]
 #include <QApplication>
+#include <QComboBox>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -142,6 +143,15 @@ int main(int argc, char** argv) {
     const QString managerShot = out + "/7-model-manager.png";
     manager.grab().save(managerShot);
     qInfo("wrote %s", qPrintable(managerShot));
+    // The same with --dtype int8 chosen: the plan shows the smaller weights.
+    for (QComboBox* combo : manager.findChildren<QComboBox*>()) {
+        const int int8 = combo->findData(QStringLiteral("int8"));
+        if (int8 >= 0) combo->setCurrentIndex(int8);
+    }
+    waitFor([] { return false; }, 300);
+    const QString int8Shot = out + "/7a-model-manager-int8.png";
+    manager.grab().save(int8Shot);
+    qInfo("wrote %s", qPrintable(int8Shot));
     manager.close();
 
 #ifdef REGIONCHAT_HAS_REMOTE

@@ -43,7 +43,7 @@ ModelManagerDialog::ModelManagerDialog(const QString& dir, const QString& device
     dtype_->addItem(QStringLiteral("fp32"), QStringLiteral("fp32"));
     dtype_->addItem(QStringLiteral("fp16"), QStringLiteral("fp16"));
     dtype_->addItem(QStringLiteral("bf16"), QStringLiteral("bf16"));
-    dtype_->addItem(tr("int8 (CPU: 8-bit weights, fastest decoding)"), QStringLiteral("int8"));
+    dtype_->addItem(tr("int8 (CPU only: 8-bit weights, fastest decoding of large models)"), QStringLiteral("int8"));
     form->addRow(tr("Precision:"), dtype_);
     memory_ = new QLabel(this);
     memoryBar_ = new QProgressBar(this);
