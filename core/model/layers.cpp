@@ -92,14 +92,31 @@ Linear fuse_linears(const std::vector<LinearImpl*>& parts) {
     return fused;
 }
 
+namespace {
+
+// x as dense fp32, its number of rows of `in` features, and an fp32 output for `out` features
+// per row: what the kernels of linear_rows and linear_int8 read and write.
+struct KernelIo {
+    KernelIo(const torch::Tensor& x, int64_t in, int64_t out)
+        : xf(x.to(torch::kFloat32).contiguous()), rows(in > 0 ? xf.numel() / in : 0) {
+        auto sizes = xf.sizes().vec();
+        sizes.back() = out;
+        y = torch::empty(sizes, xf.options());
+    }
+    torch::Tensor xf;
+    int64_t rows;
+    torch::Tensor y;
+};
+
+}  // namespace
+
 torch::Tensor LinearImpl::linear_rows(const torch::Tensor& x) {
     const int64_t in = weight.size(1), out = weight.size(0);
     if (x.size(-1) != in) return torch::linear(x, weight, bias);  // LibTorch's message
-    const auto xf = x.to(torch::kFloat32).contiguous();
-    const int64_t rows = xf.numel() / std::max<int64_t>(in, 1);
-    auto sizes = xf.sizes().vec();
-    sizes.back() = out;
-    auto y = torch::empty(sizes, xf.options());
+    KernelIo io(x, in, out);
+    const auto& xf = io.xf;
+    const int64_t rows = io.rows;
+    auto& y = io.y;
     const auto b = bias.defined() ? bias.to(torch::kFloat32).contiguous() : torch::Tensor();
     const float* bp = b.defined() ? b.data_ptr<float>() : nullptr;
     if (weight.scalar_type() == torch::kBFloat16)
@@ -118,13 +135,12 @@ torch::Tensor LinearImpl::linear_int8(const torch::Tensor& x) {
         throw Error("int8 linear layer: input of " + std::to_string(x.size(-1)) +
                     " features on " + x.device().str() + "; it takes " + std::to_string(in) +
                     " on the CPU");
-    const auto xf = x.to(torch::kFloat32).contiguous();
-    const int64_t rows = in > 0 ? xf.numel() / in : 0;
+    KernelIo io(x, in, out);
+    const auto& xf = io.xf;
+    const int64_t rows = io.rows;
+    auto& y = io.y;
     // A few rows (decoding, beams): the int8 kernel reads each weight once. More (a prefill):
-    // the weight in fp32 for one BLAS product, as it would have been without int8.
-    auto sizes = xf.sizes().vec();
-    sizes.back() = out;
-    auto y = torch::empty(sizes, xf.options());
+    // BLAS products over blocks of the weight converted back to fp32.
     if (rows > 8) {
         // A block of output rows at a time (2 MB in fp32, in cache while BLAS reads it), so
         // the fp32 copy of the whole weight is never written out to memory and back.
