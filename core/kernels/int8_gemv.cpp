@@ -59,7 +59,11 @@ public:
         }
         cv_.notify_all();
         f(0);
-        while (pending_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+        // The others finish within microseconds of this thread (the work is shared out block by
+        // block): spin, then give the processor up in case a worker is waiting for it.
+        for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i)
+            if (i < 2000) pause();
+            else std::this_thread::yield();
     }
     ~Workers() {
         {
@@ -107,21 +111,73 @@ int thread_count(int threads) {
     return n;
 }
 
+inline uint32_t bits_of(float v) {
+    uint32_t b;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+}
+inline float float_of(uint32_t b) {
+    float v;
+    std::memcpy(&v, &b, sizeof v);
+    return v;
+}
 inline float to_float(float v) { return v; }
-inline float to_float(int8_t v) { return float(v); }
-inline float to_float(uint16_t v) {  // bf16: the upper half of an fp32
-    const uint32_t bits = uint32_t(v) << 16;
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
+inline float to_float(uint16_t v) { return float_of(uint32_t(v) << 16); }  // bf16: an fp32's upper half
+
+// fp32 to bf16, rounded to nearest even (what LibTorch's .to(kBFloat16) does; NaN stays NaN).
+inline uint16_t to_bf16(float v) {
+    const uint32_t b = bits_of(v);
+    if ((b & 0x7fffffffu) > 0x7f800000u) return uint16_t((b >> 16) | 0x40);
+    return uint16_t((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
 }
 
+std::atomic<int> g_isa_cap{int(Isa::avx512)};
+
+Isa cpu_isa() {
+#ifdef RC_X86
+    static const Isa isa = [] {
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+            __builtin_cpu_supports("avx512bf16"))
+            return Isa::avx512;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+        return Isa::portable;
+    }();
+    return isa;
+#else
+    return Isa::portable;
+#endif
+}
+
+Isa active_isa() { return Isa(std::min(int(cpu_isa()), g_isa_cap.load(std::memory_order_relaxed))); }
+
+// The input rows of one product as the kernels read them, kept per calling thread so the decode
+// loop allocates nothing after its first token.
+struct Scratch {
+    std::vector<int8_t> xq;    // int8 products: x quantised per block, [rows, in]
+    std::vector<uint8_t> xa;   // |xq| (VNNI multiplies unsigned by signed bytes)
+    std::vector<float> xs;     // one scale per block, [rows, blocks]
+    std::vector<uint16_t> xb;  // bf16 products: x rounded to bf16, [rows, in]
+    std::vector<float> xf;     // the same as fp32 (the AVX2 and portable paths)
+    std::vector<uint8_t> xu;   // xq + 128 (the int8 tiles)
+};
+
+// From this many rows of x the AVX-512 products work in tiles (see int8_tiles_avx512).
+constexpr int64_t kTileMinRows = 4;
+Scratch& scratch() {
+    thread_local Scratch s;
+    return s;
+}
+
+int64_t blocks_of(int64_t in) { return (in + kInt8Block - 1) / kInt8Block; }
+
+// ---- portable loops ------------------------------------------------------------------------
+
 // Output rows [o0, o1) for every row of x: each weight row is read once and used for all rows
-// of x while it is in L1. W: float, bf16 (uint16_t) or int8 (then `scales` is one per row;
-// null for float weights).
+// of x while it is in L1. W: float or bf16 (uint16_t).
 template <typename W>
-void rows_portable(const float* x, int64_t rows, int64_t in, const W* w, const float* scales,
-                   const float* bias, float* y, int64_t out, int64_t o0, int64_t o1) {
+void rows_portable(const float* x, int64_t rows, int64_t in, const W* w, const float* bias,
+                   float* y, int64_t out, int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
         const W* wr = w + o * in;
         for (int64_t r = 0; r < rows; ++r) {
@@ -133,37 +189,56 @@ void rows_portable(const float* x, int64_t rows, int64_t in, const W* w, const f
             float s = 0;
             for (float a : acc) s += a;
             for (; i < in; ++i) s += xr[i] * to_float(wr[i]);
-            y[r * out + o] = s * (scales ? scales[o] : 1.f) + (bias ? bias[o] : 0.f);
+            y[r * out + o] = s + (bias ? bias[o] : 0.f);
+        }
+    }
+}
+
+// int8 weights times quantised x: exact integer sums per block, then scaled.
+void int8_rows_portable(const int8_t* xq, const float* xs, int64_t rows, int64_t in,
+                        const int8_t* w, const float* scales, const float* bias, float* y,
+                        int64_t out, int64_t o0, int64_t o1) {
+    const int64_t nb = blocks_of(in);
+    for (int64_t o = o0; o < o1; ++o) {
+        const int8_t* wr = w + o * in;
+        for (int64_t r = 0; r < rows; ++r) {
+            const int8_t* xr = xq + r * in;
+            float s = 0;
+            for (int64_t b = 0; b < nb; ++b) {
+                int32_t acc = 0;
+                for (int64_t i = b * kInt8Block, e = std::min(in, i + kInt8Block); i < e; ++i)
+                    acc += int32_t(xr[i]) * int32_t(wr[i]);
+                s += float(acc) * xs[r * nb + b];
+            }
+            y[r * out + o] = s * scales[o] + (bias ? bias[o] : 0.f);
         }
     }
 }
 
 #ifdef RC_X86
+// ---- AVX2 + FMA ----------------------------------------------------------------------------
+
 __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
 }
-
-__attribute__((target("avx2,fma"))) inline __m256 load8(const int8_t* p) {
-    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
-}
-__attribute__((target("avx2,fma"))) inline __m256 load8(const float* p) {
-    return _mm256_loadu_ps(p);
-}
+__attribute__((target("avx2,fma"))) inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 __attribute__((target("avx2,fma"))) inline __m256 load8(const uint16_t* p) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
+__attribute__((target("avx2,fma"))) inline __m256 load8(const int8_t* p) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+}
 
-// rows_portable with AVX2 and FMA: four accumulators of 8 lanes.
+// rows_portable with four accumulators of 8 lanes.
 template <typename W>
 __attribute__((target("avx2,fma"))) void rows_avx2(const float* x, int64_t rows, int64_t in,
-                                                   const W* w, const float* scales,
-                                                   const float* bias, float* y, int64_t out,
-                                                   int64_t o0, int64_t o1) {
+                                                   const W* w, const float* bias, float* y,
+                                                   int64_t out, int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
         const W* wr = w + o * in;
         _mm_prefetch(reinterpret_cast<const char*>(wr + in), _MM_HINT_T0);
@@ -180,7 +255,405 @@ __attribute__((target("avx2,fma"))) void rows_avx2(const float* x, int64_t rows,
             for (; i + 8 <= in; i += 8) a0 = _mm256_fmadd_ps(load8(wr + i), _mm256_loadu_ps(xr + i), a0);
             float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
             for (; i < in; ++i) s += xr[i] * to_float(wr[i]);
-            y[r * out + o] = s * (scales ? scales[o] : 1.f) + (bias ? bias[o] : 0.f);
+            y[r * out + o] = s + (bias ? bias[o] : 0.f);
+        }
+    }
+}
+
+// int8_rows_portable with byte products: |x| times w carrying x's sign, pairs summed to int16
+// (at most 2 * 127 * 127, no overflow), then to int32.
+__attribute__((target("avx2,fma"))) void int8_rows_avx2(const int8_t* xq, const uint8_t* xa,
+                                                        const float* xs, int64_t rows, int64_t in,
+                                                        const int8_t* w, const float* scales,
+                                                        const float* bias, float* y, int64_t out,
+                                                        int64_t o0, int64_t o1) {
+    const int64_t nb = blocks_of(in);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t o = o0; o < o1; ++o) {
+        const int8_t* wr = w + o * in;
+        _mm_prefetch(reinterpret_cast<const char*>(wr + in), _MM_HINT_T0);
+        for (int64_t r = 0; r < rows; ++r) {
+            const int8_t* xr = xq + r * in;
+            const uint8_t* ar = xa + r * in;
+            __m256 acc = _mm256_setzero_ps();
+            float tail = 0;
+            for (int64_t b = 0; b < nb; ++b) {
+                const int64_t i0 = b * kInt8Block, e = std::min(in, i0 + kInt8Block);
+                __m256i isum = _mm256_setzero_si256();
+                int64_t i = i0;
+                for (; i + 32 <= e; i += 32) {
+                    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + i));
+                    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i));
+                    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i));
+                    const __m256i p = _mm256_maddubs_epi16(av, _mm256_sign_epi8(wv, xv));
+                    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, ones));
+                }
+                int32_t rest = 0;
+                for (; i < e; ++i) rest += int32_t(xr[i]) * int32_t(wr[i]);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(xs[r * nb + b]), acc);
+                tail += float(rest) * xs[r * nb + b];
+            }
+            y[r * out + o] = (hsum(acc) + tail) * scales[o] + (bias ? bias[o] : 0.f);
+        }
+    }
+}
+
+// ---- AVX-512 (F, BW, VL, VNNI, BF16) ---------------------------------------------------------
+#define RC_AVX512 "avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+
+__attribute__((target(RC_AVX512))) inline __mmask16 tail16(int64_t n) {
+    return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
+}
+__attribute__((target(RC_AVX512))) inline __mmask32 tail32(int64_t n) {
+    return n >= 32 ? __mmask32(0xffffffffu) : __mmask32((1u << n) - 1);
+}
+
+// The sum of 16 lanes (GCC 12's _mm512_reduce_add_ps warns of an uninitialised value).
+__attribute__((target(RC_AVX512))) inline float hsum512(__m512 v) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, v);
+    return hsum(_mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8)));
+}
+
+// fp32 weights: 16 lanes, four accumulators, the tail through masked loads.
+__attribute__((target(RC_AVX512))) void f32_rows_avx512(const float* x, int64_t rows,
+                                                         int64_t in, const float* w,
+                                                         const float* bias, float* y,
+                                                         int64_t out, int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+        const float* wr = w + o * in;
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + r * in;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            int64_t i = 0;
+            for (; i + 64 <= in; i += 64) {
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i), _mm512_loadu_ps(xr + i), a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i + 16), _mm512_loadu_ps(xr + i + 16), a1);
+                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i + 32), _mm512_loadu_ps(xr + i + 32), a2);
+                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i + 48), _mm512_loadu_ps(xr + i + 48), a3);
+            }
+            for (; i < in; i += 16) {
+                const __mmask16 m = tail16(in - i);
+                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, wr + i), _mm512_maskz_loadu_ps(m, xr + i), a0);
+            }
+            const float s = hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+            y[r * out + o] = s + (bias ? bias[o] : 0.f);
+        }
+    }
+}
+
+// bf16 weights times x rounded to bf16: VDPBF16PS multiplies pairs exactly and sums in fp32.
+__attribute__((target(RC_AVX512))) void bf16_rows_avx512(const uint16_t* xb, int64_t rows,
+                                                          int64_t in, const uint16_t* w,
+                                                          const float* bias, float* y,
+                                                          int64_t out, int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+        const uint16_t* wr = w + o * in;
+        for (int64_t r = 0; r < rows; ++r) {
+            const uint16_t* xr = xb + r * in;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            int64_t i = 0;
+            for (; i + 128 <= in; i += 128) {
+                a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(wr + i), (__m512bh)_mm512_loadu_si512(xr + i));
+                a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(wr + i + 32), (__m512bh)_mm512_loadu_si512(xr + i + 32));
+                a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_loadu_si512(wr + i + 64), (__m512bh)_mm512_loadu_si512(xr + i + 64));
+                a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_loadu_si512(wr + i + 96), (__m512bh)_mm512_loadu_si512(xr + i + 96));
+            }
+            for (; i < in; i += 32) {
+                const __mmask32 m = tail32(in - i);
+                a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_maskz_loadu_epi16(m, wr + i),
+                                      (__m512bh)_mm512_maskz_loadu_epi16(m, xr + i));
+            }
+            const float s = hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+            y[r * out + o] = s + (bias ? bias[o] : 0.f);
+        }
+    }
+}
+
+// int8 weights times quantised x: VPDPBUSD multiplies |x| (unsigned) by w carrying x's sign
+// (signed) and sums four products per int32 lane; 256-bit lanes, because AVX-512 has no byte
+// sign instruction (and the CPUs that matter here split 512-bit work in two halves anyway).
+__attribute__((target(RC_AVX512))) void int8_rows_avx512(const int8_t* xq, const uint8_t* xa,
+                                                          const float* xs, int64_t rows,
+                                                          int64_t in, const int8_t* w,
+                                                          const float* scales,
+                                                          const float* bias, float* y,
+                                                          int64_t out, int64_t o0, int64_t o1) {
+    const int64_t nb = blocks_of(in);
+    for (int64_t o = o0; o < o1; ++o) {
+        const int8_t* wr = w + o * in;
+        for (int64_t r = 0; r < rows; ++r) {
+            const int8_t* xr = xq + r * in;
+            const uint8_t* ar = xa + r * in;
+            const float* sr = xs + r * nb;
+            __m256 acc = _mm256_setzero_ps();
+            int64_t b = 0;
+            for (; (b + 1) * kInt8Block <= in; ++b) {  // whole blocks
+                const int64_t i = b * kInt8Block;
+                __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+                for (int64_t k = 0; k < kInt8Block; k += 64) {
+                    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + i + k));
+                    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + i + k + 32));
+                    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i + k));
+                    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i + k + 32));
+                    s0 = _mm256_dpbusd_epi32(s0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i + k)),
+                                             _mm256_sign_epi8(w0, x0));
+                    s1 = _mm256_dpbusd_epi32(s1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i + k + 32)),
+                                             _mm256_sign_epi8(w1, x1));
+                }
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), _mm256_set1_ps(sr[b]), acc);
+            }
+            if (b < nb) {  // the last, shorter block: masked loads read zeros past the end
+                __m256i s0 = _mm256_setzero_si256();
+                for (int64_t i = b * kInt8Block; i < in; i += 32) {
+                    const __mmask32 m = tail32(in - i);
+                    const __m256i wv = _mm256_maskz_loadu_epi8(m, wr + i);
+                    const __m256i xv = _mm256_maskz_loadu_epi8(m, xr + i);
+                    s0 = _mm256_dpbusd_epi32(s0, _mm256_maskz_loadu_epi8(m, ar + i), _mm256_sign_epi8(wv, xv));
+                }
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(sr[b]), acc);
+            }
+            y[r * out + o] = hsum(acc) * scales[o] + (bias ? bias[o] : 0.f);
+        }
+    }
+}
+
+// ---- tiles for many rows of x (a prefill) ---------------------------------------------------
+// The rows kernels above read x from L1 for each weight row: fine for a few rows, but a prefill
+// of hundreds would read x once per weight row. These multiply MR rows of x by NR weight rows
+// at a time in registers, for a chunk of kTileRows rows of x that stays in L2 while the
+// thread's block of weight rows is run through it.
+constexpr int64_t kTileRows = 64;
+
+// int8: VPDPBUSD takes x as unsigned bytes here, xu = xq + 128, and starts each block's
+// integer sums from -128 * (the weight's sums over the block, lane by lane), so every lane ends
+// with exactly the integer sum int8_rows_avx512 gets: the results are the same to the bit.
+template <int MR, int NR>
+__attribute__((target(RC_AVX512))) void int8_tile_avx512(const uint8_t* xu, const float* xs,
+                                                          int64_t in, int64_t nb,
+                                                          const int8_t* w, const __m256i* wcorr,
+                                                          __m256* acc) {
+    __m256 f[MR][NR];
+#pragma GCC unroll 4
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+        for (int n = 0; n < NR; ++n) f[m][n] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256i s[MR][NR];
+#pragma GCC unroll 4
+        for (int n = 0; n < NR; ++n) {
+            const __m256i c = _mm256_loadu_si256(wcorr + n * nb + b);
+#pragma GCC unroll 4
+            for (int m = 0; m < MR; ++m) s[m][n] = c;
+        }
+        const int64_t i0 = b * kInt8Block, e = std::min(in, i0 + kInt8Block);
+        for (int64_t i = i0; i < e; i += 32) {  // (written out here: GCC keeps s in registers)
+            const __mmask32 k = tail32(e - i);
+            __m256i wv[NR];
+#pragma GCC unroll 4
+            for (int n = 0; n < NR; ++n) wv[n] = _mm256_maskz_loadu_epi8(k, w + n * in + i);
+#pragma GCC unroll 4
+            for (int m = 0; m < MR; ++m) {
+                const __m256i xv = _mm256_maskz_loadu_epi8(k, xu + m * in + i);
+#pragma GCC unroll 4
+                for (int n = 0; n < NR; ++n) s[m][n] = _mm256_dpbusd_epi32(s[m][n], xv, wv[n]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int m = 0; m < MR; ++m) {
+            const __m256 sc = _mm256_set1_ps(xs[m * nb + b]);
+#pragma GCC unroll 4
+            for (int n = 0; n < NR; ++n) f[m][n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[m][n]), sc, f[m][n]);
+        }
+    }
+    for (int m = 0; m < MR; ++m)
+        for (int n = 0; n < NR; ++n) acc[m * NR + n] = f[m][n];
+}
+
+// int8_tile_avx512<4, 2> written out (see bf16_tile_4x4).
+__attribute__((target(RC_AVX512))) void int8_tile_4x2(const uint8_t* xu, const float* xs,
+                                                      int64_t in, int64_t nb, const int8_t* w,
+                                                      const __m256i* wcorr, __m256* acc) {
+#define RC_ROW(m) __m256 f##m##0 = _mm256_setzero_ps(), f##m##1 = f##m##0;
+    RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
+#undef RC_ROW
+    for (int64_t b = 0; b < nb; ++b) {
+        const __m256i c0 = _mm256_loadu_si256(wcorr + b), c1 = _mm256_loadu_si256(wcorr + nb + b);
+#define RC_ROW(m) __m256i s##m##0 = c0, s##m##1 = c1;
+        RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
+#undef RC_ROW
+        const int64_t i0 = b * kInt8Block, e = std::min(in, i0 + kInt8Block);
+#define RC_ROW(m, load)                                                             \
+    {                                                                               \
+        const __m256i xv = load(xu + m * in + i);                                   \
+        s##m##0 = _mm256_dpbusd_epi32(s##m##0, xv, w0);                             \
+        s##m##1 = _mm256_dpbusd_epi32(s##m##1, xv, w1);                             \
+    }
+#define RC_FULL(p) _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+#define RC_TAIL(p) _mm256_maskz_loadu_epi8(k, p)
+        if (e - i0 == kInt8Block) {  // a whole block: four steps, no masks
+            for (int64_t i = i0; i < e; i += 32) {
+                const __m256i w0 = RC_FULL(w + i), w1 = RC_FULL(w + in + i);
+                RC_ROW(0, RC_FULL) RC_ROW(1, RC_FULL) RC_ROW(2, RC_FULL) RC_ROW(3, RC_FULL)
+            }
+        } else {
+            for (int64_t i = i0; i < e; i += 32) {
+                const __mmask32 k = tail32(e - i);
+                const __m256i w0 = RC_TAIL(w + i), w1 = RC_TAIL(w + in + i);
+                RC_ROW(0, RC_TAIL) RC_ROW(1, RC_TAIL) RC_ROW(2, RC_TAIL) RC_ROW(3, RC_TAIL)
+            }
+        }
+#undef RC_FULL
+#undef RC_TAIL
+#undef RC_ROW
+#define RC_ROW(m)                                                                   \
+    {                                                                               \
+        const __m256 sc = _mm256_set1_ps(xs[m * nb + b]);                           \
+        f##m##0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s##m##0), sc, f##m##0);        \
+        f##m##1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s##m##1), sc, f##m##1);        \
+    }
+        RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
+#undef RC_ROW
+    }
+#define RC_ROW(m) acc[m * 2] = f##m##0, acc[m * 2 + 1] = f##m##1;
+    RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
+#undef RC_ROW
+}
+
+// -128 times each lane's sum of a weight row over each block (the lanes VPDPBUSD fills).
+__attribute__((target(RC_AVX512))) void int8_block_sums(const int8_t* wr, int64_t in, int64_t nb,
+                                                         __m256i* out) {
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256i s = _mm256_setzero_si256();
+        for (int64_t i = b * kInt8Block, e = std::min(in, i + kInt8Block); i < e; i += 32)
+            s = _mm256_dpbusd_epi32(s, ones, _mm256_maskz_loadu_epi8(tail32(e - i), wr + i));
+        _mm256_storeu_si256(out + b, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s, 7)));
+    }
+}
+
+template <int MR>
+__attribute__((target(RC_AVX512))) void int8_tiles_mr(const uint8_t* xu, const float* xs,
+                                                       int64_t r0, int64_t in, int64_t nb,
+                                                       const int8_t* w, const float* scales,
+                                                       const float* bias, float* y, int64_t out,
+                                                       int64_t o, int nr, const __m256i* wcorr) {
+    __m256 acc[MR * 2];
+    if (MR == 4 && nr == 2) int8_tile_4x2(xu + r0 * in, xs + r0 * nb, in, nb, w + o * in, wcorr, acc);
+    else if (nr == 2) int8_tile_avx512<MR, 2>(xu + r0 * in, xs + r0 * nb, in, nb, w + o * in, wcorr, acc);
+    else int8_tile_avx512<MR, 1>(xu + r0 * in, xs + r0 * nb, in, nb, w + o * in, wcorr, acc);
+    for (int m = 0; m < MR; ++m)
+        for (int n = 0; n < nr; ++n)
+            y[(r0 + m) * out + o + n] = hsum(acc[m * nr + n]) * scales[o + n] + (bias ? bias[o + n] : 0.f);
+}
+
+__attribute__((target(RC_AVX512))) void int8_tiles_avx512(const uint8_t* xu, const float* xs,
+                                                           int64_t rows, int64_t in,
+                                                           const int8_t* w, const float* scales,
+                                                           const float* bias, float* y,
+                                                           int64_t out, int64_t o0, int64_t o1) {
+    const int64_t nb = blocks_of(in);
+    thread_local std::vector<int32_t> sums;  // 8 lanes per block, 2 weight rows
+    if (sums.size() < size_t(16 * nb)) sums.resize(size_t(16 * nb));
+    __m256i* wcorr = reinterpret_cast<__m256i*>(sums.data());
+    for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+        const int64_t r1 = std::min(rows, r0 + kTileRows);
+        for (int64_t o = o0; o < o1; o += 2) {
+            const int nr = o + 1 < o1 ? 2 : 1;
+            for (int n = 0; n < nr; ++n) int8_block_sums(w + (o + n) * in, in, nb, wcorr + n * nb);
+            int64_t r = r0;
+            for (; r + 4 <= r1; r += 4) int8_tiles_mr<4>(xu, xs, r, in, nb, w, scales, bias, y, out, o, nr, wcorr);
+            for (; r < r1; ++r) int8_tiles_mr<1>(xu, xs, r, in, nb, w, scales, bias, y, out, o, nr, wcorr);
+        }
+    }
+}
+
+// bf16: MR x NR accumulators of 16 lanes, VDPBF16PS on 32 bf16 at a time.
+template <int MR, int NR>
+__attribute__((target(RC_AVX512))) void bf16_tile_avx512(const uint16_t* xb, int64_t in,
+                                                          const uint16_t* w, float* out_sums) {
+    __m512 f[MR][NR];
+#pragma GCC unroll 4
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+        for (int n = 0; n < NR; ++n) f[m][n] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < in; i += 32) {
+        const __mmask32 k = tail32(in - i);
+        __m512i wv[NR];
+#pragma GCC unroll 4
+        for (int n = 0; n < NR; ++n) wv[n] = _mm512_maskz_loadu_epi16(k, w + n * in + i);
+#pragma GCC unroll 4
+        for (int m = 0; m < MR; ++m) {
+            const __m512i xv = _mm512_maskz_loadu_epi16(k, xb + m * in + i);
+#pragma GCC unroll 4
+            for (int n = 0; n < NR; ++n) f[m][n] = _mm512_dpbf16_ps(f[m][n], (__m512bh)wv[n], (__m512bh)xv);
+        }
+    }
+    for (int m = 0; m < MR; ++m)
+        for (int n = 0; n < NR; ++n) out_sums[m * NR + n] = hsum512(f[m][n]);
+}
+
+// bf16_tile_avx512<4, 4> written out: GCC keeps an array of 16 accumulators in memory (a store
+// of each per step), named ones in registers.
+__attribute__((target(RC_AVX512))) void bf16_tile_4x4(const uint16_t* xb, int64_t in,
+                                                      const uint16_t* w, float* out_sums) {
+#define RC_ROW(m)                                                                           \
+    __m512 f##m##0 = _mm512_setzero_ps(), f##m##1 = f##m##0, f##m##2 = f##m##0, f##m##3 = f##m##0;
+    RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
+#undef RC_ROW
+    for (int64_t i = 0; i < in; i += 32) {
+        const __mmask32 k = tail32(in - i);
+        const __m512bh w0 = (__m512bh)_mm512_maskz_loadu_epi16(k, w + i);
+        const __m512bh w1 = (__m512bh)_mm512_maskz_loadu_epi16(k, w + in + i);
+        const __m512bh w2 = (__m512bh)_mm512_maskz_loadu_epi16(k, w + 2 * in + i);
+        const __m512bh w3 = (__m512bh)_mm512_maskz_loadu_epi16(k, w + 3 * in + i);
+#define RC_ROW(m)                                                                           \
+    {                                                                                       \
+        const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(k, xb + m * in + i);       \
+        f##m##0 = _mm512_dpbf16_ps(f##m##0, w0, xv);                                        \
+        f##m##1 = _mm512_dpbf16_ps(f##m##1, w1, xv);                                        \
+        f##m##2 = _mm512_dpbf16_ps(f##m##2, w2, xv);                                        \
+        f##m##3 = _mm512_dpbf16_ps(f##m##3, w3, xv);                                        \
+    }
+        RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
+#undef RC_ROW
+    }
+#define RC_ROW(m)                                                                           \
+    out_sums[m * 4 + 0] = hsum512(f##m##0), out_sums[m * 4 + 1] = hsum512(f##m##1);         \
+    out_sums[m * 4 + 2] = hsum512(f##m##2), out_sums[m * 4 + 3] = hsum512(f##m##3);
+    RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
+#undef RC_ROW
+}
+
+template <int MR>
+__attribute__((target(RC_AVX512))) void bf16_tiles_mr(const uint16_t* xb, int64_t r0, int64_t in,
+                                                       const uint16_t* w, const float* bias,
+                                                       float* y, int64_t out, int64_t o, int nr) {
+    float sums[MR * 4];
+    switch (nr) {
+        case 4:
+            if constexpr (MR == 4) bf16_tile_4x4(xb + r0 * in, in, w + o * in, sums);
+            else bf16_tile_avx512<MR, 4>(xb + r0 * in, in, w + o * in, sums);
+            break;
+        case 3: bf16_tile_avx512<MR, 3>(xb + r0 * in, in, w + o * in, sums); break;
+        case 2: bf16_tile_avx512<MR, 2>(xb + r0 * in, in, w + o * in, sums); break;
+        default: bf16_tile_avx512<MR, 1>(xb + r0 * in, in, w + o * in, sums); break;
+    }
+    for (int m = 0; m < MR; ++m)
+        for (int n = 0; n < nr; ++n) y[(r0 + m) * out + o + n] = sums[m * nr + n] + (bias ? bias[o + n] : 0.f);
+}
+
+__attribute__((target(RC_AVX512))) void bf16_tiles_avx512(const uint16_t* xb, int64_t rows,
+                                                           int64_t in, const uint16_t* w,
+                                                           const float* bias, float* y,
+                                                           int64_t out, int64_t o0, int64_t o1) {
+    for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+        const int64_t r1 = std::min(rows, r0 + kTileRows);
+        for (int64_t o = o0; o < o1; o += 4) {
+            const int nr = int(std::min<int64_t>(4, o1 - o));
+            int64_t r = r0;
+            for (; r + 4 <= r1; r += 4) bf16_tiles_mr<4>(xb, r, in, w, bias, y, out, o, nr);
+            for (; r < r1; ++r) bf16_tiles_mr<1>(xb, r, in, w, bias, y, out, o, nr);
         }
     }
 }
@@ -197,74 +670,182 @@ __attribute__((target("avx2,fma"))) void dequant_avx2(const int8_t* w, const flo
         for (; i < in; ++i) dr[i] = scales[o] * float(wr[i]);
     }
 }
-
-bool has_avx2() {
-    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return yes;
-}
 #endif
 
-}  // namespace
-
-const char* gemv_int8_isa() {
-#ifdef RC_X86
-    if (has_avx2()) return "avx2";
-#endif
-    return "portable";
-}
-
-namespace {
-
-// Output rows in blocks of 64, each thread a contiguous share of them (sequential reads).
+// Output rows in blocks of 64 (sequential reads within a block), handed out one at a time to
+// whichever thread is free: a thread the OS or a neighbour delays holds back one block, not
+// half the product.
 template <typename Run>
 void split_rows(int64_t in, int64_t out, int threads, const Run& run) {
     const int64_t block = 64, blocks = (out + block - 1) / block;
     const int n = int(std::min<int64_t>(thread_count(threads), blocks));
     if (n > 1 && out * in >= (1 << 16)) {
-        const int64_t per = (blocks + n - 1) / n;
-        Workers::get().run(n, [&](int t) {
-            const int64_t o0 = std::min(out, t * per * block), o1 = std::min(out, (t + 1) * per * block);
-            if (o0 < o1) run(o0, o1);
+        std::atomic<int64_t> next{0};
+        Workers::get().run(n, [&](int) {
+            for (int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks;)
+                run(b * block, std::min(out, (b + 1) * block));
         });
         return;
     }
     run(0, out);
 }
 
-template <typename W>
-void gemv(const float* x, int64_t rows, int64_t in, const W* w, const float* scales,
-          const float* bias, float* y, int64_t out, int threads) {
-    if (rows <= 0 || out <= 0) return;
-    split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
+}  // namespace
+
+Isa best_isa() { return cpu_isa(); }
+
+Isa limit_isa(Isa cap) { return Isa(g_isa_cap.exchange(int(cap))); }
+
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::avx512: return "avx512";
+        case Isa::avx2: return "avx2";
+        case Isa::portable: break;
+    }
+    return "portable";
+}
+
+const char* gemv_int8_isa() { return isa_name(active_isa()); }
+
+bool tiled_products() { return active_isa() == Isa::avx512; }
+
+namespace {
+
 #ifdef RC_X86
-        if (has_avx2()) return rows_avx2<W>(x, rows, in, w, scales, bias, y, out, o0, o1);
+// quantize_row_int8 with AVX2: the same scale, the same rounding (to nearest even, as
+// nearbyint in the default mode) and |q| alongside.
+__attribute__((target("avx2,fma"))) float quantize_avx2(const float* x, int64_t n, int8_t* q,
+                                                        uint8_t* a) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    __m256 mv = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, mv);
+    float m = 0;
+    for (float v : lanes) m = std::max(m, v);
+    for (int64_t k = i; k < n; ++k) m = std::max(m, std::fabs(x[k]));
+    const float scale = m / 127.f;
+    const float inv = scale > 0 ? 1.f / scale : 0.f;
+    const __m256 iv = _mm256_set1_ps(inv), hi = _mm256_set1_ps(127.f), lo = _mm256_set1_ps(-127.f);
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(x + i), iv)));
+        const __m256i qi = _mm256_cvtps_epi32(v);  // rounds to nearest even
+        const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(qi), _mm256_extracti128_si256(qi, 1));
+        const __m128i q8 = _mm_packs_epi16(q16, q16);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), q8);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(a + i), _mm_abs_epi8(q8));
+    }
+    for (; i < n; ++i) {
+        q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(x[i] * inv), -127.f, 127.f));
+        a[i] = uint8_t(std::abs(int(q[i])));
+    }
+    return scale;
+}
 #endif
-        rows_portable<W>(x, rows, in, w, scales, bias, y, out, o0, o1);
-    });
+
+// x [in] per block into q, |q| and the blocks' scales.
+void quantize_blocks(const float* x, int64_t in, int8_t* q, uint8_t* a, float* scales, Isa isa) {
+    for (int64_t b = 0; b < blocks_of(in); ++b) {
+        const int64_t i0 = b * kInt8Block, n = std::min(kInt8Block, in - i0);
+#ifdef RC_X86
+        if (isa != Isa::portable) {
+            scales[b] = quantize_avx2(x + i0, n, q + i0, a + i0);
+            continue;
+        }
+#endif
+        scales[b] = quantize_row_int8(x + i0, n, q + i0);
+        for (int64_t i = i0; i < i0 + n; ++i) a[i] = uint8_t(std::abs(int(q[i])));
+    }
 }
 
 }  // namespace
 
+void quantize_activations_int8(const float* x, int64_t in, int8_t* q, float* scales) {
+    std::vector<uint8_t> a(static_cast<size_t>(std::max<int64_t>(in, 0)));
+    quantize_blocks(x, in, q, a.data(), scales, active_isa());
+}
+
 void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const float* scales,
                const float* bias, float* y, int64_t out, int threads) {
-    gemv(x, rows, in, w, scales, bias, y, out, threads);
+    if (rows <= 0 || out <= 0) return;
+    const Isa isa = active_isa();
+    Scratch& sc = scratch();
+    const int64_t nb = blocks_of(in);
+    sc.xq.resize(size_t(rows * in));
+    sc.xa.resize(size_t(rows * in));
+    sc.xs.resize(size_t(rows * nb));
+    for (int64_t r = 0; r < rows; ++r)
+        quantize_blocks(x + r * in, in, sc.xq.data() + r * in, sc.xa.data() + r * in,
+                        sc.xs.data() + r * nb, isa);
+    const int8_t* xq = sc.xq.data();
+    const uint8_t* xa = sc.xa.data();
+    const float* xs = sc.xs.data();
+#ifdef RC_X86
+    if (isa == Isa::avx512 && rows >= kTileMinRows) {
+        sc.xu.resize(sc.xq.size());
+        for (size_t i = 0; i < sc.xq.size(); ++i) sc.xu[i] = uint8_t(sc.xq[i] ^ int8_t(-128));
+        const uint8_t* xu = sc.xu.data();
+        return split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
+            int8_tiles_avx512(xu, xs, rows, in, w, scales, bias, y, out, o0, o1);
+        });
+    }
+#endif
+    split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
+#ifdef RC_X86
+        if (isa == Isa::avx512) return int8_rows_avx512(xq, xa, xs, rows, in, w, scales, bias, y, out, o0, o1);
+        if (isa == Isa::avx2) return int8_rows_avx2(xq, xa, xs, rows, in, w, scales, bias, y, out, o0, o1);
+#endif
+        int8_rows_portable(xq, xs, rows, in, w, scales, bias, y, out, o0, o1);
+    });
 }
 
 void gemv_f32(const float* x, int64_t rows, int64_t in, const float* w, const float* bias,
               float* y, int64_t out, int threads) {
-    gemv(x, rows, in, w, nullptr, bias, y, out, threads);
+    if (rows <= 0 || out <= 0) return;
+    const Isa isa = active_isa();
+    split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
+#ifdef RC_X86
+        if (isa == Isa::avx512) return f32_rows_avx512(x, rows, in, w, bias, y, out, o0, o1);
+        if (isa == Isa::avx2) return rows_avx2<float>(x, rows, in, w, bias, y, out, o0, o1);
+#endif
+        rows_portable<float>(x, rows, in, w, bias, y, out, o0, o1);
+    });
 }
 
 void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, const float* bias,
                float* y, int64_t out, int threads) {
-    gemv(x, rows, in, w, nullptr, bias, y, out, threads);
+    if (rows <= 0 || out <= 0) return;
+    const Isa isa = active_isa();
+    Scratch& sc = scratch();
+    const size_t n = size_t(rows * in);
+    if (isa == Isa::avx512) {
+        sc.xb.resize(n);
+        for (size_t i = 0; i < n; ++i) sc.xb[i] = to_bf16(x[i]);
+    } else {
+        sc.xf.resize(n);
+        for (size_t i = 0; i < n; ++i) sc.xf[i] = to_float(to_bf16(x[i]));
+    }
+    const uint16_t* xb = sc.xb.data();
+    const float* xf = sc.xf.data();
+    split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
+#ifdef RC_X86
+        if (isa == Isa::avx512 && rows >= kTileMinRows)
+            return bf16_tiles_avx512(xb, rows, in, w, bias, y, out, o0, o1);
+        if (isa == Isa::avx512) return bf16_rows_avx512(xb, rows, in, w, bias, y, out, o0, o1);
+        if (isa == Isa::avx2) return rows_avx2<uint16_t>(xf, rows, in, w, bias, y, out, o0, o1);
+#endif
+        rows_portable<uint16_t>(xf, rows, in, w, bias, y, out, o0, o1);
+    });
 }
 
 void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t in, float* w_out,
                      int threads) {
+    const Isa isa = active_isa();
     auto run = [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
-        if (has_avx2()) return dequant_avx2(w, scales, o0, o1, in, w_out);
+        if (isa != Isa::portable) return dequant_avx2(w, scales, o0, o1, in, w_out);
 #endif
         for (int64_t o = o0; o < o1; ++o)
             for (int64_t i = 0; i < in; ++i) w_out[o * in + i] = scales[o] * float(w[o * in + i]);

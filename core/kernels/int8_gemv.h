@@ -1,27 +1,34 @@
-// Weight-only int8 matrix-vector products for the CPU decode step (issue 24): y = x W^T + b
-// with W stored as int8 [out, in] and one fp32 scale per output row, for a few rows of x at
-// a time. Decoding one token reads every weight once, so its speed is the memory bandwidth
-// divided by the bytes read: int8 reads a quarter of fp32's and half of bf16's.
+// The decode step's matrix-vector products on the CPU (issue 24): y = x W^T + b for a few rows
+// of x, with W in int8 (one fp32 scale per output row), bf16 or fp32. Decoding one token reads
+// every weight once, so its speed is the memory bandwidth divided by the bytes read, as long as
+// the arithmetic keeps up: int8 reads a quarter of fp32's bytes and bf16 half.
 //
-// torch-free (plain arrays) so it builds and is tested on its own; AVX2+FMA when the CPU has
-// them (chosen at run time: the build targets plain x86-64), a portable loop otherwise. Output
-// rows are split over a few persistent threads of this library's own (not OpenMP: see
-// int8_gemv.cpp).
+// torch-free (plain arrays) so it builds and is tested on its own. The instruction set is chosen
+// at run time (the build targets plain x86-64): AVX-512 with VNNI and BF16 (Zen 4, Sapphire
+// Rapids), else AVX2 + FMA, else a portable loop. Output rows are split over a few persistent
+// threads of this library's own (not OpenMP: see int8_gemv.cpp).
 #pragma once
 
 #include <cstdint>
 
 namespace rc::kernels {
 
-/// y[r, o] = scales[o] * sum_i x[r, i] * w[o, i] + (bias ? bias[o] : 0) for r < rows, o < out.
-/// x [rows, in], w [out, in], y [rows, out], all row-major and dense. `threads` <= 0: one per
-/// processor (LibTorch's own thread count is left alone).
+/// The int8 product quantises x too, per block of this many inputs (one scale per block, as
+/// llama.cpp's Q8_0 does per 32): integer products summed exactly within a block.
+constexpr int64_t kInt8Block = 128;
+
+/// y[r, o] = scales[o] * sum_b xs[r, b] * sum_{i in b} xq[r, i] * w[o, i] + (bias ? bias[o] : 0)
+/// for r < rows, o < out, where xq, xs = quantize_activations_int8(x[r]): the same result, to
+/// the bit, for one row at a time or many (tiles). x [rows, in],
+/// w [out, in], y [rows, out], all row-major and dense. `threads` <= 0: one per processor
+/// (LibTorch's own thread count is left alone).
 void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const float* scales,
                const float* bias, float* y, int64_t out, int threads = 0);
 
 /// The same product with the weight in fp32 or in bf16 (the upper 16 bits of an fp32, as
 /// LibTorch stores kBFloat16): the decode step of a float model, one pass over the weight split
-/// over the same threads.
+/// over the same threads. gemv_bf16 rounds x to bf16 first (exact when x came from a bf16
+/// tensor, as in a bf16 model) and sums the products in fp32.
 void gemv_f32(const float* x, int64_t rows, int64_t in, const float* w, const float* bias,
               float* y, int64_t out, int threads = 0);
 void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, const float* bias,
@@ -36,7 +43,27 @@ void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t
 /// rows give scale 0 and zeros).
 float quantize_row_int8(const float* w, int64_t in, int8_t* q);
 
-/// The instruction set gemv_int8 uses on this CPU: "avx2" or "portable".
+/// x [in] to int8 per block of kInt8Block (the last one shorter): q [in] and one scale per
+/// block, scales [(in + kInt8Block - 1) / kInt8Block], each as quantize_row_int8.
+void quantize_activations_int8(const float* x, int64_t in, int8_t* q, float* scales);
+
+/// The instruction sets, in order: a path is taken when the CPU has it and the cap allows it.
+enum class Isa : int { portable = 0, avx2 = 1, avx512 = 2 };
+
+/// The best this CPU has (avx512 means F, BW, VL, VNNI and BF16 together).
+Isa best_isa();
+
+/// Caps the instruction set every product uses from now on (tests and kernels-bench compare
+/// the paths one CPU has); returns the cap before. Not for use while products run.
+Isa limit_isa(Isa cap);
+
+const char* isa_name(Isa isa);
+
+/// True when gemv_int8 and gemv_bf16 work in register tiles for many rows of x (AVX-512 here),
+/// so a prefill through them beats converting the weight for a BLAS product.
+bool tiled_products();
+
+/// The instruction set the products use now: "avx512", "avx2" or "portable".
 const char* gemv_int8_isa();
 
 }  // namespace rc::kernels

@@ -3,6 +3,8 @@
 #include "kernels/int8_gemv.h"
 #include "regionchat/error.h"
 
+#include <vector>
+
 namespace rc {
 
 namespace {
@@ -19,6 +21,10 @@ SkipInit::~SkipInit() {
 
 bool init_skipped() {
     return g_skip_init;
+}
+
+bool tiled_products() {
+    return kernels::tiled_products();
 }
 
 uint64_t LinearImpl::quantize_int8() {
@@ -139,21 +145,36 @@ torch::Tensor LinearImpl::linear_int8(const torch::Tensor& x) {
     const auto& xf = io.xf;
     const int64_t rows = io.rows;
     auto& y = io.y;
-    // A few rows (decoding, beams): the int8 kernel reads each weight once. More (a prefill):
-    // BLAS products over blocks of the weight converted back to fp32.
-    if (rows > 8) {
+    // Every path computes the same products: x quantised per block of kernels::kInt8Block
+    // (one scale each) times the int8 rows. A few rows of x (decoding, beams), or any number
+    // where the CPU has the kernel's tiles (AVX-512 VNNI): the kernel. Many rows elsewhere (a
+    // prefill without VNNI): x quantised and back, times blocks of the weight converted back
+    // to fp32, through BLAS.
+    if (rows > 8 && !kernels::tiled_products()) {
+        const int64_t nb = (in + kernels::kInt8Block - 1) / kernels::kInt8Block;
+        auto xd = torch::empty({rows, in}, xf.options());
+        {
+            std::vector<int8_t> q(static_cast<size_t>(in));
+            std::vector<float> sc(static_cast<size_t>(nb));
+            const float* src = xf.data_ptr<float>();
+            float* dst = xd.data_ptr<float>();
+            for (int64_t r = 0; r < rows; ++r) {
+                kernels::quantize_activations_int8(src + r * in, in, q.data(), sc.data());
+                for (int64_t i = 0; i < in; ++i)
+                    dst[r * in + i] = float(q[size_t(i)]) * sc[size_t(i / kernels::kInt8Block)];
+            }
+        }
         // A block of output rows at a time (2 MB in fp32, in cache while BLAS reads it), so
         // the fp32 copy of the whole weight is never written out to memory and back.
         const int64_t block = std::min<int64_t>(out, std::max<int64_t>(16, (int64_t(1) << 19) / in));
         auto wbuf = torch::empty({block, in}, xf.options());
-        const auto x2 = xf.reshape({rows, in});
         auto y2 = y.view({rows, out});
         for (int64_t o = 0; o < out; o += block) {
             const int64_t n = std::min(block, out - o);
             auto wb = wbuf.narrow(0, 0, n);
             kernels::dequantize_int8(weight.data_ptr<int8_t>() + o * in, scales.data_ptr<float>() + o,
                                      n, in, wb.data_ptr<float>());
-            y2.narrow(1, o, n).copy_(torch::mm(x2, wb.t()));
+            y2.narrow(1, o, n).copy_(torch::mm(xd, wb.t()));
         }
         if (bias.defined()) y.add_(bias);
         return y.to(x.scalar_type());
