@@ -568,52 +568,80 @@ __attribute__((target(RC_AVX512))) void int8_tiles_avx512(const uint8_t* xu, con
     }
 }
 
-// bf16: MR x NR accumulators of 16 lanes, VDPBF16PS on 32 bf16 at a time.
-template <int MR, int NR>
-__attribute__((target(RC_AVX512))) void bf16_tile_avx512(const uint16_t* xb, int64_t in,
-                                                          const uint16_t* w, float* out_sums) {
+// bf16 and fp32 tiles: MR x NR accumulators of 16 fp32 lanes. A dot-product kind says how a
+// step of x and of a weight row is loaded and multiplied in: 32 bf16 at a time by VDPBF16PS
+// (pairs multiplied exactly, summed in fp32), or 16 floats by an FMA.
+struct Bf16Dot {
+    using T = uint16_t;
+    using V = __m512i;
+    using Mask = __mmask32;
+    static constexpr int64_t step = 32;
+    __attribute__((target(RC_AVX512))) static Mask mask(int64_t n) { return tail32(n); }
+    __attribute__((target(RC_AVX512))) static V load(Mask k, const T* p) {
+        return _mm512_maskz_loadu_epi16(k, p);
+    }
+    __attribute__((target(RC_AVX512))) static __m512 madd(__m512 acc, V w, V x) {
+        return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x);
+    }
+};
+struct F32Dot {
+    using T = float;
+    using V = __m512;
+    using Mask = __mmask16;
+    static constexpr int64_t step = 16;
+    __attribute__((target(RC_AVX512))) static Mask mask(int64_t n) { return tail16(n); }
+    __attribute__((target(RC_AVX512))) static V load(Mask k, const T* p) {
+        return _mm512_maskz_loadu_ps(k, p);
+    }
+    __attribute__((target(RC_AVX512))) static __m512 madd(__m512 acc, V w, V x) {
+        return _mm512_fmadd_ps(w, x, acc);
+    }
+};
+
+template <typename D, int MR, int NR>
+__attribute__((target(RC_AVX512))) void dot_tile(const typename D::T* x, int64_t in,
+                                                  const typename D::T* w, float* out_sums) {
     __m512 f[MR][NR];
 #pragma GCC unroll 4
     for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 4
         for (int n = 0; n < NR; ++n) f[m][n] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < in; i += 32) {
-        const __mmask32 k = tail32(in - i);
-        __m512i wv[NR];
+    for (int64_t i = 0; i < in; i += D::step) {
+        const auto k = D::mask(in - i);
+        typename D::V wv[NR];
 #pragma GCC unroll 4
-        for (int n = 0; n < NR; ++n) wv[n] = _mm512_maskz_loadu_epi16(k, w + n * in + i);
+        for (int n = 0; n < NR; ++n) wv[n] = D::load(k, w + n * in + i);
 #pragma GCC unroll 4
         for (int m = 0; m < MR; ++m) {
-            const __m512i xv = _mm512_maskz_loadu_epi16(k, xb + m * in + i);
+            const auto xv = D::load(k, x + m * in + i);
 #pragma GCC unroll 4
-            for (int n = 0; n < NR; ++n) f[m][n] = _mm512_dpbf16_ps(f[m][n], (__m512bh)wv[n], (__m512bh)xv);
+            for (int n = 0; n < NR; ++n) f[m][n] = D::madd(f[m][n], wv[n], xv);
         }
     }
     for (int m = 0; m < MR; ++m)
         for (int n = 0; n < NR; ++n) out_sums[m * NR + n] = hsum512(f[m][n]);
 }
 
-// bf16_tile_avx512<4, 4> written out: GCC keeps an array of 16 accumulators in memory (a store
-// of each per step), named ones in registers.
-__attribute__((target(RC_AVX512))) void bf16_tile_4x4(const uint16_t* xb, int64_t in,
-                                                      const uint16_t* w, float* out_sums) {
+// dot_tile<D, 4, 4> written out: GCC keeps an array of 16 accumulators in memory (a store of
+// each per step), named ones in registers.
+template <typename D>
+__attribute__((target(RC_AVX512))) void dot_tile_4x4(const typename D::T* x, int64_t in,
+                                                     const typename D::T* w, float* out_sums) {
 #define RC_ROW(m)                                                                           \
     __m512 f##m##0 = _mm512_setzero_ps(), f##m##1 = f##m##0, f##m##2 = f##m##0, f##m##3 = f##m##0;
     RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
 #undef RC_ROW
-    for (int64_t i = 0; i < in; i += 32) {
-        const __mmask32 k = tail32(in - i);
-        const __m512bh w0 = (__m512bh)_mm512_maskz_loadu_epi16(k, w + i);
-        const __m512bh w1 = (__m512bh)_mm512_maskz_loadu_epi16(k, w + in + i);
-        const __m512bh w2 = (__m512bh)_mm512_maskz_loadu_epi16(k, w + 2 * in + i);
-        const __m512bh w3 = (__m512bh)_mm512_maskz_loadu_epi16(k, w + 3 * in + i);
+    for (int64_t i = 0; i < in; i += D::step) {
+        const auto k = D::mask(in - i);
+        const auto w0 = D::load(k, w + i), w1 = D::load(k, w + in + i);
+        const auto w2 = D::load(k, w + 2 * in + i), w3 = D::load(k, w + 3 * in + i);
 #define RC_ROW(m)                                                                           \
     {                                                                                       \
-        const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(k, xb + m * in + i);       \
-        f##m##0 = _mm512_dpbf16_ps(f##m##0, w0, xv);                                        \
-        f##m##1 = _mm512_dpbf16_ps(f##m##1, w1, xv);                                        \
-        f##m##2 = _mm512_dpbf16_ps(f##m##2, w2, xv);                                        \
-        f##m##3 = _mm512_dpbf16_ps(f##m##3, w3, xv);                                        \
+        const auto xv = D::load(k, x + m * in + i);                                         \
+        f##m##0 = D::madd(f##m##0, w0, xv);                                                 \
+        f##m##1 = D::madd(f##m##1, w1, xv);                                                 \
+        f##m##2 = D::madd(f##m##2, w2, xv);                                                 \
+        f##m##3 = D::madd(f##m##3, w3, xv);                                                 \
     }
         RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
 #undef RC_ROW
@@ -625,35 +653,39 @@ __attribute__((target(RC_AVX512))) void bf16_tile_4x4(const uint16_t* xb, int64_
 #undef RC_ROW
 }
 
-template <int MR>
-__attribute__((target(RC_AVX512))) void bf16_tiles_mr(const uint16_t* xb, int64_t r0, int64_t in,
-                                                       const uint16_t* w, const float* bias,
-                                                       float* y, int64_t out, int64_t o, int nr) {
+template <typename D, int MR>
+__attribute__((target(RC_AVX512))) void dot_tiles_mr(const typename D::T* x, int64_t r0,
+                                                      int64_t in, const typename D::T* w,
+                                                      const float* bias, float* y, int64_t out,
+                                                      int64_t o, int nr) {
     float sums[MR * 4];
+    const auto* xr = x + r0 * in;
+    const auto* wr = w + o * in;
     switch (nr) {
         case 4:
-            if constexpr (MR == 4) bf16_tile_4x4(xb + r0 * in, in, w + o * in, sums);
-            else bf16_tile_avx512<MR, 4>(xb + r0 * in, in, w + o * in, sums);
+            if constexpr (MR == 4) dot_tile_4x4<D>(xr, in, wr, sums);
+            else dot_tile<D, MR, 4>(xr, in, wr, sums);
             break;
-        case 3: bf16_tile_avx512<MR, 3>(xb + r0 * in, in, w + o * in, sums); break;
-        case 2: bf16_tile_avx512<MR, 2>(xb + r0 * in, in, w + o * in, sums); break;
-        default: bf16_tile_avx512<MR, 1>(xb + r0 * in, in, w + o * in, sums); break;
+        case 3: dot_tile<D, MR, 3>(xr, in, wr, sums); break;
+        case 2: dot_tile<D, MR, 2>(xr, in, wr, sums); break;
+        default: dot_tile<D, MR, 1>(xr, in, wr, sums); break;
     }
     for (int m = 0; m < MR; ++m)
         for (int n = 0; n < nr; ++n) y[(r0 + m) * out + o + n] = sums[m * nr + n] + (bias ? bias[o + n] : 0.f);
 }
 
-__attribute__((target(RC_AVX512))) void bf16_tiles_avx512(const uint16_t* xb, int64_t rows,
-                                                           int64_t in, const uint16_t* w,
-                                                           const float* bias, float* y,
-                                                           int64_t out, int64_t o0, int64_t o1) {
+template <typename D>
+__attribute__((target(RC_AVX512))) void dot_tiles_avx512(const typename D::T* x, int64_t rows,
+                                                          int64_t in, const typename D::T* w,
+                                                          const float* bias, float* y,
+                                                          int64_t out, int64_t o0, int64_t o1) {
     for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
         const int64_t r1 = std::min(rows, r0 + kTileRows);
         for (int64_t o = o0; o < o1; o += 4) {
             const int nr = int(std::min<int64_t>(4, o1 - o));
             int64_t r = r0;
-            for (; r + 4 <= r1; r += 4) bf16_tiles_mr<4>(xb, r, in, w, bias, y, out, o, nr);
-            for (; r < r1; ++r) bf16_tiles_mr<1>(xb, r, in, w, bias, y, out, o, nr);
+            for (; r + 4 <= r1; r += 4) dot_tiles_mr<D, 4>(x, r, in, w, bias, y, out, o, nr);
+            for (; r < r1; ++r) dot_tiles_mr<D, 1>(x, r, in, w, bias, y, out, o, nr);
         }
     }
 }
@@ -807,6 +839,8 @@ void gemv_f32(const float* x, int64_t rows, int64_t in, const float* w, const fl
     const Isa isa = active_isa();
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
+        if (isa == Isa::avx512 && rows >= kTileMinRows)
+            return dot_tiles_avx512<F32Dot>(x, rows, in, w, bias, y, out, o0, o1);
         if (isa == Isa::avx512) return f32_rows_avx512(x, rows, in, w, bias, y, out, o0, o1);
         if (isa == Isa::avx2) return rows_avx2<float>(x, rows, in, w, bias, y, out, o0, o1);
 #endif
@@ -832,7 +866,7 @@ void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, cons
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
         if (isa == Isa::avx512 && rows >= kTileMinRows)
-            return bf16_tiles_avx512(xb, rows, in, w, bias, y, out, o0, o1);
+            return dot_tiles_avx512<Bf16Dot>(xb, rows, in, w, bias, y, out, o0, o1);
         if (isa == Isa::avx512) return bf16_rows_avx512(xb, rows, in, w, bias, y, out, o0, o1);
         if (isa == Isa::avx2) return rows_avx2<uint16_t>(xf, rows, in, w, bias, y, out, o0, o1);
 #endif

@@ -34,8 +34,6 @@ private:
 /// True while a SkipInit is alive on this thread.
 bool init_skipped();
 
-/// kernels::tiled_products(), without the kernel's header here.
-bool tiled_products();
 
 /// y = x W^T + b, W [out, in]; initialised as torch::nn::Linear (Kaiming uniform, a = sqrt 5).
 struct LinearImpl : torch::nn::Module {
@@ -51,17 +49,7 @@ struct LinearImpl : torch::nn::Module {
     }
     torch::Tensor forward(const torch::Tensor& x) {
         if (scales.defined()) return linear_int8(x);
-        // On the CPU without autograd: a decode step (a few rows) makes one pass over the
-        // weight with the kernel's threads (LibTorch 1.13's bf16 product reached a third of
-        // the bandwidth); a bf16 prefill goes through the kernel's tiles where the CPU has
-        // them (AVX-512 BF16: about 2x LibTorch's bf16 product here). fp32 prefills stay
-        // with BLAS.
-        if (x.device().is_cpu() && !torch::GradMode::is_enabled() && weight.dim() == 2 &&
-            weight.is_contiguous() &&
-            ((weight.scalar_type() == torch::kFloat32 && x.numel() <= 8 * weight.size(1)) ||
-             (weight.scalar_type() == torch::kBFloat16 &&
-              (x.numel() <= 8 * weight.size(1) || tiled_products()))))
-            return linear_rows(x);
+        if (kernel_takes(x)) return linear_rows(x);
         return torch::linear(x, weight, bias);
     }
     /// Keeps the weight in int8 from now on, with one fp32 scale per output row (max |w| /
@@ -77,6 +65,8 @@ struct LinearImpl : torch::nn::Module {
 private:
     torch::Tensor linear_int8(const torch::Tensor& x);
     torch::Tensor linear_rows(const torch::Tensor& x);
+    /// Whether RegionChat's kernel computes this product of float weights (see layers.cpp).
+    bool kernel_takes(const torch::Tensor& x) const;
 };
 TORCH_MODULE(Linear);
 
