@@ -25,10 +25,9 @@ bool init_skipped() {
 }
 
 
-uint64_t LinearImpl::quantize_int8() {
-    if (scales.defined()) return 0;
+void LinearImpl::quantize_int8() {
+    if (scales.defined()) return;
     if (!weight.device().is_cpu()) throw Error("int8 weights run on the CPU only");
-    const uint64_t before = weight.numel() * weight.element_size();
     torch::NoGradGuard no_grad;
     const auto w = weight.detach().to(torch::kFloat32).contiguous();
     const int64_t out = w.size(0), in = w.size(1);
@@ -42,7 +41,6 @@ uint64_t LinearImpl::quantize_int8() {
     // parameters() sees what the layer holds.
     set_tensors(q, bias.defined() ? bias.detach().to(torch::kFloat32).contiguous() : torch::Tensor(),
                 s);
-    return before;
 }
 
 void LinearImpl::set_tensors(torch::Tensor w, torch::Tensor b, torch::Tensor s) {

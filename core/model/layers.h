@@ -54,8 +54,8 @@ struct LinearImpl : torch::nn::Module {
     }
     /// Keeps the weight in int8 from now on, with one fp32 scale per output row (max |w| /
     /// 127, buffer "scales"); the float weight is freed. CPU only; the layer then takes fp32
-    /// input. Returns the bytes the weight took before.
-    uint64_t quantize_int8();
+    /// input.
+    void quantize_int8();
     /// Holds these tensors from now on, as its registered "weight", "bias" and "scales" too
     /// (the ones it held before are released). `b` and `s` may be undefined.
     void set_tensors(torch::Tensor w, torch::Tensor b, torch::Tensor s);

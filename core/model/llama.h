@@ -166,15 +166,9 @@ public:
         }
         return n;
     }
-    uint64_t quantize_int8() override {
-        uint64_t saved = 0;
+    void quantize_int8() override {
         for (const auto& m : lm_->modules(/*include_self=*/false))
-            if (auto* lin = m->as<LinearImpl>()) {
-                const uint64_t before = lin->quantize_int8();
-                if (before > 0)
-                    saved += before - uint64_t(lin->weight.numel()) - 4 * uint64_t(lin->weight.size(0));
-            }
-        return saved;
+            if (auto* lin = m->as<LinearImpl>()) lin->quantize_int8();
     }
 
 protected:

@@ -68,9 +68,8 @@ public:
     virtual int64_t max_positions() const = 0;
     virtual int64_t parameter_count() = 0;
     /// Keeps the language model's linear layers in int8 with a scale per output row (`--dtype
-    /// int8` on the CPU; the rest stays fp32). Returns the weight bytes saved; rc::Error for
-    /// networks without it.
-    virtual uint64_t quantize_int8();
+    /// int8` on the CPU; the rest stays fp32); rc::Error for networks without it.
+    virtual void quantize_int8();
     /// Fuses projections that read the same input (q/k/v, gate/up) for inference; after
     /// loading and quantize_int8. Does nothing for networks without them.
     virtual void fuse_projections() {}
@@ -88,7 +87,7 @@ inline torch::Tensor Network::encode_image_with_text(const cv::Mat&, const std::
 inline torch::Tensor Network::encode_regions(const cv::Mat&, const std::vector<cv::Mat>&) {
     throw Error("this model reads no region tokens");
 }
-inline uint64_t Network::quantize_int8() {
+inline void Network::quantize_int8() {
     throw Error("int8 weights are for models whose language model is LLaMA-shaped (LLaVA, "
                 "DualFocus, Pink, ParGo, InternVL2, CoLVA); this one runs in fp32 or bf16");
 }

@@ -1,6 +1,7 @@
 // kernels-bench: the decode step's matrix-vector products (core/kernels) on the shapes of a
 // model, one token's worth at a time (every weight read once, as in decoding), against the
-// memory read bandwidth of this machine (a benchmark, not a test: README "Decode kernels").
+// memory read bandwidth of this machine (a benchmark, not a test: README, "Side by side with
+// transformers, llama.cpp and vLLM (CPU)").
 //
 //   kernels-bench [--shape 1b|tiny] [--runs N] [--threads N] [--prefill ROWS]
 //
