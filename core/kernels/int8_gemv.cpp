@@ -162,8 +162,11 @@ struct Scratch {
     std::vector<uint8_t> xu;   // xq + 128 (the int8 tiles)
 };
 
-// From this many rows of x the AVX-512 products work in tiles (see int8_tiles_avx512).
+// From this many rows of x the AVX-512 int8 product works in tiles (int8_tiles_avx512: the
+// same sums to the bit as the rows); the fp32 and bf16 ones beyond kFloatRowsMax rows (a
+// decode step's few rows keep one summation order, whatever their number, as before the tiles).
 constexpr int64_t kTileMinRows = 4;
+constexpr int64_t kFloatRowsMax = 8;
 Scratch& scratch() {
     thread_local Scratch s;
     return s;
@@ -315,54 +318,59 @@ __attribute__((target(RC_AVX512))) inline float hsum512(__m512 v) {
     return hsum(_mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8)));
 }
 
-// fp32 weights: 16 lanes, four accumulators, the tail through masked loads.
-__attribute__((target(RC_AVX512))) void f32_rows_avx512(const float* x, int64_t rows,
-                                                         int64_t in, const float* w,
+// How a step of x and of a weight row is loaded and multiplied into 16 fp32 lanes: 32 bf16 at a
+// time by VDPBF16PS (pairs multiplied exactly, summed in fp32; x rounded to bf16 first), or 16
+// floats by an FMA.
+struct Bf16Dot {
+    using T = uint16_t;
+    using V = __m512i;
+    using Mask = __mmask32;
+    static constexpr int64_t step = 32;
+    __attribute__((target(RC_AVX512))) static Mask mask(int64_t n) { return tail32(n); }
+    __attribute__((target(RC_AVX512))) static V load(Mask k, const T* p) {
+        return _mm512_maskz_loadu_epi16(k, p);
+    }
+    __attribute__((target(RC_AVX512))) static __m512 madd(__m512 acc, V w, V x) {
+        return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x);
+    }
+};
+struct F32Dot {
+    using T = float;
+    using V = __m512;
+    using Mask = __mmask16;
+    static constexpr int64_t step = 16;
+    __attribute__((target(RC_AVX512))) static Mask mask(int64_t n) { return tail16(n); }
+    __attribute__((target(RC_AVX512))) static V load(Mask k, const T* p) {
+        return _mm512_maskz_loadu_ps(k, p);
+    }
+    __attribute__((target(RC_AVX512))) static __m512 madd(__m512 acc, V w, V x) {
+        return _mm512_fmadd_ps(w, x, acc);
+    }
+};
+
+// fp32 or bf16 weights (D: F32Dot, Bf16Dot), one row of x at a time (a decode step): four
+// accumulators, the tail through masked loads. Faster here than tiles of 1 x 4 weight rows.
+template <typename D>
+__attribute__((target(RC_AVX512))) void dot_rows_avx512(const typename D::T* x, int64_t rows,
+                                                         int64_t in, const typename D::T* w,
                                                          const float* bias, float* y,
                                                          int64_t out, int64_t o0, int64_t o1) {
+    const auto all = D::mask(D::step);
     for (int64_t o = o0; o < o1; ++o) {
-        const float* wr = w + o * in;
+        const auto* wr = w + o * in;
         for (int64_t r = 0; r < rows; ++r) {
-            const float* xr = x + r * in;
+            const auto* xr = x + r * in;
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             int64_t i = 0;
-            for (; i + 64 <= in; i += 64) {
-                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i), _mm512_loadu_ps(xr + i), a0);
-                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i + 16), _mm512_loadu_ps(xr + i + 16), a1);
-                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i + 32), _mm512_loadu_ps(xr + i + 32), a2);
-                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i + 48), _mm512_loadu_ps(xr + i + 48), a3);
+            for (; i + 4 * D::step <= in; i += 4 * D::step) {
+                a0 = D::madd(a0, D::load(all, wr + i), D::load(all, xr + i));
+                a1 = D::madd(a1, D::load(all, wr + i + D::step), D::load(all, xr + i + D::step));
+                a2 = D::madd(a2, D::load(all, wr + i + 2 * D::step), D::load(all, xr + i + 2 * D::step));
+                a3 = D::madd(a3, D::load(all, wr + i + 3 * D::step), D::load(all, xr + i + 3 * D::step));
             }
-            for (; i < in; i += 16) {
-                const __mmask16 m = tail16(in - i);
-                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, wr + i), _mm512_maskz_loadu_ps(m, xr + i), a0);
-            }
-            const float s = hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-            y[r * out + o] = s + (bias ? bias[o] : 0.f);
-        }
-    }
-}
-
-// bf16 weights times x rounded to bf16: VDPBF16PS multiplies pairs exactly and sums in fp32.
-__attribute__((target(RC_AVX512))) void bf16_rows_avx512(const uint16_t* xb, int64_t rows,
-                                                          int64_t in, const uint16_t* w,
-                                                          const float* bias, float* y,
-                                                          int64_t out, int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-        const uint16_t* wr = w + o * in;
-        for (int64_t r = 0; r < rows; ++r) {
-            const uint16_t* xr = xb + r * in;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            int64_t i = 0;
-            for (; i + 128 <= in; i += 128) {
-                a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(wr + i), (__m512bh)_mm512_loadu_si512(xr + i));
-                a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(wr + i + 32), (__m512bh)_mm512_loadu_si512(xr + i + 32));
-                a2 = _mm512_dpbf16_ps(a2, (__m512bh)_mm512_loadu_si512(wr + i + 64), (__m512bh)_mm512_loadu_si512(xr + i + 64));
-                a3 = _mm512_dpbf16_ps(a3, (__m512bh)_mm512_loadu_si512(wr + i + 96), (__m512bh)_mm512_loadu_si512(xr + i + 96));
-            }
-            for (; i < in; i += 32) {
-                const __mmask32 m = tail32(in - i);
-                a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_maskz_loadu_epi16(m, wr + i),
-                                      (__m512bh)_mm512_maskz_loadu_epi16(m, xr + i));
+            for (; i < in; i += D::step) {
+                const auto m = D::mask(in - i);
+                a0 = D::madd(a0, D::load(m, wr + i), D::load(m, xr + i));
             }
             const float s = hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
             y[r * out + o] = s + (bias ? bias[o] : 0.f);
@@ -568,36 +576,7 @@ __attribute__((target(RC_AVX512))) void int8_tiles_avx512(const uint8_t* xu, con
     }
 }
 
-// bf16 and fp32 tiles: MR x NR accumulators of 16 fp32 lanes. A dot-product kind says how a
-// step of x and of a weight row is loaded and multiplied in: 32 bf16 at a time by VDPBF16PS
-// (pairs multiplied exactly, summed in fp32), or 16 floats by an FMA.
-struct Bf16Dot {
-    using T = uint16_t;
-    using V = __m512i;
-    using Mask = __mmask32;
-    static constexpr int64_t step = 32;
-    __attribute__((target(RC_AVX512))) static Mask mask(int64_t n) { return tail32(n); }
-    __attribute__((target(RC_AVX512))) static V load(Mask k, const T* p) {
-        return _mm512_maskz_loadu_epi16(k, p);
-    }
-    __attribute__((target(RC_AVX512))) static __m512 madd(__m512 acc, V w, V x) {
-        return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x);
-    }
-};
-struct F32Dot {
-    using T = float;
-    using V = __m512;
-    using Mask = __mmask16;
-    static constexpr int64_t step = 16;
-    __attribute__((target(RC_AVX512))) static Mask mask(int64_t n) { return tail16(n); }
-    __attribute__((target(RC_AVX512))) static V load(Mask k, const T* p) {
-        return _mm512_maskz_loadu_ps(k, p);
-    }
-    __attribute__((target(RC_AVX512))) static __m512 madd(__m512 acc, V w, V x) {
-        return _mm512_fmadd_ps(w, x, acc);
-    }
-};
-
+// bf16 and fp32 tiles: MR x NR accumulators of 16 fp32 lanes.
 template <typename D, int MR, int NR>
 __attribute__((target(RC_AVX512))) void dot_tile(const typename D::T* x, int64_t in,
                                                   const typename D::T* w, float* out_sums) {
@@ -839,9 +818,9 @@ void gemv_f32(const float* x, int64_t rows, int64_t in, const float* w, const fl
     const Isa isa = active_isa();
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
-        if (isa == Isa::avx512 && rows >= kTileMinRows)
+        if (isa == Isa::avx512 && rows > kFloatRowsMax)
             return dot_tiles_avx512<F32Dot>(x, rows, in, w, bias, y, out, o0, o1);
-        if (isa == Isa::avx512) return f32_rows_avx512(x, rows, in, w, bias, y, out, o0, o1);
+        if (isa == Isa::avx512) return dot_rows_avx512<F32Dot>(x, rows, in, w, bias, y, out, o0, o1);
         if (isa == Isa::avx2) return rows_avx2<float>(x, rows, in, w, bias, y, out, o0, o1);
 #endif
         rows_portable<float>(x, rows, in, w, bias, y, out, o0, o1);
@@ -865,9 +844,9 @@ void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, cons
     const float* xf = sc.xf.data();
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
-        if (isa == Isa::avx512 && rows >= kTileMinRows)
+        if (isa == Isa::avx512 && rows > kFloatRowsMax)
             return dot_tiles_avx512<Bf16Dot>(xb, rows, in, w, bias, y, out, o0, o1);
-        if (isa == Isa::avx512) return bf16_rows_avx512(xb, rows, in, w, bias, y, out, o0, o1);
+        if (isa == Isa::avx512) return dot_rows_avx512<Bf16Dot>(xb, rows, in, w, bias, y, out, o0, o1);
         if (isa == Isa::avx2) return rows_avx2<uint16_t>(xf, rows, in, w, bias, y, out, o0, o1);
 #endif
         rows_portable<uint16_t>(xf, rows, in, w, bias, y, out, o0, o1);

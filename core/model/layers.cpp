@@ -24,7 +24,6 @@ bool init_skipped() {
     return g_skip_init;
 }
 
-
 void LinearImpl::quantize_int8() {
     if (scales.defined()) return;
     if (!weight.device().is_cpu()) throw Error("int8 weights run on the CPU only");
@@ -115,26 +114,22 @@ struct KernelIo {
 bool LinearImpl::kernel_takes(const torch::Tensor& x) const {
     // On the CPU without autograd. A decode step (a few rows) makes one pass over the weight
     // with the kernel's threads (LibTorch 1.13's bf16 product reached a third of the
-    // bandwidth). Where the CPU has the kernel's tiles (AVX-512): every bf16 product (about
-    // 2x LibTorch's bf16 prefill here), and fp32 ones of up to kFloatTileRows rows (a second
-    // turn's few dozen tokens, where BLAS spends its time packing); longer fp32 prefills
-    // stay with BLAS.
+    // bandwidth). Where the CPU has the kernel's tiles (AVX-512), every bf16 product too (about
+    // 2x LibTorch's bf16 prefill here). Longer fp32 products stay with BLAS: tiles would be
+    // faster for a second turn's few dozen rows (22 rows of the 1.1 B model: 413 against 637
+    // ms) but slower for a whole prompt (319 rows: 4.38 against 3.83 s), and one kind of
+    // product for every length keeps a row's result independent of how the prompt was cut
+    // into chunks (a server and the app score the same answer to the same value).
     if (!x.device().is_cpu() || torch::GradMode::is_enabled() || weight.dim() != 2 ||
         !weight.is_contiguous() || x.dim() < 1 || x.size(-1) != weight.size(1))
         return false;
     const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1));
-    // Measured on the 1.1 B model (2-core Zen 4): a 22-token second turn 637 -> 413 ms through
-    // the tiles, a 319-token prefill 3.83 s with BLAS against 4.38 s through them.
-    constexpr int64_t kFloatTileRows = 64;
     if (weight.scalar_type() == torch::kBFloat16) return rows <= 8 || kernels::tiled_products();
-    if (weight.scalar_type() == torch::kFloat32)
-        return rows <= 8 || (kernels::tiled_products() && rows <= kFloatTileRows);
-    return false;
+    return weight.scalar_type() == torch::kFloat32 && rows <= 8;
 }
 
 torch::Tensor LinearImpl::linear_rows(const torch::Tensor& x) {
-    const int64_t in = weight.size(1), out = weight.size(0);
-    if (x.size(-1) != in) return torch::linear(x, weight, bias);  // LibTorch's message
+    const int64_t in = weight.size(1), out = weight.size(0);  // x.size(-1) == in: kernel_takes
     KernelIo io(x, in, out);
     const auto& xf = io.xf;
     const int64_t rows = io.rows;

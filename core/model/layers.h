@@ -34,7 +34,6 @@ private:
 /// True while a SkipInit is alive on this thread.
 bool init_skipped();
 
-
 /// y = x W^T + b, W [out, in]; initialised as torch::nn::Linear (Kaiming uniform, a = sqrt 5).
 struct LinearImpl : torch::nn::Module {
     LinearImpl(int64_t in_features, int64_t out_features, bool with_bias = true) {
