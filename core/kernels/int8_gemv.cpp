@@ -774,7 +774,10 @@ void quantize_blocks(const float* x, int64_t in, int8_t* q, uint8_t* a, float* s
 }  // namespace
 
 void quantize_activations_int8(const float* x, int64_t in, int8_t* q, float* scales) {
-    std::vector<uint8_t> a(static_cast<size_t>(std::max<int64_t>(in, 0)));
+    // |q| is the products' business; it goes to this thread's scratch (no allocation per row
+    // once it has grown: the int8 prefill without tiles calls this once per row).
+    std::vector<uint8_t>& a = scratch().xa;
+    if (a.size() < size_t(std::max<int64_t>(in, 0))) a.resize(size_t(in));
     quantize_blocks(x, in, q, a.data(), scales, active_isa());
 }
 
