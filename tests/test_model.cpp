@@ -2,6 +2,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -267,6 +268,96 @@ private slots:
                 net->language_model->forward(embeds.narrow(1, p, 1), p, &cache));
             QVERIFY((l[0][0] - full[0][p]).abs().max().item<double>() < 1e-5);
         }
+    }
+
+    // A turn's reservation is allocated once: prefill and decode steps write into storage that
+    // does not move, a beam's copy keeps the room, and positions past it still fit.
+    void kvCacheReservationHoldsTheTurn() {
+        auto cfg = testing::tiny_config();
+        torch::manual_seed(3);
+        Llava net(cfg);
+        torch::NoGradGuard ng;
+        for (auto& p : net->parameters()) p.normal_(0.0, 0.2);
+        auto& lm = net->language_model;
+        auto embeds = lm->embed(torch::randint(3, cfg.text.vocab_size, {1, 40}, torch::kInt64));
+        auto full = lm->logits(lm->forward(embeds, 0, nullptr));
+        auto cache = lm->make_cache();
+        cache.reserve(30);
+        QCOMPARE(cache.capacity(), int64_t(30));
+        lm->forward(embeds.narrow(1, 0, 20), 0, &cache);
+        const int64_t heads = cfg.text.num_key_value_heads;
+        const int64_t hd = cfg.text.hidden_size / cfg.text.num_attention_heads;
+        const void* keys = cache.update(0, torch::zeros({1, heads, 0, hd}), torch::zeros({1, heads, 0, hd}), 20)
+                               .first.data_ptr();
+        for (int64_t p = 20; p < 30; ++p) {
+            auto l = lm->logits(lm->forward(embeds.narrow(1, p, 1), p, &cache));
+            QVERIFY((l[0][0] - full[0][p]).abs().max().item<double>() < 1e-5);
+        }
+        QCOMPARE(cache.capacity(), int64_t(30));
+        QCOMPARE(cache.update(0, torch::zeros({1, heads, 0, hd}), torch::zeros({1, heads, 0, hd}), 30)
+                     .first.data_ptr(),
+                 keys);
+        KvCache beam = cache.clone();
+        QCOMPARE(beam.capacity(), int64_t(30));
+        QCOMPARE(beam.length(), int64_t(30));
+        // Past the reservation: the storage grows, the positions held are kept.
+        for (KvCache* c : {&cache, &beam}) {
+            auto l = lm->logits(lm->forward(embeds.narrow(1, 30, 10), 30, c));
+            QVERIFY(c->capacity() >= 40);
+            QVERIFY((l[0] - full[0].narrow(0, 30, 10)).abs().max().item<double>() < 1e-5);
+        }
+        // A reservation below what is held changes nothing.
+        cache.reserve(10);
+        QVERIFY(cache.capacity() >= 40);
+    }
+
+    // --dtype int8 quantises each LLaMA linear layer as soon as the loader has filled it (the
+    // float weights are never all in memory at once), to the same int8 as quantising after.
+    void int8QuantisesWhileLoading() {
+        const TextConfig t = testing::tiny_config().text;
+        const std::string d = dir("int8-while-loading");
+        fs::create_directories(d);
+        torch::manual_seed(5);
+        LlamaForCausalLM src(t);
+        save_state(*src, d + "/model.safetensors");
+        auto archive = SafetensorsArchive::open(d);
+        LlamaForCausalLM lm{nullptr};
+        {
+            SkipInit skip;
+            Int8AfterLoad int8;
+            lm = LlamaForCausalLM(t);
+        }
+        std::vector<LinearImpl*> linears;
+        for (const auto& m : lm->modules(false))
+            if (auto* l = m->as<LinearImpl>()) {
+                QVERIFY(l->int8_after_load);
+                linears.push_back(l);
+            }
+        QCOMPARE(int(linears.size()), 7 * t.num_hidden_layers + (t.tie_word_embeddings ? 0 : 1));
+        std::vector<int> quantised;  // int8 layers at each tensor loaded
+        load_state(*lm, *archive, [](const std::string& n) { return std::vector<std::string>{n}; },
+                   [&](size_t, size_t, uint64_t) {
+                       int n = 0;
+                       for (const auto* l : linears) n += l->scales.defined();
+                       quantised.push_back(n);
+                       return true;
+                   });
+        QVERIFY(std::is_sorted(quantised.begin(), quantised.end()));
+        const int mid = quantised[quantised.size() / 2];
+        QVERIFY2(mid > 0 && mid < int(linears.size()), std::to_string(mid).c_str());
+        for (const auto* l : linears) QCOMPARE(l->weight.scalar_type(), torch::kInt8);
+        for (const auto& m : src->modules(false))
+            if (auto* l = m->as<LinearImpl>()) l->quantize_int8();
+        const auto want = src->named_parameters(), got = lm->named_parameters();
+        QCOMPARE(got.size(), want.size());
+        for (const auto& p : want) QVERIFY2(torch::equal(got[p.key()], p.value()), p.key().c_str());
+        const auto want_s = src->named_buffers(), got_s = lm->named_buffers();
+        QCOMPARE(got_s.size(), want_s.size());
+        for (const auto& b : want_s) QVERIFY2(torch::equal(got_s[b.key()], b.value()), b.key().c_str());
+        // Outside the scope nothing is marked.
+        LlamaForCausalLM plain(t);
+        for (const auto& m : plain->modules(false))
+            if (auto* l = m->as<LinearImpl>()) QVERIFY(!l->int8_after_load);
     }
 
     void imageFeaturesHaveTheConfiguredShape() {

@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/model_impl.h"
+#include "model/layers.h"
 #include "regionchat/error.h"
 #include "regionchat/safetensors.h"
 
@@ -262,14 +264,23 @@ std::shared_ptr<Model> Model::load(const LoadParams& params) {
         // allocated (a config can claim any size; the OOM killer would end the app instead).
         const FamilyPlan fp = family.plan(probe);
         const uint64_t elem = ctx.dtype == torch::kFloat32 ? 4 : 2;
-        const uint64_t need = uint64_t(std::max<int64_t>(fp.parameters, 0)) * elem;
+        uint64_t need = uint64_t(std::max<int64_t>(fp.parameters, 0)) * elem;
+        if (params.dtype == Precision::Int8)  // held in int8 once loaded (see Int8AfterLoad)
+            need -= std::min(need, uint64_t(std::max<int64_t>(fp.int8_parameters, 0)) * 3);
         const uint64_t free = free_memory(ctx.device);
         if (free > 0 && need > free)
             throw Error(dir.string() + ": its " + std::to_string(fp.parameters) +
                         " parameters need " + gib(need) + " on " + to_string(device_of(ctx.device)) +
                         " but only " + gib(free) + " is free");
     }
-    FamilyModel fm = family.load(probe, ctx);
+    FamilyModel fm = [&] {
+        // int8: the LLaMA layers are quantised as the loader fills them (peak host memory
+        // about the int8 model, not the fp32 one); then whatever a family's loader filled
+        // otherwise.
+        std::optional<Int8AfterLoad> int8;
+        if (params.dtype == Precision::Int8) int8.emplace();
+        return family.load(probe, ctx);
+    }();
     if (params.dtype == Precision::Int8) fm.network->quantize_int8();
     fm.network->fuse_projections();
 

@@ -491,6 +491,8 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
         reply.timings.prompt_tokens = static_cast<int>(len);
         const int64_t keep = s.reuse_prefix(seq, len - 1);
         reply.timings.reused_tokens = static_cast<int>(keep);
+        // The KV cache of this turn, allocated once: the decode loop below never grows it.
+        s.state->reserve(std::min<int64_t>(max_pos, len + std::max(params.max_new_tokens, 0)));
         hidden = s.prefill(seq, keep, len, slots, &params, &aborted);
     }
     reply.timings.prefill_ms = ms_since(tp);
@@ -587,6 +589,7 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
     while (first > 0 && seq.is_answer[first - 1]) --first;
     if (first == len || first == 0) throw Error("nothing to score");
     const int64_t keep = s.reuse_prefix(seq, first - 1);
+    s.state->reserve(len);
     bool aborted = false;
     auto hidden = s.prefill(seq, keep, len, slots, nullptr, &aborted);
     // hidden[i] predicts position keep + i + 1; we need predictions of [first, len).
@@ -686,6 +689,7 @@ double Session::one_turn_nll(const std::string& human, const std::vector<cv::Mat
     while (first < len && !label_at[first]) ++first;
     if (first >= len) throw Error("nothing to score");
     const int64_t keep = s.reuse_prefix(seq, first - 1);
+    s.state->reserve(len);
     bool aborted = false;
     auto hidden = s.prefill(seq, keep, len, slots, nullptr, &aborted);
     // hidden[i] predicts position keep + i + 1.

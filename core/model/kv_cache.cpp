@@ -5,9 +5,11 @@ namespace rc {
 KvCache::KvCache(int layers, int64_t kv_heads, int64_t head_dim, torch::TensorOptions options)
     : keys_(layers), values_(layers), kv_heads_(kv_heads), head_dim_(head_dim), options_(options) {}
 
-void KvCache::reserve(int64_t needed) {
-    if (needed <= capacity_) return;
-    const int64_t cap = std::max<int64_t>({needed, capacity_ * 2, 256});
+void KvCache::reserve(int64_t positions) {
+    if (positions > capacity_) allocate(positions);
+}
+
+void KvCache::allocate(int64_t cap) {
     for (size_t l = 0; l < keys_.size(); ++l) {
         auto k = torch::empty({1, kv_heads_, cap, head_dim_}, options_);
         auto v = torch::empty({1, kv_heads_, cap, head_dim_}, options_);
@@ -23,8 +25,8 @@ void KvCache::reserve(int64_t needed) {
 
 KvCache KvCache::clone() const {
     KvCache c(int(keys_.size()), kv_heads_, head_dim_, options_);
-    if (length_ > 0) {
-        c.reserve(length_);
+    if (capacity_ > 0) {
+        c.allocate(capacity_);
         for (size_t l = 0; l < keys_.size(); ++l) {
             c.keys_[l].narrow(2, 0, length_).copy_(keys_[l].narrow(2, 0, length_));
             c.values_[l].narrow(2, 0, length_).copy_(values_[l].narrow(2, 0, length_));
@@ -37,8 +39,9 @@ KvCache KvCache::clone() const {
 std::pair<torch::Tensor, torch::Tensor> KvCache::update(int layer, const torch::Tensor& k,
                                                         const torch::Tensor& v, int64_t pos) {
     const int64_t T = k.size(2);
-    // Only layer 0 grows storage: every layer sees the same positions in one forward.
-    if (layer == 0) reserve(pos + T);
+    // Only layer 0 grows storage: every layer sees the same positions in one forward. Without
+    // a reservation, by doubling (a few copies over a long conversation, not one per token).
+    if (layer == 0 && pos + T > capacity_) allocate(std::max<int64_t>({pos + T, capacity_ * 2, 256}));
     keys_[layer].narrow(2, pos, T).copy_(k);
     values_[layer].narrow(2, pos, T).copy_(v);
     return {keys_[layer].narrow(2, 0, pos + T), values_[layer].narrow(2, 0, pos + T)};

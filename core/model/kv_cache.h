@@ -1,5 +1,7 @@
-// Per-layer key/value cache for incremental decoding. Storage grows by doubling; truncate()
-// keeps a prefix so a new turn reuses everything up to the first changed token.
+// Per-layer key/value cache for incremental decoding. The engine reserves a turn's positions
+// (the prompt plus the answer's budget) before its prefill, so the decode loop writes into
+// storage that never moves; positions beyond a reservation still fit (storage then doubles).
+// truncate() keeps a prefix so a new turn reuses everything up to the first changed token.
 #pragma once
 
 #include <vector>
@@ -24,12 +26,16 @@ public:
     void truncate(int64_t n) { length_ = std::min(length_, n); }
     void clear() { length_ = 0; }
     int64_t capacity() const { return capacity_; }
-    /// A deep copy of the valid positions (storage sized to them).
+    /// Makes room for `positions` positions now (one allocation per layer, the valid positions
+    /// copied over); nothing when it already has them.
+    void reserve(int64_t positions);
+    /// A deep copy of the valid positions, with this cache's capacity (a beam's copy decodes
+    /// without growing).
     KvCache clone() const;
     bool empty_storage() const { return keys_.empty(); }
 
 private:
-    void reserve(int64_t needed);
+    void allocate(int64_t capacity);
     std::vector<torch::Tensor> keys_, values_;
     int64_t kv_heads_ = 0, head_dim_ = 0, capacity_ = 0, length_ = 0;
     torch::TensorOptions options_;

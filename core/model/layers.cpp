@@ -24,6 +24,22 @@ bool init_skipped() {
     return g_skip_init;
 }
 
+namespace {
+thread_local bool g_int8_after_load = false;
+}  // namespace
+
+Int8AfterLoad::Int8AfterLoad() : outer_(g_int8_after_load) {
+    g_int8_after_load = true;
+}
+
+Int8AfterLoad::~Int8AfterLoad() {
+    g_int8_after_load = outer_;
+}
+
+bool int8_after_load() {
+    return g_int8_after_load;
+}
+
 void LinearImpl::quantize_int8() {
     if (scales.defined()) return;
     if (!weight.device().is_cpu()) throw Error("int8 weights run on the CPU only");

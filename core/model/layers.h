@@ -34,6 +34,23 @@ private:
 /// True while a SkipInit is alive on this thread.
 bool init_skipped();
 
+/// While alive, the LLaMA language models built on this thread mark their linear layers
+/// int8_after_load (`--dtype int8`): load_state then quantises each one as soon as it is
+/// filled, so the float weights are never all in memory at once.
+class Int8AfterLoad {
+public:
+    Int8AfterLoad();
+    ~Int8AfterLoad();
+    Int8AfterLoad(const Int8AfterLoad&) = delete;
+    Int8AfterLoad& operator=(const Int8AfterLoad&) = delete;
+
+private:
+    bool outer_;
+};
+
+/// True while an Int8AfterLoad is alive on this thread.
+bool int8_after_load();
+
 /// y = x W^T + b, W [out, in]; initialised as torch::nn::Linear (Kaiming uniform, a = sqrt 5).
 struct LinearImpl : torch::nn::Module {
     LinearImpl(int64_t in_features, int64_t out_features, bool with_bias = true) {
@@ -60,6 +77,7 @@ struct LinearImpl : torch::nn::Module {
     void set_tensors(torch::Tensor w, torch::Tensor b, torch::Tensor s);
     torch::Tensor weight, bias;
     torch::Tensor scales;  ///< defined once quantize_int8() ran
+    bool int8_after_load = false;  ///< load_state runs quantize_int8() once it filled the layer
 
 private:
     torch::Tensor linear_int8(const torch::Tensor& x);

@@ -190,6 +190,9 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const TextConfig& c)
             "lm_head", Linear(c.hidden_size, c.vocab_size, /*with_bias=*/false));
         place_built(*lm_head);
     }
+    if (int8_after_load())
+        for (const auto& m : modules(/*include_self=*/false))
+            if (auto* lin = m->as<LinearImpl>()) lin->int8_after_load = true;
 }
 
 torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) {

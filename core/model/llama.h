@@ -111,6 +111,7 @@ public:
     explicit LlamaState(KvCache cache) : cache(std::move(cache)) {}
     int64_t length() const override { return cache.length(); }
     void truncate(int64_t n) override { cache.truncate(n); }
+    void reserve(int64_t positions) override { cache.reserve(positions); }
     std::unique_ptr<DecodeState> clone() const override {
         return std::make_unique<LlamaState>(cache.clone());
     }

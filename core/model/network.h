@@ -27,6 +27,10 @@ public:
     /// Forgets positions >= n (keeps memory).
     virtual void truncate(int64_t n) = 0;
     void clear() { truncate(0); }
+    /// Makes room for `positions` positions at once, so the steps that follow write into
+    /// storage allocated once (the engine reserves a turn's prompt plus its answer budget).
+    /// Does nothing for states that grow otherwise.
+    virtual void reserve(int64_t positions) { (void)positions; }
     /// A deep copy (beam search keeps one state per beam); nullptr when this network's state
     /// cannot be copied.
     virtual std::unique_ptr<DecodeState> clone() const { return nullptr; }

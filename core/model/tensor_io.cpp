@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "model/layers.h"
 #include "regionchat/error.h"
 
 namespace rc {
@@ -105,45 +106,53 @@ LoadStateReport load_state(
     const std::function<std::vector<std::string>(const std::string&)>& candidates,
     const TensorProgress& progress) {
     LoadStateReport report;
-    auto params = module.named_parameters(/*recurse=*/true);
+    const size_t total = module.named_parameters(/*recurse=*/true).size();
     std::set<std::string> used;
     size_t done = 0;
-    for (auto& item : params) {
-        const std::string& name = item.key();
-        torch::Tensor param = item.value();
-        const TensorView* view = nullptr;
-        std::string found;
-        for (const auto& key : candidates(name)) {
-            view = archive.find(key);
-            if (view) {
-                found = key;
-                break;
+    // Module by module, in named_parameters' order: a layer marked int8_after_load is
+    // quantised as soon as its own parameters are in (its float weight freed before the next).
+    const auto load_own = [&](torch::nn::Module& sub, const std::string& prefix) {
+        for (const auto& item : sub.named_parameters(/*recurse=*/false)) {
+            const std::string name = prefix.empty() ? item.key() : prefix + "." + item.key();
+            torch::Tensor param = item.value();
+            const TensorView* view = nullptr;
+            std::string found;
+            for (const auto& key : candidates(name)) {
+                view = archive.find(key);
+                if (view) {
+                    found = key;
+                    break;
+                }
+            }
+            if (!view) {
+                throw Error("checkpoint has no tensor '" + name + "' (expected shape " +
+                            shape_string(param.sizes()) + ")");
+            }
+            if (c10::IntArrayRef(view->shape) != param.sizes()) {
+                throw Error(view->file + ": tensor '" + view->name + "' has shape " +
+                            shape_string(view->shape) + ", the model expects " +
+                            shape_string(param.sizes()));
+            }
+            if (view->dtype != DType::F32 && view->dtype != DType::F16 &&
+                view->dtype != DType::BF16 && view->dtype != DType::F64) {
+                throw Error(view->file + ": tensor '" + view->name + "' has dtype " +
+                            dtype_name(view->dtype) + ", expected a floating-point type");
+            }
+            copy_view_into(*view, param);
+            archive.release(*view);  // peak host memory: the copy, not the copy plus the file
+            used.insert(found);
+            report.tensors_loaded++;
+            report.bytes_loaded += view->nbytes;
+            ++done;
+            if (progress && !progress(done, total, report.bytes_loaded)) {
+                throw Error("loading cancelled");
             }
         }
-        if (!view) {
-            throw Error("checkpoint has no tensor '" + name + "' (expected shape " +
-                        shape_string(param.sizes()) + ")");
-        }
-        if (c10::IntArrayRef(view->shape) != param.sizes()) {
-            throw Error(view->file + ": tensor '" + view->name + "' has shape " +
-                        shape_string(view->shape) + ", the model expects " +
-                        shape_string(param.sizes()));
-        }
-        if (view->dtype != DType::F32 && view->dtype != DType::F16 && view->dtype != DType::BF16 &&
-            view->dtype != DType::F64) {
-            throw Error(view->file + ": tensor '" + view->name + "' has dtype " +
-                        dtype_name(view->dtype) + ", expected a floating-point type");
-        }
-        copy_view_into(*view, param);
-        archive.release(*view);  // peak host memory: the copy, not the copy plus the file
-        used.insert(found);
-        report.tensors_loaded++;
-        report.bytes_loaded += view->nbytes;
-        ++done;
-        if (progress && !progress(done, params.size(), report.bytes_loaded)) {
-            throw Error("loading cancelled");
-        }
-    }
+        if (auto* lin = sub.as<LinearImpl>(); lin && lin->int8_after_load) lin->quantize_int8();
+    };
+    load_own(module, "");
+    for (const auto& sub : module.named_modules("", /*include_self=*/false))
+        load_own(*sub.value(), sub.key());
     for (const auto& n : archive.names())
         if (!used.count(n)) report.unused.push_back(n);
     return report;
