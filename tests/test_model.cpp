@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "engine/model_impl.h"
 #include "kernels/int8_gemv.h"
 #include "model/attention.h"
+#include "model/huge_pages.h"
 #include "model/layers.h"
 #include "model/colva/internvl.h"
 #include "model/llama.h"
@@ -358,6 +360,66 @@ private slots:
         LlamaForCausalLM plain(t);
         for (const auto& m : plain->modules(false))
             if (auto* l = m->as<LinearImpl>()) QVERIFY(!l->int8_after_load);
+    }
+
+    // Whether the mapping holding the 2 MiB-aligned interior of t's memory is advised into
+    // huge pages (VmFlags "hg" in /proc/self/smaps).
+    static bool advised_huge(const torch::Tensor& t) {
+        const auto start = reinterpret_cast<uintptr_t>(t.storage().data());
+        const uintptr_t at = (start + (uintptr_t(2) << 20) - 1) & ~((uintptr_t(2) << 20) - 1);
+        std::ifstream smaps("/proc/self/smaps");
+        std::string line;
+        bool inside = false;
+        while (std::getline(smaps, line)) {
+            unsigned long long a = 0, b = 0;
+            if (std::sscanf(line.c_str(), "%llx-%llx ", &a, &b) == 2 && line.find('-') < 17) {
+                inside = a <= at && at < b;
+            } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+                return (line + " ").find(" hg ") != std::string::npos;
+            }
+        }
+        return false;
+    }
+
+    void weightsAreAdvisedIntoHugePages() {
+        std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+        std::string mode;
+        std::getline(thp, mode);
+        if (mode.empty() || mode.find("[never]") != std::string::npos)
+            QSKIP("this kernel has no transparent huge pages");
+        // A fresh tensor, a loaded weight and a fused one: each advised before it is written.
+        const auto e = empty_huge({1024, 4096}, torch::kFloat32);
+        QVERIFY(advised_huge(e));
+        const std::string d = dir("huge-pages");
+        fs::create_directories(d);
+        torch::manual_seed(3);
+        torch::nn::ModuleHolder<LinearImpl> a(1024, 4096, false), b(1024, 4096, false);
+        torch::nn::Module src;
+        src.register_module("a", a.ptr());
+        src.register_module("b", b.ptr());
+        save_state(src, d + "/model.safetensors");
+        auto archive = SafetensorsArchive::open(d);
+        torch::nn::Module dst;
+        {
+            SkipInit skip;
+            dst.register_module("a", std::make_shared<LinearImpl>(1024, 4096, false));
+            dst.register_module("b", std::make_shared<LinearImpl>(1024, 4096, false));
+        }
+        load_state(dst, *archive, [](const std::string& n) { return std::vector<std::string>{n}; });
+        auto* la = dst.named_children()["a"]->as<LinearImpl>();
+        auto* lb = dst.named_children()["b"]->as<LinearImpl>();
+        QVERIFY(advised_huge(la->weight));
+        QVERIFY(torch::equal(la->weight, a->weight));
+        auto fused = fuse_linears({la, lb});
+        QVERIFY(fused);
+        QVERIFY(advised_huge(fused->weight));
+        QVERIFY(torch::equal(fused->weight, torch::cat({a->weight, b->weight}, 0)));
+        QVERIFY(torch::equal(lb->weight, b->weight));
+        la->quantize_int8();  // 4 MiB of int8
+        QVERIFY(advised_huge(la->weight));
+        // Small tensors are left alone (their pages are shared with other allocations).
+        const auto small = empty_huge({16}, torch::kFloat32);
+        QCOMPARE(small.numel(), int64_t(16));
     }
 
     void imageFeaturesHaveTheConfiguredShape() {

@@ -1,5 +1,7 @@
 #include "model/layers.h"
 
+#include "model/huge_pages.h"
+
 #include "kernels/int8_gemv.h"
 #include "regionchat/error.h"
 
@@ -46,7 +48,7 @@ void LinearImpl::quantize_int8() {
     torch::NoGradGuard no_grad;
     const auto w = weight.detach().to(torch::kFloat32).contiguous();
     const int64_t out = w.size(0), in = w.size(1);
-    auto q = torch::empty({out, in}, torch::kInt8);
+    auto q = empty_huge({out, in}, torch::kInt8);
     auto s = torch::empty({out}, torch::kFloat32);
     const float* src = w.data_ptr<float>();
     int8_t* dst = q.data_ptr<int8_t>();
@@ -90,7 +92,10 @@ Linear fuse_linears(const std::vector<LinearImpl*>& parts) {
         if (p->scales.defined()) ss.push_back(p->scales);
     }
     torch::NoGradGuard no_grad;
-    const auto w = torch::cat(ws, 0);
+    int64_t rows = 0;
+    for (const auto& p : ws) rows += p.size(0);
+    auto w = empty_huge({rows, first.weight.size(1)}, first.weight.options());
+    torch::cat_out(w, ws, 0);
     const auto b = bs.empty() ? torch::Tensor() : torch::cat(bs, 0);
     const auto s = ss.empty() ? torch::Tensor() : torch::cat(ss, 0);
     Linear fused{nullptr};

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "model/huge_pages.h"
 #include "model/layers.h"
 #include "regionchat/error.h"
 
@@ -138,6 +139,7 @@ LoadStateReport load_state(
                 throw Error(view->file + ": tensor '" + view->name + "' has dtype " +
                             dtype_name(view->dtype) + ", expected a floating-point type");
             }
+            advise_huge_pages(param);  // before the copy first writes it
             copy_view_into(*view, param);
             archive.release(*view);  // peak host memory: the copy, not the copy plus the file
             used.insert(found);

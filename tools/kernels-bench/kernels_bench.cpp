@@ -3,12 +3,15 @@
 // memory read bandwidth of this machine (a benchmark, not a test: README, "Side by side with
 // transformers, llama.cpp and vLLM (CPU)").
 //
-//   kernels-bench [--shape 1b|tiny] [--runs N] [--threads N] [--prefill ROWS]
+//   kernels-bench [--shape 1b|tiny] [--runs N] [--threads N] [--prefill ROWS] [--pages]
 //
 // Prints, per weight type and instruction set, the median over N tokens of the time for all
 // the products of one token, the bytes read, GB/s and the share of the read bandwidth measured
 // in the same run. With --prefill, also the products of a ROWS-token prefill (median of 3) in
-// the best instruction set, in multiply-adds per second.
+// the best instruction set, in multiply-adds per second. With --pages, only this: one token's
+// bf16 products with the weights in 2 MiB pages and in 4 KiB pages (Linux's madvise), the two
+// alternating token by token (3N tokens each), so the machine's load changes both alike; the
+// median ratio of each pair is the figure (core/model/huge_pages.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -21,6 +24,9 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#endif
+#ifdef __linux__
+#include <sys/mman.h>
 #endif
 
 #include "kernels/int8_gemv.h"
@@ -107,23 +113,93 @@ double read_bandwidth(int threads) {
     return median(gbs);
 }
 
+#ifdef __linux__
+// `bytes` of anonymous memory at a 2 MiB boundary, advised into huge pages or kept out of them,
+// touched once so that the pages exist before timing.
+struct PageBuffer {
+    PageBuffer(size_t bytes, bool huge) : size(bytes + (size_t(2) << 20)) {
+        base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED) {
+            base = nullptr;
+            return;
+        }
+        const uintptr_t a = (reinterpret_cast<uintptr_t>(base) + (uintptr_t(2) << 20) - 1) &
+                            ~((uintptr_t(2) << 20) - 1);
+        data = reinterpret_cast<uint16_t*>(a);
+        madvise(data, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+        for (size_t i = 0; i < bytes / 2; ++i) data[i] = uint16_t(0x3c00 + (i * 2654435761u >> 23) % 0x200);
+    }
+    ~PageBuffer() {
+        if (base) munmap(base, size);
+    }
+    size_t size;
+    void* base = nullptr;
+    uint16_t* data = nullptr;
+};
+
+// Huge pages against small ones for a bf16 decode step, in alternation (see the top).
+int compare_pages(const std::vector<Mat>& mats, int runs, int threads) {
+    int64_t params = 0, max_in = 0, max_out = 0;
+    for (const auto& m : mats) params += m.in * m.out, max_in = std::max(max_in, m.in), max_out = std::max(max_out, m.out);
+    PageBuffer small(size_t(params) * 2, false), huge(size_t(params) * 2, true);
+    if (!small.data || !huge.data) {
+        std::fprintf(stderr, "kernels-bench: cannot map %lld MB twice\n", static_cast<long long>(params * 2 >> 20));
+        return 1;
+    }
+    std::vector<float> x(static_cast<size_t>(max_in), 0.5f), y(static_cast<size_t>(max_out));
+    auto token = [&](const uint16_t* w) {
+        const auto t0 = Clock::now();
+        size_t off = 0;
+        for (const auto& m : mats) {
+            rc::kernels::gemv_bf16(x.data(), 1, m.in, w + off, nullptr, y.data(), m.out, threads);
+            off += size_t(m.in * m.out);
+        }
+        return seconds(t0, Clock::now());
+    };
+    token(small.data), token(huge.data);  // warm-up
+    std::vector<double> ts, th, ratio;
+    for (int r = 0; r < 3 * runs; ++r) {
+        ts.push_back(token(small.data));
+        th.push_back(token(huge.data));
+        ratio.push_back(ts.back() / th.back());
+    }
+    const double bytes = 2.0 * double(params);
+    std::printf("bf16 %s, %.1f MB/token, %d tokens each, alternating:\n", rc::kernels::gemv_int8_isa(),
+                bytes / 1e6, 3 * runs);
+    std::printf("4 KiB pages  %8.2f ms/token %6.1f GB/s\n", median(ts) * 1e3, bytes / median(ts) / 1e9);
+    std::printf("2 MiB pages  %8.2f ms/token %6.1f GB/s\n", median(th) * 1e3, bytes / median(th) / 1e9);
+    std::printf("time with 4 KiB / time with 2 MiB pages, median of the pairs: %.3f\n", median(ratio));
+    return 0;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string shape = "1b";
     int runs = 9, threads = 0, prefill = 0;
+    bool pages = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--shape" && i + 1 < argc) shape = argv[++i];
         else if (a == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
         else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
         else if (a == "--prefill" && i + 1 < argc) prefill = std::max(0, std::atoi(argv[++i]));
+        else if (a == "--pages") pages = true;
         else {
-            std::fprintf(stderr, "usage: kernels-bench [--shape 1b|tiny] [--runs N] [--threads N] [--prefill ROWS]\n");
+            std::fprintf(stderr, "usage: kernels-bench [--shape 1b|tiny] [--runs N] [--threads N] [--prefill ROWS] [--pages]\n");
             return 2;
         }
     }
     const auto mats = shapes(shape);
+#ifdef __linux__
+    if (pages) return compare_pages(mats, runs, threads);
+#else
+    if (pages) {
+        std::fprintf(stderr, "kernels-bench: --pages needs Linux\n");
+        return 2;
+    }
+#endif
     const int nthreads = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
     const double bw = read_bandwidth(nthreads);
     std::printf("shape %s, %zu products per token, %d threads, isa %s\n", shape.c_str(), mats.size(),
