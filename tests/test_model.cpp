@@ -3,6 +3,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/model_impl.h"
+#include "kernels/decode_ops.h"
 #include "kernels/int8_gemv.h"
 #include "model/attention.h"
 #include "model/huge_pages.h"
@@ -420,6 +422,103 @@ private slots:
         // Small tensors are left alone (their pages are shared with other allocations).
         const auto small = empty_huge({16}, torch::kFloat32);
         QCOMPARE(small.numel(), int64_t(16));
+    }
+
+    // The fused CPU kernels of a decoder layer against the LibTorch formulas they replace, on
+    // every instruction set this CPU has, with lengths that leave vector tails.
+    void fusedKernelsMatchTheirTorchFormulas() {
+        torch::NoGradGuard ng;
+        torch::manual_seed(11);
+        const auto best = kernels::best_isa();
+        for (int isa = int(best); isa >= 0; --isa) {
+            const auto outer = kernels::limit_isa(kernels::Isa(isa));
+            // A few rows (one thread) and a prefill's worth (rows split over threads).
+            for (const auto& [rows, dim] : {std::array<int64_t, 2>{3, 100}, std::array<int64_t, 2>{40, 2050}}) {
+                const auto x = torch::randn({rows, dim}), w = torch::rand({dim}) + 0.5;
+                auto y = torch::empty_like(x);
+                kernels::rms_norm(x.data_ptr<float>(), w.data_ptr<float>(), y.data_ptr<float>(), rows, dim, 1e-6f);
+                const auto want = w * (x * torch::rsqrt(x.pow(2).mean(-1, true) + 1e-6));
+                QVERIFY((y - want).abs().max().item<double>() < 1e-5);
+                const auto gate_up = torch::randn({rows, 2 * dim});
+                auto sw = torch::empty({rows, dim});
+                kernels::silu_mul(gate_up.data_ptr<float>(), sw.data_ptr<float>(), rows, dim);
+                const auto want_sw = torch::silu(gate_up.narrow(1, 0, dim)) * gate_up.narrow(1, dim, dim);
+                QVERIFY((sw - want_sw).abs().max().item<double>() < 1e-5);
+            }
+
+            // Gates from -100 to 100 too (the vector exp clamps its argument).
+            auto gu = torch::randn({3, 2 * 37});
+            gu[2].narrow(0, 0, 37).copy_(torch::linspace(-100, 100, 37));
+            auto h = torch::empty({3, 37});
+            kernels::silu_mul(gu.data_ptr<float>(), h.data_ptr<float>(), 3, 37);
+            const auto want_h = torch::silu(gu.narrow(1, 0, 37)) * gu.narrow(1, 37, 37);
+            QVERIFY(((h - want_h).abs() <= 1e-5 * (1 + want_h.abs())).all().item<bool>());
+
+            const int64_t hd = 20;
+            auto q = torch::randn({3, hd});
+            const auto freqs = torch::rand({hd / 2}) * 7;
+            const auto emb = torch::cat({freqs, freqs});
+            const auto c = emb.cos(), sn = emb.sin();
+            const auto rot = torch::cat({-q.narrow(1, hd / 2, hd / 2), q.narrow(1, 0, hd / 2)}, 1);
+            const auto want_q = q * c + rot * sn;
+            kernels::rope(q.data_ptr<float>(), 3, hd, c.data_ptr<float>(), sn.data_ptr<float>());
+            QVERIFY((q - want_q).abs().max().item<double>() < 1e-6);
+
+            // Grouped attention, small (one thread) and large (kv heads split over threads).
+            for (const auto& [heads, kv, dim, S] : {std::array<int64_t, 4>{8, 2, 20, 37},
+                                                    std::array<int64_t, 4>{8, 4, 64, 300}}) {
+                const int64_t cap = S + 13;
+                const auto qa = torch::randn({heads, dim});
+                const auto k = torch::randn({kv, cap, dim}), v = torch::randn({kv, cap, dim});
+                auto out = torch::empty({heads, dim});
+                const float scale = float(1.0 / std::sqrt(double(dim)));
+                kernels::attend_one(qa.data_ptr<float>(), heads, kv, dim, k.data_ptr<float>(),
+                                    v.data_ptr<float>(), cap * dim, S, scale, out.data_ptr<float>());
+                const int64_t g = heads / kv;
+                const auto ks = k.narrow(1, 0, S).repeat_interleave(g, 0);
+                const auto vs = v.narrow(1, 0, S).repeat_interleave(g, 0);
+                const auto p = torch::softmax(torch::matmul(qa.unsqueeze(1), ks.transpose(1, 2)) * scale, -1);
+                const auto want_o = torch::matmul(p, vs).squeeze(1);
+                QVERIFY2((out - want_o).abs().max().item<double>() < 1e-5,
+                         (std::string(kernels::isa_name(kernels::Isa(isa))) + " S=" + std::to_string(S)).c_str());
+            }
+            kernels::limit_isa(outer);
+        }
+    }
+
+    // A LLaMA forward in fp32 without autograd takes the fused kernels (norms, SwiGLU, a
+    // one-token step's attention); its logits equal LibTorch's operations' to 1e-5, over a
+    // prefill and a few decode steps with projections fused as a loaded model has them.
+    void fusedDecodeStepMatchesLibTorch() {
+        auto cfg = testing::tiny_config();
+        torch::manual_seed(4);
+        LlamaForCausalLM lm(cfg.text);
+        torch::NoGradGuard ng;
+        for (auto& p : lm->parameters()) p.normal_(0.0, 0.2);
+        for (const auto& layer : *lm->model->layers) {
+            auto* l = layer->as<LlamaDecoderLayerImpl>();
+            l->self_attn->fuse();
+            l->mlp->fuse();
+            QVERIFY(l->self_attn->qkv && l->mlp->gate_up);
+        }
+        const auto embeds = lm->embed(torch::randint(3, cfg.text.vocab_size, {1, 18}, torch::kInt64));
+        auto run = [&] {
+            auto cache = lm->make_cache();
+            std::vector<torch::Tensor> out{lm->logits(lm->forward(embeds.narrow(1, 0, 12), 0, &cache))};
+            for (int64_t p = 12; p < 18; ++p)
+                out.push_back(lm->logits(lm->forward(embeds.narrow(1, p, 1), p, &cache)));
+            return torch::cat(out, 1);
+        };
+        const auto fused = run();
+        torch::Tensor plain;
+        {
+            TorchOpsOnly only;
+            plain = run();
+        }
+        QCOMPARE(fused.size(1), int64_t(18));
+        const double diff = (fused - plain).abs().max().item<double>();
+        QVERIFY2(diff < 1e-5, std::to_string(diff).c_str());
+        QVERIFY(plain.abs().max().item<double>() > 0.1);  // not a vacuous comparison
     }
 
     void imageFeaturesHaveTheConfiguredShape() {

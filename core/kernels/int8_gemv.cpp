@@ -1,4 +1,5 @@
 #include "kernels/int8_gemv.h"
+#include "kernels/decode_ops.h"
 
 #include <algorithm>
 #include <cmath>
@@ -886,6 +887,206 @@ float quantize_row_int8(const float* w, int64_t in, int8_t* q) {
     for (int64_t i = 0; i < in; ++i)
         q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(w[i] * inv), -127.f, 127.f));
     return scale;
+}
+
+// ---- decode_ops.h ------------------------------------------------------------------------------
+
+namespace {
+
+float dot_portable(const float* a, const float* b, int64_t n) {
+    float s = 0;
+    for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+void axpy_portable(float* y, float a, const float* x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+#ifdef RC_X86
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum(_mm256_add_ps(s0, s1));
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+// e^x for 8 lanes (Cephes' expf: x = n ln 2 + r, |r| <= ln 2 / 2, a degree-6 polynomial for
+// e^r, 2^n through the exponent bits), within 2 ulp of std::exp; x clamped to [-87.3, 88.7].
+__attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+    // n + 1 may reach 128 (x near 88.7): scale by 2^(n-1), then by 2.
+    const __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(126)), 23);
+    return _mm256_mul_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), _mm256_set1_ps(2.f));
+}
+// silu(g) * u for the whole groups of 8; returns how many it did.
+__attribute__((target("avx2,fma"))) int64_t silu_mul_avx2(const float* g, const float* u,
+                                                           float* y, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.f), zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 gv = _mm256_loadu_ps(g + i);
+        const __m256 d = _mm256_add_ps(one, exp8(_mm256_sub_ps(zero, gv)));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(gv, d), _mm256_loadu_ps(u + i)));
+    }
+    return i;
+}
+// sc[i] = e^(sc[i] - m) for the whole groups of 8, their sum added to *sum; returns how many.
+__attribute__((target("avx2,fma"))) int64_t exp_shift_avx2(float* sc, int64_t n, float m, float* sum) {
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + i), mv));
+        _mm256_storeu_ps(sc + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    *sum += hsum(acc);
+    return i;
+}
+__attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float a, const float* x, int64_t n) {
+    const __m256 av = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i) y[i] += a * x[i];
+}
+#endif
+
+// f(r) for r < rows, rows of `width` elements: a prefill's rows split over the products'
+// threads in blocks of 16 (a row's result is the same either way).
+template <typename F>
+void each_row(int64_t rows, int64_t width, const F& f) {
+    const int n = int(std::min<int64_t>(thread_count(0), (rows + 15) / 16));
+    if (n > 1 && rows * width >= (1 << 16)) {
+        std::atomic<int64_t> next{0};
+        Workers::get().run(n, [&](int) {
+            for (int64_t b; (b = next.fetch_add(16, std::memory_order_relaxed)) < rows;)
+                for (int64_t r = b; r < std::min(rows, b + 16); ++r) f(r);
+        });
+        return;
+    }
+    for (int64_t r = 0; r < rows; ++r) f(r);
+}
+
+// Query heads h*g .. h*g+g-1 against kv head h: each cached key and value row is read once for
+// the g heads sharing it.
+void attend_group(const float* q, int64_t g, int64_t hd, const float* k, const float* v,
+                  int64_t S, float scale, float* out, bool simd) {
+    thread_local std::vector<float> scores;
+    scores.resize(size_t(g * S));
+    auto dot = [&](const float* a, const float* b) {
+#ifdef RC_X86
+        if (simd) return dot_avx2(a, b, hd);
+#endif
+        return dot_portable(a, b, hd);
+    };
+    auto axpy = [&](float* y, float a, const float* x) {
+#ifdef RC_X86
+        if (simd) return axpy_avx2(y, a, x, hd);
+#endif
+        axpy_portable(y, a, x, hd);
+    };
+    for (int64_t s = 0; s < S; ++s)
+        for (int64_t j = 0; j < g; ++j) scores[size_t(j * S + s)] = dot(q + j * hd, k + s * hd) * scale;
+    for (int64_t j = 0; j < g; ++j) {
+        float* sc = scores.data() + j * S;
+        const float m = *std::max_element(sc, sc + S);
+        float sum = 0;
+        int64_t s0 = 0;
+#ifdef RC_X86
+        if (simd) s0 = exp_shift_avx2(sc, S, m, &sum);
+#endif
+        for (int64_t s = s0; s < S; ++s) sum += (sc[s] = std::exp(sc[s] - m));
+        const float inv = 1.f / sum;
+        for (int64_t s = 0; s < S; ++s) sc[s] *= inv;
+        std::fill(out + j * hd, out + (j + 1) * hd, 0.f);
+    }
+    for (int64_t s = 0; s < S; ++s)
+        for (int64_t j = 0; j < g; ++j) axpy(out + j * hd, scores[size_t(j * S + s)], v + s * hd);
+}
+
+}  // namespace
+
+void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) {
+#ifdef RC_X86
+    const bool simd = active_isa() != Isa::portable;
+#endif
+    each_row(rows, dim, [&](int64_t r) {
+        const float* xr = x + r * dim;
+        float* yr = y + r * dim;
+        float ss;
+#ifdef RC_X86
+        if (simd) ss = dot_avx2(xr, xr, dim);
+        else
+#endif
+            ss = dot_portable(xr, xr, dim);
+        const float inv = 1.f / std::sqrt(ss / float(dim) + eps);
+        for (int64_t i = 0; i < dim; ++i) yr[i] = w[i] * (xr[i] * inv);
+    });
+}
+
+void silu_mul(const float* gu, float* y, int64_t rows, int64_t n) {
+#ifdef RC_X86
+    const bool simd = active_isa() != Isa::portable;
+#endif
+    each_row(rows, n, [&](int64_t r) {
+        const float* g = gu + r * 2 * n;
+        const float* u = g + n;
+        float* yr = y + r * n;
+        int64_t i = 0;
+#ifdef RC_X86
+        if (simd) i = silu_mul_avx2(g, u, yr, n);
+#endif
+        for (; i < n; ++i) yr[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
+    });
+}
+
+void rope(float* x, int64_t heads, int64_t head_dim, const float* cos, const float* sin) {
+    const int64_t half = head_dim / 2;
+    for (int64_t h = 0; h < heads; ++h) {
+        float* xh = x + h * head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+            const float a = xh[i], b = xh[i + half];
+            xh[i] = a * cos[i] + -b * sin[i];
+            xh[i + half] = b * cos[i + half] + a * sin[i + half];
+        }
+    }
+}
+
+void attend_one(const float* q, int64_t heads, int64_t kv_heads, int64_t head_dim,
+                const float* k, const float* v, int64_t head_stride, int64_t S, float scale,
+                float* out, int threads) {
+    const int64_t g = heads / kv_heads;
+    const bool simd = active_isa() != Isa::portable;
+    auto group = [&](int64_t h) {
+        attend_group(q + h * g * head_dim, g, head_dim, k + h * head_stride, v + h * head_stride, S,
+                     scale, out + h * g * head_dim, simd);
+    };
+    const int n = int(std::min<int64_t>(thread_count(threads), kv_heads));
+    if (n > 1 && S * heads * head_dim >= (1 << 17)) {
+        std::atomic<int64_t> next{0};
+        Workers::get().run(n, [&](int) {
+            for (int64_t h; (h = next.fetch_add(1, std::memory_order_relaxed)) < kv_heads;) group(h);
+        });
+        return;
+    }
+    for (int64_t h = 0; h < kv_heads; ++h) group(h);
 }
 
 }  // namespace rc::kernels

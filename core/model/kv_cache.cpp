@@ -36,12 +36,16 @@ KvCache KvCache::clone() const {
     return c;
 }
 
+void KvCache::make_room(int layer, int64_t end) {
+    // Without a reservation, by doubling (a few copies over a long conversation, not one per
+    // token).
+    if (layer == 0 && end > capacity_) allocate(std::max<int64_t>({end, capacity_ * 2, 256}));
+}
+
 std::pair<torch::Tensor, torch::Tensor> KvCache::update(int layer, const torch::Tensor& k,
                                                         const torch::Tensor& v, int64_t pos) {
     const int64_t T = k.size(2);
-    // Only layer 0 grows storage: every layer sees the same positions in one forward. Without
-    // a reservation, by doubling (a few copies over a long conversation, not one per token).
-    if (layer == 0 && pos + T > capacity_) allocate(std::max<int64_t>({pos + T, capacity_ * 2, 256}));
+    make_room(layer, pos + T);
     keys_[layer].narrow(2, pos, T).copy_(k);
     values_[layer].narrow(2, pos, T).copy_(v);
     return {keys_[layer].narrow(2, 0, pos + T), values_[layer].narrow(2, 0, pos + T)};

@@ -33,6 +33,13 @@ public:
     /// without growing).
     KvCache clone() const;
     bool empty_storage() const { return keys_.empty(); }
+    /// Grows storage, as update() does, so that positions up to `end` fit (layer 0 grows it for
+    /// all layers: every layer sees the same positions in one forward).
+    void make_room(int layer, int64_t end);
+    /// A layer's key and value storage, [1, kv_heads, capacity(), head_dim] (for the fused
+    /// decode step, which writes one position itself).
+    const torch::Tensor& keys(int layer) const { return keys_[size_t(layer)]; }
+    const torch::Tensor& values(int layer) const { return values_[size_t(layer)]; }
 
 private:
     void allocate(int64_t capacity);

@@ -1,5 +1,10 @@
 #include "model/llama.h"
 
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/decode_ops.h"
 #include "model/attention.h"
 #include "model/tensor_io.h"
 
@@ -7,11 +12,43 @@ namespace rc {
 
 namespace nn = torch::nn;
 
+namespace {
+thread_local bool g_torch_ops_only = false;
+
+// Whether this forward takes the fused CPU kernels: fp32 on the CPU, no autograd (training keeps
+// LibTorch's operations and their gradients).
+bool fused(const torch::Tensor& x) {
+    static const bool env_off = [] {
+        const char* v = std::getenv("REGIONCHAT_TORCH_OPS");
+        return v && *v && std::strcmp(v, "0") != 0;
+    }();
+    return !g_torch_ops_only && !env_off && x.device().is_cpu() &&
+           x.scalar_type() == torch::kFloat32 && !torch::GradMode::is_enabled();
+}
+}  // namespace
+
+TorchOpsOnly::TorchOpsOnly() : outer_(g_torch_ops_only) {
+    g_torch_ops_only = true;
+}
+
+TorchOpsOnly::~TorchOpsOnly() {
+    g_torch_ops_only = outer_;
+}
+
 RmsNormImpl::RmsNormImpl(int64_t dim, double eps_) : eps(eps_) {
     weight = register_parameter("weight", torch::ones({dim}));
 }
 
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+    if (fused(x) && weight.scalar_type() == torch::kFloat32 && weight.is_contiguous() &&
+        x.dim() >= 1 && x.size(-1) == weight.size(0)) {
+        const auto xc = x.contiguous();
+        auto y = torch::empty_like(xc);
+        const int64_t dim = weight.size(0);
+        kernels::rms_norm(xc.data_ptr<float>(), weight.data_ptr<float>(), y.data_ptr<float>(),
+                          dim > 0 ? xc.numel() / dim : 0, dim, float(eps));
+        return y;
+    }
     // As Hugging Face: normalise in fp32, cast back, then scale.
     auto h = x.to(torch::kFloat32);
     h = h * torch::rsqrt(h.pow(2).mean(-1, true) + eps);
@@ -89,6 +126,28 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
                                           int layer) {
     const int64_t B = x.size(0), T = x.size(1);
     const int64_t nq = heads * head_dim, nkv = kv_heads * head_dim;
+    if (qkv && cache && B == 1 && T == 1 && fused(x) && cos.scalar_type() == torch::kFloat32 &&
+        cos.is_contiguous() && sin.is_contiguous() && !cache->empty_storage() &&
+        cache->keys(layer).scalar_type() == torch::kFloat32) {
+        // A decode step in one pass: rotary embedding in place on the fused q/k/v output, k
+        // and v written into the cache, attention over positions [0, pos].
+        const auto y = qkv(x).contiguous();
+        float* yp = y.data_ptr<float>();
+        kernels::rope(yp, heads, head_dim, cos.data_ptr<float>(), sin.data_ptr<float>());
+        kernels::rope(yp + nq, kv_heads, head_dim, cos.data_ptr<float>(), sin.data_ptr<float>());
+        cache->make_room(layer, pos + 1);
+        const int64_t cap = cache->capacity();
+        float* kp = cache->keys(layer).data_ptr<float>();
+        float* vp = cache->values(layer).data_ptr<float>();
+        for (int64_t h = 0; h < kv_heads; ++h) {
+            std::memcpy(kp + (h * cap + pos) * head_dim, yp + nq + h * head_dim, size_t(head_dim) * 4);
+            std::memcpy(vp + (h * cap + pos) * head_dim, yp + nq + nkv + h * head_dim, size_t(head_dim) * 4);
+        }
+        auto out = torch::empty({1, 1, nq}, x.options());
+        kernels::attend_one(yp, heads, kv_heads, head_dim, kp, vp, cap * head_dim, pos + 1,
+                            float(1.0 / std::sqrt(double(head_dim))), out.data_ptr<float>());
+        return o_proj(out);
+    }
     torch::Tensor q, k, v;
     if (qkv) {
         const auto y = qkv(x);
@@ -136,6 +195,15 @@ LlamaMlpImpl::LlamaMlpImpl(const TextConfig& c) {
 }
 
 torch::Tensor LlamaMlpImpl::forward(const torch::Tensor& x) {
+    if (gate_up && fused(x)) {
+        const auto y = gate_up(x).contiguous();
+        const int64_t n = y.size(-1) / 2;
+        auto sizes = y.sizes().vec();
+        sizes.back() = n;
+        auto h = torch::empty(sizes, y.options());
+        kernels::silu_mul(y.data_ptr<float>(), h.data_ptr<float>(), n > 0 ? y.numel() / (2 * n) : 0, n);
+        return down_proj(h);
+    }
     if (gate_up) {
         const auto y = gate_up(x);
         const int64_t n = y.size(-1) / 2;

@@ -11,6 +11,22 @@
 
 namespace rc {
 
+/// While alive, the LLaMA layers built from this header compute with LibTorch operations only
+/// on this thread, not the fused CPU kernels (kernels/decode_ops.h) that an fp32 forward
+/// without autograd otherwise takes for its norms, SwiGLU and a one-token step's attention.
+/// For comparing the two (tests); REGIONCHAT_TORCH_OPS=1 does the same for a whole process
+/// (measuring).
+class TorchOpsOnly {
+public:
+    TorchOpsOnly();
+    ~TorchOpsOnly();
+    TorchOpsOnly(const TorchOpsOnly&) = delete;
+    TorchOpsOnly& operator=(const TorchOpsOnly&) = delete;
+
+private:
+    bool outer_;
+};
+
 struct RmsNormImpl : torch::nn::Module {
     RmsNormImpl(int64_t dim, double eps);
     torch::Tensor forward(const torch::Tensor& x);
