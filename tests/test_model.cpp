@@ -521,6 +521,48 @@ private slots:
         QVERIFY(plain.abs().max().item<double>() > 0.1);  // not a vacuous comparison
     }
 
+    // A bf16 model on the CPU keeps its activations and KV cache in fp32 (the products still
+    // read bf16 weights): its logits are closer to the fp32 model's (same weights, rounded to
+    // bf16) than those of LibTorch's bf16 operations are.
+    void bf16ModelComputesInFp32OnTheCpu() {
+        auto cfg = testing::tiny_config();
+        torch::manual_seed(6);
+        LlamaForCausalLM ref(cfg.text), lm(cfg.text);
+        torch::NoGradGuard ng;
+        for (auto& p : ref->parameters()) p.normal_(0.0, 0.2).copy_(p.to(torch::kBFloat16));
+        const auto refp = ref->named_parameters();
+        for (auto& p : lm->named_parameters()) p.value().copy_(refp[p.key()]);
+        lm->to(torch::kBFloat16);
+        for (auto* m : {&ref, &lm})
+            for (const auto& layer : *(*m)->model->layers) {
+                layer->as<LlamaDecoderLayerImpl>()->self_attn->fuse();
+                layer->as<LlamaDecoderLayerImpl>()->mlp->fuse();
+            }
+        const auto ids = torch::randint(3, cfg.text.vocab_size, {1, 18}, torch::kInt64);
+        auto run = [&](LlamaForCausalLM& m, torch::ScalarType cache_dtype) {
+            auto cache = m->make_cache();
+            if (cache.dtype() != cache_dtype) throw Error("cache dtype");
+            const auto e = m->embed(ids);
+            std::vector<torch::Tensor> out{m->logits(m->forward(e.narrow(1, 0, 12), 0, &cache)).to(torch::kFloat32)};
+            for (int64_t p = 12; p < 18; ++p)
+                out.push_back(m->logits(m->forward(e.narrow(1, p, 1), p, &cache)).to(torch::kFloat32));
+            return torch::cat(out, 1);
+        };
+        const auto want = run(ref, torch::kFloat32);
+        const auto mixed = run(lm, torch::kFloat32);
+        torch::Tensor bf16;
+        {
+            TorchOpsOnly only;
+            bf16 = run(lm, torch::kBFloat16);
+        }
+        const double e_mixed = (mixed - want).abs().max().item<double>();
+        const double e_bf16 = (bf16 - want).abs().max().item<double>();
+        QVERIFY2(e_mixed < e_bf16, qPrintable(QString("%1 vs %2").arg(e_mixed).arg(e_bf16)));
+        QVERIFY2(e_mixed < 0.05 * want.abs().max().item<double>(), qPrintable(QString::number(e_mixed)));
+        // A forward without a cache and with autograd off computes in fp32 too.
+        QCOMPARE(lm->forward(lm->embed(ids), 0, nullptr).scalar_type(), torch::kFloat32);
+    }
+
     void imageFeaturesHaveTheConfiguredShape() {
         auto cfg = testing::tiny_config();
         Llava net(cfg);

@@ -10,8 +10,10 @@
 
 namespace rc::kernels {
 
-/// y[r] = w * (x[r] / sqrt(mean(x[r]^2) + eps)) for `rows` rows of `dim` (RMSNorm).
+/// y[r] = w * (x[r] / sqrt(mean(x[r]^2) + eps)) for `rows` rows of `dim` (RMSNorm); w in fp32
+/// or in bf16 (a bf16 model's norm, its activations in fp32).
 void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps);
+void rms_norm(const float* x, const uint16_t* w_bf16, float* y, int64_t rows, int64_t dim, float eps);
 
 /// y[r, i] = silu(gu[r, i]) * gu[r, n + i] for i < n: the SwiGLU of a fused gate/up output
 /// (rows of 2n; gate first). y [rows, n].

@@ -1023,7 +1023,9 @@ void attend_group(const float* q, int64_t g, int64_t hd, const float* k, const f
 
 }  // namespace
 
-void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) {
+namespace {
+template <typename W>
+void rms_norm_rows(const float* x, const W* w, float* y, int64_t rows, int64_t dim, float eps) {
 #ifdef RC_X86
     const bool simd = active_isa() != Isa::portable;
 #endif
@@ -1037,8 +1039,17 @@ void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t di
 #endif
             ss = dot_portable(xr, xr, dim);
         const float inv = 1.f / std::sqrt(ss / float(dim) + eps);
-        for (int64_t i = 0; i < dim; ++i) yr[i] = w[i] * (xr[i] * inv);
+        for (int64_t i = 0; i < dim; ++i) yr[i] = to_float(w[i]) * (xr[i] * inv);
     });
+}
+}  // namespace
+
+void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) {
+    rms_norm_rows(x, w, y, rows, dim, eps);
+}
+
+void rms_norm(const float* x, const uint16_t* w_bf16, float* y, int64_t rows, int64_t dim, float eps) {
+    rms_norm_rows(x, w_bf16, y, rows, dim, eps);
 }
 
 void silu_mul(const float* gu, float* y, int64_t rows, int64_t n) {

@@ -33,6 +33,8 @@ public:
     /// without growing).
     KvCache clone() const;
     bool empty_storage() const { return keys_.empty(); }
+    /// The dtype its keys and values are held in.
+    torch::ScalarType dtype() const { return c10::typeMetaToScalarType(options_.dtype()); }
     /// Grows storage, as update() does, so that positions up to `end` fit (layer 0 grows it for
     /// all layers: every layer sees the same positions in one forward).
     void make_room(int layer, int64_t end);

@@ -167,6 +167,10 @@ torch::Tensor LinearImpl::linear_rows(const torch::Tensor& x) {
     return y.to(x.scalar_type());
 }
 
+torch::Tensor LinearImpl::linear_cast(const torch::Tensor& x) {
+    return torch::linear(x.to(weight.scalar_type()), weight, bias).to(x.scalar_type());
+}
+
 torch::Tensor LinearImpl::linear_int8(const torch::Tensor& x) {
     const int64_t in = weight.size(1), out = weight.size(0);
     if (x.size(-1) != in || !x.device().is_cpu())

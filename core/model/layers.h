@@ -66,6 +66,7 @@ struct LinearImpl : torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& x) {
         if (scales.defined()) return linear_int8(x);
         if (kernel_takes(x)) return linear_rows(x);
+        if (x.scalar_type() != weight.scalar_type()) return linear_cast(x);
         return torch::linear(x, weight, bias);
     }
     /// Keeps the weight in int8 from now on, with one fp32 scale per output row (max |w| /
@@ -82,6 +83,9 @@ struct LinearImpl : torch::nn::Module {
 private:
     torch::Tensor linear_int8(const torch::Tensor& x);
     torch::Tensor linear_rows(const torch::Tensor& x);
+    /// x in another dtype than the weight (fp32 activations of a bf16 model where the kernel
+    /// does not take the product): x in the weight's dtype, the result back in x's.
+    torch::Tensor linear_cast(const torch::Tensor& x);
     /// Whether RegionChat's kernel computes this product of float weights (see layers.cpp).
     bool kernel_takes(const torch::Tensor& x) const;
 };

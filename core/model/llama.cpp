@@ -15,15 +15,27 @@ namespace nn = torch::nn;
 namespace {
 thread_local bool g_torch_ops_only = false;
 
-// Whether this forward takes the fused CPU kernels: fp32 on the CPU, no autograd (training keeps
-// LibTorch's operations and their gradients).
-bool fused(const torch::Tensor& x) {
+bool torch_ops_only() {
     static const bool env_off = [] {
         const char* v = std::getenv("REGIONCHAT_TORCH_OPS");
         return v && *v && std::strcmp(v, "0") != 0;
     }();
-    return !g_torch_ops_only && !env_off && x.device().is_cpu() &&
-           x.scalar_type() == torch::kFloat32 && !torch::GradMode::is_enabled();
+    return g_torch_ops_only || env_off;
+}
+
+// Whether this forward takes the fused CPU kernels: fp32 on the CPU, no autograd (training keeps
+// LibTorch's operations and their gradients).
+bool fused(const torch::Tensor& x) {
+    return !torch_ops_only() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
+           !torch::GradMode::is_enabled();
+}
+
+// A bf16 model on the CPU computes its activations (and holds its KV cache) in fp32, as
+// llama.cpp does with bf16 weights: the products read bf16 weights either way, and everything
+// between them then takes the fused kernels instead of LibTorch's bf16 operations.
+bool fp32_activations(const torch::Tensor& weight) {
+    return !torch_ops_only() && weight.device().is_cpu() &&
+           weight.scalar_type() == torch::kBFloat16;
 }
 }  // namespace
 
@@ -40,13 +52,18 @@ RmsNormImpl::RmsNormImpl(int64_t dim, double eps_) : eps(eps_) {
 }
 
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
-    if (fused(x) && weight.scalar_type() == torch::kFloat32 && weight.is_contiguous() &&
-        x.dim() >= 1 && x.size(-1) == weight.size(0)) {
+    if (fused(x) && (weight.scalar_type() == torch::kFloat32 || weight.scalar_type() == torch::kBFloat16) &&
+        weight.is_contiguous() && x.dim() >= 1 && x.size(-1) == weight.size(0)) {
         const auto xc = x.contiguous();
         auto y = torch::empty_like(xc);
-        const int64_t dim = weight.size(0);
-        kernels::rms_norm(xc.data_ptr<float>(), weight.data_ptr<float>(), y.data_ptr<float>(),
-                          dim > 0 ? xc.numel() / dim : 0, dim, float(eps));
+        const int64_t dim = weight.size(0), rows = dim > 0 ? xc.numel() / dim : 0;
+        if (weight.scalar_type() == torch::kBFloat16)
+            kernels::rms_norm(xc.data_ptr<float>(),
+                              reinterpret_cast<const uint16_t*>(weight.data_ptr<at::BFloat16>()),
+                              y.data_ptr<float>(), rows, dim, float(eps));
+        else
+            kernels::rms_norm(xc.data_ptr<float>(), weight.data_ptr<float>(), y.data_ptr<float>(),
+                              rows, dim, float(eps));
         return y;
     }
     // As Hugging Face: normalise in fp32, cast back, then scale.
@@ -270,6 +287,12 @@ torch::Tensor LlamaForCausalLMImpl::embed(const torch::Tensor& ids) {
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& embeds, int64_t pos,
                                             KvCache* cache) {
     auto x = embeds;
+    // fp32 activations for a bf16 model on the CPU: the cache decides once it exists (it was
+    // made in fp32 or not), a forward without one when autograd is off.
+    if (x.scalar_type() == torch::kBFloat16 && x.device().is_cpu() &&
+        (cache ? cache->dtype() == torch::kFloat32
+               : !torch::GradMode::is_enabled() && fp32_activations(model->embed_tokens->weight)))
+        x = x.to(torch::kFloat32);
     auto [cos, sin] = rope.table(pos, x.size(1), x);
     auto& layers = *model->layers;
     for (size_t i = 0; i < layers.size(); ++i)
@@ -281,13 +304,15 @@ torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& embeds, int64_t
 
 torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
     if (lm_head) return lm_head(hidden);
-    return torch::matmul(hidden, model->embed_tokens->weight.t());
+    const auto& w = model->embed_tokens->weight;
+    return torch::matmul(hidden.to(w.scalar_type()), w.t()).to(hidden.scalar_type());
 }
 
 KvCache LlamaForCausalLMImpl::make_cache() const {
     const auto& w = model->embed_tokens->weight;
     return KvCache(config.num_hidden_layers, config.num_key_value_heads,
-                   config.hidden_size / config.num_attention_heads, w.options());
+                   config.hidden_size / config.num_attention_heads,
+                   fp32_activations(w) ? w.options().dtype(torch::kFloat32) : w.options());
 }
 
 }  // namespace rc
