@@ -10,38 +10,6 @@
 
 namespace rc {
 
-namespace {
-thread_local bool g_skip_init = false;
-}  // namespace
-
-SkipInit::SkipInit() : outer_(g_skip_init) {
-    g_skip_init = true;
-}
-
-SkipInit::~SkipInit() {
-    g_skip_init = outer_;
-}
-
-bool init_skipped() {
-    return g_skip_init;
-}
-
-namespace {
-thread_local bool g_int8_after_load = false;
-}  // namespace
-
-Int8AfterLoad::Int8AfterLoad() : outer_(g_int8_after_load) {
-    g_int8_after_load = true;
-}
-
-Int8AfterLoad::~Int8AfterLoad() {
-    g_int8_after_load = outer_;
-}
-
-bool int8_after_load() {
-    return g_int8_after_load;
-}
-
 void LinearImpl::quantize_int8() {
     if (scales.defined()) return;
     if (!weight.device().is_cpu()) throw Error("int8 weights run on the CPU only");

@@ -17,39 +17,41 @@
 
 namespace rc {
 
-/// While alive, the Linear and Embedding layers built on this thread skip their random
-/// initialisation. Only for networks whose every parameter is loaded next (load_state
-/// throws when one is missing, so nothing uninitialised is ever used).
-class SkipInit {
+/// While alive, sets a flag of this thread (Tag names it); the flag is as before when it ends,
+/// so scopes nest. The switches below are these.
+template <typename Tag>
+class ThreadFlag {
 public:
-    SkipInit();
-    ~SkipInit();
-    SkipInit(const SkipInit&) = delete;
-    SkipInit& operator=(const SkipInit&) = delete;
+    ThreadFlag() : outer_(flag()) { flag() = true; }
+    ~ThreadFlag() { flag() = outer_; }
+    ThreadFlag(const ThreadFlag&) = delete;
+    ThreadFlag& operator=(const ThreadFlag&) = delete;
+    /// True while a scope of this Tag is alive on this thread.
+    static bool on() { return flag(); }
 
 private:
+    static bool& flag() {
+        static thread_local bool f = false;
+        return f;
+    }
     bool outer_;
 };
 
+/// While alive, the Linear and Embedding layers built on this thread skip their random
+/// initialisation. Only for networks whose every parameter is loaded next (load_state
+/// throws when one is missing, so nothing uninitialised is ever used).
+using SkipInit = ThreadFlag<struct SkipInitTag>;
+
 /// True while a SkipInit is alive on this thread.
-bool init_skipped();
+inline bool init_skipped() { return SkipInit::on(); }
 
 /// While alive, the LLaMA language models built on this thread mark their linear layers
 /// int8_after_load (`--dtype int8`): load_state then quantises each one as soon as it is
 /// filled, so the float weights are never all in memory at once.
-class Int8AfterLoad {
-public:
-    Int8AfterLoad();
-    ~Int8AfterLoad();
-    Int8AfterLoad(const Int8AfterLoad&) = delete;
-    Int8AfterLoad& operator=(const Int8AfterLoad&) = delete;
-
-private:
-    bool outer_;
-};
+using Int8AfterLoad = ThreadFlag<struct Int8AfterLoadTag>;
 
 /// True while an Int8AfterLoad is alive on this thread.
-bool int8_after_load();
+inline bool int8_after_load() { return Int8AfterLoad::on(); }
 
 /// y = x W^T + b, W [out, in]; initialised as torch::nn::Linear (Kaiming uniform, a = sqrt 5).
 struct LinearImpl : torch::nn::Module {

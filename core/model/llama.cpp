@@ -13,14 +13,12 @@ namespace rc {
 namespace nn = torch::nn;
 
 namespace {
-thread_local bool g_torch_ops_only = false;
-
 bool torch_ops_only() {
     static const bool env_off = [] {
         const char* v = std::getenv("REGIONCHAT_TORCH_OPS");
         return v && *v && std::strcmp(v, "0") != 0;
     }();
-    return g_torch_ops_only || env_off;
+    return TorchOpsOnly::on() || env_off;
 }
 
 // Whether this forward takes the fused CPU kernels: fp32 on the CPU, no autograd (training keeps
@@ -38,14 +36,6 @@ bool fp32_activations(const torch::Tensor& weight) {
            weight.scalar_type() == torch::kBFloat16;
 }
 }  // namespace
-
-TorchOpsOnly::TorchOpsOnly() : outer_(g_torch_ops_only) {
-    g_torch_ops_only = true;
-}
-
-TorchOpsOnly::~TorchOpsOnly() {
-    g_torch_ops_only = outer_;
-}
 
 RmsNormImpl::RmsNormImpl(int64_t dim, double eps_) : eps(eps_) {
     weight = register_parameter("weight", torch::ones({dim}));

@@ -6,6 +6,7 @@
 
 #include "model/adapter.h"
 #include "model/kv_cache.h"
+#include "model/layers.h"
 #include "model/network.h"
 #include "regionchat/config.h"
 
@@ -13,19 +14,10 @@ namespace rc {
 
 /// While alive, the LLaMA layers built from this header compute with LibTorch operations only
 /// on this thread, not the fused CPU kernels (kernels/decode_ops.h) that an fp32 forward
-/// without autograd otherwise takes for its norms, SwiGLU and a one-token step's attention.
-/// For comparing the two (tests); REGIONCHAT_TORCH_OPS=1 does the same for a whole process
-/// (measuring).
-class TorchOpsOnly {
-public:
-    TorchOpsOnly();
-    ~TorchOpsOnly();
-    TorchOpsOnly(const TorchOpsOnly&) = delete;
-    TorchOpsOnly& operator=(const TorchOpsOnly&) = delete;
-
-private:
-    bool outer_;
-};
+/// without autograd otherwise takes for its norms, SwiGLU and a one-token step's attention,
+/// and a bf16 model keeps bf16 activations. For comparing the two (tests);
+/// REGIONCHAT_TORCH_OPS=1 does the same for a whole process (measuring).
+using TorchOpsOnly = ThreadFlag<struct TorchOpsOnlyTag>;
 
 struct RmsNormImpl : torch::nn::Module {
     RmsNormImpl(int64_t dim, double eps);
