@@ -687,19 +687,26 @@ __attribute__((target("avx2,fma"))) void dequant_avx2(const int8_t* w, const flo
 // Output rows in blocks of 64 (sequential reads within a block), handed out one at a time to
 // whichever thread is free: a thread the OS or a neighbour delays holds back one block, not
 // half the product.
+// run(i0, i1) over [0, count) in blocks of `block`, handed out to the workers when `worth_it`
+// and there is more than one block; else run(0, count) on this thread.
 template <typename Run>
-void split_rows(int64_t in, int64_t out, int threads, const Run& run) {
-    const int64_t block = 64, blocks = (out + block - 1) / block;
+void share_blocks(int64_t count, int64_t block, int threads, bool worth_it, const Run& run) {
+    const int64_t blocks = (count + block - 1) / block;
     const int n = int(std::min<int64_t>(thread_count(threads), blocks));
-    if (n > 1 && out * in >= (1 << 16)) {
+    if (n > 1 && worth_it) {
         std::atomic<int64_t> next{0};
         Workers::get().run(n, [&](int) {
             for (int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks;)
-                run(b * block, std::min(out, (b + 1) * block));
+                run(b * block, std::min(count, (b + 1) * block));
         });
         return;
     }
-    run(0, out);
+    run(0, count);
+}
+
+template <typename Run>
+void split_rows(int64_t in, int64_t out, int threads, const Run& run) {
+    share_blocks(out, 64, threads, out * in >= (1 << 16), run);
 }
 
 }  // namespace
@@ -972,16 +979,9 @@ __attribute__((target("avx2,fma"))) void axpy_avx2(float* y, float a, const floa
 // threads in blocks of 16 (a row's result is the same either way).
 template <typename F>
 void each_row(int64_t rows, int64_t width, const F& f) {
-    const int n = int(std::min<int64_t>(thread_count(0), (rows + 15) / 16));
-    if (n > 1 && rows * width >= (1 << 16)) {
-        std::atomic<int64_t> next{0};
-        Workers::get().run(n, [&](int) {
-            for (int64_t b; (b = next.fetch_add(16, std::memory_order_relaxed)) < rows;)
-                for (int64_t r = b; r < std::min(rows, b + 16); ++r) f(r);
-        });
-        return;
-    }
-    for (int64_t r = 0; r < rows; ++r) f(r);
+    share_blocks(rows, 16, 0, rows * width >= (1 << 16), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) f(r);
+    });
 }
 
 // Query heads h*g .. h*g+g-1 against kv head h: each cached key and value row is read once for
@@ -1089,15 +1089,9 @@ void attend_one(const float* q, int64_t heads, int64_t kv_heads, int64_t head_di
         attend_group(q + h * g * head_dim, g, head_dim, k + h * head_stride, v + h * head_stride, S,
                      scale, out + h * g * head_dim, simd);
     };
-    const int n = int(std::min<int64_t>(thread_count(threads), kv_heads));
-    if (n > 1 && S * heads * head_dim >= (1 << 17)) {
-        std::atomic<int64_t> next{0};
-        Workers::get().run(n, [&](int) {
-            for (int64_t h; (h = next.fetch_add(1, std::memory_order_relaxed)) < kv_heads;) group(h);
-        });
-        return;
-    }
-    for (int64_t h = 0; h < kv_heads; ++h) group(h);
+    share_blocks(kv_heads, 1, threads, S * heads * head_dim >= (1 << 17), [&](int64_t h0, int64_t h1) {
+        for (int64_t h = h0; h < h1; ++h) group(h);
+    });
 }
 
 }  // namespace rc::kernels
