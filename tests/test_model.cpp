@@ -481,6 +481,22 @@ private slots:
                 const auto want_o = torch::matmul(p, vs).squeeze(1);
                 QVERIFY2((out - want_o).abs().max().item<double>() < 1e-5,
                          (std::string(kernels::isa_name(kernels::Isa(isa))) + " S=" + std::to_string(S)).c_str());
+
+                // Five rows continuing the cache at S - 5 (row t sees S - 4 + t positions):
+                // each row bit for bit what attend_one gives for it, threads or not.
+                const int64_t rows = 5, first = S - rows + 1;
+                const auto qr = torch::randn({rows, heads, dim});
+                auto outr = torch::full({rows, heads, dim}, 7.f);
+                kernels::attend_rows(qr.data_ptr<float>(), heads * dim, rows, heads, kv, dim,
+                                     k.data_ptr<float>(), v.data_ptr<float>(), cap * dim, first,
+                                     scale, outr.data_ptr<float>(), heads * dim);
+                for (int64_t t = 0; t < rows; ++t) {
+                    auto one = torch::empty({heads, dim});
+                    kernels::attend_one(qr[t].data_ptr<float>(), heads, kv, dim, k.data_ptr<float>(),
+                                        v.data_ptr<float>(), cap * dim, first + t, scale,
+                                        one.data_ptr<float>(), 1);
+                    QVERIFY2(torch::equal(outr[t], one), ("row " + std::to_string(t)).c_str());
+                }
             }
             kernels::limit_isa(outer);
         }
@@ -501,24 +517,42 @@ private slots:
             l->mlp->fuse();
             QVERIFY(l->self_attn->qkv && l->mlp->gate_up);
         }
-        const auto embeds = lm->embed(torch::randint(3, cfg.text.vocab_size, {1, 18}, torch::kInt64));
-        auto run = [&] {
+        const auto embeds = lm->embed(torch::randint(3, cfg.text.vocab_size, {1, 23}, torch::kInt64));
+        // A 12-token prompt, six decode steps and a 5-token second turn. With the cache
+        // reserved first (as `ask` does) the prompt takes the fused rows too; without, its
+        // first forward goes through LibTorch's products and the rest through the kernels.
+        auto run = [&](bool reserve) {
             auto cache = lm->make_cache();
+            if (reserve) cache.reserve(32);
             std::vector<torch::Tensor> out{lm->logits(lm->forward(embeds.narrow(1, 0, 12), 0, &cache))};
             for (int64_t p = 12; p < 18; ++p)
                 out.push_back(lm->logits(lm->forward(embeds.narrow(1, p, 1), p, &cache)));
+            out.push_back(lm->logits(lm->forward(embeds.narrow(1, 18, 5), 18, &cache)));
             return torch::cat(out, 1);
         };
-        const auto fused = run();
         torch::Tensor plain;
         {
             TorchOpsOnly only;
-            plain = run();
+            plain = run(false);
         }
-        QCOMPARE(fused.size(1), int64_t(18));
-        const double diff = (fused - plain).abs().max().item<double>();
-        QVERIFY2(diff < 1e-5, std::to_string(diff).c_str());
         QVERIFY(plain.abs().max().item<double>() > 0.1);  // not a vacuous comparison
+        for (bool reserve : {false, true}) {
+            const auto fused = run(reserve);
+            QCOMPARE(fused.size(1), int64_t(23));
+            const double diff = (fused - plain).abs().max().item<double>();
+            QVERIFY2(diff < 1e-5, (std::to_string(diff) + (reserve ? " reserved" : "")).c_str());
+        }
+        // A row's values do not depend on how the tokens were cut: the second turn's five
+        // tokens in one forward give the logits five single steps give (one attention call
+        // per row either way), to the products' rounding.
+        auto cache = lm->make_cache();
+        cache.reserve(32);
+        lm->forward(embeds.narrow(1, 0, 18), 0, &cache);
+        std::vector<torch::Tensor> steps;
+        for (int64_t p = 18; p < 23; ++p)
+            steps.push_back(lm->logits(lm->forward(embeds.narrow(1, p, 1), p, &cache)));
+        const double chunk = (torch::cat(steps, 1) - run(true).narrow(1, 18, 5)).abs().max().item<double>();
+        QVERIFY2(chunk < 1e-5, std::to_string(chunk).c_str());
     }
 
     // A bf16 model on the CPU keeps its activations and KV cache in fp32 (the products still

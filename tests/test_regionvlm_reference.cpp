@@ -198,6 +198,41 @@ private slots:
                   static_cast<long long>(want.size(0)), want.abs().max().item<double>());
             QVERIFY(d < 1e-4);
         }
+
+        // The decoder's self-attention cache: one token at a time into storage reserved once
+        // gives the logits of the whole sequence in one call, without the storage moving; a
+        // truncated state redoes the rest in one call to the same logits; a clone keeps the
+        // capacity and decodes alike.
+        const auto dec = ids(cases["caption"]["logits_for"]);
+        QVERIFY(dec.size() >= 3);
+        const auto whole = t5_logits(n, all[0].enc, dec);
+        auto& t5 = n.module()->t5_model;
+        T5State st;
+        t5->start(t5->encode(all[0].enc), st);
+        st.reserve(int64_t(dec.size()));
+        std::vector<torch::Tensor> rows;
+        const void* storage = nullptr;
+        for (size_t i = 0; i < dec.size(); ++i) {
+            rows.push_back(t5->logits(t5->decode(embed(n, {dec[i]}), st))[0]);
+            if (i == 0) storage = st.self_k[0].data_ptr();
+        }
+        QCOMPARE(st.self_k[0].data_ptr(), storage);
+        QCOMPARE(st.self_k[0].size(2), int64_t(dec.size()));
+        QCOMPARE(st.length(), int64_t(dec.size()));
+        const double stepwise = max_diff(torch::cat(rows, 0), whole);
+        qInfo("caption, one token at a time: logits max |diff| %.3g", stepwise);
+        QVERIFY(stepwise < 1e-4);
+        auto copy = st.clone();
+        st.truncate(1);
+        const std::vector<int64_t> rest(dec.begin() + 1, dec.end());
+        const auto redo = t5->logits(t5->decode(embed(n, rest), st))[0];
+        QVERIFY(max_diff(redo, whole.narrow(0, 1, whole.size(0) - 1)) < 1e-4);
+        auto& c = static_cast<T5State&>(*copy);
+        QCOMPARE(c.length(), int64_t(dec.size()));
+        QCOMPARE(c.self_k[0].size(2), int64_t(dec.size()));
+        c.truncate(int64_t(dec.size()) - 1);
+        const auto last = t5->logits(t5->decode(embed(n, {dec.back()}), c))[0];
+        QVERIFY(max_diff(last, whole.narrow(0, whole.size(0) - 1, 1)) < 1e-4);
     }
 
     // Through the session with RegionVLM's template: the prompt each question picks, and

@@ -155,9 +155,11 @@ struct Session::Impl {
     }
 
     // Encodes the conversation `msgs` into `state` and runs the decoder's start token.
-    // Returns its logits row.
+    // Returns its logits row. `answer_positions` > 0: the decoder's cache is reserved for
+    // that many positions first (the start token plus the answer's budget).
     torch::Tensor start_seq2seq(const std::vector<ChatMessage>& msgs,
-                                const std::vector<ImageSlot>& slots, int* positions) {
+                                const std::vector<ImageSlot>& slots, int* positions,
+                                int64_t answer_positions = 0) {
         const auto pieces = m.chat_template->render(msgs);
         auto enc = encoder_input(pieces, slots, positions);
         if (*positions > net.max_positions())
@@ -167,6 +169,7 @@ struct Session::Impl {
         state = net.new_state();
         cached_keys.clear();
         net.encode_prompt(enc, *state);
+        if (answer_positions > 0) state->reserve(answer_positions);
         auto h = net.forward(embed_one(net.decoder_start_id()), *state);
         return net.logits(h.select(1, 0));
     }
@@ -478,7 +481,7 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
     const auto tp = Clock::now();
     if (s.seq2seq) {
         int positions = 0;
-        logits = s.start_seq2seq(msgs, slots, &positions);
+        logits = s.start_seq2seq(msgs, slots, &positions, 1 + std::max(params.max_new_tokens, 0));
         reply.timings.prompt_tokens = positions;
         len = 1;
     } else {

@@ -33,4 +33,13 @@ void attend_one(const float* q, int64_t heads, int64_t kv_heads, int64_t head_di
                 const float* k, const float* v, int64_t head_stride, int64_t S, float scale,
                 float* out, int threads = 0);
 
+/// attend_one for `rows` consecutive query positions (a prompt continuing the cache): row t's
+/// query at q + t*q_stride attends over the first S + t cached positions (its own included)
+/// and writes out + t*out_stride. Each row's result equals attend_one's for it; the rows' kv
+/// heads are split over the threads.
+void attend_rows(const float* q, int64_t q_stride, int64_t rows, int64_t heads,
+                 int64_t kv_heads, int64_t head_dim, const float* k, const float* v,
+                 int64_t head_stride, int64_t S, float scale, float* out, int64_t out_stride,
+                 int threads = 0);
+
 }  // namespace rc::kernels

@@ -13,6 +13,10 @@ namespace rc {
 namespace nn = torch::nn;
 
 namespace {
+// Up to this many new positions in one forward take the fused attention (a decode step, beams'
+// single steps, a second turn's prompt); longer prompts take LibTorch's batched products.
+constexpr int64_t kFusedRows = 32;
+
 bool torch_ops_only() {
     static const bool env_off = [] {
         const char* v = std::getenv("REGIONCHAT_TORCH_OPS");
@@ -133,26 +137,37 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
                                           int layer) {
     const int64_t B = x.size(0), T = x.size(1);
     const int64_t nq = heads * head_dim, nkv = kv_heads * head_dim;
-    if (qkv && cache && B == 1 && T == 1 && fused(x) && cos.scalar_type() == torch::kFloat32 &&
-        cos.is_contiguous() && sin.is_contiguous() && !cache->empty_storage() &&
-        cache->keys(layer).scalar_type() == torch::kFloat32) {
-        // A decode step in one pass: rotary embedding in place on the fused q/k/v output, k
-        // and v written into the cache, attention over positions [0, pos].
+    if (qkv && cache && B == 1 && T <= kFusedRows && fused(x) &&
+        cos.scalar_type() == torch::kFloat32 && cos.is_contiguous() && sin.is_contiguous() &&
+        !cache->empty_storage() && cache->keys(layer).scalar_type() == torch::kFloat32) {
+        // A decode step, or a short prompt continuing a conversation (a second turn's few
+        // dozen tokens), in one pass per row: rotary embedding in place on the fused q/k/v
+        // output, k and v written into the cache, and each row's attention over positions
+        // [0, pos + t], computed as a decode step at that position computes it (so a row's values
+        // do not depend on how the tokens were cut into steps).
         const auto y = qkv(x).contiguous();
         float* yp = y.data_ptr<float>();
-        kernels::rope(yp, heads, head_dim, cos.data_ptr<float>(), sin.data_ptr<float>());
-        kernels::rope(yp + nq, kv_heads, head_dim, cos.data_ptr<float>(), sin.data_ptr<float>());
-        cache->make_room(layer, pos + 1);
+        const int64_t row = nq + 2 * nkv;
+        const float* cp = cos.data_ptr<float>();
+        const float* sp = sin.data_ptr<float>();
+        cache->make_room(layer, pos + T);
         const int64_t cap = cache->capacity();
         float* kp = cache->keys(layer).data_ptr<float>();
         float* vp = cache->values(layer).data_ptr<float>();
-        for (int64_t h = 0; h < kv_heads; ++h) {
-            std::memcpy(kp + (h * cap + pos) * head_dim, yp + nq + h * head_dim, size_t(head_dim) * 4);
-            std::memcpy(vp + (h * cap + pos) * head_dim, yp + nq + nkv + h * head_dim, size_t(head_dim) * 4);
+        for (int64_t t = 0; t < T; ++t) {
+            float* yr = yp + t * row;
+            kernels::rope(yr, heads, head_dim, cp + t * head_dim, sp + t * head_dim);
+            kernels::rope(yr + nq, kv_heads, head_dim, cp + t * head_dim, sp + t * head_dim);
+            for (int64_t h = 0; h < kv_heads; ++h) {
+                std::memcpy(kp + (h * cap + pos + t) * head_dim, yr + nq + h * head_dim, size_t(head_dim) * 4);
+                std::memcpy(vp + (h * cap + pos + t) * head_dim, yr + nq + nkv + h * head_dim, size_t(head_dim) * 4);
+            }
         }
-        auto out = torch::empty({1, 1, nq}, x.options());
-        kernels::attend_one(yp, heads, kv_heads, head_dim, kp, vp, cap * head_dim, pos + 1,
-                            float(1.0 / std::sqrt(double(head_dim))), out.data_ptr<float>());
+        auto out = torch::empty({1, T, nq}, x.options());
+        float* op = out.data_ptr<float>();
+        const float scale = float(1.0 / std::sqrt(double(head_dim)));
+        kernels::attend_rows(yp, row, T, heads, kv_heads, head_dim, kp, vp, cap * head_dim,
+                             pos + 1, scale, op, nq);
         return o_proj(out);
     }
     torch::Tensor q, k, v;

@@ -269,20 +269,51 @@ T5StackImpl::T5StackImpl(const T5Config& c, bool decoder) {
 }
 
 void T5State::truncate(int64_t n) {
-    if (n >= length_) return;
-    for (auto& t : self_k) t = t.narrow(2, 0, n);
-    for (auto& t : self_v) t = t.narrow(2, 0, n);
-    length_ = n;
+    length_ = std::min(length_, std::max<int64_t>(n, 0));  // the storage stays
+}
+
+void T5State::grow(size_t layer, int64_t capacity) {
+    for (auto* store : {&self_k, &self_v}) {
+        auto& t = (*store)[layer];
+        auto bigger = torch::empty({t.size(0), t.size(1), capacity, t.size(3)}, t.options());
+        bigger.narrow(2, 0, length_).copy_(t.narrow(2, 0, length_));
+        t = bigger;
+    }
+}
+
+void T5State::reserve(int64_t positions) {
+    reserved_ = std::max(reserved_, positions);
+    for (size_t l = 0; l < self_k.size(); ++l)
+        if (self_k[l].size(2) < positions) grow(l, positions);
+}
+
+std::pair<torch::Tensor, torch::Tensor> T5State::append(size_t layer, const torch::Tensor& k,
+                                                        const torch::Tensor& v) {
+    const int64_t T = k.size(2), end = length_ + T;
+    if (layer >= self_k.size()) {  // the first step after start(): storage for this layer
+        const int64_t cap = std::max({end, reserved_, int64_t(16)});
+        self_k.push_back(torch::empty({k.size(0), k.size(1), cap, k.size(3)}, k.options()));
+        self_v.push_back(torch::empty({v.size(0), v.size(1), cap, v.size(3)}, v.options()));
+    } else if (end > self_k[layer].size(2)) {
+        grow(layer, std::max(end, 2 * self_k[layer].size(2)));
+    }
+    self_k[layer].narrow(2, length_, T).copy_(k);
+    self_v[layer].narrow(2, length_, T).copy_(v);
+    return {self_k[layer].narrow(2, 0, end), self_v[layer].narrow(2, 0, end)};
 }
 
 std::unique_ptr<DecodeState> T5State::clone() const {
     auto s = std::make_unique<T5State>();
     s->cross_k = cross_k;  // never written after start(): shared
     s->cross_v = cross_v;
-    for (const auto& t : self_k) s->self_k.push_back(t.clone());
-    for (const auto& t : self_v) s->self_v.push_back(t.clone());
+    for (auto [from, to] : {std::pair{&self_k, &s->self_k}, std::pair{&self_v, &s->self_v}})
+        for (const auto& t : *from) {  // the same capacity, the valid positions copied
+            to->push_back(torch::empty_like(t));
+            to->back().narrow(2, 0, length_).copy_(t.narrow(2, 0, length_));
+        }
     s->encoder_length = encoder_length;
     s->length_ = length_;
+    s->reserved_ = reserved_;
     return s;
 }
 
@@ -350,15 +381,7 @@ torch::Tensor T5Impl::decode(const torch::Tensor& embeds, T5State& state) {
         auto h = sa->layer_norm(x);
         auto q = heads_of(att.q(h), att.heads, att.d_kv);
         auto k = heads_of(att.k(h), att.heads, att.d_kv), v = heads_of(att.v(h), att.heads, att.d_kv);
-        if (li < state.self_k.size()) {
-            k = torch::cat({state.self_k[li], k}, 2);
-            v = torch::cat({state.self_v[li], v}, 2);
-            state.self_k[li] = k;
-            state.self_v[li] = v;
-        } else {
-            state.self_k.push_back(k);
-            state.self_v.push_back(v);
-        }
+        std::tie(k, v) = state.append(li, k, v);
         x = x + att.o(merge_heads(t5_attend(q, k, v, bias)));
         auto* ca = layers[1]->as<T5SubLayer>();
         auto& cat = *ca->attention;
