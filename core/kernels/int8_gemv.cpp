@@ -161,7 +161,6 @@ struct Scratch {
     std::vector<uint16_t> xb;  // bf16 products: x rounded to bf16, [rows, in]
     std::vector<float> xf;     // the same as fp32 (the AVX2 and portable paths)
     std::vector<uint8_t> xu;   // xq + 128 (the int8 tiles)
-    std::vector<int32_t> xc;   // -128 * x's lane sums per block (the AVX-512 int8 rows)
 };
 
 // From this many rows of x the AVX-512 int8 product works in tiles (int8_tiles_avx512: the
@@ -380,60 +379,48 @@ __attribute__((target(RC_AVX512))) void dot_rows_avx512(const typename D::T* x, 
     }
 }
 
-// -128 times each 256-bit lane's sum of x over each block, as the rows below and the tiles
-// lay the block's bytes out: lane j holds bytes 4j..4j+3 of each 32-byte step.
-__attribute__((target(RC_AVX512))) void int8_block_sums(const int8_t* v, int64_t in, int64_t nb,
-                                                         __m256i* out) {
-    const __m256i ones = _mm256_set1_epi8(1);
-    for (int64_t b = 0; b < nb; ++b) {
-        __m256i s = _mm256_setzero_si256();
-        for (int64_t i = b * kInt8Block, e = std::min(in, i + kInt8Block); i < e; i += 32)
-            s = _mm256_dpbusd_epi32(s, ones, _mm256_maskz_loadu_epi8(tail32(e - i), v + i));
-        _mm256_storeu_si256(out + b, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s, 7)));
-    }
-}
-
-// int8 weights times quantised x: VPDPBUSD multiplies unsigned bytes by signed ones and sums
-// four products per int32 lane. The weight's bytes are flipped to w + 128 (unsigned: one XOR
-// on the load) and x stays signed; each block's integer sums start from -128 * (x's sums over
-// the block, lane by lane: xcorr, once per product), so every lane ends with exactly the sum of
-// w * x, the same integers as the tiles get. 512-bit steps of 64 bytes; the two halves are
-// added before the block's scale, so the float sums run over the same 8 lanes as the tiles'.
-__attribute__((target(RC_AVX512))) void int8_rows_avx512(const int8_t* xq, const __m256i* xcorr,
+// int8 weights times quantised x: VPDPBUSD multiplies |x| (unsigned) by w carrying x's sign
+// (signed) and sums four products per int32 lane; 256-bit lanes, because AVX-512 has no byte
+// sign instruction (and the CPUs that matter here split 512-bit work in two halves anyway).
+__attribute__((target(RC_AVX512))) void int8_rows_avx512(const int8_t* xq, const uint8_t* xa,
                                                           const float* xs, int64_t rows,
                                                           int64_t in, const int8_t* w,
                                                           const float* scales,
                                                           const float* bias, float* y,
                                                           int64_t out, int64_t o0, int64_t o1) {
-    const int64_t nb = blocks_of(in), whole = in / kInt8Block;
-    const __m512i flip = _mm512_set1_epi8(int8_t(-128));
+    const int64_t nb = blocks_of(in);
     for (int64_t o = o0; o < o1; ++o) {
         const int8_t* wr = w + o * in;
         for (int64_t r = 0; r < rows; ++r) {
             const int8_t* xr = xq + r * in;
-            const __m256i* cr = xcorr + r * nb;
+            const uint8_t* ar = xa + r * in;
             const float* sr = xs + r * nb;
             __m256 acc = _mm256_setzero_ps();
-            for (int64_t b = 0; b < whole; ++b) {
+            int64_t b = 0;
+            for (; (b + 1) * kInt8Block <= in; ++b) {  // whole blocks
                 const int64_t i = b * kInt8Block;
-                __m512i s = _mm512_dpbusd_epi32(
-                    _mm512_setzero_si512(),
-                    _mm512_xor_si512(flip, _mm512_loadu_si512(wr + i)), _mm512_loadu_si512(xr + i));
-                s = _mm512_dpbusd_epi32(s, _mm512_xor_si512(flip, _mm512_loadu_si512(wr + i + 64)),
-                                        _mm512_loadu_si512(xr + i + 64));
-                const __m256i t = _mm256_add_epi32(
-                    _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1)),
-                    _mm256_loadu_si256(cr + b));
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(sr[b]), acc);
-            }
-            if (whole < nb) {  // the last, shorter block: masked loads read zeros past the end
-                __m256i s0 = _mm256_loadu_si256(cr + whole);
-                for (int64_t i = whole * kInt8Block; i < in; i += 32) {
-                    const __mmask32 m = tail32(in - i);
-                    const __m256i wv = _mm256_xor_si256(_mm512_castsi512_si256(flip), _mm256_maskz_loadu_epi8(m, wr + i));
-                    s0 = _mm256_dpbusd_epi32(s0, wv, _mm256_maskz_loadu_epi8(m, xr + i));
+                __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+                for (int64_t k = 0; k < kInt8Block; k += 64) {
+                    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + i + k));
+                    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + i + k + 32));
+                    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i + k));
+                    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i + k + 32));
+                    s0 = _mm256_dpbusd_epi32(s0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i + k)),
+                                             _mm256_sign_epi8(w0, x0));
+                    s1 = _mm256_dpbusd_epi32(s1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i + k + 32)),
+                                             _mm256_sign_epi8(w1, x1));
                 }
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(sr[whole]), acc);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), _mm256_set1_ps(sr[b]), acc);
+            }
+            if (b < nb) {  // the last, shorter block: masked loads read zeros past the end
+                __m256i s0 = _mm256_setzero_si256();
+                for (int64_t i = b * kInt8Block; i < in; i += 32) {
+                    const __mmask32 m = tail32(in - i);
+                    const __m256i wv = _mm256_maskz_loadu_epi8(m, wr + i);
+                    const __m256i xv = _mm256_maskz_loadu_epi8(m, xr + i);
+                    s0 = _mm256_dpbusd_epi32(s0, _mm256_maskz_loadu_epi8(m, ar + i), _mm256_sign_epi8(wv, xv));
+                }
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(sr[b]), acc);
             }
             y[r * out + o] = hsum(acc) * scales[o] + (bias ? bias[o] : 0.f);
         }
@@ -540,6 +527,18 @@ __attribute__((target(RC_AVX512))) void int8_tile_4x2(const uint8_t* xu, const f
 #define RC_ROW(m) acc[m * 2] = f##m##0, acc[m * 2 + 1] = f##m##1;
     RC_ROW(0) RC_ROW(1) RC_ROW(2) RC_ROW(3)
 #undef RC_ROW
+}
+
+// -128 times each lane's sum of a weight row over each block (the lanes VPDPBUSD fills).
+__attribute__((target(RC_AVX512))) void int8_block_sums(const int8_t* wr, int64_t in, int64_t nb,
+                                                         __m256i* out) {
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < nb; ++b) {
+        __m256i s = _mm256_setzero_si256();
+        for (int64_t i = b * kInt8Block, e = std::min(in, i + kInt8Block); i < e; i += 32)
+            s = _mm256_dpbusd_epi32(s, ones, _mm256_maskz_loadu_epi8(tail32(e - i), wr + i));
+        _mm256_storeu_si256(out + b, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s, 7)));
+    }
 }
 
 template <int MR>
@@ -814,17 +813,10 @@ void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const 
             int8_tiles_avx512(xu, xs, rows, in, w, scales, bias, y, out, o0, o1);
         });
     }
-    const __m256i* xc = nullptr;
-    if (isa == Isa::avx512) {
-        sc.xc.resize(size_t(8 * rows * nb));
-        xc = reinterpret_cast<const __m256i*>(sc.xc.data());
-        for (int64_t r = 0; r < rows; ++r)
-            int8_block_sums(xq + r * in, in, nb, reinterpret_cast<__m256i*>(sc.xc.data()) + r * nb);
-    }
 #endif
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
-        if (isa == Isa::avx512) return int8_rows_avx512(xq, xc, xs, rows, in, w, scales, bias, y, out, o0, o1);
+        if (isa == Isa::avx512) return int8_rows_avx512(xq, xa, xs, rows, in, w, scales, bias, y, out, o0, o1);
         if (isa == Isa::avx2) return int8_rows_avx2(xq, xa, xs, rows, in, w, scales, bias, y, out, o0, o1);
 #endif
         int8_rows_portable(xq, xs, rows, in, w, scales, bias, y, out, o0, o1);
