@@ -584,6 +584,25 @@ private slots:
         mask(cv::Rect(5, 5, 20, 20)).setTo(255);
         QVERIFY(maxdiff(a.encode_regions(img, {mask}), b.encode_regions(img, {mask})) < 1e-6);
 
+        // int8: the kit's LoRA merged, each language-model linear layer quantised as it is
+        // filled, held in int8 (not cast back to floats) and close to fp32's logits.
+        kp.device = "cpu";
+        kp.dtype = Precision::Int8;
+        auto q = Model::load(kp);
+        QCOMPARE(to_string(q->info().dtype), std::string("int8"));
+        auto& c = network(*q);
+        int quantised = 0;
+        for (const auto& mod : c.module()->language_model->modules(false))
+            if (auto* lin = mod->as<LinearImpl>()) {
+                QCOMPARE(lin->weight.scalar_type(), torch::kInt8);
+                ++quantised;
+            }
+        QVERIFY(quantised > 0);
+        const auto [lq, gq] = fixture_run(c, c.module()->image_rows(pixels));
+        const double dq = maxdiff(lq, la), sq = la.abs().max().item<double>();
+        qInfo("kit layout int8 vs fp32: logits max |diff| %.3g (scale %.3g)", dq, sq);
+        QVERIFY(dq > 0 && dq < 0.05 * sq);
+
         // Without the SFT file: a warning that the answers are not CoLVA's.
         write_kit(dir("kit-nosft"), 8, false);
         auto nosft = load(dir("kit-nosft"));

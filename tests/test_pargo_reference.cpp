@@ -160,6 +160,42 @@ private slots:
         QVERIFY(d < 1e-4);
     }
 
+    // --dtype int8: ParGo's loader (InternLM2's wqkv split, the LoRA merged) quantises each
+    // language-model linear layer as it fills it; the layers hold int8 (not cast back to floats
+    // after loading), the vision side stays fp32, and the logits follow fp32's.
+    void int8LoadsWhileFilling() {
+        torch::NoGradGuard ng;
+        LoadParams p;
+        p.model_dir = (dir_ / "model").string();
+        p.device.kind = DeviceKind::Cpu;
+        p.dtype = Precision::Int8;
+        auto m = Model::load(p);
+        QCOMPARE(to_string(m->info().dtype), std::string("int8"));
+        auto* n = dynamic_cast<ParGoNetwork*>(ModelAccess::of(*m).network.get());
+        QVERIFY(n);
+        auto lm = n->module()->language_model;
+        const auto& t = n->module()->config.text;
+        int quantised = 0;
+        for (const auto& mod : lm->modules(false))
+            if (auto* lin = mod->as<LinearImpl>()) {
+                QCOMPARE(lin->weight.scalar_type(), torch::kInt8);
+                QVERIFY(lin->scales.defined());
+                ++quantised;
+            }
+        QCOMPARE(quantised, 7 * t.num_hidden_layers + (t.tie_word_embeddings ? 0 : 1));
+        for (const auto& tensor : n->module()->visual_encoder->parameters())
+            QCOMPARE(tensor.scalar_type(), torch::kFloat32);
+        QCOMPARE(n->module()->llm_proj->weight.scalar_type(), torch::kFloat32);
+        const auto ids = torch::randint(3, t.vocab_size, {1, 20}, torch::kInt64);
+        auto want_lm = network().module()->language_model;
+        const auto want = want_lm->logits(want_lm->forward(want_lm->embed(ids), 0, nullptr));
+        const auto got = lm->logits(lm->forward(lm->embed(ids), 0, nullptr));
+        const double err = (got - want).abs().max().item<double>();
+        const double scale = want.abs().max().item<double>();
+        qInfo("int8 logits max |diff| %.3g (scale %.3g)", err, scale);
+        QVERIFY2(err > 0 && err < 0.05 * scale, (std::to_string(err) + " of " + std::to_string(scale)).c_str());
+    }
+
     // The checkpoint's other top-level layouts load the same (DeepSpeed's module.* names,
     // Lightning's state_dict); a checkpoint without the LoRA loads with a warning saying so; a
     // missing or misshapen tensor is an error naming it.

@@ -106,7 +106,9 @@ public:
 /// Builds a family's network with its parameters uninitialised in ctx.dtype (SkipInit), fills
 /// each parameter by name with `fill` (which throws naming what is missing), reports progress
 /// (`bytes_done()` of `total_bytes`; rc::Error "loading cancelled" when it says stop) and moves
-/// the network to the device. The load loop every family shares.
+/// the network to the device. The load loop every family shares. Module by module, as
+/// load_state: a linear layer marked int8_after_load (`--dtype int8`, CPU) is quantised as soon
+/// as its own parameters are in, so the float copy of the language model never exists whole.
 template <class Net, class Config, class Fill, class BytesDone>
 Net build_and_fill(const Config& config, const LoadContext& ctx, uint64_t total_bytes, Fill fill,
                    BytesDone bytes_done) {
@@ -117,15 +119,23 @@ Net build_and_fill(const Config& config, const LoadContext& ctx, uint64_t total_
         net = build_in_dtype<Net>(config, ctx.dtype);
         net->eval();
     }
-    auto params = net->named_parameters();
+    const size_t total = net->named_parameters().size();
     size_t done = 0;
-    for (auto& item : params) {
-        fill(item.key(), item.value());
-        ++done;
-        if (ctx.progress && !ctx.progress(done, params.size(), bytes_done(), total_bytes))
-            throw Error("loading cancelled");
+    bool quantised = false;
+    for (const auto& sub : net->named_modules("", /*include_self=*/true)) {
+        for (auto& item : sub.value()->named_parameters(/*recurse=*/false)) {
+            fill(sub.key().empty() ? item.key() : sub.key() + "." + item.key(), item.value());
+            ++done;
+            if (ctx.progress && !ctx.progress(done, total, bytes_done(), total_bytes))
+                throw Error("loading cancelled");
+        }
+        if (auto* lin = sub.value()->template as<LinearImpl>(); lin && lin->int8_after_load) {
+            lin->quantize_int8();
+            quantised = true;
+        }
     }
-    net->to(ctx.device, ctx.dtype);
+    // Built in ctx.dtype already; int8 layers (CPU only) must not be cast back to floats.
+    if (!quantised) net->to(ctx.device, ctx.dtype);
     return net;
 }
 
