@@ -214,10 +214,10 @@ private slots:
         const void* storage = nullptr;
         for (size_t i = 0; i < dec.size(); ++i) {
             rows.push_back(t5->logits(t5->decode(embed(n, {dec[i]}), st))[0]);
-            if (i == 0) storage = st.self_k[0].data_ptr();
+            if (i == 0) storage = st.self.keys(0).data_ptr();
         }
-        QCOMPARE(st.self_k[0].data_ptr(), storage);
-        QCOMPARE(st.self_k[0].size(2), int64_t(dec.size()));
+        QCOMPARE(st.self.keys(0).data_ptr(), storage);
+        QCOMPARE(st.self.capacity(), int64_t(dec.size()));
         QCOMPARE(st.length(), int64_t(dec.size()));
         const double stepwise = max_diff(torch::cat(rows, 0), whole);
         qInfo("caption, one token at a time: logits max |diff| %.3g", stepwise);
@@ -229,7 +229,7 @@ private slots:
         QVERIFY(max_diff(redo, whole.narrow(0, 1, whole.size(0) - 1)) < 1e-4);
         auto& c = static_cast<T5State&>(*copy);
         QCOMPARE(c.length(), int64_t(dec.size()));
-        QCOMPARE(c.self_k[0].size(2), int64_t(dec.size()));
+        QCOMPARE(c.self.capacity(), int64_t(dec.size()));
         c.truncate(int64_t(dec.size()) - 1);
         const auto last = t5->logits(t5->decode(embed(n, {dec.back()}), c))[0];
         QVERIFY(max_diff(last, whole.narrow(0, whole.size(0) - 1, 1)) < 1e-4);

@@ -21,6 +21,7 @@
 #include <torch/torch.h>
 
 #include "model/bert.h"
+#include "model/kv_cache.h"
 #include "model/layers.h"
 #include "model/network.h"
 #include "model/regionvlm/regionvlm_config.h"
@@ -161,28 +162,18 @@ struct T5StackImpl : torch::nn::Module {
 TORCH_MODULE(T5Stack);
 
 /// What a T5 decoder keeps for one hypothesis: the encoder's output (its cross-attention keys
-/// and values per layer, shared between copies) and the self-attention cache, whose storage
-/// holds more positions than are valid (reserved for the answer, or doubled when it grows), so
-/// a decode step writes its position in place.
+/// and values per layer, shared between copies) and the self-attention cache (a KvCache, as
+/// the LLaMA decoders keep: reserved for the answer, written in place, doubled past that).
 class T5State : public DecodeState {
 public:
-    int64_t length() const override { return length_; }
-    void truncate(int64_t n) override;
-    void reserve(int64_t positions) override;
+    int64_t length() const override { return self.length(); }
+    void truncate(int64_t n) override { self.truncate(std::max<int64_t>(n, 0)); }
+    void reserve(int64_t positions) override { self.reserve(positions); }
     std::unique_ptr<DecodeState> clone() const override;
-    /// Writes decoder layer `layer`'s k/v [1,H,T,D] at positions [length(), +T) (growing its
-    /// storage if needed) and returns views of positions [0, length()+T).
-    std::pair<torch::Tensor, torch::Tensor> append(size_t layer, const torch::Tensor& k,
-                                                   const torch::Tensor& v);
 
     std::vector<torch::Tensor> cross_k, cross_v;  ///< per decoder layer [1,H,S,D]; empty: no encoder run
-    std::vector<torch::Tensor> self_k, self_v;    ///< per decoder layer [1,H,capacity,D]
+    KvCache self;                                 ///< per decoder layer [1,H,capacity,D]
     int64_t encoder_length = 0;
-    int64_t length_ = 0;
-    int64_t reserved_ = 0;  ///< positions the storage is to hold when first allocated
-
-private:
-    void grow(size_t layer, int64_t capacity);
 };
 
 struct T5Impl : torch::nn::Module {  // "t5_model"

@@ -268,52 +268,12 @@ T5StackImpl::T5StackImpl(const T5Config& c, bool decoder) {
     final_layer_norm = register_module("final_layer_norm", T5LayerNorm(c.d_model, c.eps));
 }
 
-void T5State::truncate(int64_t n) {
-    length_ = std::min(length_, std::max<int64_t>(n, 0));  // the storage stays
-}
-
-void T5State::grow(size_t layer, int64_t capacity) {
-    for (auto* store : {&self_k, &self_v}) {
-        auto& t = (*store)[layer];
-        auto bigger = torch::empty({t.size(0), t.size(1), capacity, t.size(3)}, t.options());
-        bigger.narrow(2, 0, length_).copy_(t.narrow(2, 0, length_));
-        t = bigger;
-    }
-}
-
-void T5State::reserve(int64_t positions) {
-    reserved_ = std::max(reserved_, positions);
-    for (size_t l = 0; l < self_k.size(); ++l)
-        if (self_k[l].size(2) < positions) grow(l, positions);
-}
-
-std::pair<torch::Tensor, torch::Tensor> T5State::append(size_t layer, const torch::Tensor& k,
-                                                        const torch::Tensor& v) {
-    const int64_t T = k.size(2), end = length_ + T;
-    if (layer >= self_k.size()) {  // the first step after start(): storage for this layer
-        const int64_t cap = std::max({end, reserved_, int64_t(16)});
-        self_k.push_back(torch::empty({k.size(0), k.size(1), cap, k.size(3)}, k.options()));
-        self_v.push_back(torch::empty({v.size(0), v.size(1), cap, v.size(3)}, v.options()));
-    } else if (end > self_k[layer].size(2)) {
-        grow(layer, std::max(end, 2 * self_k[layer].size(2)));
-    }
-    self_k[layer].narrow(2, length_, T).copy_(k);
-    self_v[layer].narrow(2, length_, T).copy_(v);
-    return {self_k[layer].narrow(2, 0, end), self_v[layer].narrow(2, 0, end)};
-}
-
 std::unique_ptr<DecodeState> T5State::clone() const {
     auto s = std::make_unique<T5State>();
     s->cross_k = cross_k;  // never written after start(): shared
     s->cross_v = cross_v;
-    for (auto [from, to] : {std::pair{&self_k, &s->self_k}, std::pair{&self_v, &s->self_v}})
-        for (const auto& t : *from) {  // the same capacity, the valid positions copied
-            to->push_back(torch::empty_like(t));
-            to->back().narrow(2, 0, length_).copy_(t.narrow(2, 0, length_));
-        }
+    s->self = self.clone();
     s->encoder_length = encoder_length;
-    s->length_ = length_;
-    s->reserved_ = reserved_;
     return s;
 }
 
@@ -348,21 +308,22 @@ torch::Tensor T5Impl::encode(const torch::Tensor& embeds) {
 void T5Impl::start(const torch::Tensor& encoder_out, T5State& state) {
     state.cross_k.clear();
     state.cross_v.clear();
-    state.self_k.clear();
-    state.self_v.clear();
+    const auto& self_att =
+        *(*decoder->block[0]->as<T5Block>()->layer)[0]->as<T5SubLayer>()->attention;
+    state.self = KvCache(int(decoder->block->size()), self_att.heads, self_att.d_kv,
+                         encoder_out.options());
     for (const auto& bm : *decoder->block) {
         auto& att = *(*bm->as<T5Block>()->layer)[1]->as<T5SubLayer>()->attention;
         state.cross_k.push_back(heads_of(att.k(encoder_out), att.heads, att.d_kv));
         state.cross_v.push_back(heads_of(att.v(encoder_out), att.heads, att.d_kv));
     }
     state.encoder_length = encoder_out.size(1);
-    state.length_ = 0;
 }
 
 torch::Tensor T5Impl::decode(const torch::Tensor& embeds, T5State& state) {
     if (state.cross_k.empty()) throw Error("the decoder has no encoder output to attend to");
     auto x = embeds;
-    const int64_t T = x.size(1), past = state.length_, S = past + T;
+    const int64_t T = x.size(1), past = state.length(), S = past + T;
     torch::Tensor bias;
     size_t li = 0;
     for (const auto& bm : *decoder->block) {
@@ -381,7 +342,7 @@ torch::Tensor T5Impl::decode(const torch::Tensor& embeds, T5State& state) {
         auto h = sa->layer_norm(x);
         auto q = heads_of(att.q(h), att.heads, att.d_kv);
         auto k = heads_of(att.k(h), att.heads, att.d_kv), v = heads_of(att.v(h), att.heads, att.d_kv);
-        std::tie(k, v) = state.append(li, k, v);
+        std::tie(k, v) = state.self.update(int(li), k, v, past);
         x = x + att.o(merge_heads(t5_attend(q, k, v, bias)));
         auto* ca = layers[1]->as<T5SubLayer>();
         auto& cat = *ca->attention;
@@ -391,7 +352,7 @@ torch::Tensor T5Impl::decode(const torch::Tensor& embeds, T5State& state) {
         x = x + ff->dense(ff->layer_norm(x));
         ++li;
     }
-    state.length_ = S;
+    state.self.set_length(S);
     return decoder->final_layer_norm(x);
 }
 
