@@ -253,6 +253,51 @@ private slots:
             }
     }
 
+    // The kernel's float products give each row the same value, to the bit, however the rows
+    // are cut into chunks of more than a decode step's (bf16 prefills take them, so a server
+    // scoring a whole conversation and the app scoring its last turn agree): 70 rows at once
+    // against chunks of 9 + 61 and 13 + 23 + 34, fp32 and bf16, tile shapes 4x4 and their
+    // remainders, 1 and 2 threads, every instruction set.
+    void floatChunksGiveTheSameRows() {
+        std::mt19937 rng(12);
+        std::normal_distribution<float> nd(0.f, 1.f);
+        for (int in : {37, 256, 688, 2048}) {
+            const int rows = 70, out = 131;
+            std::vector<float> x(size_t(rows) * in), w(size_t(out) * in), b(out);
+            for (auto& v : x) v = nd(rng);
+            for (auto& v : w) v = nd(rng);
+            for (auto& v : b) v = nd(rng);
+            std::vector<uint16_t> wb(w.size());
+            for (size_t i = 0; i < w.size(); ++i) {
+                uint32_t bits;
+                std::memcpy(&bits, &w[i], 4);
+                wb[i] = uint16_t(bits >> 16);
+            }
+            for (Isa isa : isas())
+                for (int threads : {1, 2}) {
+                    IsaCap cap(isa);
+                    std::vector<float> whole(size_t(rows) * out), wholeb(whole.size());
+                    gemv_f32(x.data(), rows, in, w.data(), b.data(), whole.data(), out, threads);
+                    gemv_bf16(x.data(), rows, in, wb.data(), b.data(), wholeb.data(), out, threads);
+                    for (const std::vector<int>& cuts : {std::vector<int>{9, 61}, std::vector<int>{13, 23, 34}}) {
+                        std::vector<float> parts(whole.size()), partsb(whole.size());
+                        int r0 = 0;
+                        for (int n : cuts) {
+                            gemv_f32(x.data() + size_t(r0) * in, n, in, w.data(), b.data(),
+                                     parts.data() + size_t(r0) * out, out, threads);
+                            gemv_bf16(x.data() + size_t(r0) * in, n, in, wb.data(), b.data(),
+                                      partsb.data() + size_t(r0) * out, out, threads);
+                            r0 += n;
+                        }
+                        const QString where = QString("in %1, %2 chunks, %3 threads, %4")
+                                                  .arg(in).arg(cuts.size()).arg(threads).arg(isa_name(isa));
+                        QVERIFY2(parts == whole, qPrintable("fp32 " + where));
+                        QVERIFY2(partsb == wholeb, qPrintable("bf16 " + where));
+                    }
+                }
+        }
+    }
+
     // The activation blocks: each as quantize_row_int8, the last one shorter.
     void activationBlocks() {
         std::vector<float> x(300);

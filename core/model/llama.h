@@ -176,8 +176,19 @@ public:
         return n;
     }
     void quantize_int8() override {
+        // The fused q/k/v and gate/up products are not registered and would stay in floats:
+        // dropped first and fused again from the int8 layers, so the order of the two calls
+        // does not matter.
+        bool was_fused = false;
+        for (const auto& layer : *lm_->model->layers) {
+            auto* l = layer->as<LlamaDecoderLayerImpl>();
+            was_fused = was_fused || l->self_attn->qkv || l->mlp->gate_up;
+            l->self_attn->qkv = nullptr;
+            l->mlp->gate_up = nullptr;
+        }
         for (const auto& m : lm_->modules(/*include_self=*/false))
             if (auto* lin = m->as<LinearImpl>()) lin->quantize_int8();
+        if (was_fused) fuse_projections();
     }
 
 protected:

@@ -8,7 +8,8 @@
 // Prints, per weight type and instruction set, the median over N tokens of the time for all
 // the products of one token, the bytes read, GB/s and the share of the read bandwidth measured
 // in the same run. With --prefill, also the products of a ROWS-token prefill (median of 3) in
-// the best instruction set, in multiply-adds per second. With --pages, only this: one token's
+// the best instruction set, in multiply-adds per second (fp32 too: the tiles that fp32
+// prefills do not take, to compare with OpenBLAS). With --pages, only this: one token's
 // bf16 products with the weights in 2 MiB pages and in 4 KiB pages (Linux's madvise), the two
 // alternating token by token (3N tokens each), so the machine's load changes both alike; the
 // median ratio of each pair is the figure (core/model/huge_pages.h).
@@ -310,6 +311,14 @@ int main(int argc, char** argv) {
                                        m.out, threads);
             });
             std::printf("bf16  %8.3f s  %7.1f G multiply-adds/s\n", t, macs / t / 1e9);
+        }
+        {
+            std::vector<float> w(static_cast<size_t>(params), 0.01f);
+            const double t = time_prefill([&](const Mat& m, size_t off) {
+                rc::kernels::gemv_f32(xs.data(), rows, m.in, w.data() + off, nullptr, ys.data(),
+                                      m.out, threads);
+            });
+            std::printf("fp32  %8.3f s  %7.1f G multiply-adds/s\n", t, macs / t / 1e9);
         }
     }
     return 0;
