@@ -140,6 +140,26 @@ private slots:
         QCOMPARE(sq.at<cv::Vec3b>(3, 5), cv::Vec3b(255, 255, 255));
     }
 
+    // solid_image (setTo, the fast fill) gives the pixels OpenCV's filling constructor gives,
+    // channels differing, saturated where out of range; expand_to_square pads with the CLIP
+    // mean's bytes (122, 116, 104 RGB) in every padding pixel.
+    void solidImageFillsAsOpenCv() {
+        const cv::Scalar colours[] = {{104, 116, 122}, {300, -4, 7.6}, {0.25, 1e6, 3}};
+        for (int type : {CV_8UC3, CV_8UC1, CV_32FC3, CV_16UC4})
+            for (const auto& c : colours) {
+                const cv::Mat want(5, 9, type, c), got = solid_image(5, 9, type, c);
+                QCOMPARE(got.type(), type);
+                QCOMPARE(got.size(), want.size());
+                QCOMPARE(cv::norm(got, want, cv::NORM_INF), 0.0);
+            }
+        const PreprocessOptions o;
+        cv::Mat wide(4, 10, CV_8UC3, cv::Scalar(1, 2, 3));
+        const cv::Mat sq = expand_to_square(wide, o.mean);
+        cv::Mat band = sq(cv::Rect(0, 0, 10, 3)), want(3, 10, CV_8UC3, cv::Scalar(104, 116, 122));
+        QCOMPARE(cv::norm(band, want, cv::NORM_INF), 0.0);
+        QCOMPARE(sq.at<cv::Vec3b>(3, 0), cv::Vec3b(1, 2, 3));
+    }
+
     void otherPixelFormatsConvert() {
         cv::Mat gray(10, 10, CV_8UC1, cv::Scalar(128));
         QCOMPARE(to_bgr8(gray).type(), CV_8UC3);

@@ -25,11 +25,17 @@ cv::Scalar pad_colour(const std::array<float, 3>& fill_rgb01) {
 
 }  // namespace
 
+cv::Mat solid_image(int rows, int cols, int type, const cv::Scalar& colour) {
+    cv::Mat out(rows, cols, type);
+    out.setTo(colour);
+    return out;
+}
+
 cv::Mat expand_to_square(const cv::Mat& bgr, const std::array<float, 3>& fill_rgb01) {
     const int w = bgr.cols, h = bgr.rows;
     if (w == h) return bgr.clone();
     const int side = std::max(w, h);
-    cv::Mat out(side, side, bgr.type(), pad_colour(fill_rgb01));
+    cv::Mat out = solid_image(side, side, bgr.type(), pad_colour(fill_rgb01));
     bgr.copyTo(out(cv::Rect((side - w) / 2, (side - h) / 2, w, h)));
     return out;
 }

@@ -236,7 +236,7 @@ torch::Tensor pargo_pixels(const cv::Mat& image, const ParGoConfig& c) {
     const int nw = std::max(1, int(bgr.cols * ratio)), nh = std::max(1, int(bgr.rows * ratio));
     const cv::Mat resized = resize_bicubic_antialias(bgr, nw, nh);
     // The pad is int(mean * 255) per channel: RGB (122, 116, 104).
-    cv::Mat canvas(L, L, CV_8UC3, cv::Scalar(104, 116, 122));
+    cv::Mat canvas = solid_image(L, L, CV_8UC3, cv::Scalar(104, 116, 122));
     resized.copyTo(canvas(cv::Rect((L - nw) / 2, (L - nh) / 2, nw, nh)));
     const int S = std::min(c.image_size, L);
     cv::Mat tile = canvas(cv::Rect(0, 0, S, S)), rgb, f;
