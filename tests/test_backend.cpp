@@ -173,6 +173,32 @@ private slots:
         QCOMPARE(std::count(seq.keys.begin(), seq.keys.end(), -2), 5l);
     }
 
+    // Answer marks as asked: All marks every assistant message, Last the last one only (the
+    // same positions All gives it), None nothing; the keys are the same every way.
+    void answerMarksAsAsked() {
+        const std::vector<ChatMessage> msgs = {{ChatMessage::Role::User, "<image>\nWhat is red?"},
+                                               {ChatMessage::Role::Assistant, "the circle"},
+                                               {ChatMessage::Role::User, "And blue?"},
+                                               {ChatMessage::Role::Assistant, "the square"}};
+        auto build = [&](AnswerMarks m) {
+            return build_prompt_sequence(model_->chat_template(), model_->tokenizer(), msgs, {4}, m);
+        };
+        const PromptSequence all = build(AnswerMarks::All), last = build(AnswerMarks::Last),
+                             none = build(AnswerMarks::None);
+        QCOMPARE(last.keys, all.keys);
+        QCOMPARE(none.keys, all.keys);
+        // Runs of marked positions: All has two (one per answer), Last the second of them.
+        std::vector<std::pair<size_t, size_t>> runs;
+        for (size_t i = 0; i < all.is_answer.size(); ++i)
+            if (all.is_answer[i] && (i == 0 || !all.is_answer[i - 1])) runs.push_back({i, i});
+            else if (all.is_answer[i]) runs.back().second = i;
+        QCOMPARE(runs.size(), size_t(2));
+        for (size_t i = 0; i < all.is_answer.size(); ++i) {
+            QCOMPARE(int(none.is_answer[i]), 0);
+            QCOMPARE(int(last.is_answer[i]), i >= runs[1].first ? int(all.is_answer[i]) : 0);
+        }
+    }
+
     void regionReferencesAreWrittenInCore() {
         const auto fmt = make_region_format("dualfocus");
         const ImageSize size{200, 100};

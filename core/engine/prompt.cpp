@@ -37,7 +37,8 @@ std::vector<int64_t> tokenize_prompt_text(const Tokenizer& tokenizer, const std:
 
 PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
                                      const std::vector<ChatMessage>& messages,
-                                     const std::vector<int64_t>& image_tokens) {
+                                     const std::vector<int64_t>& image_tokens,
+                                     AnswerMarks marks) {
     // The conversation as one text, as the model's own code renders and tokenises it (text
     // pieces tokenised apart would differ wherever a "\u2581" or a merge crosses a piece
     // boundary), and where each answer piece lies in it.
@@ -55,7 +56,12 @@ PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const To
         text += piece.kind == PromptPiece::Kind::Bos   ? "<s>"
                 : piece.kind == PromptPiece::Kind::Eos ? "</s>"
                                                        : piece.text;
-        if (piece.is_answer && text.size() > start) answers.emplace_back(start, text.size());
+        // An answer's pieces (its text, its Eos) lie end to end: one span, so Last is the
+        // whole last message and each message costs two tokenizations, not two a piece.
+        if (piece.is_answer && text.size() > start) {
+            if (!answers.empty() && answers.back().second == start) answers.back().second = text.size();
+            else answers.emplace_back(start, text.size());
+        }
     }
     const bool chunks = chat_template.image_chunks();
     const std::vector<int64_t> ids = tokenize_prompt_text(tokenizer, text, bos, chunks);
@@ -70,6 +76,8 @@ PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const To
         while (n < p.size() && n < ids.size() && p[n] == ids[n]) ++n;
         return n;
     };
+    if (marks == AnswerMarks::None) answers.clear();
+    if (marks == AnswerMarks::Last && answers.size() > 1) answers.erase(answers.begin(), answers.end() - 1);
     for (const auto& [a, b] : answers) {
         const size_t first = common(a), end = common(b);
         for (size_t i = first; i < end; ++i) answer[i] = 1;

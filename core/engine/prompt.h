@@ -51,14 +51,20 @@ constexpr int64_t kImagePlaceholder = -200;
 std::vector<int64_t> tokenize_prompt_text(const Tokenizer& tokenizer, const std::string& text,
                                           bool bos, bool image_chunks);
 
+/// Which assistant messages build_prompt_sequence marks in is_answer. Each costs two more
+/// tokenizations of the text up to it, so a long conversation marked whole costs its turns
+/// squared: asking marks none, scoring the last.
+enum class AnswerMarks { All, Last, None };
+
 /// Renders `messages` with the template into one text and tokenizes it as the model's own code
 /// does (tokenize_prompt_text with the template's image_chunks()); the k-th marker becomes
 /// `image_tokens[k]` positions (each image's own count: the network decides it). Answer pieces
-/// are marked by where their text lies. Throws rc::Error when there are more markers than
-/// images.
+/// are marked by where their text lies (as `marks` says; the others' positions stay 0). Throws
+/// rc::Error when there are more markers than images.
 PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
                                      const std::vector<ChatMessage>& messages,
-                                     const std::vector<int64_t>& image_tokens);
+                                     const std::vector<int64_t>& image_tokens,
+                                     AnswerMarks marks = AnswerMarks::All);
 /// The same with `image_count` images of `image_tokens` positions each.
 PromptSequence build_prompt_sequence(const ChatTemplate& chat_template, const Tokenizer& tokenizer,
                                      const std::vector<ChatMessage>& messages, int64_t image_tokens,

@@ -240,11 +240,11 @@ struct Session::Impl {
         return ms;
     }
 
-    Sequence build(const std::vector<ChatMessage>& msgs,
-                   const std::vector<ImageSlot>& slots) const {
+    Sequence build(const std::vector<ChatMessage>& msgs, const std::vector<ImageSlot>& slots,
+                   AnswerMarks marks) const {
         std::vector<int64_t> counts;
         for (const auto& slot : slots) counts.push_back(slot.tokens);
-        Sequence seq = build_prompt_sequence(*m.chat_template, *m.tokenizer, msgs, counts);
+        Sequence seq = build_prompt_sequence(*m.chat_template, *m.tokenizer, msgs, counts, marks);
         key_images_by_content(seq, slots);
         return seq;
     }
@@ -485,7 +485,8 @@ Reply Session::ask(const std::string& text, const std::vector<cv::Mat>& imgs,
         reply.timings.prompt_tokens = positions;
         len = 1;
     } else {
-        Sequence seq = s.build(msgs, slots);
+        // Asking needs no answer marks (each would tokenise the text up to it twice more).
+        Sequence seq = s.build(msgs, slots, AnswerMarks::None);
         len = static_cast<int64_t>(seq.keys.size());
         if (len >= max_pos)
             throw Error("the conversation is " + std::to_string(len) +
@@ -584,7 +585,7 @@ double Session::answer_nll(const std::string& text, const std::vector<cv::Mat>& 
     std::vector<ChatMessage> msgs = s.with_user_turn(text, imgs, &slots, nullptr, regions);
     if (s.seq2seq) return s.seq2seq_nll(msgs, slots, answer);
     msgs.push_back({ChatMessage::Role::Assistant, answer});
-    Sequence seq = s.build(msgs, slots);
+    Sequence seq = s.build(msgs, slots, AnswerMarks::Last);
     const int64_t len = static_cast<int64_t>(seq.keys.size());
     if (len > s.net.max_positions()) throw Error("the conversation is too long to score");
     // The last answer: the trailing run of answer positions.
