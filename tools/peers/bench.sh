@@ -38,10 +38,14 @@ results="$out/results.jsonl"
 : > "$results"
 has() { [[ " $peers " == *" $1 "* ]]; }
 
-record() {  # MODEL: one JSON line from stdin into results.jsonl, with the model's name
+record() {  # MODEL: one JSON line from stdin into results.jsonl, with the model's name; fails
+            # quietly on no line (a peer that crashed), for the caller's "failed" message
   python3 -c '
 import json, sys
-r = json.loads(sys.stdin.read())
+text = sys.stdin.read().strip()
+if not text:
+    sys.exit(1)
+r = json.loads(text)
 r["model"] = sys.argv[1]
 print(json.dumps(r))' "$1" | tee -a "$results"
 }
@@ -82,7 +86,8 @@ print(json.dumps({
     if [ -x "$venv/bin/python" ]; then
       for dtype in fp32 bf16; do
         "$venv/bin/python" "$root/tools/peers/bench_transformers.py" "$dir" --dtype "$dtype" \
-          "${common[@]}" | tail -n 1 | record "$name"
+          "${common[@]}" | tail -n 1 | record "$name" ||
+          echo "transformers ($dtype) failed on $name"
       done
     else
       echo "transformers: no virtualenv at $venv (tools/peers/make-venv-peers.sh makes it)"
@@ -101,7 +106,8 @@ print(json.dumps({
       fi
       for q in f32 bf16 q8_0; do
         "$llama_venv/bin/python" "$root/tools/peers/bench_llamacpp.py" "$gg/text-$q.gguf" \
-          --mmproj "$gg/mmproj-f32.gguf" --label "$q" "${common[@]}" 2>>"$out/peers.log" | tail -n 1 | record "$name"
+          --mmproj "$gg/mmproj-f32.gguf" --label "$q" "${common[@]}" 2>>"$out/peers.log" |
+          tail -n 1 | record "$name" || echo "llama.cpp ($q) failed on $name (its log: $out/peers.log)"
       done
     else
       echo "llama.cpp: no virtualenv at $llama_venv (tools/peers/make-venv-llamacpp.sh makes it)"
