@@ -17,7 +17,9 @@
 # and Q8_0 GGUFs (tools/peers/make_gguf.py, then llama.cpp's own quantiser); vLLM's CPU build
 # in bf16 where it runs. Writes OUT_DIR/results.jsonl and OUT_DIR/table.md
 # (tools/peers/bench_table.py). A peer whose virtualenv is missing is skipped with a line saying
-# so. Not run by CI (the peers are large PyPI installs).
+# so. A peer run that crashes or prints no result is named on stderr, the other rows are still
+# measured and tabled, and the script then exits with status 1. Not run by CI (the peers are
+# large PyPI installs).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=llava_folder.sh
@@ -37,6 +39,8 @@ mkdir -p "$out/models"
 results="$out/results.jsonl"
 : > "$results"
 has() { [[ " $peers " == *" $1 "* ]]; }
+failed=()  # peers that gave no result: named after the table, and the exit status is 1
+fail() { echo "bench.sh: $1" >&2; failed+=("$1"); }
 
 record() {  # MODEL: one JSON line from stdin into results.jsonl, with the model's name; fails
             # quietly on no line (a peer that crashed), for the caller's "failed" message
@@ -87,7 +91,7 @@ print(json.dumps({
       for dtype in fp32 bf16; do
         "$venv/bin/python" "$root/tools/peers/bench_transformers.py" "$dir" --dtype "$dtype" \
           "${common[@]}" | tail -n 1 | record "$name" ||
-          echo "transformers ($dtype) failed on $name"
+          fail "transformers ($dtype) failed on $name"
       done
     else
       echo "transformers: no virtualenv at $venv (tools/peers/make-venv-peers.sh makes it)"
@@ -107,7 +111,7 @@ print(json.dumps({
       for q in f32 bf16 q8_0; do
         "$llama_venv/bin/python" "$root/tools/peers/bench_llamacpp.py" "$gg/text-$q.gguf" \
           --mmproj "$gg/mmproj-f32.gguf" --label "$q" "${common[@]}" 2>>"$out/peers.log" |
-          tail -n 1 | record "$name" || echo "llama.cpp ($q) failed on $name (its log: $out/peers.log)"
+          tail -n 1 | record "$name" || fail "llama.cpp ($q) failed on $name (its log: $out/peers.log)"
       done
     else
       echo "llama.cpp: no virtualenv at $llama_venv (tools/peers/make-venv-llamacpp.sh makes it)"
@@ -119,7 +123,7 @@ print(json.dumps({
       for dtype in fp32 bf16; do
         VLLM_ENABLE_V1_MULTIPROCESSING=0 VLLM_CPU_KVCACHE_SPACE=1 \
           "$vllm_venv/bin/python" "$root/tools/peers/bench_vllm.py" "$dir" --dtype "$dtype" \
-          "${common[@]}" | tail -n 1 | record "$name" || echo "vLLM ($dtype) failed on $name"
+          "${common[@]}" | tail -n 1 | record "$name" || fail "vLLM ($dtype) failed on $name"
       done
     else
       echo "vLLM: no virtualenv at $vllm_venv (tools/peers/make-venv-vllm.sh makes it)"
@@ -129,3 +133,7 @@ print(json.dumps({
 done
 python3 "$root/tools/peers/bench_table.py" "$results" > "$out/table.md"
 cat "$out/table.md"
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'bench.sh: no result from: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
