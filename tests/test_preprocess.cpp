@@ -155,9 +155,11 @@ private slots:
         const PreprocessOptions o;
         cv::Mat wide(4, 10, CV_8UC3, cv::Scalar(1, 2, 3));
         const cv::Mat sq = expand_to_square(wide, o.mean);
-        cv::Mat band = sq(cv::Rect(0, 0, 10, 3)), want(3, 10, CV_8UC3, cv::Scalar(104, 116, 122));
-        QCOMPARE(cv::norm(band, want, cv::NORM_INF), 0.0);
+        const cv::Mat want(3, 10, CV_8UC3, cv::Scalar(104, 116, 122));
+        QCOMPARE(cv::norm(sq(cv::Rect(0, 0, 10, 3)), want, cv::NORM_INF), 0.0);  // above
+        QCOMPARE(cv::norm(sq(cv::Rect(0, 7, 10, 3)), want, cv::NORM_INF), 0.0);  // below
         QCOMPARE(sq.at<cv::Vec3b>(3, 0), cv::Vec3b(1, 2, 3));
+        QCOMPARE(sq.at<cv::Vec3b>(6, 9), cv::Vec3b(1, 2, 3));
     }
 
     void otherPixelFormatsConvert() {
