@@ -3,10 +3,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define RC_X86 1
+// AMX tiles (bf16 prefill products): 64-bit Linux, which hands out the tile state on request,
+// and a compiler with the intrinsics (GCC 11, Clang 12).
+#if defined(__x86_64__) && defined(__linux__) && \
+    (defined(__clang__) ? __clang_major__ >= 12 : (defined(__GNUC__) && __GNUC__ >= 11))
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define RC_AMX 1
+#endif
 #endif
 #include <atomic>
 #include <cstring>
@@ -132,15 +142,40 @@ inline uint16_t to_bf16(float v) {
     return uint16_t((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
 }
 
-std::atomic<int> g_isa_cap{int(Isa::avx512)};
+// The cap starts at REGIONCHAT_KERNELS_ISA when it names a set ("amx", "avx512", "avx2",
+// "portable"): a user whose CPU or VM mishandles one path steps down to the next, and a
+// benchmark compares two paths in one build.
+int initial_cap() {
+    if (const char* v = std::getenv("REGIONCHAT_KERNELS_ISA"); v && *v)
+        for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512, Isa::amx})
+            if (std::strcmp(v, isa_name(isa)) == 0) return int(isa);
+    return int(Isa::amx);
+}
+std::atomic<int> g_isa_cap{initial_cap()};
+
+#ifdef RC_AMX
+// AMX-TILE and AMX-BF16 (CPUID leaf 7, EDX bits 24 and 22), and the kernel's leave to use the
+// tile data (ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA, once for the whole process: Linux 5.16
+// and later; without it the first tile instruction kills the process).
+bool amx_usable() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 24) & 1u) || !((d >> 22) & 1u)) return false;
+    constexpr long kReqXcompPerm = 0x1023, kXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXtiledata) == 0;
+}
+#endif
 
 Isa cpu_isa() {
 #ifdef RC_X86
     static const Isa isa = [] {
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-            __builtin_cpu_supports("avx512bf16"))
+            __builtin_cpu_supports("avx512bf16")) {
+#ifdef RC_AMX
+            if (amx_usable()) return Isa::amx;
+#endif
             return Isa::avx512;
+        }
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
         return Isa::portable;
     }();
@@ -161,6 +196,7 @@ struct Scratch {
     std::vector<uint16_t> xb;  // bf16 products: x rounded to bf16, [rows, in]
     std::vector<float> xf;     // the same as fp32 (the AVX2 and portable paths)
     std::vector<uint8_t> xu;   // xq + 128 (the int8 tiles)
+    std::vector<uint32_t> xp;  // bf16 pairs of x in AMX tiles (pack_amx_x)
 };
 
 // From this many rows of x the AVX-512 int8 product works in tiles (int8_tiles_avx512: the
@@ -670,6 +706,175 @@ __attribute__((target(RC_AVX512))) void dot_tiles_avx512(const typename D::T* x,
     }
 }
 
+#ifdef RC_AMX
+// ---- AMX: the bf16 products of a prefill in tiles --------------------------------------------
+// C[16 outputs][16 rows of x] += A[16 weight rows][32 inputs] B[16 input pairs][16 rows of x],
+// by TDPBF16PS (pairs multiplied, summed in fp32 in input order). A is a strip of 32 weight
+// rows copied tile by tile when many rows of x reuse it (contiguous loads; rows of the weight
+// 2 * in bytes apart share L1 sets), read in place for a few; B is x packed once per product
+// (pack_amx_x). 2 x 2 accumulator tiles, C transposed
+// into y with the bias. Each element of y is summed over the same inputs in the same order,
+// whichever rows of x share its tile: a row's result does not depend on how a prompt is cut
+// into chunks.
+#define RC_AMXT "amx-tile,amx-bf16," RC_AVX512
+
+struct alignas(64) TileConfig {
+    uint8_t palette = 1, start_row = 0, reserved[14] = {};
+    uint16_t colsb[16] = {};
+    uint8_t rows[16] = {};
+};
+constexpr int64_t kAmxTile = 256;  // uint32 words (bf16 pairs) in one 16 x 64-byte tile
+
+// x [rows, in] (fp32) as bf16 pairs in tiles: xp[(rb * kb + k) * 256 + p * 16 + j] holds
+// x[16 rb + j][32 k + 2 p] and the next input, rounded to bf16; zeros past rows and in.
+void pack_amx_x(const float* x, int64_t rows, int64_t in, std::vector<uint32_t>& xp) {
+    const int64_t kb = (in + 31) / 32, rbn = (rows + 15) / 16;
+    xp.assign(size_t(rbn * kb * kAmxTile), 0u);
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x + r * in;
+        uint32_t* dst = xp.data() + (r / 16) * kb * kAmxTile + (r % 16);
+        for (int64_t i = 0; i < in; i += 2) {
+            const uint32_t lo = to_bf16(xr[i]), hi = i + 1 < in ? to_bf16(xr[i + 1]) : 0u;
+            dst[(i / 32) * kAmxTile + ((i % 32) / 2) * 16] = lo | (hi << 16);
+        }
+    }
+}
+
+// y[r0 + j][o + i] = c[i * 16 + j] + bias[o + i] for j < nr, i < no: a 16 x 16 transpose in
+// registers, one (masked) 64-byte store per row of y. (GCC 12 warns of an uninitialised value
+// inside its own unpack and shuffle intrinsics, as of _mm512_reduce_add_ps: silenced here.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target(RC_AVX512))) inline void store_transposed(const float* c, float* y, int64_t out,
+                                                                int nr, int no, const float* bias) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_load_ps(c + i * 16);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+        const __m512d c2 = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c2));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c2));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int c4 = 0; c4 < 4; ++c4) {
+        t[c4] = _mm512_shuffle_f32x4(r[c4], r[4 + c4], 0x88);
+        t[4 + c4] = _mm512_shuffle_f32x4(r[c4], r[4 + c4], 0xdd);
+        t[8 + c4] = _mm512_shuffle_f32x4(r[8 + c4], r[12 + c4], 0x88);
+        t[12 + c4] = _mm512_shuffle_f32x4(r[8 + c4], r[12 + c4], 0xdd);
+    }
+    for (int c4 = 0; c4 < 4; ++c4) {
+        r[c4] = _mm512_shuffle_f32x4(t[c4], t[8 + c4], 0x88);
+        r[8 + c4] = _mm512_shuffle_f32x4(t[c4], t[8 + c4], 0xdd);
+        r[4 + c4] = _mm512_shuffle_f32x4(t[4 + c4], t[12 + c4], 0x88);
+        r[12 + c4] = _mm512_shuffle_f32x4(t[4 + c4], t[12 + c4], 0xdd);
+    }
+    const __mmask16 k = tail16(no);
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(k, bias) : _mm512_setzero_ps();
+    for (int j = 0; j < nr; ++j) _mm512_mask_storeu_ps(y + j * out, k, _mm512_add_ps(r[j], b));
+}
+#pragma GCC diagnostic pop
+
+// Rows of x in tiles [rb, rb + (TWO ? 2 : 1)) against the 32 weight rows packed in `a`.
+// The strip's tile k: 16 weight rows at a0 + k * step (and a1 + k * step), `stride` bytes apart.
+struct AmxStrip {
+    const uint16_t *a0, *a1;
+    int64_t step, stride;
+};
+
+template <bool TWO>
+__attribute__((target(RC_AMXT))) void amx_strip(const AmxStrip& a, const uint32_t* xp, int64_t kb,
+                                                 int64_t rb, int64_t rows, float* y, int64_t out,
+                                                 int64_t o, int on, const float* bias) {
+    alignas(64) float c[4][256];
+    _tile_zero(0);
+    _tile_zero(2);
+    if (TWO) {
+        _tile_zero(1);
+        _tile_zero(3);
+    }
+    const uint32_t* b0 = xp + rb * kb * kAmxTile;
+    const uint32_t* b1 = b0 + kb * kAmxTile;
+    for (int64_t k = 0; k < kb; ++k) {
+        _tile_loadd(4, a.a0 + k * a.step, a.stride);
+        _tile_loadd(5, a.a1 + k * a.step, a.stride);
+        _tile_loadd(6, b0 + k * kAmxTile, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(2, 5, 6);
+        if (TWO) {
+            _tile_loadd(7, b1 + k * kAmxTile, 64);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+    _tile_stored(0, c[0], 64);
+    _tile_stored(2, c[2], 64);
+    if (TWO) {
+        _tile_stored(1, c[1], 64);
+        _tile_stored(3, c[3], 64);
+    }
+    for (int h = 0; h < 2; ++h) {
+        const int no = std::min(16, on - 16 * h);
+        if (no <= 0) break;
+        for (int q = 0; q < (TWO ? 2 : 1); ++q) {
+            const int64_t r0 = (rb + q) * 16;
+            store_transposed(c[2 * h + q], y + r0 * out + o + 16 * h, out,
+                             int(std::min<int64_t>(16, rows - r0)), no, bias ? bias + o + 16 * h : nullptr);
+        }
+    }
+}
+
+// Output rows [o0, o1) of y = x W^T + b for every row of x, W bf16 [out, in].
+__attribute__((target(RC_AMXT))) void bf16_amx(const uint32_t* xp, int64_t rows, int64_t in,
+                                                const uint16_t* w, const float* bias, float* y,
+                                                int64_t out, int64_t o0, int64_t o1) {
+    const int64_t kb = (in + 31) / 32, rbn = (rows + 15) / 16;
+    thread_local std::vector<uint16_t> strip;
+    strip.resize(size_t(kb * 1024));
+    TileConfig cfg;
+    for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+    // Up to 32 rows of x (a second turn, a short prompt) use each weight tile once or twice:
+    // loaded from the weight where it lies, as copying it would double the bytes read.
+    const bool in_place = rbn <= 2 && in % 32 == 0;
+    for (int64_t o = o0; o < o1; o += 32) {
+        const int on = int(std::min<int64_t>(32, o1 - o));
+        if (in_place && on == 32) {
+            const AmxStrip a{w + o * in, w + (o + 16) * in, 32, 2 * in};
+            if (rbn == 2) amx_strip<true>(a, xp, kb, 0, rows, y, out, o, on, bias);
+            else amx_strip<false>(a, xp, kb, 0, rows, y, out, o, on, bias);
+            continue;
+        }
+        // The strip: tile k holds inputs [32 k, 32 k + 32) of 16 weight rows, 64 bytes each;
+        // zeros past the last row and past `in`.
+        for (int h = 0; h < 2; ++h)
+            for (int i = 0; i < 16; ++i) {
+                const int64_t row = o + 16 * h + i;
+                uint16_t* dst = strip.data() + h * 512 + i * 32;
+                if (row >= o + on) {
+                    for (int64_t k = 0; k < kb; ++k) std::memset(dst + k * 1024, 0, 64);
+                    continue;
+                }
+                const uint16_t* src = w + row * in;
+                for (int64_t k = 0; k < kb; ++k) {
+                    const int64_t n = std::min<int64_t>(32, in - 32 * k);
+                    std::memcpy(dst + k * 1024, src + 32 * k, size_t(n) * 2);
+                    if (n < 32) std::memset(dst + k * 1024 + n, 0, size_t(32 - n) * 2);
+                }
+            }
+        const AmxStrip a{strip.data(), strip.data() + 512, 1024, 64};
+        int64_t rb = 0;
+        for (; rb + 2 <= rbn; rb += 2) amx_strip<true>(a, xp, kb, rb, rows, y, out, o, on, bias);
+        if (rb < rbn) amx_strip<false>(a, xp, kb, rb, rows, y, out, o, on, bias);
+    }
+    _tile_release();
+}
+#endif
+
 __attribute__((target("avx2,fma"))) void dequant_avx2(const int8_t* w, const float* scales,
                                                        int64_t o0, int64_t o1, int64_t in,
                                                        float* out) {
@@ -717,6 +922,7 @@ Isa limit_isa(Isa cap) { return Isa(g_isa_cap.exchange(int(cap))); }
 
 const char* isa_name(Isa isa) {
     switch (isa) {
+        case Isa::amx: return "amx";
         case Isa::avx512: return "avx512";
         case Isa::avx2: return "avx2";
         case Isa::portable: break;
@@ -726,7 +932,7 @@ const char* isa_name(Isa isa) {
 
 const char* gemv_int8_isa() { return isa_name(active_isa()); }
 
-bool tiled_products() { return active_isa() == Isa::avx512; }
+bool tiled_products() { return active_isa() >= Isa::avx512; }
 
 namespace {
 
@@ -805,7 +1011,7 @@ void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const 
     const uint8_t* xa = sc.xa.data();
     const float* xs = sc.xs.data();
 #ifdef RC_X86
-    if (isa == Isa::avx512 && rows >= kTileMinRows) {
+    if (isa >= Isa::avx512 && rows >= kTileMinRows) {
         sc.xu.resize(sc.xq.size());
         for (size_t i = 0; i < sc.xq.size(); ++i) sc.xu[i] = uint8_t(sc.xq[i] ^ int8_t(-128));
         const uint8_t* xu = sc.xu.data();
@@ -816,7 +1022,7 @@ void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const 
 #endif
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
-        if (isa == Isa::avx512) return int8_rows_avx512(xq, xa, xs, rows, in, w, scales, bias, y, out, o0, o1);
+        if (isa >= Isa::avx512) return int8_rows_avx512(xq, xa, xs, rows, in, w, scales, bias, y, out, o0, o1);
         if (isa == Isa::avx2) return int8_rows_avx2(xq, xa, xs, rows, in, w, scales, bias, y, out, o0, o1);
 #endif
         int8_rows_portable(xq, xs, rows, in, w, scales, bias, y, out, o0, o1);
@@ -829,9 +1035,9 @@ void gemv_f32(const float* x, int64_t rows, int64_t in, const float* w, const fl
     const Isa isa = active_isa();
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
-        if (isa == Isa::avx512 && rows > kFloatRowsMax)
+        if (isa >= Isa::avx512 && rows > kFloatRowsMax)
             return dot_tiles_avx512<F32Dot>(x, rows, in, w, bias, y, out, o0, o1);
-        if (isa == Isa::avx512) return dot_rows_avx512<F32Dot>(x, rows, in, w, bias, y, out, o0, o1);
+        if (isa >= Isa::avx512) return dot_rows_avx512<F32Dot>(x, rows, in, w, bias, y, out, o0, o1);
         if (isa == Isa::avx2) return rows_avx2<float>(x, rows, in, w, bias, y, out, o0, o1);
 #endif
         rows_portable<float>(x, rows, in, w, bias, y, out, o0, o1);
@@ -843,8 +1049,17 @@ void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, cons
     if (rows <= 0 || out <= 0) return;
     const Isa isa = active_isa();
     Scratch& sc = scratch();
+#ifdef RC_AMX
+    if (isa == Isa::amx && rows > kFloatRowsMax) {
+        pack_amx_x(x, rows, in, sc.xp);
+        const uint32_t* xp = sc.xp.data();
+        return split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
+            bf16_amx(xp, rows, in, w, bias, y, out, o0, o1);
+        });
+    }
+#endif
     const size_t n = size_t(rows * in);
-    if (isa == Isa::avx512) {
+    if (isa >= Isa::avx512) {
         sc.xb.resize(n);
         for (size_t i = 0; i < n; ++i) sc.xb[i] = to_bf16(x[i]);
     } else {
@@ -855,9 +1070,9 @@ void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, cons
     const float* xf = sc.xf.data();
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
-        if (isa == Isa::avx512 && rows > kFloatRowsMax)
+        if (isa >= Isa::avx512 && rows > kFloatRowsMax)
             return dot_tiles_avx512<Bf16Dot>(xb, rows, in, w, bias, y, out, o0, o1);
-        if (isa == Isa::avx512) return dot_rows_avx512<Bf16Dot>(xb, rows, in, w, bias, y, out, o0, o1);
+        if (isa >= Isa::avx512) return dot_rows_avx512<Bf16Dot>(xb, rows, in, w, bias, y, out, o0, o1);
         if (isa == Isa::avx2) return rows_avx2<uint16_t>(xf, rows, in, w, bias, y, out, o0, o1);
 #endif
         rows_portable<uint16_t>(xf, rows, in, w, bias, y, out, o0, o1);

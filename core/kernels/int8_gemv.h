@@ -48,7 +48,9 @@ float quantize_row_int8(const float* w, int64_t in, int8_t* q);
 void quantize_activations_int8(const float* x, int64_t in, int8_t* q, float* scales);
 
 /// The instruction sets, in order: a path is taken when the CPU has it and the cap allows it.
-enum class Isa : int { portable = 0, avx2 = 1, avx512 = 2 };
+/// amx is avx512 plus AMX-TILE and AMX-BF16 (Sapphire Rapids and later, on a Linux that grants
+/// the tile state): gemv_bf16 over more than a decode step's rows works in AMX tiles.
+enum class Isa : int { portable = 0, avx2 = 1, avx512 = 2, amx = 3 };
 
 /// The best this CPU has (avx512 means F, BW, VL, VNNI and BF16 together).
 Isa best_isa();
@@ -63,7 +65,7 @@ const char* isa_name(Isa isa);
 /// so a prefill through them beats converting the weight for a BLAS product.
 bool tiled_products();
 
-/// The instruction set the products use now: "avx512", "avx2" or "portable".
+/// The instruction set the products use now: "amx", "avx512", "avx2" or "portable".
 const char* gemv_int8_isa();
 
 }  // namespace rc::kernels

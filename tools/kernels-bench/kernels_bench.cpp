@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
                    }));
         }
     }
-    rc::kernels::limit_isa(rc::kernels::Isa::avx512);
+    rc::kernels::limit_isa(rc::kernels::best_isa());
     if (prefill > 0) {
         const int64_t rows = prefill;
         std::vector<float> xs(static_cast<size_t>(rows * max_in)), ys(static_cast<size_t>(rows * max_out));
@@ -304,13 +304,20 @@ int main(int argc, char** argv) {
             });
             std::printf("int8  %8.3f s  %7.1f G multiply-adds/s\n", t, macs / t / 1e9);
         }
-        {
+        {  // bf16 in AMX tiles where the CPU has them, and in AVX-512 registers for comparison
             std::vector<uint16_t> w(static_cast<size_t>(params), 0x3c00);
-            const double t = time_prefill([&](const Mat& m, size_t off) {
-                rc::kernels::gemv_bf16(xs.data(), rows, m.in, w.data() + off, nullptr, ys.data(),
-                                       m.out, threads);
-            });
-            std::printf("bf16  %8.3f s  %7.1f G multiply-adds/s\n", t, macs / t / 1e9);
+            const auto best = rc::kernels::best_isa();
+            for (auto isa : isas) {
+                if (isa < rc::kernels::Isa::avx512 && isa != best) break;
+                rc::kernels::limit_isa(isa);
+                const double t = time_prefill([&](const Mat& m, size_t off) {
+                    rc::kernels::gemv_bf16(xs.data(), rows, m.in, w.data() + off, nullptr, ys.data(),
+                                           m.out, threads);
+                });
+                std::printf("bf16 %-8s %8.3f s  %7.1f G multiply-adds/s\n", rc::kernels::isa_name(isa), t,
+                            macs / t / 1e9);
+            }
+            rc::kernels::limit_isa(best);
         }
         {
             std::vector<float> w(static_cast<size_t>(params), 0.01f);
