@@ -18,6 +18,7 @@
 
 #include "engine/model_impl.h"
 #include "model/regionvlm/regionvlm.h"
+#include "model/regionvlm/regionvlm_config.h"
 #include "regionchat/backend.h"
 #include "regionchat/engine.h"
 #include "regionchat/error.h"
@@ -293,6 +294,37 @@ private slots:
         g.beams.length_penalty = -1.0;
         const Reply r = s.ask("what is in the picture?", {image_}, g);
         QCOMPARE(QString::fromStdString(r.text), QString::fromStdString(text_of(*hf_, c["beam"])));
+    }
+
+    // The HF layout's config refuses a zero or negative count with a message naming the key,
+    // as the LAVIS layout's does (a Q-Former with 0 heads divided by zero: found by
+    // fuzz_configs, tests/fuzz/corpus/fuzz_configs/regress-regionvlm-qformer-heads-zero.json).
+    void hfConfigBoundsEachCount() {
+        std::ifstream in(dir_ / "hf/config.json");
+        nlohmann::json base;
+        in >> base;
+        const std::string folder = (dir_ / "hf").string();
+        QVERIFY(read_regionvlm_config(base, "config.json", folder).qf_heads > 0);
+        const std::vector<std::pair<std::string, std::string>> keys = {
+            {"qformer_config", "num_attention_heads"}, {"qformer_config", "hidden_size"},
+            {"qformer_config", "num_hidden_layers"}, {"qformer_config", "intermediate_size"},
+            {"qformer_config", "cross_attention_frequency"}, {"vision_config", "num_attention_heads"},
+            {"vision_config", "hidden_size"}, {"vision_config", "num_hidden_layers"},
+            {"vision_config", "intermediate_size"}, {"vision_config", "patch_size"}};
+        for (const auto& [section, key] : keys)
+            for (int bad : {0, -3}) {
+                nlohmann::json j = base;
+                j[section][key] = bad;
+                QString message;
+                try {
+                    (void)read_regionvlm_config(j, "config.json", folder);
+                } catch (const Error& e) {
+                    message = e.what();
+                }
+                QVERIFY2(message.contains(QString::fromStdString(section + "." + key)),
+                         qPrintable(QString::fromStdString(section + "." + key + " = ") +
+                                    QString::number(bad) + ": " + message));
+            }
     }
 
     // The local backend writes each <region N> as RegionVLM's point string (seeded), and the

@@ -95,6 +95,17 @@ RegionVlmConfig read_regionvlm_config(const nlohmann::json& root, const std::str
         c.qf_intermediate = qs.integer("intermediate_size", 3072);
         c.qf_eps = qs.number("layer_norm_eps", 1e-12);
         c.cross_attention_freq = qs.integer("cross_attention_frequency", 2);
+        // The same bounds as the LAVIS layout's (a zero count of heads divided the width).
+        vs.range("hidden_size", c.vision_width, 1, 8192);
+        vs.range("num_hidden_layers", c.vision_depth, 1, 256);
+        vs.range("num_attention_heads", c.vision_heads, 1, c.vision_width);
+        vs.range("intermediate_size", c.vision_mlp, 1, 1 << 20);
+        vs.range("patch_size", c.patch_size, 1, 4096);
+        qs.range("hidden_size", c.qf_hidden, 1, 65536);
+        qs.range("num_hidden_layers", c.qf_layers, 1, 256);
+        qs.range("num_attention_heads", c.qf_heads, 1, c.qf_hidden);
+        qs.range("intermediate_size", c.qf_intermediate, 1, 1 << 20);
+        qs.range("cross_attention_frequency", c.cross_attention_freq, 1, 256);
         if (qs.integer("encoder_hidden_size", c.vision_width) != c.vision_width)
             qs.fail("encoder_hidden_size", "must equal the vision width");
         c.qformer_text = false;
