@@ -1,11 +1,12 @@
 // The CPU products of --dtype int8, bf16 and fp32 weights against double-precision loops, on
-// every instruction-set path this CPU has (AVX-512, AVX2, portable; Isa caps them): odd sizes
+// every instruction-set path this CPU has (AMX, AVX-512, AVX2, portable; Isa caps them): odd sizes
 // (tails), one to seventy rows (rows one at a time and the prefill's tiles), bias, threads; the
 // int8 activation blocks; int8 rows round-trip within half a step and back to fp32 exactly.
 #include <QtTest>
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -46,6 +47,24 @@ class TestKernels : public QObject {
     Q_OBJECT
 
 private slots:
+    // Before any test caps it: the products start at REGIONCHAT_KERNELS_ISA where it names a
+    // set this CPU has (CTest runs this a second time with "avx2"), else at the best.
+    void initTestCase() {
+        const Isa asked = isa_from_name(std::getenv("REGIONCHAT_KERNELS_ISA"), Isa::amx);
+        const Isa want = Isa(std::min(int(asked), int(best_isa())));
+        QCOMPARE(QString(gemv_int8_isa()), QString(isa_name(want)));
+        QCOMPARE(tiled_products(), want >= Isa::avx512);
+    }
+
+    void isaNames() {
+        for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512, Isa::amx})
+            QCOMPARE(isa_from_name(isa_name(isa), Isa::portable), isa);
+        QCOMPARE(isa_from_name(nullptr, Isa::avx2), Isa::avx2);
+        QCOMPARE(isa_from_name("", Isa::avx512), Isa::avx512);
+        QCOMPARE(isa_from_name("AVX512", Isa::avx2), Isa::avx2);  // names are lower case
+        QCOMPARE(isa_from_name("sse", Isa::amx), Isa::amx);
+    }
+
     void quantisedRowsRoundTrip() {
         std::mt19937 rng(1);
         std::normal_distribution<float> nd(0.f, 0.3f);

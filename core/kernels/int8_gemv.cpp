@@ -145,13 +145,7 @@ inline uint16_t to_bf16(float v) {
 // The cap starts at REGIONCHAT_KERNELS_ISA when it names a set ("amx", "avx512", "avx2",
 // "portable"): a user whose CPU or VM mishandles one path steps down to the next, and a
 // benchmark compares two paths in one build.
-int initial_cap() {
-    if (const char* v = std::getenv("REGIONCHAT_KERNELS_ISA"); v && *v)
-        for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512, Isa::amx})
-            if (std::strcmp(v, isa_name(isa)) == 0) return int(isa);
-    return int(Isa::amx);
-}
-std::atomic<int> g_isa_cap{initial_cap()};
+std::atomic<int> g_isa_cap{int(isa_from_name(std::getenv("REGIONCHAT_KERNELS_ISA"), Isa::amx))};
 
 #ifdef RC_AMX
 // AMX-TILE and AMX-BF16 (CPUID leaf 7, EDX bits 24 and 22), and the kernel's leave to use the
@@ -765,10 +759,9 @@ __attribute__((target(RC_AVX512))) void dot_tiles_avx512(const typename D::T* x,
 // by TDPBF16PS (pairs multiplied, summed in fp32 in input order). A is a strip of 32 weight
 // rows copied tile by tile when many rows of x reuse it (contiguous loads; rows of the weight
 // 2 * in bytes apart share L1 sets), read in place for a few; B is x packed once per product
-// (pack_amx_x). 2 x 2 accumulator tiles, C transposed
-// into y with the bias. Each element of y is summed over the same inputs in the same order,
-// whichever rows of x share its tile: a row's result does not depend on how a prompt is cut
-// into chunks.
+// (pack_amx_x). 2 x 2 accumulator tiles, C transposed into y with the bias. Each element of y
+// is summed over the same inputs in the same order, whichever rows of x share its tile: a
+// row's result does not depend on how a prompt is cut into chunks.
 #define RC_AMXT "amx-tile,amx-bf16," RC_AVX512
 
 struct alignas(64) TileConfig {
@@ -832,13 +825,15 @@ __attribute__((target(RC_AVX512))) inline void store_transposed(const float* c, 
 }
 #pragma GCC diagnostic pop
 
-// Rows of x in tiles [rb, rb + (TWO ? 2 : 1)) against the 32 weight rows packed in `a`.
-// The strip's tile k: 16 weight rows at a0 + k * step (and a1 + k * step), `stride` bytes apart.
+// 32 weight rows as A tiles: tile k of the first 16 at a0 + k * step, of the next 16 at
+// a1 + k * step, their rows `stride` bytes apart.
 struct AmxStrip {
     const uint16_t *a0, *a1;
     int64_t step, stride;
 };
 
+// Rows of x in tiles [rb, rb + (TWO ? 2 : 1)) against the strip's 32 weight rows (`on` of
+// them real), into y with the bias.
 template <bool TWO>
 __attribute__((target(RC_AMXT))) void amx_strip(const AmxStrip& a, const uint32_t* xp, int64_t kb,
                                                  int64_t rb, int64_t rows, float* y, int64_t out,
@@ -972,6 +967,13 @@ void split_rows(int64_t in, int64_t out, int threads, const Run& run) {
 Isa best_isa() { return cpu_isa(); }
 
 Isa limit_isa(Isa cap) { return Isa(g_isa_cap.exchange(int(cap))); }
+
+Isa isa_from_name(const char* name, Isa otherwise) {
+    if (name)
+        for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512, Isa::amx})
+            if (std::strcmp(name, isa_name(isa)) == 0) return isa;
+    return otherwise;
+}
 
 const char* isa_name(Isa isa) {
     switch (isa) {

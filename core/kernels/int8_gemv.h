@@ -61,6 +61,10 @@ Isa limit_isa(Isa cap);
 
 const char* isa_name(Isa isa);
 
+/// The set isa_name gives `name` ("amx", "avx512", "avx2", "portable"), else `otherwise` (null,
+/// empty or unknown names). The cap starts at isa_from_name($REGIONCHAT_KERNELS_ISA, amx).
+Isa isa_from_name(const char* name, Isa otherwise);
+
 /// True when gemv_int8 and gemv_bf16 work in register tiles for many rows of x (AVX-512 here),
 /// so a prefill through them beats converting the weight for a BLAS product.
 bool tiled_products();
