@@ -417,29 +417,36 @@ __attribute__((target(RC_AVX512))) inline float int8_output(__m256 acc, float sc
     return _mm_cvtss_f32(_mm_add_ss(p, _mm_set_ss(bias)));
 }
 
-// Four weight rows (in a multiple of kInt8Block) against one row of x, each output summed
-// exactly as in int8_rows_avx512 below (the same lanes, blocks and order: the same bits), with
-// x's bytes loaded once for the four and four independent chains of sums in flight.
-__attribute__((target(RC_AVX512))) void int8_rows4_avx512(const int8_t* xr, const uint8_t* ar,
-                                                           const float* sr, int64_t in,
-                                                           const int8_t* w, const float* scales,
-                                                           const float* bias, float* y) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b * kInt8Block < in; ++b) {
-        const int64_t i = b * kInt8Block;
-        __m256i s0[4], s1[4];
+// int8 weights times quantised x: VPDPBUSD multiplies |x| (unsigned) by w carrying x's sign
+// (signed) and sums four products per int32 lane; 256-bit lanes, because AVX-512 has no byte
+// sign instruction (and the CPUs that matter here split 512-bit work in two halves anyway).
+// NR weight rows against one row of x: x's bytes loaded once for the NR rows, NR independent
+// chains of sums in flight; each output is summed the same way (lanes, blocks, order) whatever
+// NR, so the results are the same bits.
+template <int NR>
+__attribute__((target(RC_AVX512))) void int8_rows_nr(const int8_t* xr, const uint8_t* ar,
+                                                      const float* sr, int64_t in,
+                                                      const int8_t* w, const float* scales,
+                                                      const float* bias, float* y) {
+    __m256 acc[NR];
 #pragma GCC unroll 4
-        for (int n = 0; n < 4; ++n) s0[n] = s1[n] = _mm256_setzero_si256();
+    for (int n = 0; n < NR; ++n) acc[n] = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; (b + 1) * kInt8Block <= in; ++b) {  // whole blocks
+        const int64_t i = b * kInt8Block;
+        __m256i s0[NR], s1[NR];
+#pragma GCC unroll 4
+        for (int n = 0; n < NR; ++n) s0[n] = s1[n] = _mm256_setzero_si256();
         for (int64_t k = 0; k < kInt8Block; k += 64) {
             const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i + k));
             const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i + k + 32));
             const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i + k));
             const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i + k + 32));
 #pragma GCC unroll 4
-            for (int n = 0; n < 4; ++n) {
+            for (int n = 0; n < NR; ++n) {
                 const int8_t* wr = w + n * in + i + k;
-                // 1 KiB ahead in each of the four rows: the four streams outrun the hardware's
-                // prefetcher (1.1 B decode products here: 46 against 50 ms a token).
+                // 1 KiB ahead in each row: four streams outrun the hardware's prefetcher
+                // (1.1 B decode products here: 46 against 50 ms a token).
                 _mm_prefetch(reinterpret_cast<const char*>(wr) + 1024, _MM_HINT_T0);
                 const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr));
                 const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + 32));
@@ -449,16 +456,29 @@ __attribute__((target(RC_AVX512))) void int8_rows4_avx512(const int8_t* xr, cons
         }
         const __m256 sc = _mm256_set1_ps(sr[b]);
 #pragma GCC unroll 4
-        for (int n = 0; n < 4; ++n)
+        for (int n = 0; n < NR; ++n)
             acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0[n], s1[n])), sc, acc[n]);
     }
+    if (b * kInt8Block < in) {  // the last, shorter block: masked loads read zeros past the end
+        __m256i s0[NR];
 #pragma GCC unroll 4
-    for (int n = 0; n < 4; ++n) y[n] = int8_output(acc[n], scales[n], bias ? bias[n] : 0.f);
+        for (int n = 0; n < NR; ++n) s0[n] = _mm256_setzero_si256();
+        for (int64_t i = b * kInt8Block; i < in; i += 32) {
+            const __mmask32 m = tail32(in - i);
+            const __m256i xv = _mm256_maskz_loadu_epi8(m, xr + i);
+            const __m256i av = _mm256_maskz_loadu_epi8(m, ar + i);
+#pragma GCC unroll 4
+            for (int n = 0; n < NR; ++n)
+                s0[n] = _mm256_dpbusd_epi32(s0[n], av, _mm256_sign_epi8(_mm256_maskz_loadu_epi8(m, w + n * in + i), xv));
+        }
+        const __m256 sc = _mm256_set1_ps(sr[b]);
+#pragma GCC unroll 4
+        for (int n = 0; n < NR; ++n) acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0[n]), sc, acc[n]);
+    }
+#pragma GCC unroll 4
+    for (int n = 0; n < NR; ++n) y[n] = int8_output(acc[n], scales[n], bias ? bias[n] : 0.f);
 }
 
-// int8 weights times quantised x: VPDPBUSD multiplies |x| (unsigned) by w carrying x's sign
-// (signed) and sums four products per int32 lane; 256-bit lanes, because AVX-512 has no byte
-// sign instruction (and the CPUs that matter here split 512-bit work in two halves anyway).
 __attribute__((target(RC_AVX512))) void int8_rows_avx512(const int8_t* xq, const uint8_t* xa,
                                                           const float* xs, int64_t rows,
                                                           int64_t in, const int8_t* w,
@@ -466,48 +486,14 @@ __attribute__((target(RC_AVX512))) void int8_rows_avx512(const int8_t* xq, const
                                                           const float* bias, float* y,
                                                           int64_t out, int64_t o0, int64_t o1) {
     const int64_t nb = blocks_of(in);
+    auto run = [&](auto nr, int64_t o) {
+        for (int64_t r = 0; r < rows; ++r)
+            int8_rows_nr<decltype(nr)::value>(xq + r * in, xa + r * in, xs + r * nb, in, w + o * in,
+                                              scales + o, bias ? bias + o : nullptr, y + r * out + o);
+    };
     int64_t o = o0;
-    if (in % kInt8Block == 0)  // four weight rows at a time: x loaded once for the four
-        for (; o + 4 <= o1; o += 4)
-            for (int64_t r = 0; r < rows; ++r)
-                int8_rows4_avx512(xq + r * in, xa + r * in, xs + r * nb, in, w + o * in, scales + o,
-                                  bias ? bias + o : nullptr, y + r * out + o);
-    for (; o < o1; ++o) {
-        const int8_t* wr = w + o * in;
-        for (int64_t r = 0; r < rows; ++r) {
-            const int8_t* xr = xq + r * in;
-            const uint8_t* ar = xa + r * in;
-            const float* sr = xs + r * nb;
-            __m256 acc = _mm256_setzero_ps();
-            int64_t b = 0;
-            for (; (b + 1) * kInt8Block <= in; ++b) {  // whole blocks
-                const int64_t i = b * kInt8Block;
-                __m256i s0 = _mm256_setzero_si256(), s1 = s0;
-                for (int64_t k = 0; k < kInt8Block; k += 64) {
-                    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + i + k));
-                    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + i + k + 32));
-                    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i + k));
-                    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + i + k + 32));
-                    s0 = _mm256_dpbusd_epi32(s0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i + k)),
-                                             _mm256_sign_epi8(w0, x0));
-                    s1 = _mm256_dpbusd_epi32(s1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + i + k + 32)),
-                                             _mm256_sign_epi8(w1, x1));
-                }
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), _mm256_set1_ps(sr[b]), acc);
-            }
-            if (b < nb) {  // the last, shorter block: masked loads read zeros past the end
-                __m256i s0 = _mm256_setzero_si256();
-                for (int64_t i = b * kInt8Block; i < in; i += 32) {
-                    const __mmask32 m = tail32(in - i);
-                    const __m256i wv = _mm256_maskz_loadu_epi8(m, wr + i);
-                    const __m256i xv = _mm256_maskz_loadu_epi8(m, xr + i);
-                    s0 = _mm256_dpbusd_epi32(s0, _mm256_maskz_loadu_epi8(m, ar + i), _mm256_sign_epi8(wv, xv));
-                }
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(sr[b]), acc);
-            }
-            y[r * out + o] = int8_output(acc, scales[o], bias ? bias[o] : 0.f);
-        }
-    }
+    for (; o + 4 <= o1; o += 4) run(std::integral_constant<int, 4>{}, o);
+    for (; o < o1; ++o) run(std::integral_constant<int, 1>{}, o);
 }
 
 // ---- tiles for many rows of x (a prefill) ---------------------------------------------------
@@ -876,13 +862,34 @@ __attribute__((target(RC_AMXT))) void amx_strip(const AmxStrip& a, const uint32_
     }
 }
 
+// Weight rows [o, o + on) (on <= 32) copied into `strip`: tile k holds inputs [32 k, 32 k + 32)
+// of 16 rows, 64 bytes each; zeros past the last row and past `in`.
+AmxStrip pack_amx_strip(const uint16_t* w, int64_t in, int64_t o, int on, std::vector<uint16_t>& strip) {
+    const int64_t kb = (in + 31) / 32;
+    strip.resize(size_t(kb * 1024));
+    for (int h = 0; h < 2; ++h)
+        for (int i = 0; i < 16; ++i) {
+            uint16_t* dst = strip.data() + h * 512 + i * 32;
+            if (16 * h + i >= on) {
+                for (int64_t k = 0; k < kb; ++k) std::memset(dst + k * 1024, 0, 64);
+                continue;
+            }
+            const uint16_t* src = w + (o + 16 * h + i) * in;
+            for (int64_t k = 0; k < kb; ++k) {
+                const int64_t n = std::min<int64_t>(32, in - 32 * k);
+                std::memcpy(dst + k * 1024, src + 32 * k, size_t(n) * 2);
+                if (n < 32) std::memset(dst + k * 1024 + n, 0, size_t(32 - n) * 2);
+            }
+        }
+    return AmxStrip{strip.data(), strip.data() + 512, 1024, 64};
+}
+
 // Output rows [o0, o1) of y = x W^T + b for every row of x, W bf16 [out, in].
 __attribute__((target(RC_AMXT))) void bf16_amx(const uint32_t* xp, int64_t rows, int64_t in,
                                                 const uint16_t* w, const float* bias, float* y,
                                                 int64_t out, int64_t o0, int64_t o1) {
     const int64_t kb = (in + 31) / 32, rbn = (rows + 15) / 16;
     thread_local std::vector<uint16_t> strip;
-    strip.resize(size_t(kb * 1024));
     TileConfig cfg;
     for (int t = 0; t < 8; ++t) cfg.colsb[t] = 64, cfg.rows[t] = 16;
     _tile_loadconfig(&cfg);
@@ -891,30 +898,8 @@ __attribute__((target(RC_AMXT))) void bf16_amx(const uint32_t* xp, int64_t rows,
     const bool in_place = rbn <= 2 && in % 32 == 0;
     for (int64_t o = o0; o < o1; o += 32) {
         const int on = int(std::min<int64_t>(32, o1 - o));
-        if (in_place && on == 32) {
-            const AmxStrip a{w + o * in, w + (o + 16) * in, 32, 2 * in};
-            if (rbn == 2) amx_strip<true>(a, xp, kb, 0, rows, y, out, o, on, bias);
-            else amx_strip<false>(a, xp, kb, 0, rows, y, out, o, on, bias);
-            continue;
-        }
-        // The strip: tile k holds inputs [32 k, 32 k + 32) of 16 weight rows, 64 bytes each;
-        // zeros past the last row and past `in`.
-        for (int h = 0; h < 2; ++h)
-            for (int i = 0; i < 16; ++i) {
-                const int64_t row = o + 16 * h + i;
-                uint16_t* dst = strip.data() + h * 512 + i * 32;
-                if (row >= o + on) {
-                    for (int64_t k = 0; k < kb; ++k) std::memset(dst + k * 1024, 0, 64);
-                    continue;
-                }
-                const uint16_t* src = w + row * in;
-                for (int64_t k = 0; k < kb; ++k) {
-                    const int64_t n = std::min<int64_t>(32, in - 32 * k);
-                    std::memcpy(dst + k * 1024, src + 32 * k, size_t(n) * 2);
-                    if (n < 32) std::memset(dst + k * 1024 + n, 0, size_t(32 - n) * 2);
-                }
-            }
-        const AmxStrip a{strip.data(), strip.data() + 512, 1024, 64};
+        const AmxStrip a = in_place && on == 32 ? AmxStrip{w + o * in, w + (o + 16) * in, 32, 2 * in}
+                                                : pack_amx_strip(w, in, o, on, strip);
         int64_t rb = 0;
         for (; rb + 2 <= rbn; rb += 2) amx_strip<true>(a, xp, kb, rb, rows, y, out, o, on, bias);
         if (rb < rbn) amx_strip<false>(a, xp, kb, rb, rows, y, out, o, on, bias);
