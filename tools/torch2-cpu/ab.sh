@@ -6,17 +6,25 @@
 #   tools/torch2-cpu/ab.sh BUILD_A BUILD_B ROUNDS "DTYPES" [speed options...] > out.jsonl
 #   e.g. tools/torch2-cpu/ab.sh build build-torch2 3 "fp32 bf16 int8" --runs 5
 # ENV_A / ENV_B: environment settings for one side only (then "build" is the directory and the
-# setting), e.g. the same build twice with ENV_A=REGIONCHAT_KERNELS_ISA=avx512.
+# setting), e.g. the same build twice with ENV_A=REGIONCHAT_KERNELS_ISA=avx512. A run that
+# fails stops the script with its messages and status 1.
 set -euo pipefail
 a=$1 b=$2 rounds=$3 dtypes=$4
 shift 4
+err=$(mktemp)  # a failed run's messages, shown before the script stops
+trap 'rm -f "$err"' EXIT
 for r in $(seq 1 "$rounds"); do
   for d in $dtypes; do
     for side in A B; do
       if [ "$side" = A ]; then build=$a envs=${ENV_A:-}; else build=$b envs=${ENV_B:-}; fi
       label=$build${envs:+ $envs}
       # shellcheck disable=SC2086
-      env $envs "$build/app/regionchat-cli" speed --dtype "$d" --json "$@" 2>/dev/null |
+      if ! json=$(env $envs "$build/app/regionchat-cli" speed --dtype "$d" --json "$@" 2>"$err"); then
+        echo "ab.sh: $label, $d, round $r failed:" >&2
+        cat "$err" >&2
+        exit 1
+      fi
+      printf '%s\n' "$json" |
         python3 -c 'import json, sys; j = json.load(sys.stdin); j["build"] = sys.argv[1]; j["round"] = int(sys.argv[2]); print(json.dumps(j))' "$label" "$r"
     done
   done
