@@ -597,6 +597,32 @@ private slots:
         QCOMPARE(lm->forward(lm->embed(ids), 0, nullptr).scalar_type(), torch::kFloat32);
     }
 
+    // A bf16 linear layer on every instruction set this CPU has, for a decode step's rows and a
+    // prefill's: the products of x rounded to bf16 with the bf16 weight, summed in fp32 (the
+    // kernel's rows, its tiles, or BLAS on widened blocks where the tiles are missing), never
+    // LibTorch's bf16 product, whose output is rounded to bf16.
+    void bf16LinearSumsInFp32OnEveryPath() {
+        torch::NoGradGuard ng;
+        torch::manual_seed(21);
+        Linear lin(300, 70);
+        lin->to(torch::kBFloat16);
+        const auto w = lin->weight.to(torch::kFloat64), b = lin->bias.to(torch::kFloat64);
+        for (int isa = int(kernels::best_isa()); isa >= 0; --isa) {
+            const auto before = kernels::limit_isa(kernels::Isa(isa));
+            for (const int64_t rows : {int64_t(5), int64_t(40)}) {
+                const auto x = torch::randn({rows, 300});
+                const auto want = torch::addmm(b, x.to(torch::kBFloat16).to(torch::kFloat64), w.t());
+                const auto y = lin(x);
+                QCOMPARE(y.scalar_type(), torch::kFloat32);
+                const double err = (y.to(torch::kFloat64) - want).abs().max().item<double>();
+                QVERIFY2(err < 1e-5 * (1 + want.abs().max().item<double>()),
+                         (std::to_string(err) + " on " + kernels::isa_name(kernels::Isa(isa)) +
+                          ", rows " + std::to_string(rows)).c_str());
+            }
+            kernels::limit_isa(before);
+        }
+    }
+
     void imageFeaturesHaveTheConfiguredShape() {
         auto cfg = testing::tiny_config();
         Llava net(cfg);

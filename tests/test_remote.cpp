@@ -270,8 +270,10 @@ private slots:
         QCOMPARE(d.macro_answer, want.macro_answer);
         QCOMPARE(d.micro_answer, want.micro_answer);
         QVERIFY(d.scored && want.scored);
-        QVERIFY(std::abs(d.macro_nll - want.macro_nll) < 1e-9);
-        QVERIFY(std::abs(d.micro_nll - want.micro_nll) < 1e-9);
+        QVERIFY2(std::abs(d.macro_nll - want.macro_nll) < 1e-9,
+                 qPrintable(QString("%1 vs %2").arg(d.macro_nll, 0, 'g', 17).arg(want.macro_nll, 0, 'g', 17)));
+        QVERIFY2(std::abs(d.micro_nll - want.micro_nll) < 1e-9,
+                 qPrintable(QString("%1 vs %2").arg(d.micro_nll, 0, 'g', 17).arg(want.micro_nll, 0, 'g', 17)));
         QCOMPARE(d.answer, want.answer);
         QCOMPARE(d.decided_by, std::string("perplexity"));
     }

@@ -191,6 +191,7 @@ struct Scratch {
     std::vector<float> xf;     // the same as fp32 (the AVX2 and portable paths)
     std::vector<uint8_t> xu;   // xq + 128 (the int8 tiles)
     std::vector<uint32_t> xp;  // bf16 pairs of x in AMX tiles (pack_amx_x)
+    std::vector<float> xpanel; // x in groups of 6 rows for the AVX2 panels (pack_panel_x)
 };
 
 // From this many rows of x the AVX-512 int8 product works in tiles (int8_tiles_avx512: the
@@ -330,6 +331,182 @@ __attribute__((target("avx2,fma"))) void int8_rows_avx2(const int8_t* xq, const 
             y[r * out + o] = (hsum(acc) + tail) * scales[o] + (bias ? bias[o] : 0.f);
         }
     }
+}
+
+// ---- AVX2 panels for many rows of x (a prefill without the AVX-512 tiles) --------------------
+// y = x W^T + b as BLAS computes a product (blocks of W packed in panels of 16 outputs, each
+// input of x broadcast against them), in one fixed order: every element of y is one chain of
+// FMAs over the inputs in order, from zero, then + bias. Its value depends on nothing but its
+// row of x and its row of W, so a row's result does not depend on how a prompt is cut into
+// chunks. OpenBLAS's AVX2 (Haswell) product does not keep that: the same row of x gives other
+// bits in a product of other rows (the app's and a server's DualFocus scores differed).
+// W is read through a Src: fp32, bf16 (widened) or int8 times its row's scale.
+struct SrcF32 {
+    const float* w;
+    int64_t in;
+    float at(int64_t o, int64_t i) const { return w[o * in + i]; }
+    const void* addr(int64_t o, int64_t i) const { return w + o * in + i; }
+    static constexpr int64_t bytes = 4;
+    __attribute__((target("avx2,fma"))) __m256 load(int64_t o, int64_t i) const { return _mm256_loadu_ps(w + o * in + i); }
+};
+struct SrcBf16 {
+    const uint16_t* w;
+    int64_t in;
+    float at(int64_t o, int64_t i) const { return to_float(w[o * in + i]); }
+    const void* addr(int64_t o, int64_t i) const { return w + o * in + i; }
+    static constexpr int64_t bytes = 2;
+    __attribute__((target("avx2,fma"))) __m256 load(int64_t o, int64_t i) const { return load8(w + o * in + i); }
+};
+struct SrcInt8 {
+    const int8_t* w;
+    const float* scales;
+    int64_t in;
+    float at(int64_t o, int64_t i) const { return scales[o] * float(w[o * in + i]); }
+    const void* addr(int64_t o, int64_t i) const { return w + o * in + i; }
+    static constexpr int64_t bytes = 1;
+    __attribute__((target("avx2,fma"))) __m256 load(int64_t o, int64_t i) const {
+        return _mm256_mul_ps(_mm256_set1_ps(scales[o]), load8(w + o * in + i));
+    }
+};
+
+constexpr int64_t kPanelK = 128;       // inputs per packed block (a panel of 16 outputs: 8 KB)
+constexpr int64_t kPanelBlock = 256;   // outputs per thread block at most
+
+__attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// p[k * 16 + j] = W[o + j][k0 + k] for k < kk, j < 16; zeros for j >= nr.
+template <typename Src>
+__attribute__((target("avx2,fma"))) void pack_panel(const Src& src, int64_t o, int nr, int64_t k0,
+                                                    int64_t kk, float* p) {
+    for (int jb = 0; jb < 16; jb += 8) {
+        int64_t k = 0;
+        if (jb + 8 <= nr)
+            for (; k + 8 <= kk; k += 8) {
+                __m256 r[8];
+                for (int j = 0; j < 8; ++j) r[j] = src.load(o + jb + j, k0 + k);
+                transpose8(r);
+                for (int i = 0; i < 8; ++i) _mm256_storeu_ps(p + (k + i) * 16 + jb, r[i]);
+            }
+        for (; k < kk; ++k)
+            for (int j = jb; j < jb + 8; ++j) p[k * 16 + j] = j < nr ? src.at(o + j, k0 + k) : 0.f;
+    }
+}
+
+// MR rows of x against one packed panel, both packed over the same kk inputs (xp[k * 6 + m]):
+// c[m][0..16) (stride ldc) starts from zero (first) or from what c holds, and ends + bias[0..16)
+// when bias is given (the last block).
+template <int MR>
+__attribute__((target("avx2,fma"))) void panel_tile(const float* xp, const float* p, int64_t kk,
+                                                    float* c, int64_t ldc, bool first,
+                                                    const float* bias) {
+    __m256 a[MR][2];
+#pragma GCC unroll 6
+    for (int m = 0; m < MR; ++m)
+        for (int h = 0; h < 2; ++h)
+            a[m][h] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(c + m * ldc + 8 * h);
+    for (int64_t k = 0; k < kk; ++k) {
+        const __m256 w0 = _mm256_loadu_ps(p + k * 16), w1 = _mm256_loadu_ps(p + k * 16 + 8);
+#pragma GCC unroll 6
+        for (int m = 0; m < MR; ++m) {
+            const __m256 xv = _mm256_broadcast_ss(xp + k * 6 + m);
+            a[m][0] = _mm256_fmadd_ps(w0, xv, a[m][0]);
+            a[m][1] = _mm256_fmadd_ps(w1, xv, a[m][1]);
+        }
+    }
+    const __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    const __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+#pragma GCC unroll 6
+    for (int m = 0; m < MR; ++m) {
+        _mm256_storeu_ps(c + m * ldc, bias ? _mm256_add_ps(a[m][0], b0) : a[m][0]);
+        _mm256_storeu_ps(c + m * ldc + 8, bias ? _mm256_add_ps(a[m][1], b1) : a[m][1]);
+    }
+}
+
+// x [rows, in] in groups of 6 rows, each group's inputs interleaved: xp[(g * in + k) * 6 + m]
+// holds x[6 g + m][k]; zeros past the last row. Once per product, shared by the threads.
+void pack_panel_x(const float* x, int64_t rows, int64_t in, std::vector<float>& xp) {
+    const int64_t groups = (rows + 5) / 6;
+    xp.resize(size_t(groups * in * 6));
+    for (int64_t g = 0; g < groups; ++g) {
+        float* xg = xp.data() + g * in * 6;
+        for (int m = 0; m < 6; ++m) {
+            const int64_t r = g * 6 + m;
+            if (r < rows) {
+                const float* xr = x + r * in;
+                for (int64_t k = 0; k < in; ++k) xg[k * 6 + m] = xr[k];
+            } else {
+                for (int64_t k = 0; k < in; ++k) xg[k * 6 + m] = 0.f;
+            }
+        }
+    }
+}
+
+// Output rows [o0, o1) for every row of x (packed by pack_panel_x): per block of kPanelK
+// inputs, the block's panels are packed once and each is run against all rows of x (x's block
+// stays in L2, a panel in L1).
+template <typename Src>
+__attribute__((target("avx2,fma"))) void panels_avx2(const float* xp, int64_t rows, int64_t in,
+                                                     const Src& src, const float* bias, float* y,
+                                                     int64_t out, int64_t o0, int64_t o1) {
+    thread_local std::vector<float> packed, tail, tail_bias;
+    const int64_t n = o1 - o0, panels = (n + 15) / 16;
+    const int last_nr = int(n - (panels - 1) * 16);
+    packed.resize(size_t(panels * kPanelK * 16));
+    if (last_nr < 16) {
+        tail.resize(size_t(rows * 16));
+        tail_bias.assign(16, 0.f);
+        if (bias) std::copy(bias + o1 - last_nr, bias + o1, tail_bias.begin());
+    }
+    static const float zeros[16] = {};
+    for (int64_t k0 = 0; k0 < in; k0 += kPanelK) {
+        const int64_t kk = std::min(kPanelK, in - k0);
+        const bool first = k0 == 0, last = k0 + kk >= in;
+        for (int64_t q = 0; q < panels; ++q)
+            pack_panel(src, o0 + q * 16, q + 1 < panels ? 16 : last_nr, k0, kk,
+                       packed.data() + q * kPanelK * 16);
+        for (int64_t q = 0; q < panels; ++q) {
+            const bool full = q + 1 < panels || last_nr == 16;
+            float* c = full ? y + o0 + q * 16 : tail.data();
+            const int64_t ldc = full ? out : 16;
+            const float* b = !last ? nullptr : full ? (bias ? bias + o0 + q * 16 : zeros) : tail_bias.data();
+            const float* p = packed.data() + q * kPanelK * 16;
+            int64_t g = 0;
+            for (; (g + 1) * 6 <= rows; ++g) {
+                if (!first)  // the next tile's sums, on their way from L3 while this one runs
+                    for (int64_t m = 6; m < 12 && g * 6 + m < rows; ++m) {
+                        _mm_prefetch(reinterpret_cast<const char*>(c + (g * 6 + m) * ldc), _MM_HINT_T0);
+                        _mm_prefetch(reinterpret_cast<const char*>(c + (g * 6 + m) * ldc + 15), _MM_HINT_T0);
+                    }
+                panel_tile<6>(xp + (g * in + k0) * 6, p, kk, c + g * 6 * ldc, ldc, first, b);
+            }
+            const float* xg = xp + (g * in + k0) * 6;
+            float* cg = c + g * 6 * ldc;
+            switch (rows - g * 6) {
+                case 5: panel_tile<5>(xg, p, kk, cg, ldc, first, b); break;
+                case 4: panel_tile<4>(xg, p, kk, cg, ldc, first, b); break;
+                case 3: panel_tile<3>(xg, p, kk, cg, ldc, first, b); break;
+                case 2: panel_tile<2>(xg, p, kk, cg, ldc, first, b); break;
+                case 1: panel_tile<1>(xg, p, kk, cg, ldc, first, b); break;
+                default: break;
+            }
+        }
+    }
+    if (last_nr < 16)
+        for (int64_t r = 0; r < rows; ++r)
+            std::copy(tail.data() + r * 16, tail.data() + r * 16 + last_nr, y + r * out + o1 - last_nr);
 }
 
 // ---- AVX-512 (F, BW, VL, VNNI, BF16) ---------------------------------------------------------
@@ -947,6 +1124,22 @@ void split_rows(int64_t in, int64_t out, int threads, const Run& run) {
     share_blocks(out, 64, threads, out * in >= (1 << 16), run);
 }
 
+#ifdef RC_X86
+// panels_avx2 over blocks of output rows (multiples of 16, at most kPanelBlock, about two per
+// thread or more): the results do not depend on the blocks.
+template <typename Src>
+void share_panels(const float* x, int64_t rows, int64_t in, const Src& src, const float* bias,
+                  float* y, int64_t out, int threads) {
+    const int64_t per = (out + 2 * thread_count(threads) - 1) / (2 * thread_count(threads));
+    const int64_t block = std::clamp<int64_t>((per + 15) / 16 * 16, 16, kPanelBlock);
+    std::vector<float>& xp = scratch().xpanel;
+    pack_panel_x(x, rows, in, xp);
+    share_blocks(out, block, threads, rows * out * in >= (1 << 18), [&](int64_t o0, int64_t o1) {
+        panels_avx2(xp.data(), rows, in, src, bias, y, out, o0, o1);
+    });
+}
+#endif
+
 }  // namespace
 
 Isa best_isa() { return cpu_isa(); }
@@ -972,7 +1165,9 @@ const char* isa_name(Isa isa) {
 
 const char* gemv_int8_isa() { return isa_name(active_isa()); }
 
-bool tiled_products() { return active_isa() >= Isa::avx512; }
+bool tiled_products() { return active_isa() >= Isa::avx2; }
+
+bool f32_prefill_in_kernel() { return active_isa() == Isa::avx2; }
 
 namespace {
 
@@ -1051,6 +1246,14 @@ void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const 
     const uint8_t* xa = sc.xa.data();
     const float* xs = sc.xs.data();
 #ifdef RC_X86
+    if (isa == Isa::avx2 && rows > kFloatRowsMax) {
+        // x quantised and back (what the integer sums multiply), W times its scales: panels.
+        sc.xf.resize(size_t(rows * in));
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t i = 0; i < in; ++i)
+                sc.xf[size_t(r * in + i)] = float(xq[r * in + i]) * xs[r * nb + i / kInt8Block];
+        return share_panels(sc.xf.data(), rows, in, SrcInt8{w, scales, in}, bias, y, out, threads);
+    }
     if (isa >= Isa::avx512 && rows >= kTileMinRows) {
         sc.xu.resize(sc.xq.size());
         for (size_t i = 0; i < sc.xq.size(); ++i) sc.xu[i] = uint8_t(sc.xq[i] ^ int8_t(-128));
@@ -1073,6 +1276,10 @@ void gemv_f32(const float* x, int64_t rows, int64_t in, const float* w, const fl
               float* y, int64_t out, int threads) {
     if (rows <= 0 || out <= 0) return;
     const Isa isa = active_isa();
+#ifdef RC_X86
+    if (isa == Isa::avx2 && rows > kFloatRowsMax)
+        return share_panels(x, rows, in, SrcF32{w, in}, bias, y, out, threads);
+#endif
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
         if (isa >= Isa::avx512 && rows > kFloatRowsMax)
@@ -1108,6 +1315,10 @@ void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, cons
     }
     const uint16_t* xb = sc.xb.data();
     const float* xf = sc.xf.data();
+#ifdef RC_X86
+    if (isa == Isa::avx2 && rows > kFloatRowsMax)
+        return share_panels(xf, rows, in, SrcBf16{w, in}, bias, y, out, threads);
+#endif
     split_rows(in, out, threads, [&](int64_t o0, int64_t o1) {
 #ifdef RC_X86
         if (isa >= Isa::avx512 && rows > kFloatRowsMax)
@@ -1139,6 +1350,22 @@ void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t
         return;
     }
     run(0, rows);
+}
+
+void widen_bf16(const uint16_t* w, int64_t n, float* w_out, int threads) {
+    auto run = [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) w_out[i] = to_float(w[i]);
+    };
+    const int t = int(std::min<int64_t>(thread_count(threads), std::max<int64_t>(1, n >> 16)));
+    if (t > 1) {
+        const int64_t per = ((n + t - 1) / t + 15) / 16 * 16;
+        Workers::get().run(t, [&](int k) {
+            const int64_t i0 = std::min(n, k * per), i1 = std::min(n, (k + 1) * per);
+            if (i0 < i1) run(i0, i1);
+        });
+        return;
+    }
+    run(0, n);
 }
 
 float quantize_row_int8(const float* w, int64_t in, int8_t* q) {

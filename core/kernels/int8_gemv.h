@@ -39,6 +39,10 @@ void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, cons
 void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t in, float* w_out,
                      int threads = 0);
 
+/// w_out[i] = w[i] as fp32 for i < n: bf16 back to fp32 (exact), for a BLAS product of many
+/// rows of x where the CPU lacks the tiles. Threads as gemv_int8.
+void widen_bf16(const uint16_t* w, int64_t n, float* w_out, int threads = 0);
+
 /// Quantises one row of `in` floats to int8 with a symmetric scale max|w| / 127 (returned; 0
 /// rows give scale 0 and zeros).
 float quantize_row_int8(const float* w, int64_t in, int8_t* q);
@@ -65,9 +69,14 @@ const char* isa_name(Isa isa);
 /// empty or unknown names). The cap starts at isa_from_name($REGIONCHAT_KERNELS_ISA, amx).
 Isa isa_from_name(const char* name, Isa otherwise);
 
-/// True when gemv_int8 and gemv_bf16 work in register tiles for many rows of x (AVX-512 here),
-/// so a prefill through them beats converting the weight for a BLAS product.
+/// True when gemv_int8 and gemv_bf16 work in register tiles for many rows of x (AVX-512 tiles,
+/// or AVX2 panels), so a prefill through them beats converting the weight for a BLAS product.
 bool tiled_products();
+
+/// True when gemv_f32 over many rows of x is the one to use for a prefill (the AVX2 panels:
+/// each output one chain of FMAs in input order, so a row's result does not depend on the
+/// other rows, which OpenBLAS's AVX2 product does not keep). Elsewhere BLAS is the faster.
+bool f32_prefill_in_kernel();
 
 /// The instruction set the products use now: "amx", "avx512", "avx2" or "portable".
 const char* gemv_int8_isa();

@@ -98,23 +98,41 @@ struct KernelIo {
     torch::Tensor y;
 };
 
+// y [rows, out] = xd [rows, in] W^T through BLAS, W made in fp32 a block of output rows at a time
+// by fill(o, n, dst) (2 MB, in cache while BLAS reads it), so an fp32 copy of the whole weight
+// is never written out to memory and back.
+template <typename Fill>
+void blas_by_blocks(const torch::Tensor& xd, int64_t rows, int64_t in, int64_t out,
+                    torch::Tensor& y, const Fill& fill) {
+    const int64_t block = std::min<int64_t>(out, std::max<int64_t>(16, (int64_t(1) << 19) / in));
+    auto wbuf = torch::empty({block, in}, xd.options());
+    auto y2 = y.view({rows, out});
+    for (int64_t o = 0; o < out; o += block) {
+        const int64_t n = std::min(block, out - o);
+        auto wb = wbuf.narrow(0, 0, n);
+        fill(o, n, wb.data_ptr<float>());
+        y2.narrow(1, o, n).copy_(torch::mm(xd, wb.t()));
+    }
+}
+
 }  // namespace
 
 bool LinearImpl::kernel_takes(const torch::Tensor& x) const {
     // On the CPU without autograd. A decode step (a few rows) makes one pass over the weight
     // with the kernel's threads (LibTorch 1.13's bf16 product reached a third of the
-    // bandwidth). Where the CPU has the kernel's tiles (AVX-512), every bf16 product too (about
-    // 2x LibTorch's bf16 prefill here). Longer fp32 products stay with BLAS: tiles would be
-    // faster for a second turn's few dozen rows (22 rows of the 1.1 B model: 413 against 637
-    // ms) but slower for a whole prompt (319 rows: 4.38 against 3.83 s), and one kind of
-    // product for every length keeps a row's result independent of how the prompt was cut
-    // into chunks (a server and the app score the same answer to the same value).
+    // bandwidth). Where the CPU has the kernel's tiles (AVX-512) or panels (AVX2), every bf16
+    // product too. Longer fp32 products stay with BLAS where it keeps each row's result
+    // independent of the other rows (OpenBLAS's AVX-512 product; 1.1 B, 319 rows: 3.83 s
+    // against 4.38 s through the tiles), so a row's result does not depend on how a prompt was
+    // cut into chunks and a server and the app score the same answer to the same value.
+    // OpenBLAS's AVX2 product does not keep that, so on AVX2 the kernel's panels take them
+    // (kernels::f32_prefill_in_kernel), which do.
     if (!x.device().is_cpu() || torch::GradMode::is_enabled() || weight.dim() != 2 ||
         !weight.is_contiguous() || x.dim() < 1 || x.size(-1) != weight.size(1))
         return false;
     const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1));
     if (weight.scalar_type() == torch::kBFloat16) return rows <= 8 || kernels::tiled_products();
-    return weight.scalar_type() == torch::kFloat32 && rows <= 8;
+    return weight.scalar_type() == torch::kFloat32 && (rows <= 8 || kernels::f32_prefill_in_kernel());
 }
 
 torch::Tensor LinearImpl::linear_rows(const torch::Tensor& x) {
@@ -133,6 +151,30 @@ torch::Tensor LinearImpl::linear_rows(const torch::Tensor& x) {
         kernels::gemv_f32(xf.data_ptr<float>(), rows, in, weight.data_ptr<float>(), bp,
                           y.data_ptr<float>(), out);
     return y.to(x.scalar_type());
+}
+
+bool LinearImpl::widened_takes(const torch::Tensor& x) const {
+    // A CPU without AVX2 (no tiles, no panels): LibTorch 1.13's bf16 product runs at a fraction
+    // of a G multiply-add a second there (measured on an AVX2 CPU: 319 x 2048 by 5632 outputs,
+    // 8.0 s against 0.12 s for the same product in fp32 through OpenBLAS). BLAS in fp32 on
+    // widened blocks of the weight instead, the way linear_int8 does without tiles.
+    return weight.scalar_type() == torch::kBFloat16 && !kernels::tiled_products() &&
+           x.device().is_cpu() && !torch::GradMode::is_enabled() && weight.dim() == 2 &&
+           weight.is_contiguous() && x.dim() >= 1 && x.size(-1) == weight.size(1) &&
+           x.numel() / std::max<int64_t>(1, weight.size(1)) > 8;
+}
+
+torch::Tensor LinearImpl::linear_widened(const torch::Tensor& x) {
+    const int64_t in = weight.size(1), out = weight.size(0);  // x.size(-1) == in: widened_takes
+    KernelIo io(x, in, out);
+    // x rounded to bf16 first, as the kernel's rows do (exact for a bf16 model's activations).
+    const auto xd = io.xf.to(torch::kBFloat16).to(torch::kFloat32).view({io.rows, in});
+    const uint16_t* w = reinterpret_cast<const uint16_t*>(weight.data_ptr<at::BFloat16>());
+    blas_by_blocks(xd, io.rows, in, out, io.y, [&](int64_t o, int64_t n, float* dst) {
+        kernels::widen_bf16(w + o * in, n * in, dst);
+    });
+    if (bias.defined()) io.y.add_(bias.to(torch::kFloat32));
+    return io.y.to(x.scalar_type());
 }
 
 torch::Tensor LinearImpl::linear_cast(const torch::Tensor& x) {
@@ -168,18 +210,10 @@ torch::Tensor LinearImpl::linear_int8(const torch::Tensor& x) {
                     dst[r * in + i] = float(q[size_t(i)]) * sc[size_t(i / kernels::kInt8Block)];
             }
         }
-        // A block of output rows at a time (2 MB in fp32, in cache while BLAS reads it), so
-        // the fp32 copy of the whole weight is never written out to memory and back.
-        const int64_t block = std::min<int64_t>(out, std::max<int64_t>(16, (int64_t(1) << 19) / in));
-        auto wbuf = torch::empty({block, in}, xf.options());
-        auto y2 = y.view({rows, out});
-        for (int64_t o = 0; o < out; o += block) {
-            const int64_t n = std::min(block, out - o);
-            auto wb = wbuf.narrow(0, 0, n);
+        blas_by_blocks(xd, rows, in, out, y, [&](int64_t o, int64_t n, float* dst) {
             kernels::dequantize_int8(weight.data_ptr<int8_t>() + o * in, scales.data_ptr<float>() + o,
-                                     n, in, wb.data_ptr<float>());
-            y2.narrow(1, o, n).copy_(torch::mm(xd, wb.t()));
-        }
+                                     n, in, dst);
+        });
         if (bias.defined()) y.add_(bias);
         return y.to(x.scalar_type());
     }

@@ -68,6 +68,7 @@ struct LinearImpl : torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& x) {
         if (scales.defined()) return linear_int8(x);
         if (kernel_takes(x)) return linear_rows(x);
+        if (widened_takes(x)) return linear_widened(x);
         if (x.scalar_type() != weight.scalar_type()) return linear_cast(x);
         return torch::linear(x, weight, bias);
     }
@@ -90,6 +91,10 @@ private:
     torch::Tensor linear_cast(const torch::Tensor& x);
     /// Whether RegionChat's kernel computes this product of float weights (see layers.cpp).
     bool kernel_takes(const torch::Tensor& x) const;
+    /// bf16 weights times many rows of x on a CPU without the kernel's tiles (AVX2): blocks of
+    /// the weight widened to fp32 for a BLAS product, x rounded to bf16 as the kernel does.
+    bool widened_takes(const torch::Tensor& x) const;
+    torch::Tensor linear_widened(const torch::Tensor& x);
 };
 TORCH_MODULE(Linear);
 
