@@ -79,9 +79,16 @@ ClipEmbeddingsImpl::ClipEmbeddingsImpl(const VisionConfig& c) {
 
 torch::Tensor ClipEmbeddingsImpl::forward(const torch::Tensor& pixels) {
     const int64_t B = pixels.size(0);
-    auto patches = patch_embedding(pixels.to(patch_embedding->weight.dtype()))
-                       .flatten(2)
-                       .transpose(1, 2);  // [B, P, D]
+    const auto& w = patch_embedding->weight;
+    // A bf16 tower on the CPU convolves in fp32 (LibTorch 1.13's bf16 convolution is many times
+    // slower there), the patches rounded back to bf16 as the bf16 convolution gives them.
+    const bool widen = w.scalar_type() == torch::kBFloat16 && w.device().is_cpu() &&
+                       !torch::GradMode::is_enabled();
+    auto conv = widen ? torch::conv2d(pixels.to(torch::kFloat32), w.to(torch::kFloat32), {},
+                                      patch_embedding->options.stride())
+                            .to(torch::kBFloat16)
+                      : patch_embedding(pixels.to(w.dtype()));
+    auto patches = conv.flatten(2).transpose(1, 2);  // [B, P, D]
     auto cls = class_embedding.view({1, 1, -1}).expand({B, 1, class_embedding.size(0)});
     auto x = torch::cat({cls, patches}, 1);
     if (x.size(1) != position_embedding->weight.size(0)) {

@@ -15,7 +15,10 @@ err=$(mktemp)  # a failed run's messages, shown before the script stops
 trap 'rm -f "$err"' EXIT
 for r in $(seq 1 "$rounds"); do
   for d in $dtypes; do
-    for side in A B; do
+    # A first in odd rounds, B first in even ones: whatever the first run of a pair pays
+    # (or gains) falls on both sides alike.
+    sides="A B"; [ $((r % 2)) = 0 ] && sides="B A"
+    for side in $sides; do
       if [ "$side" = A ]; then build=$a envs=${ENV_A:-}; else build=$b envs=${ENV_B:-}; fi
       label=$build${envs:+ $envs}
       # shellcheck disable=SC2086
