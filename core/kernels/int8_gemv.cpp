@@ -1250,8 +1250,13 @@ void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const 
         // x quantised and back (what the integer sums multiply), W times its scales: panels.
         sc.xf.resize(size_t(rows * in));
         for (int64_t r = 0; r < rows; ++r)
-            for (int64_t i = 0; i < in; ++i)
-                sc.xf[size_t(r * in + i)] = float(xq[r * in + i]) * xs[r * nb + i / kInt8Block];
+            for (int64_t b = 0; b < nb; ++b) {
+                const float scale = xs[r * nb + b];
+                const int64_t i0 = b * kInt8Block, i1 = std::min(in, i0 + kInt8Block);
+                float* dst = sc.xf.data() + r * in;
+                const int8_t* src = xq + r * in;
+                for (int64_t i = i0; i < i1; ++i) dst[i] = float(src[i]) * scale;
+            }
         return share_panels(sc.xf.data(), rows, in, SrcInt8{w, scales, in}, bias, y, out, threads);
     }
     if (isa >= Isa::avx512 && rows >= kTileMinRows) {
