@@ -345,16 +345,12 @@ struct SrcF32 {
     const float* w;
     int64_t in;
     float at(int64_t o, int64_t i) const { return w[o * in + i]; }
-    const void* addr(int64_t o, int64_t i) const { return w + o * in + i; }
-    static constexpr int64_t bytes = 4;
     __attribute__((target("avx2,fma"))) __m256 load(int64_t o, int64_t i) const { return _mm256_loadu_ps(w + o * in + i); }
 };
 struct SrcBf16 {
     const uint16_t* w;
     int64_t in;
     float at(int64_t o, int64_t i) const { return to_float(w[o * in + i]); }
-    const void* addr(int64_t o, int64_t i) const { return w + o * in + i; }
-    static constexpr int64_t bytes = 2;
     __attribute__((target("avx2,fma"))) __m256 load(int64_t o, int64_t i) const { return load8(w + o * in + i); }
 };
 struct SrcInt8 {
@@ -362,8 +358,6 @@ struct SrcInt8 {
     const float* scales;
     int64_t in;
     float at(int64_t o, int64_t i) const { return scales[o] * float(w[o * in + i]); }
-    const void* addr(int64_t o, int64_t i) const { return w + o * in + i; }
-    static constexpr int64_t bytes = 1;
     __attribute__((target("avx2,fma"))) __m256 load(int64_t o, int64_t i) const {
         return _mm256_mul_ps(_mm256_set1_ps(scales[o]), load8(w + o * in + i));
     }
