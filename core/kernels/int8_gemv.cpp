@@ -1168,6 +1168,34 @@ void split_rows(int64_t in, int64_t out, int threads, const Run& run) {
     share_blocks(out, 64, threads, out * in >= (1 << 16), run);
 }
 
+// run(o0, o1) over [0, rows) cut into one even share per thread (rows of `in` values each:
+// conversions, whose rows all cost the same), on this thread alone for small ones.
+template <typename Run>
+void split_evenly(int64_t rows, int64_t in, int threads, const Run& run) {
+    const int n = int(std::min<int64_t>(thread_count(threads), rows));
+    if (n > 1 && rows * in >= (1 << 16)) {
+        const int64_t per = (rows + n - 1) / n;
+        Workers::get().run(n, [&](int t) {
+            const int64_t o0 = std::min(rows, t * per), o1 = std::min(rows, (t + 1) * per);
+            if (o0 < o1) run(o0, o1);
+        });
+        return;
+    }
+    run(0, rows);
+}
+
+// x_out[r, i] = xq[r, i] * xs[r, i / kInt8Block]: quantised rows of x back to fp32, a block at a
+// time (what the int8 products multiply, for a product in fp32).
+void dequantize_blocks(const int8_t* xq, const float* xs, int64_t rows, int64_t in, float* x_out) {
+    const int64_t nb = blocks_of(in);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t b = 0; b < nb; ++b) {
+            const float scale = xs[r * nb + b];
+            const int64_t i1 = std::min(in, (b + 1) * kInt8Block);
+            for (int64_t i = b * kInt8Block; i < i1; ++i) x_out[r * in + i] = float(xq[r * in + i]) * scale;
+        }
+}
+
 #ifdef RC_X86
 // panels_avx2 over blocks of output rows (multiples of 16, at most kPanelBlock, about two per
 // thread or more): the results do not depend on the blocks.
@@ -1305,14 +1333,7 @@ void gemv_int8(const float* x, int64_t rows, int64_t in, const int8_t* w, const 
     if (isa == Isa::avx2 && rows > kFloatRowsMax) {
         // x quantised and back (what the integer sums multiply), W times its scales: panels.
         sc.xf.resize(size_t(rows * in));
-        for (int64_t r = 0; r < rows; ++r)
-            for (int64_t b = 0; b < nb; ++b) {
-                const float scale = xs[r * nb + b];
-                const int64_t i0 = b * kInt8Block, i1 = std::min(in, i0 + kInt8Block);
-                float* dst = sc.xf.data() + r * in;
-                const int8_t* src = xq + r * in;
-                for (int64_t i = i0; i < i1; ++i) dst[i] = float(src[i]) * scale;
-            }
+        dequantize_blocks(xq, xs, rows, in, sc.xf.data());
         return share_panels(sc.xf.data(), rows, in, SrcInt8{w, scales, in}, bias, y, out, threads);
     }
     if (isa >= Isa::avx512 && rows >= kTileMinRows) {
@@ -1401,32 +1422,22 @@ void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t
         for (int64_t o = o0; o < o1; ++o)
             for (int64_t i = 0; i < in; ++i) w_out[o * in + i] = scales[o] * float(w[o * in + i]);
     };
-    const int n = int(std::min<int64_t>(thread_count(threads), rows));
-    if (n > 1 && rows * in >= (1 << 16)) {
-        const int64_t per = (rows + n - 1) / n;
-        Workers::get().run(n, [&](int t) {
-            const int64_t o0 = std::min(rows, t * per), o1 = std::min(rows, (t + 1) * per);
-            if (o0 < o1) run(o0, o1);
-        });
-        return;
-    }
-    run(0, rows);
+    split_evenly(rows, in, threads, run);
 }
 
-void widen_bf16(const uint16_t* w, int64_t n, float* w_out, int threads) {
-    auto run = [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) w_out[i] = to_float(w[i]);
-    };
-    const int t = int(std::min<int64_t>(thread_count(threads), std::max<int64_t>(1, n >> 16)));
-    if (t > 1) {
-        const int64_t per = ((n + t - 1) / t + 15) / 16 * 16;
-        Workers::get().run(t, [&](int k) {
-            const int64_t i0 = std::min(n, k * per), i1 = std::min(n, (k + 1) * per);
-            if (i0 < i1) run(i0, i1);
-        });
-        return;
+void widen_bf16(const uint16_t* w, int64_t rows, int64_t in, float* w_out, int threads) {
+    split_evenly(rows, in, threads, [&](int64_t o0, int64_t o1) {
+        for (int64_t i = o0 * in; i < o1 * in; ++i) w_out[i] = to_float(w[i]);
+    });
+}
+
+void dequantized_activations_int8(const float* x, int64_t rows, int64_t in, float* x_out) {
+    std::vector<int8_t> q(size_t(std::max<int64_t>(in, 0)));
+    std::vector<float> sc(size_t(blocks_of(in)));
+    for (int64_t r = 0; r < rows; ++r) {
+        quantize_activations_int8(x + r * in, in, q.data(), sc.data());
+        dequantize_blocks(q.data(), sc.data(), 1, in, x_out + r * in);
     }
-    run(0, n);
 }
 
 float quantize_row_int8(const float* w, int64_t in, int8_t* q) {

@@ -39,13 +39,17 @@ void gemv_bf16(const float* x, int64_t rows, int64_t in, const uint16_t* w, cons
 void dequantize_int8(const int8_t* w, const float* scales, int64_t rows, int64_t in, float* w_out,
                      int threads = 0);
 
-/// w_out[i] = w[i] as fp32 for i < n: bf16 back to fp32 (exact), for a BLAS product of many
-/// rows of x where the CPU lacks the tiles. Threads as gemv_int8.
-void widen_bf16(const uint16_t* w, int64_t n, float* w_out, int threads = 0);
+/// w_out[o, i] = w[o, i] as fp32 for o < rows: bf16 rows back to fp32 (exact), for a BLAS
+/// product of many rows of x where the CPU lacks the tiles. Threads as gemv_int8.
+void widen_bf16(const uint16_t* w, int64_t rows, int64_t in, float* w_out, int threads = 0);
 
 /// Quantises one row of `in` floats to int8 with a symmetric scale max|w| / 127 (returned; 0
 /// rows give scale 0 and zeros).
 float quantize_row_int8(const float* w, int64_t in, int8_t* q);
+
+/// x [rows, in] quantised as gemv_int8 quantises it (quantize_activations_int8, row by row)
+/// and back to fp32 into x_out: what the int8 product multiplies, for a BLAS product.
+void dequantized_activations_int8(const float* x, int64_t rows, int64_t in, float* x_out);
 
 /// x [in] to int8 per block of kInt8Block (the last one shorter): q [in] and one scale per
 /// block, scales [(in + kInt8Block - 1) / kInt8Block], each as quantize_row_int8.

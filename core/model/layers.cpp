@@ -117,6 +117,13 @@ void blas_by_blocks(const torch::Tensor& xd, int64_t rows, int64_t in, int64_t o
 
 }  // namespace
 
+int64_t LinearImpl::kernel_rows(const torch::Tensor& x) const {
+    if (!x.device().is_cpu() || torch::GradMode::is_enabled() || weight.dim() != 2 ||
+        !weight.is_contiguous() || x.dim() < 1 || x.size(-1) != weight.size(1))
+        return -1;
+    return x.numel() / std::max<int64_t>(1, weight.size(1));
+}
+
 bool LinearImpl::kernel_takes(const torch::Tensor& x) const {
     // On the CPU without autograd. A decode step (a few rows) makes one pass over the weight
     // with the kernel's threads (LibTorch 1.13's bf16 product reached a third of the
@@ -127,10 +134,8 @@ bool LinearImpl::kernel_takes(const torch::Tensor& x) const {
     // cut into chunks and a server and the app score the same answer to the same value.
     // OpenBLAS's AVX2 product does not keep that, so on AVX2 the kernel's panels take them
     // (kernels::f32_prefill_in_kernel), which do.
-    if (!x.device().is_cpu() || torch::GradMode::is_enabled() || weight.dim() != 2 ||
-        !weight.is_contiguous() || x.dim() < 1 || x.size(-1) != weight.size(1))
-        return false;
-    const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1));
+    const int64_t rows = kernel_rows(x);
+    if (rows < 0) return false;
     if (weight.scalar_type() == torch::kBFloat16) return rows <= 8 || kernels::tiled_products();
     return weight.scalar_type() == torch::kFloat32 && (rows <= 8 || kernels::f32_prefill_in_kernel());
 }
@@ -159,9 +164,7 @@ bool LinearImpl::widened_takes(const torch::Tensor& x) const {
     // 8.0 s against 0.12 s for the same product in fp32 through OpenBLAS). BLAS in fp32 on
     // widened blocks of the weight instead, the way linear_int8 does without tiles.
     return weight.scalar_type() == torch::kBFloat16 && !kernels::tiled_products() &&
-           x.device().is_cpu() && !torch::GradMode::is_enabled() && weight.dim() == 2 &&
-           weight.is_contiguous() && x.dim() >= 1 && x.size(-1) == weight.size(1) &&
-           x.numel() / std::max<int64_t>(1, weight.size(1)) > 8;
+           kernel_rows(x) > 8;
 }
 
 torch::Tensor LinearImpl::linear_widened(const torch::Tensor& x) {
@@ -171,7 +174,7 @@ torch::Tensor LinearImpl::linear_widened(const torch::Tensor& x) {
     const auto xd = io.xf.to(torch::kBFloat16).to(torch::kFloat32).view({io.rows, in});
     const uint16_t* w = reinterpret_cast<const uint16_t*>(weight.data_ptr<at::BFloat16>());
     blas_by_blocks(xd, io.rows, in, out, io.y, [&](int64_t o, int64_t n, float* dst) {
-        kernels::widen_bf16(w + o * in, n * in, dst);
+        kernels::widen_bf16(w + o * in, n, in, dst);
     });
     if (bias.defined()) io.y.add_(bias.to(torch::kFloat32));
     return io.y.to(x.scalar_type());
@@ -197,19 +200,8 @@ torch::Tensor LinearImpl::linear_int8(const torch::Tensor& x) {
     // prefill without VNNI): x quantised and back, times blocks of the weight converted back
     // to fp32, through BLAS.
     if (rows > 8 && !kernels::tiled_products()) {
-        const int64_t nb = (in + kernels::kInt8Block - 1) / kernels::kInt8Block;
         auto xd = torch::empty({rows, in}, xf.options());
-        {
-            std::vector<int8_t> q(static_cast<size_t>(in));
-            std::vector<float> sc(static_cast<size_t>(nb));
-            const float* src = xf.data_ptr<float>();
-            float* dst = xd.data_ptr<float>();
-            for (int64_t r = 0; r < rows; ++r) {
-                kernels::quantize_activations_int8(src + r * in, in, q.data(), sc.data());
-                for (int64_t i = 0; i < in; ++i)
-                    dst[r * in + i] = float(q[size_t(i)]) * sc[size_t(i / kernels::kInt8Block)];
-            }
-        }
+        kernels::dequantized_activations_int8(xf.data_ptr<float>(), rows, in, xd.data_ptr<float>());
         blas_by_blocks(xd, rows, in, out, y, [&](int64_t o, int64_t n, float* dst) {
             kernels::dequantize_int8(weight.data_ptr<int8_t>() + o * in, scales.data_ptr<float>() + o,
                                      n, in, dst);

@@ -89,6 +89,9 @@ private:
     /// x in another dtype than the weight (fp32 activations of a bf16 model where the kernel
     /// does not take the product): x in the weight's dtype, the result back in x's.
     torch::Tensor linear_cast(const torch::Tensor& x);
+    /// x's rows where a kernel may take the product (on the CPU, no autograd, a dense 2-D
+    /// weight of x's width), else -1.
+    int64_t kernel_rows(const torch::Tensor& x) const;
     /// Whether RegionChat's kernel computes this product of float weights (see layers.cpp).
     bool kernel_takes(const torch::Tensor& x) const;
     /// bf16 weights times many rows of x on a CPU without the kernel's tiles (AVX2): blocks of
